@@ -1,0 +1,59 @@
+# GridPulse developer commands. Each target bootstraps what it needs.
+#   make run    local stack (moto, gateway on :3000, seeded admin)
+#   make test   the whole suite: unit, integration, end-to-end, template lint, sam build
+#   make bench  cold-start and DynamoDB-requests-per-call benchmarks
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+STAMP := $(VENV)/.installed
+SAM_STAMP := $(SAM_VENV)/.installed
+
+.PHONY: run test unit bench lint build openapi lock clean
+
+$(STAMP): requirements/dev.in requirements/runtime.in requirements/constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.in -c requirements/constraints.txt
+	$(PY) infrastructure/dev_paths.py
+	touch $@
+
+$(SAM_STAMP): requirements/sam.in requirements/sam-constraints.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --disable-pip-version-check -r requirements/sam.in -c requirements/sam-constraints.txt
+	touch $@
+
+run: $(STAMP)
+	$(PY) -m infrastructure.local
+
+test: $(STAMP) $(SAM_STAMP)
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit tests/integration
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+lint: $(STAMP) $(SAM_STAMP)
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --region us-east-1
+
+build: $(SAM_STAMP)
+	$(SAM) build
+
+openapi: $(STAMP)
+	$(PY) -m infrastructure.openapi --write
+
+# Re-resolve every pin (needs the package registry). Commit the results.
+lock:
+	rm -rf /tmp/gp-lock && $(PYTHON) -m venv /tmp/gp-lock/dev && $(PYTHON) -m venv /tmp/gp-lock/rt && $(PYTHON) -m venv /tmp/gp-lock/sam
+	/tmp/gp-lock/dev/bin/pip install -q -r requirements/dev.in
+	/tmp/gp-lock/dev/bin/pip freeze --exclude-editable > requirements/constraints.txt
+	/tmp/gp-lock/rt/bin/pip install -q -r requirements/runtime.in -c requirements/constraints.txt
+	/tmp/gp-lock/rt/bin/pip freeze > layers/shared/requirements.txt
+	/tmp/gp-lock/sam/bin/pip install -q -r requirements/sam.in
+	/tmp/gp-lock/sam/bin/pip freeze > requirements/sam-constraints.txt
+
+clean:
+	rm -rf .aws-sam build .pytest_cache

@@ -1,0 +1,58 @@
+"""Auth endpoint group: register, login, logout, me, forgot and reset password."""
+from __future__ import annotations
+
+import time
+
+from aws_lambda_powertools.event_handler import Response
+
+from gridpulse.api import BEARER, create_app, current_user, json_response, lambda_handler
+from gridpulse.domain import users
+from gridpulse.schemas.common import MessageOut
+from gridpulse.schemas.users import ForgotPasswordIn, LoginIn, RegisterIn, ResetPasswordIn, SessionOut, UserOut
+from gridpulse.settings import get_settings
+
+app = create_app()
+
+
+@app.post("/auth/register", tags=["auth"], summary="Create an account (role viewer)")
+def register(body: RegisterIn) -> Response[SessionOut]:
+    session = users.register(name=body.name, email=str(body.email), password=body.password,
+                             username=body.username, city=body.city)
+    return json_response(201, users.session_view(session))
+
+
+@app.post("/auth/login", tags=["auth"], summary="Log in with email or username")
+def login(body: LoginIn) -> SessionOut:
+    return users.session_view(users.login(login=body.login, password=body.password))
+
+
+@app.post("/auth/logout", tags=["auth"], summary="Revoke this token", security=BEARER)
+def logout() -> MessageOut:
+    caller, _ = current_user(app)
+    users.logout(caller)
+    return {"message": "Logged out."}
+
+
+@app.get("/auth/me", tags=["auth"], summary="The caller", security=BEARER)
+def me() -> UserOut:
+    _, user = current_user(app)
+    return users.public_view(user)
+
+
+@app.post("/auth/forgot-password", tags=["auth"], summary="Email a password reset token")
+def forgot_password(body: ForgotPasswordIn) -> Response[MessageOut]:
+    # Same status, body and (padded) timing whether or not the account exists.
+    started = time.monotonic()
+    users.forgot_password(str(body.email))
+    floor = get_settings().forgot_password_floor_ms / 1000
+    time.sleep(max(0.0, floor - (time.monotonic() - started)))
+    return json_response(202, {"message": "If an account exists for this email, a reset token is on its way."})
+
+
+@app.post("/auth/reset-password", tags=["auth"], summary="Set a new password with a reset token")
+def reset_password(body: ResetPasswordIn) -> MessageOut:
+    users.reset_password(body.token, body.password)
+    return {"message": "Password changed. Log in with the new password."}
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,94 @@
+"""Users endpoint group: user admin, self-service profile, admin statistics."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from gridpulse.api import BEARER, create_app, current_caller, json_response, lambda_handler
+from gridpulse.domain import stats, users
+from gridpulse.domain.roles import Role
+from gridpulse.pagination import parse_limit
+from gridpulse.schemas.common import MessageOut
+from gridpulse.schemas.users import (
+    CreateUserIn,
+    DeviceStatusesPage,
+    StatsOut,
+    UpdateUserIn,
+    UserOut,
+    UsersPage,
+    UserUpdatedOut,
+)
+
+app = create_app()
+
+Limit = Annotated[str | None, Query(description="page size, 1 to 1000 (default 50)")]
+NextToken = Annotated[str | None, Query(description="next_token of the previous page")]
+
+
+@app.get("/users", tags=["users"], summary="List users (admin)", security=BEARER)
+def list_users(limit: Limit = None, next_token: NextToken = None) -> UsersPage:
+    current_caller(app, Role.admin)
+    return users.list_users(parse_limit(limit), next_token)
+
+
+@app.post("/users", tags=["users"], summary="Create a user with role and scope (admin)", security=BEARER)
+def create_user(body: CreateUserIn) -> Response[UserOut]:
+    current_caller(app, Role.admin)
+    user = users.create_user(name=body.name, email=str(body.email), password=body.password,
+                             role=Role(body.role), username=body.username, city=body.city,
+                             hotel_ids=body.hotel_ids, cities=body.cities)
+    return json_response(201, users.public_view(user))
+
+
+@app.get("/users/<user_id>", tags=["users"], summary="A user (self or admin)", security=BEARER)
+def get_user(user_id: str) -> UserOut:
+    caller = current_caller(app)
+    return users.public_view(users.get_visible_user(caller, user_id))
+
+
+@app.put("/users/<user_id>", tags=["users"], summary="Update a user (self: profile and password; admin: also role and scope)",
+         security=BEARER)
+def update_user(user_id: str, body: UpdateUserIn) -> UserUpdatedOut:
+    caller = current_caller(app)
+    user, session = users.update_user(caller, user_id, body.model_dump(exclude_unset=True))
+    out = users.public_view(user)
+    out["token"] = session.token if session else None
+    return out
+
+
+@app.patch("/users/<user_id>/deactivate", tags=["users"], summary="Deactivate: no login, tokens stop (admin)",
+           security=BEARER)
+def deactivate(user_id: str) -> UserOut:
+    caller = current_caller(app, Role.admin)
+    return users.public_view(users.set_active(caller, user_id, False))
+
+
+@app.patch("/users/<user_id>/activate", tags=["users"], summary="Re-activate (admin)", security=BEARER)
+def activate(user_id: str) -> UserOut:
+    caller = current_caller(app, Role.admin)
+    return users.public_view(users.set_active(caller, user_id, True))
+
+
+@app.delete("/users/<user_id>", tags=["users"], summary="Delete a user and what it owns (admin)", security=BEARER)
+def delete_user(user_id: str) -> MessageOut:
+    caller = current_caller(app, Role.admin)
+    users.delete_user(caller, user_id)
+    return {"message": "User deleted."}
+
+
+@app.get("/admin/stats", tags=["admin"], summary="Platform counts (admin)", security=BEARER)
+def admin_stats() -> StatsOut:
+    current_caller(app, Role.admin)
+    return stats.platform_stats()
+
+
+@app.get("/admin/devices/statuses", tags=["admin"], summary="Every device with online/offline (admin)",
+         security=BEARER)
+def device_statuses(limit: Limit = None, next_token: NextToken = None) -> DeviceStatusesPage:
+    current_caller(app, Role.admin)
+    return stats.device_statuses(parse_limit(limit), next_token)
+
+
+handler = lambda_handler(app)

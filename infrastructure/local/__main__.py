@@ -1,0 +1,109 @@
+"""`make run`: the whole GridPulse stack on one laptop, no AWS account, no Docker.
+
+* moto in server mode is the AWS endpoint; the tables, secrets and mail
+  identity are created from template.yaml;
+* an API Gateway stand-in on 127.0.0.1:3000 (GRIDPULSE_API_PORT) routes every
+  Api event of template.yaml to the same handler code Lambda runs;
+* an admin is seeded from GRIDPULSE_ADMIN_EMAIL / GRIDPULSE_ADMIN_PASSWORD.
+
+Runs in the foreground; Ctrl-C (or SIGTERM) stops it cleanly. State lives in
+memory and starts fresh each time.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+
+DEFAULT_ADMIN_EMAIL = "admin@gridpulse.example.com"
+DEFAULT_ADMIN_PASSWORD = "gridpulse-admin-123"
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def configure_environment(api_port: int, aws_port: int) -> None:
+    """Point every AWS SDK call of this process at the local moto server."""
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{aws_port}"
+    os.environ["AWS_ACCESS_KEY_ID"] = "local"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "local"
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.setdefault("AWS_REGION", "us-east-1")
+    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"]
+    os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ["POWERTOOLS_DEV"] = os.environ.get("POWERTOOLS_DEV", "false")
+
+
+def main() -> int:
+    api_port = int(os.environ.get("GRIDPULSE_API_PORT", "3000"))
+    aws_port = int(os.environ.get("GRIDPULSE_AWS_PORT", "4566"))
+    admin_email = os.environ.get("GRIDPULSE_ADMIN_EMAIL") or DEFAULT_ADMIN_EMAIL
+    admin_password = os.environ.get("GRIDPULSE_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
+    configure_environment(api_port, aws_port)
+
+    # Imported after the environment is set: models read table names at import.
+    import boto3
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    from infrastructure.cfn import Stack, load
+    from infrastructure.local.gateway import Gateway, load_functions
+    from infrastructure.local.outbox import sent_emails
+    from infrastructure.local.resources import create_all, function_environment
+
+    # moto's server logs every SDK call; the gateway prints its own access log.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    _say(f"GridPulse local stack: AWS endpoint (moto) on 127.0.0.1:{aws_port} ...")
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    moto.start()
+
+    stack = Stack(load(), region=os.environ["AWS_REGION"],
+                  parameters={"PublicUrl": f"http://127.0.0.1:{api_port}"})
+    create_all(stack, boto3.session.Session())
+    os.environ.update(function_environment(stack))
+    os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("GRIDPULSE_LOG_LEVEL", "WARNING")
+    _say(f"  created from template.yaml: {', '.join(sorted(stack.physical))}")
+
+    from gridpulse.domain.users import ensure_admin
+
+    _, created = ensure_admin(admin_email, admin_password)
+    functions = load_functions(stack)
+    gateway = Gateway(stack, functions, stage=stack.parameters.get("Stage", "dev"),
+                      outbox=lambda: sent_emails(stack.account, stack.region),
+                      log=None if os.environ.get("GRIDPULSE_QUIET") else _say)
+    server = make_server("127.0.0.1", api_port, gateway, threaded=True)
+
+    base = f"http://127.0.0.1:{api_port}"
+    _say("")
+    _say(f"  API        {base}   ({len(stack.api_routes())} routes from template.yaml)")
+    _say(f"  API docs   {base}/docs")
+    _say(f"  Outbox     {base}/_local/outbox   (emails sent through SES)")
+    _say(f"  Admin      {admin_email} / "
+         f"{admin_password if admin_password == DEFAULT_ADMIN_PASSWORD else '(from GRIDPULSE_ADMIN_PASSWORD)'}"
+         f"{'' if created else ' (existing)'}")
+    _say(f"  Try:       curl -s {base}/auth/login -H 'Content-Type: application/json' "
+         f"-d '{{\"email\":\"{admin_email}\",\"password\":\"...\"}}'")
+    _say("  Ready. Ctrl-C stops.")
+    _say("")
+
+    def _stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        _say("Stopping ...")
+    finally:
+        server.server_close()
+        moto.stop()
+        _say("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

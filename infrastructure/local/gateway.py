@@ -1,0 +1,289 @@
+"""A local stand-in for API Gateway (REST API, Lambda proxy integration).
+
+Routes come from the Api events of template.yaml; each request becomes an API
+Gateway proxy event (path parameters, query strings, single- and multi-value
+headers, body, request context) handed to the same handler code that Lambda
+runs. Like API Gateway it answers unknown routes itself (404/405), answers
+CORS preflights, and refuses bodies over 10 MB (413).
+
+Besides the API it serves, under paths no API route uses:
+  /docs            Swagger UI for openapi.json
+  /openapi.json    the checked-in OpenAPI document
+  /_local/outbox   emails "sent" through SES (moto), newest last
+"""
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import pathlib
+import re
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from infrastructure.cfn import ROOT, Stack
+
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
+OPENAPI = ROOT / "openapi.json"
+
+
+@dataclass
+class LambdaContext:
+    """What Powertools and handlers read from the Lambda context object."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_s: int
+    invoked_function_arn: str
+    aws_request_id: str
+    started: float
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.started + self.timeout_s - time.monotonic()) * 1000))
+
+
+@dataclass
+class LocalFunction:
+    """One Lambda function: its handler, loaded once, and a lock so that, as in
+    Lambda, one instance handles one request at a time."""
+
+    logical_id: str
+    name: str
+    handler: Callable
+    memory: int
+    timeout: int
+    lock: threading.Lock
+
+    def invoke(self, event: dict, region: str, account: str) -> dict:
+        with self.lock:
+            context = LambdaContext(
+                function_name=self.name,
+                memory_limit_in_mb=self.memory,
+                timeout_s=self.timeout,
+                invoked_function_arn=f"arn:aws:lambda:{region}:{account}:function:{self.name}",
+                aws_request_id=str(uuid.uuid4()),
+                started=time.monotonic(),
+            )
+            return self.handler(event, context)
+
+
+def load_handler(code_uri: pathlib.Path, handler: str, unique_name: str) -> Callable:
+    """Import `module.function` from a function's CodeUri, under a unique module
+    name (every function's module is called app.py)."""
+    module_name, _, attr = handler.rpartition(".")
+    path = code_uri / (module_name.replace(".", "/") + ".py")
+    spec = importlib.util.spec_from_file_location(unique_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[unique_name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, attr)
+
+
+def load_functions(stack: Stack) -> dict[str, LocalFunction]:
+    glob = (stack.template.get("Globals") or {}).get("Function") or {}
+    functions = {}
+    for logical, res in stack.functions().items():
+        props = res["Properties"]
+        functions[logical] = LocalFunction(
+            logical_id=logical,
+            name=str(stack.resolve(props.get("FunctionName", logical))),
+            handler=load_handler(ROOT / props["CodeUri"], props["Handler"], f"gridpulse_fn_{logical}"),
+            memory=int(props.get("MemorySize", glob.get("MemorySize", 128))),
+            timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
+            lock=threading.Lock(),
+        )
+    return functions
+
+
+def _werkzeug_path(path: str) -> str:
+    """/users/{user_id} -> /users/<user_id>; {proxy+} -> <path:proxy>."""
+    path = re.sub(r"\{(\w+)\+\}", r"<path:\1>", path)
+    return re.sub(r"\{(\w+)\}", r"<\1>", path)
+
+
+def _multi(pairs) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
+    return out
+
+
+class Gateway:
+    def __init__(self, stack: Stack, functions: dict[str, LocalFunction], stage: str = "dev",
+                 outbox: Callable[[], list[dict]] | None = None, log: Callable[[str], None] | None = None):
+        self.stack = stack
+        self.functions = functions
+        self.stage = stage
+        self.outbox = outbox
+        self.log = log
+        rules = []
+        for method, path, logical in stack.api_routes():
+            rules.append(Rule(_werkzeug_path(path), methods=[method], endpoint=(logical, path)))
+        self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    # ------------------------------------------------------------ WSGI
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        started = time.perf_counter()
+        response = self.dispatch(request)
+        if self.log:
+            self.log(f"{request.method} {request.full_path.rstrip('?')} -> {response.status_code} "
+                     f"({(time.perf_counter() - started) * 1000:.0f} ms)")
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        local = self._local_route(request)
+        if local is not None:
+            return local
+        adapter = self.url_map.bind_to_environ(request.environ)
+        if request.method == "OPTIONS":
+            return self._preflight(adapter, request)
+        try:
+            (logical, resource), path_params = adapter.match(method=request.method)
+        except NotFound:
+            return _error(404, "route_not_found", f"No route {request.method} {request.path}.")
+        except MethodNotAllowed as exc:
+            allowed = ", ".join(sorted(m for m in exc.valid_methods or [] if m != "HEAD"))
+            return _error(405, "method_not_allowed", f"{request.method} is not allowed here; use {allowed}.",
+                          {"Allow": allowed})
+        if (request.content_length or 0) > API_GATEWAY_MAX_BODY:
+            return _error(413, "payload_too_large", "Request bodies are limited to 10 MB.")
+        event = self.proxy_event(request, resource, path_params)
+        try:
+            result = self.functions[logical].invoke(event, self.stack.region, self.stack.account)
+        except Exception as exc:  # what API Gateway shows when the integration fails
+            if self.log:
+                self.log(f"  {logical} raised {type(exc).__name__}: {exc}")
+            return _error(502, "internal_error", "Internal server error")
+        return self.to_response(result)
+
+    # ------------------------------------------------------------ events
+
+    def proxy_event(self, request: Request, resource: str, path_params: dict) -> dict:
+        raw = request.get_data(cache=False)
+        try:
+            body, is_b64 = (raw.decode("utf-8"), False) if raw else (None, False)
+        except UnicodeDecodeError:
+            body, is_b64 = base64.b64encode(raw).decode(), True
+        headers = {k: v for k, v in request.headers.items()}
+        query = _multi(request.args.items(multi=True))
+        now = time.time()
+        return {
+            "resource": resource,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": headers or None,
+            "multiValueHeaders": _multi(request.headers.items()) or None,
+            "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+            "multiValueQueryStringParameters": query or None,
+            "pathParameters": dict(path_params) or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": resource,
+                "httpMethod": request.method,
+                "path": f"/{self.stage}{request.path}",
+                "stage": self.stage,
+                "requestId": str(uuid.uuid4()),
+                "extendedRequestId": str(uuid.uuid4()),
+                "requestTimeEpoch": int(now * 1000),
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "accountId": self.stack.account,
+                "apiId": "local",
+                "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                "domainName": request.host,
+                "identity": {"sourceIp": request.remote_addr, "userAgent": request.user_agent.string},
+            },
+            "body": body,
+            "isBase64Encoded": is_b64,
+        }
+
+    @staticmethod
+    def to_response(result: dict) -> Response:
+        body = result.get("body") or ""
+        data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+        response = Response(data, status=int(result.get("statusCode", 200)))
+        response.headers.clear()
+        for key, value in (result.get("headers") or {}).items():
+            response.headers[key] = str(value)
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            response.headers.remove(key)
+            for value in values:
+                response.headers.add(key, str(value))
+        response.headers.setdefault("Content-Type", "application/json")
+        return response
+
+    def _preflight(self, adapter, request: Request) -> Response:
+        try:
+            adapter.match(method="__none__")
+        except NotFound:
+            return _error(404, "route_not_found", f"No route {request.path}.")
+        except MethodNotAllowed as exc:
+            response = Response(status=204)
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Access-Control-Allow-Methods"] = ",".join(sorted(exc.valid_methods or []))
+            response.headers["Access-Control-Allow-Headers"] = "Authorization,Content-Type,X-API-Key,Idempotency-Key"
+            return response
+        return Response(status=204)
+
+    # ------------------------------------------------------------ local-only pages
+
+    def _local_route(self, request: Request) -> Response | None:
+        if request.method != "GET":
+            return None
+        if request.path == "/openapi.json":
+            return Response(OPENAPI.read_bytes(), content_type="application/json")
+        if request.path in ("/docs", "/docs/"):
+            return Response(_swagger_html(), content_type="text/html; charset=utf-8")
+        if request.path.startswith("/docs/static/"):
+            return _swagger_asset(request.path.rsplit("/", 1)[-1])
+        if request.path == "/_local/outbox" and self.outbox is not None:
+            messages = self.outbox()
+            to = request.args.get("to")
+            if to:
+                messages = [m for m in messages if to.lower() in [d.lower() for d in m["to"]]]
+            return Response(json.dumps({"items": messages, "count": len(messages)}, indent=2),
+                            content_type="application/json")
+        return None
+
+
+def _error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
+    response = Response(json.dumps({"error": code, "message": message}), status=status,
+                        content_type="application/json")
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _swagger_dir() -> pathlib.Path:
+    import aws_lambda_powertools.event_handler.openapi.swagger_ui as ui
+
+    return pathlib.Path(ui.__file__).parent
+
+
+def _swagger_asset(name: str) -> Response:
+    allowed = {"swagger-ui-bundle.min.js": "application/javascript", "swagger-ui.min.css": "text/css"}
+    if name not in allowed:
+        return _error(404, "route_not_found", "No such asset.")
+    return Response((_swagger_dir() / name).read_bytes(), content_type=allowed[name])
+
+
+def _swagger_html() -> str:
+    return """<!doctype html>
+<html><head><meta charset="utf-8"><title>GridPulse API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.min.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.min.js"></script>
+<script>
+window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true});
+</script></body></html>"""

@@ -1,0 +1,167 @@
+"""The HTTP edge shared by every endpoint group.
+
+`create_app()` gives a Powertools REST resolver with request validation and
+the one place where errors become `{"error": ..., "message": ...}`;
+`lambda_handler(app)` wraps it with logging (correlation id from the API
+event), tracing, metrics and the body-size limit. A function module is then
+just its routes:
+
+    app = create_app()
+
+    @app.get("/auth/me")
+    def me() -> UserOut:
+        caller, user = current_user(app)
+        ...
+
+    handler = lambda_handler(app)
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
+from aws_lambda_powertools.logging import correlation_paths
+
+from gridpulse.domain import users
+from gridpulse.domain.roles import Caller, Role
+from gridpulse.errors import ApiError, Forbidden, field_error
+from gridpulse.observability import logger, metrics, tracer
+from gridpulse.settings import get_settings
+
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+BEARER = [{"bearer": []}]
+API_KEY = [{"apiKey": []}]
+
+
+def error_response(status: int, code: str, message: str, fields: list[dict] | None = None,
+                   headers: dict | None = None) -> Response:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body),
+                    headers=headers)
+
+
+def json_response(status: int, body: Any, headers: dict | None = None) -> Response:
+    """A response with a status other than 200; the body is still validated
+    against the route's `Response[Model]` annotation and serialized once."""
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+
+
+def _field_name(loc: tuple) -> str:
+    """('body', 'address', 'city') -> 'address.city'; ('query', 'limit') -> 'limit'."""
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else [str(p) for p in loc]
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+def validation_errors_to_response(errors: list[dict]) -> Response:
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(400, "invalid_json", "The request body is not valid JSON.",
+                              [field_error("body", "malformed JSON", "json_invalid")])
+    fields = []
+    for err in errors:
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") == "missing" and loc == ("body",):
+            fields.append(field_error("body", "a JSON object is required", "missing"))
+            continue
+        fields.append(field_error(_field_name(loc), err.get("msg", "invalid"), err.get("type", "invalid")))
+    names = ", ".join(sorted({f["field"] for f in fields}))
+    return error_response(400, "validation_error", f"Invalid request: {names}.", fields)
+
+
+def create_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(
+        enable_validation=True,
+        response_validation_error_http_code=500,
+        cors=CORSConfig(allow_origin="*", allow_headers=["Authorization", "X-API-Key", "Idempotency-Key"]),
+    )
+
+    @app.exception_handler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.fields)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(exc: RequestValidationError):
+        return validation_errors_to_response(list(exc.errors()))
+
+    @app.exception_handler(ResponseValidationError)
+    def _bad_response(exc: ResponseValidationError):
+        # Our bug, not the caller's: log what failed, show nothing internal.
+        logger.error("response failed validation", extra={"errors": [
+            {"loc": e.get("loc"), "type": e.get("type")} for e in exc.errors()]})
+        return error_response(500, "internal_error", "Internal server error.")
+
+    @app.not_found
+    def _not_found(_exc):
+        return error_response(404, "route_not_found", "No such route.")
+
+    return app
+
+
+def lambda_handler(app: APIGatewayRestResolver) -> Callable:
+    """The Lambda entry point for a resolver, with the shared cross-cutting concerns."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def handler(event: dict, context: Any) -> dict:
+        rejected = _check_body(event)
+        return rejected if rejected is not None else app.resolve(event, context)
+
+    return handler
+
+
+def _check_body(event: dict) -> dict | None:
+    """Refuse what the validation layer should never see: bodies over the
+    limit (413) and bodies that are not JSON (415). A body sent without a
+    Content-Type, or as curl's default form type, is read as JSON."""
+    body = event.get("body") or ""
+    limit = get_settings().max_body_bytes
+    if len(body.encode() if isinstance(body, str) else body) > limit:
+        return _raw_error(413, "payload_too_large", f"The request body is larger than {limit} bytes.",
+                          [field_error("body", f"at most {limit} bytes", "too_large")])
+    if not body:
+        return None
+    headers = event.get("headers") or {}
+    name = next((k for k in headers if k.lower() == "content-type"), None)
+    content_type = (headers.get(name) or "").split(";")[0].strip().lower() if name else ""
+    if content_type in ("", "application/x-www-form-urlencoded"):
+        headers = {k: v for k, v in headers.items() if k != name}
+        headers["Content-Type"] = "application/json"
+        event["headers"] = headers
+        event.pop("multiValueHeaders", None)
+    elif content_type != "application/json" and not content_type.endswith("+json"):
+        return _raw_error(415, "unsupported_media_type", "Send the request body as application/json.",
+                          [field_error("Content-Type", "must be application/json", "unsupported")])
+    return None
+
+
+def _raw_error(status: int, code: str, message: str, fields: list[dict]) -> dict:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"error": code, "message": message, "fields": fields}),
+        "isBase64Encoded": False,
+    }
+
+
+# ---------------------------------------------------------------- callers
+
+
+def current_user(app: APIGatewayRestResolver, *roles: Role):
+    """Authenticate the bearer token of the current request; optionally require a role."""
+    caller, user = users.authenticate(app.current_event.headers.get("Authorization")
+                                      or app.current_event.headers.get("authorization"))
+    if roles and caller.role not in roles:
+        raise Forbidden("Your role does not allow this.", code="forbidden")
+    logger.append_keys(user_id=caller.user_id)
+    return caller, user
+
+
+def current_caller(app: APIGatewayRestResolver, *roles: Role) -> Caller:
+    return current_user(app, *roles)[0]

@@ -1,0 +1,41 @@
+"""Typed configuration, read from the environment once per container.
+
+Every function gets its settings from template.yaml (Globals and per-function
+Environment). A missing or malformed variable fails at cold start with a clear
+message rather than at the first request that happens to need it.
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    stage: str = "dev"
+    users_table: str = "gridpulse-users"
+    jwt_secret_arn: str = ""
+    # Only for unit tests and tools: a literal secret instead of Secrets Manager.
+    jwt_secret: str = ""
+    token_ttl_seconds: int = Field(3600, ge=60, le=86400)
+    reset_token_ttl_seconds: int = Field(900, ge=60, le=86400)
+    mail_from: str = "no-reply@gridpulse.example.com"
+    public_url: str = "http://127.0.0.1:3000"
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    # Forgot-password answers no sooner than this, known account or not.
+    forgot_password_floor_ms: int = Field(1000, ge=0)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        values = {}
+        for name in cls.model_fields:
+            raw = os.environ.get(name.upper())
+            if raw is not None and raw != "":
+                values[name] = raw
+        return cls(**values)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,181 @@
+"""Shared fixtures.
+
+* `aws`: a fresh moto account per test with the tables, secrets and mail
+  identity of template.yaml (created by the same code the local stack uses).
+* `api`: an HTTP client for the local API Gateway stand-in, running every
+  handler in-process against `aws`.
+* `dynamodb_calls`: every DynamoDB operation made during a test. Any Scan
+  fails the test: no request path may scan a table.
+"""
+from __future__ import annotations
+
+import os
+
+# Configure the process before any gridpulse module reads its environment.
+for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_var, None)
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "FORGOT_PASSWORD_FLOOR_MS": "50",
+})
+
+import boto3  # noqa: E402
+import botocore.client  # noqa: E402
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from infrastructure.cfn import Stack, load  # noqa: E402
+from infrastructure.local.resources import create_all, function_environment, table_request  # noqa: E402
+
+STACK_NAME = "gridpulse-test"
+TEMPLATE = load()
+
+
+def _predicted_environment() -> dict[str, str]:
+    """Function environment before anything exists: table names are known from
+    the template alone; secret ARNs are filled in per test by `aws`."""
+    stack = Stack(TEMPLATE, name=STACK_NAME, parameters={"PublicUrl": "http://testserver"})
+    for logical in stack.resources("AWS::DynamoDB::Table"):
+        stack.physical[logical] = table_request(stack, logical)["TableName"]
+    for logical in stack.resources():
+        stack.physical.setdefault(logical, f"pending-{logical}")
+    return function_environment(stack)
+
+
+for _key, _value in _predicted_environment().items():
+    os.environ.setdefault(_key, _value)
+
+
+def _reset_caches() -> None:
+    from gridpulse.aws import reset_clients
+    from gridpulse.security.secrets import jwt_signing_key
+    from gridpulse.settings import get_settings
+
+    get_settings.cache_clear()
+    jwt_signing_key.cache_clear()
+    reset_clients()
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    with mock_aws():
+        stack = Stack(TEMPLATE, name=STACK_NAME, parameters={"PublicUrl": "http://testserver"})
+        create_all(stack, boto3.session.Session())
+        for key, value in function_environment(stack).items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("FORGOT_PASSWORD_FLOOR_MS", "50")
+        _reset_caches()
+        yield stack
+    _reset_caches()
+
+
+class CallRecorder:
+    def __init__(self):
+        self.calls: list[tuple[str, str]] = []
+
+    def dynamodb(self) -> list[str]:
+        return [op for service, op in self.calls if service == "dynamodb"]
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+
+@pytest.fixture(autouse=True)
+def dynamodb_calls(monkeypatch):
+    """Record every AWS call; fail on any DynamoDB Scan."""
+    recorder = CallRecorder()
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        service = self.meta.service_model.service_name
+        recorder.calls.append((service, operation_name))
+        if service == "dynamodb" and operation_name == "Scan":
+            raise AssertionError("a DynamoDB Scan was made; every list must be a Query on a key or index")
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    yield recorder
+    scans = [c for c in recorder.calls if c == ("dynamodb", "Scan")]
+    assert not scans, "a DynamoDB Scan was made"
+
+
+_FUNCTIONS = None
+
+
+@pytest.fixture
+def api(aws):
+    """A werkzeug test client on the local API Gateway stand-in."""
+    global _FUNCTIONS
+    from werkzeug.test import Client
+
+    from infrastructure.local.gateway import Gateway, load_functions
+
+    if _FUNCTIONS is None:
+        _FUNCTIONS = load_functions(aws)
+    return ApiClient(Client(Gateway(aws, _FUNCTIONS)))
+
+
+class ApiClient:
+    """Thin helpers over the werkzeug client: JSON in, (status, json) out."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def call(self, method: str, path: str, body=None, token: str | None = None, headers: dict | None = None,
+             raw: bytes | str | None = None, query: dict | None = None):
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            hdrs["Authorization"] = f"Bearer {token}"
+        kwargs = {"headers": hdrs, "query_string": query}
+        if raw is not None:
+            kwargs["data"] = raw
+        elif body is not None:
+            kwargs["json"] = body
+        response = self.client.open(path, method=method, **kwargs)
+        try:
+            data = response.get_json(force=True, silent=True)
+        finally:
+            response.close()
+        return response.status_code, data
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.call("PUT", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.call("PATCH", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+    # ---------------------------------------------------------- common steps
+
+    def register(self, email: str, password: str = "correct-horse-1", name: str = "Test User", **extra):
+        status, body = self.post("/auth/register", {"name": name, "email": email, "password": password, **extra})
+        assert status == 201, body
+        return body
+
+    def login(self, login: str, password: str = "correct-horse-1") -> str:
+        key = "email" if "@" in login else "username"
+        status, body = self.post("/auth/login", {key: login, "password": password})
+        assert status == 200, body
+        return body["token"]
+
+
+@pytest.fixture
+def admin_token(api):
+    from gridpulse.domain.users import ensure_admin
+
+    ensure_admin("root@gridpulse.example.com", "root-password-1")
+    return api.login("root@gridpulse.example.com", "root-password-1")
