@@ -109,8 +109,9 @@ _FUNCTIONS = None
 
 
 @pytest.fixture
-def api(aws):
-    """A werkzeug test client on the local API Gateway stand-in."""
+def api(aws, dynamodb_calls):
+    """A werkzeug test client on the local API Gateway stand-in (the calls
+    recorded while the tables were created are forgotten)."""
     global _FUNCTIONS
     from werkzeug.test import Client
 
@@ -118,6 +119,7 @@ def api(aws):
 
     if _FUNCTIONS is None:
         _FUNCTIONS = load_functions(aws)
+    dynamodb_calls.clear()
     return ApiClient(Client(Gateway(aws, _FUNCTIONS)))
 
 

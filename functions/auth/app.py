@@ -5,7 +5,7 @@ import time
 
 from aws_lambda_powertools.event_handler import Response
 
-from gridpulse.api import BEARER, create_app, current_user, json_response, lambda_handler
+from gridpulse.api import BEARER, create_app, current_user, json_response, lambda_handler, status_doc
 from gridpulse.domain import users
 from gridpulse.schemas.common import MessageOut
 from gridpulse.schemas.users import ForgotPasswordIn, LoginIn, RegisterIn, ResetPasswordIn, SessionOut, UserOut
@@ -14,7 +14,8 @@ from gridpulse.settings import get_settings
 app = create_app()
 
 
-@app.post("/auth/register", tags=["auth"], summary="Create an account (role viewer)")
+@app.post("/auth/register", tags=["auth"], summary="Create an account (role viewer)",
+          responses=status_doc(201, SessionOut, "Account created, logged in"))
 def register(body: RegisterIn) -> Response[SessionOut]:
     session = users.register(name=body.name, email=str(body.email), password=body.password,
                              username=body.username, city=body.city)
@@ -39,7 +40,8 @@ def me() -> UserOut:
     return users.public_view(user)
 
 
-@app.post("/auth/forgot-password", tags=["auth"], summary="Email a password reset token")
+@app.post("/auth/forgot-password", tags=["auth"], summary="Email a password reset token",
+          responses=status_doc(202, MessageOut, "Accepted (the same answer whether or not the account exists)"))
 def forgot_password(body: ForgotPasswordIn) -> Response[MessageOut]:
     # Same status, body and (padded) timing whether or not the account exists.
     started = time.monotonic()

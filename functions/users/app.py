@@ -6,7 +6,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from gridpulse.api import BEARER, create_app, current_caller, json_response, lambda_handler
+from gridpulse.api import BEARER, create_app, current_caller, json_response, lambda_handler, status_doc
 from gridpulse.domain import stats, users
 from gridpulse.domain.roles import Role
 from gridpulse.pagination import parse_limit
@@ -33,7 +33,8 @@ def list_users(limit: Limit = None, next_token: NextToken = None) -> UsersPage:
     return users.list_users(parse_limit(limit), next_token)
 
 
-@app.post("/users", tags=["users"], summary="Create a user with role and scope (admin)", security=BEARER)
+@app.post("/users", tags=["users"], summary="Create a user with role and scope (admin)", security=BEARER,
+          responses=status_doc(201, UserOut, "User created"))
 def create_user(body: CreateUserIn) -> Response[UserOut]:
     current_caller(app, Role.admin)
     user = users.create_user(name=body.name, email=str(body.email), password=body.password,

@@ -30,12 +30,15 @@ from gridpulse.errors import ApiError, Forbidden, field_error
 from gridpulse.observability import logger, metrics, tracer
 from gridpulse.settings import get_settings
 
-SECURITY_SCHEMES = {
-    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-}
+# Security requirements for route decorators; the schemes themselves are
+# declared once, in infrastructure/openapi.py.
 BEARER = [{"bearer": []}]
 API_KEY = [{"apiKey": []}]
+
+
+def status_doc(status: int, model: type, description: str) -> dict:
+    """OpenAPI `responses` for a route that answers `status` (201, 202) with `model`."""
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
 def error_response(status: int, code: str, message: str, fields: list[dict] | None = None,

@@ -1,0 +1,220 @@
+"""DynamoDB requests per API call, for every auth, users and health route.
+
+What is measured: AWS is moto's `mock_aws`, with the tables, secret and mail
+identity of template.yaml created exactly as the tests' `aws` fixture does;
+every handler runs in-process behind the API Gateway stand-in
+(infrastructure/local/gateway.py), driven by a werkzeug test client. One
+scripted session (register, log in, ... delete, health) calls each route once,
+and every AWS request made during that call is recorded by wrapping
+botocore's BaseClient._make_api_call, as the tests' `dynamodb_calls` fixture
+does. The count is of requests, whatever the client (PynamoDB or boto3).
+
+How to read it: `ddb` is the number of DynamoDB requests the call made and
+`operations` names them; `auth` is how many of those the authenticated-request
+check (gridpulse.domain.users.authenticate) made; `other AWS` lists requests to
+other services. The line under the table compares the measured auth check with
+a design that keeps revoked tokens in their own items: that baseline is
+counted by construction, not measured. A row marked `!` answered with a status
+other than the expected one, and the run exits non-zero.
+
+The first call that issues a token also reads the signing key from Secrets
+Manager (cached per container afterwards): that shows under `other AWS`.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bench.stack import PROCESS_ENV, new_stack
+from bench.table import render
+
+ADMIN = ("root@gridpulse.example.com", "root-password-1")
+ANN = {"name": "Ann", "email": "ann@example.com", "username": "ann", "password": "correct-horse-1"}
+BOB = {"name": "Bob", "email": "bob@example.com", "username": "bob", "password": "correct-horse-2",
+       "role": "operator", "cities": ["Lisbon"]}
+
+
+@dataclass
+class Call:
+    route: str
+    status: int
+    expected: int
+    dynamodb: list[str] = field(default_factory=list)
+    auth: list[str] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)
+
+
+class Recorder:
+    """Every AWS request, tagged with whether it happened inside the auth check."""
+
+    def __init__(self):
+        self.requests: list[tuple[str, str, bool]] = []  # (service, operation, inside authenticate)
+        self.in_auth = False
+
+    @contextlib.contextmanager
+    def installed(self):
+        import botocore.client
+
+        from gridpulse.domain import users
+
+        original_call = botocore.client.BaseClient._make_api_call
+        original_authenticate = users.authenticate
+        recorder = self
+
+        def recording(client, operation_name, api_params):
+            recorder.requests.append((client.meta.service_model.service_name, operation_name, recorder.in_auth))
+            return original_call(client, operation_name, api_params)
+
+        def authenticate(*args, **kwargs):
+            recorder.in_auth = True
+            try:
+                return original_authenticate(*args, **kwargs)
+            finally:
+                recorder.in_auth = False
+
+        botocore.client.BaseClient._make_api_call = recording
+        users.authenticate = authenticate  # gridpulse.api calls it through the module
+        try:
+            yield self
+        finally:
+            botocore.client.BaseClient._make_api_call = original_call
+            users.authenticate = original_authenticate
+
+
+def summary(operations: list[str]) -> str:
+    """["GetItem", "TransactWriteItems", "GetItem"] -> "GetItem x2, TransactWriteItems x1"."""
+    return ", ".join(f"{op} x{n}" for op, n in Counter(operations).items()) or "-"
+
+
+class Session:
+    """Calls routes through the gateway and records what each call cost."""
+
+    def __init__(self, client, recorder: Recorder):
+        self.client = client
+        self.recorder = recorder
+        self.calls: list[Call] = []
+
+    def request(self, method: str, path: str, body=None, token: str | None = None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = self.client.open(path, method=method, json=body, headers=headers)
+        try:
+            return response.status_code, response.get_json(silent=True)
+        finally:
+            response.close()
+
+    def measure(self, route: str, method: str, path: str, body=None, token: str | None = None,
+                expect: int = 200):
+        """One recorded call; returns the response body."""
+        self.recorder.requests.clear()
+        status, data = self.request(method, path, body, token)
+        call = Call(route, status, expect)
+        for service, operation, in_auth in self.recorder.requests:
+            if service == "dynamodb":
+                call.dynamodb.append(operation)
+                if in_auth:
+                    call.auth.append(operation)
+            else:
+                call.other.append(f"{service}:{operation}")
+        self.calls.append(call)
+        return data or {}
+
+
+def configure_environment() -> None:
+    """This process's AWS settings for moto, as tests/conftest.py sets them."""
+    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(var, None)
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **PROCESS_ENV})
+
+
+def reset_caches() -> None:
+    """Forget settings, signing key and clients (the tests' `_reset_caches`)."""
+    from gridpulse.aws import reset_clients
+    from gridpulse.security.secrets import jwt_signing_key
+    from gridpulse.settings import get_settings
+
+    get_settings.cache_clear()
+    jwt_signing_key.cache_clear()
+    reset_clients()
+
+
+def scenario(api: Session, stack) -> None:
+    """Each route once, in an order where each call has what it needs."""
+    from gridpulse.domain.users import ensure_admin
+    from infrastructure.local.outbox import sent_emails
+
+    ensure_admin(*ADMIN)  # seeding, not counted
+
+    # auth
+    api.measure("POST /auth/register", "POST", "/auth/register", ANN, expect=201)
+    token = api.measure("POST /auth/login", "POST", "/auth/login",
+                        {"email": ANN["email"], "password": ANN["password"]}).get("token")
+    api.measure("GET /auth/me", "GET", "/auth/me", token=token)
+    api.measure("POST /auth/logout", "POST", "/auth/logout", token=token)
+    api.measure("POST /auth/forgot-password (known email)", "POST", "/auth/forgot-password",
+                {"email": ANN["email"]}, expect=202)
+    mails = [m["body"] for m in sent_emails(stack.account, stack.region) if ANN["email"] in m["to"]]
+    match = re.search(r"Reset token: (\S+)", mails[-1]) if mails else None
+    api.measure("POST /auth/reset-password", "POST", "/auth/reset-password",
+                {"token": match.group(1) if match else "missing", "password": "brand-new-pass-2"})
+
+    # users (as the admin; this login is setup, not counted)
+    _, body = api.request("POST", "/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})
+    admin = (body or {}).get("token")
+    api.measure("GET /users", "GET", "/users?limit=50", token=admin)
+    bob = api.measure("POST /users", "POST", "/users", BOB, token=admin, expect=201).get("user_id", "missing")
+    api.measure("GET /users/{id}", "GET", f"/users/{bob}", token=admin)
+    api.measure("PUT /users/{id}", "PUT", f"/users/{bob}", {"name": "Bob B.", "city": "Porto"}, token=admin)
+    api.measure("PATCH /users/{id}/deactivate", "PATCH", f"/users/{bob}/deactivate", token=admin)
+    api.measure("PATCH /users/{id}/activate", "PATCH", f"/users/{bob}/activate", token=admin)
+    api.measure("DELETE /users/{id}", "DELETE", f"/users/{bob}", token=admin)
+    api.measure("GET /admin/stats", "GET", "/admin/stats", token=admin)
+    api.measure("GET /admin/devices/statuses", "GET", "/admin/devices/statuses", token=admin)
+
+    # health
+    api.measure("GET /health", "GET", "/health")
+    api.measure("GET /health?detailed=true", "GET", "/health?detailed=true")
+    api.measure("GET /status", "GET", "/status")
+
+
+def run() -> int:
+    configure_environment()
+    import boto3
+    from moto import mock_aws
+    from werkzeug.test import Client
+
+    from infrastructure.local.gateway import Gateway, load_functions
+    from infrastructure.local.resources import create_all, function_environment
+
+    print("DynamoDB requests per API call (moto, handlers in-process, one call per route)")
+    with mock_aws():
+        stack = new_stack()
+        create_all(stack, boto3.session.Session())
+        # Set before any gridpulse module is imported: models read table names at import.
+        os.environ.update(function_environment(stack))
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the template says INFO; keep logs out of the table
+        reset_caches()
+        recorder = Recorder()
+        with recorder.installed():
+            api = Session(Client(Gateway(stack, load_functions(stack))), recorder)
+            scenario(api, stack)
+        reset_caches()
+
+    rows = [[("! " if c.status != c.expected else "") + c.route, str(c.status), str(len(c.dynamodb)),
+             str(len(c.auth)) if c.auth else "-", summary(c.dynamodb), summary(c.other)] for c in api.calls]
+    print(render(["route", "status", "ddb", "auth", "operations", "other AWS"], rows, right={1, 2, 3}))
+
+    checks = [c for c in api.calls if c.auth]
+    costs = sorted({len(c.auth) for c in checks})
+    print()
+    print(f"Authenticated-request check, measured: {' or '.join(map(str, costs))} DynamoDB request(s) "
+          f"({summary(checks[0].auth) if checks else '-'}) on each of {len(checks)} authenticated calls.")
+    print("Baseline, by construction: revoked token ids as separate items (GetItem user + GetItem revoked#<jti>) "
+          "= 2 requests per authenticated call.")
+
+    wrong = [c for c in api.calls if c.status != c.expected]
+    for c in wrong:
+        print(f"! {c.route}: status {c.status}, expected {c.expected}")
+    return 1 if wrong else 0

@@ -1,0 +1,120 @@
+"""Build the one OpenAPI document of the whole API from the code.
+
+Every function's resolver describes its own routes (pydantic models,
+parameters, security); this merges them into `openapi.json`. A test fails
+when the checked-in document and the code drift; `make openapi` rewrites it.
+
+    python -m infrastructure.openapi            # print
+    python -m infrastructure.openapi --write    # update openapi.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+
+from infrastructure.cfn import ROOT, Stack, load
+from infrastructure.local.gateway import load_handler
+
+OUTPUT = ROOT / "openapi.json"
+DESCRIPTION = (
+    "GridPulse REST API. People authenticate with `Authorization: Bearer <JWT>` from /auth/login; "
+    "devices that speak HTTP with `X-API-Key`. Errors are `{\"error\": code, \"message\": text}` "
+    "(400 adds `fields`, one entry per bad field). Lists are `{items, count, next_token}` with "
+    "`?limit=` (1-1000, default 50) and `?next_token=`."
+)
+
+
+def resolvers(stack: Stack) -> dict[str, object]:
+    """Each function's Powertools resolver (`app` in its handler module)."""
+    out = {}
+    for logical, res in stack.functions().items():
+        props = res["Properties"]
+        module = props["Handler"].rpartition(".")[0]
+        out[logical] = load_handler(ROOT / props["CodeUri"], f"{module}.app", f"gridpulse_openapi_{logical}")
+    return out
+
+
+def build() -> dict:
+    from gridpulse import __version__
+
+    schemes = {
+        "bearer": HTTPBearer(bearerFormat="JWT", description="JWT from POST /auth/login"),
+        "apiKey": APIKey(**{"in": APIKeyIn.header}, name="X-API-Key", description="a device's API key"),
+    }
+    merger = OpenAPIMerge(title="GridPulse API", version=__version__, description=DESCRIPTION,
+                          security_schemes=schemes, on_conflict="error")
+    for app in resolvers(Stack(load())).values():
+        merger.add_schema(app.get_openapi_schema(security_schemes=schemes))
+    return with_error_responses(json.loads(merger.get_openapi_json_schema()))
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string", "description": "snake_case error code"},
+        "message": {"type": "string"},
+        "fields": {
+            "type": "array",
+            "description": "one entry per bad field (400, 409, 413, 415)",
+            "items": {"type": "object", "properties": {"field": {"type": "string"}, "code": {"type": "string"},
+                                                       "message": {"type": "string"}}},
+        },
+    },
+}
+
+
+def with_error_responses(doc: dict) -> dict:
+    """Describe the errors the API really returns.
+
+    Powertools documents its own 422 envelope; GridPulse maps validation
+    failures to 400 `{"error", "message", "fields"}` (gridpulse.api), so the
+    document says that instead, plus 401/403 on secured routes and 413/415 on
+    routes with a body.
+    """
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas.pop("ResponseValidationError", None)
+    schemas["Error"] = ERROR_SCHEMA
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            if any(code in responses for code in ("201", "202")):
+                responses.pop("200", None)
+            responses["400"] = {"description": "Bad input: every bad field is named", **ref}
+            responses["500"] = {"description": "Internal error", **ref}
+            if operation.get("security"):
+                responses["401"] = {"description": "Missing, invalid, expired or revoked token", **ref}
+                responses["403"] = {"description": "The caller's role does not allow this", **ref}
+            if "requestBody" in operation:
+                responses["413"] = {"description": "Body too large", **ref}
+                responses["415"] = {"description": "Body is not JSON", **ref}
+    return doc
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Generate openapi.json from the code.")
+    parser.add_argument("--write", action="store_true", help=f"write {OUTPUT.name}")
+    args = parser.parse_args()
+    text = render()
+    if args.write:
+        OUTPUT.write_text(text)
+        print(f"wrote {OUTPUT.relative_to(ROOT)} ({len(build()['paths'])} paths)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
