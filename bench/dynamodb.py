@@ -209,8 +209,9 @@ def run() -> int:
     checks = [c for c in api.calls if c.auth]
     costs = sorted({len(c.auth) for c in checks})
     print()
-    print(f"Authenticated-request check, measured: {' or '.join(map(str, costs))} DynamoDB request(s) "
-          f"({summary(checks[0].auth) if checks else '-'}) on each of {len(checks)} authenticated calls.")
+    print(f"Authenticated-request check, measured: {' or '.join(map(str, costs))} DynamoDB "
+          f"request{'' if costs == [1] else 's'} ({summary(checks[0].auth) if checks else '-'}) "
+          f"on each of {len(checks)} authenticated calls.")
     print("Baseline, by construction: revoked token ids as separate items (GetItem user + GetItem revoked#<jti>) "
           "= 2 requests per authenticated call.")
 

@@ -1,0 +1,120 @@
+"""The SAM application lints, validates and builds, and what it builds imports.
+
+These run the real tools (cfn-lint, the SAM CLI from .venv-sam) on this
+machine, without Docker and without AWS credentials.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from infrastructure.cfn import ROOT, Stack, load
+from infrastructure.local.resources import function_environment
+
+pytestmark = pytest.mark.deploy
+
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+CFN_LINT = pathlib.Path(sys.executable).parent / "cfn-lint"
+TOOL_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+
+
+def _run(*cmd, env=None, timeout=600):
+    result = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env or TOOL_ENV, capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, f"{cmd[0]} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def test_cfn_lint_is_clean():
+    _run(CFN_LINT, "template.yaml")
+
+
+def test_sam_validate_lint_passes():
+    _run(SAM, "validate", "--lint", "--region", "us-east-1")
+
+
+def _sam_build(build_dir: pathlib.Path, extra_env: dict | None = None) -> pathlib.Path:
+    _run(SAM, "build", "--build-dir", build_dir, "--no-cached", env={**TOOL_ENV, **(extra_env or {})})
+    return build_dir
+
+
+def test_sam_build_targets_lambda_arm64_python_3_14(tmp_path):
+    build = _sam_build(tmp_path / "build")
+    layer = build / "SharedLayer" / "python"
+    assert (layer / "gridpulse" / "api.py").exists()
+    natives = [p.name for p in layer.rglob("*.so")]
+    assert natives, "expected compiled wheels (pydantic-core, argon2, cffi) in the layer"
+    assert all("aarch64" in name or "abi3" in name for name in natives), natives
+    assert any("cpython-314" in name for name in natives)
+    for logical in Stack(load()).functions():
+        assert (build / logical / "app.py").exists()
+
+
+def test_every_built_handler_imports_with_only_its_artifacts_and_layer(tmp_path):
+    """Build for this machine's CPU and Python, then import each handler in a
+    fresh interpreter whose path holds only the function's build output and
+    the layer's: a dependency missing from the layer fails here, not in AWS."""
+    machine = platform.machine()
+    build = _sam_build(tmp_path / "host-build", {
+        "LAYER_PLATFORMS": f"manylinux2014_{machine} manylinux_2_28_{machine}",
+        "LAYER_PYTHON": f"{sys.version_info.major}.{sys.version_info.minor}",
+    })
+    stack = Stack(load(), name="gridpulse-import-check")
+    for logical in stack.resources():
+        stack.physical.setdefault(logical, f"{logical}-placeholder")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **function_environment(stack),
+    }
+    layer = build / "SharedLayer" / "python"
+    for logical, res in stack.functions().items():
+        module, _, attr = res["Properties"]["Handler"].rpartition(".")
+        code = (
+            "import sys, json\n"
+            f"sys.path[:0] = [{str(build / logical)!r}, {str(layer)!r}]\n"
+            f"import {module}\n"
+            f"assert callable({module}.{attr})\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('gridpulse', 'pydantic', 'argon2', 'jwt', 'pynamodb'))[:3]))\n"
+        )
+        # -S: no site-packages at all, -I: no user site and no PYTHON* variables.
+        result = subprocess.run([sys.executable, "-I", "-S", "-c", code], env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, f"{logical} does not import from its build:\n{result.stderr}"
+        assert json.loads(result.stdout.strip().splitlines()[-1]), logical
+
+
+def _policy_statements(function: dict) -> list[dict]:
+    statements = []
+    for policy in function["Properties"].get("Policies") or []:
+        assert isinstance(policy, dict) and "Statement" in policy, \
+            "functions use inline statements (no broad managed policies)"
+        statements += policy["Statement"]
+    return statements
+
+
+def test_functions_have_least_privilege_policies():
+    stack = Stack(load())
+    for logical, function in stack.functions().items():
+        for statement in _policy_statements(function):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all("*" not in a for a in actions), f"{logical}: wildcard action {actions}"
+            assert statement["Resource"] != "*", f"{logical}: wildcard resource"
+            assert "dynamodb:Scan" not in actions, f"{logical} may Scan"
+
+
+def test_every_function_logs_to_a_log_group_with_retention():
+    template = load()
+    resources = template["Resources"]
+    for logical, function in Stack(template).functions().items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert resources[group]["Type"] == "AWS::Logs::LogGroup"
+        assert "RetentionInDays" in resources[group]["Properties"], logical
