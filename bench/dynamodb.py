@@ -9,9 +9,10 @@ and every AWS request made during that call is recorded by wrapping
 botocore's BaseClient._make_api_call, as the tests' `dynamodb_calls` fixture
 does. The count is of requests, whatever the client (PynamoDB or boto3).
 
-How to read it: `ddb` is the number of DynamoDB requests the call made and
-`operations` names them; `auth` is how many of those the authenticated-request
-check (gridpulse.domain.users.authenticate) made; `other AWS` lists requests to
+How to read it: `DynamoDB requests` is how many the call made and
+`operations` names them; `of which auth` is how many of those the
+authenticated-request check (gridpulse.domain.users.authenticate) made, or `-`
+when the route does not authenticate; `other AWS calls` lists requests to
 other services. The line under the table compares the measured auth check with
 a design that keeps revoked tokens in their own items: that baseline is
 counted by construction, not measured. A row marked `!` answered with a status
@@ -42,6 +43,7 @@ class Call:
     route: str
     status: int
     expected: int
+    authenticated: bool = False
     dynamodb: list[str] = field(default_factory=list)
     auth: list[str] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
@@ -53,6 +55,7 @@ class Recorder:
     def __init__(self):
         self.requests: list[tuple[str, str, bool]] = []  # (service, operation, inside authenticate)
         self.in_auth = False
+        self.auth_checks = 0
 
     @contextlib.contextmanager
     def installed(self):
@@ -70,6 +73,7 @@ class Recorder:
 
         def authenticate(*args, **kwargs):
             recorder.in_auth = True
+            recorder.auth_checks += 1
             try:
                 return original_authenticate(*args, **kwargs)
             finally:
@@ -109,8 +113,9 @@ class Session:
                 expect: int = 200):
         """One recorded call; returns the response body."""
         self.recorder.requests.clear()
+        self.recorder.auth_checks = 0
         status, data = self.request(method, path, body, token)
-        call = Call(route, status, expect)
+        call = Call(route, status, expect, authenticated=self.recorder.auth_checks > 0)
         for service, operation, in_auth in self.recorder.requests:
             if service == "dynamodb":
                 call.dynamodb.append(operation)
@@ -203,17 +208,20 @@ def run() -> int:
         reset_caches()
 
     rows = [[("! " if c.status != c.expected else "") + c.route, str(c.status), str(len(c.dynamodb)),
-             str(len(c.auth)) if c.auth else "-", summary(c.dynamodb), summary(c.other)] for c in api.calls]
-    print(render(["route", "status", "ddb", "auth", "operations", "other AWS"], rows, right={1, 2, 3}))
+             str(len(c.auth)) if c.authenticated else "-", summary(c.dynamodb), summary(c.other)]
+            for c in api.calls]
+    print(render(["route", "status", "DynamoDB requests", "of which auth", "operations", "other AWS calls"],
+                 rows, right={1, 2, 3}))
 
-    checks = [c for c in api.calls if c.auth]
+    checks = [c for c in api.calls if c.authenticated]
     costs = sorted({len(c.auth) for c in checks})
     print()
-    print(f"Authenticated-request check, measured: {' or '.join(map(str, costs))} DynamoDB "
-          f"request{'' if costs == [1] else 's'} ({summary(checks[0].auth) if checks else '-'}) "
-          f"on each of {len(checks)} authenticated calls.")
-    print("Baseline, by construction: revoked token ids as separate items (GetItem user + GetItem revoked#<jti>) "
-          "= 2 requests per authenticated call.")
+    if checks:
+        print(f"Authenticated-request check, measured: {' or '.join(map(str, costs))} DynamoDB "
+              f"request{'' if costs == [1] else 's'} ({summary(checks[0].auth)}) "
+              f"on each of {len(checks)} authenticated calls.")
+        print("Baseline, by construction (not measured): revoked token ids kept as separate items, "
+              "GetItem user + GetItem revoked#<jti> = 2 requests per authenticated call.")
 
     wrong = [c for c in api.calls if c.status != c.expected]
     for c in wrong:

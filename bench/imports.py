@@ -34,7 +34,7 @@ from bench.table import render
 from infrastructure.cfn import ROOT
 
 # Run in each child: `python -c CHILD boto3` or `python -c CHILD <path> <module> <attr>`.
-# Only stdlib modules that the interpreter has loaded anyway are imported before the clock starts.
+# What the child itself needs (importlib.util, time) is imported before the clock starts, in every child alike.
 CHILD = r"""
 import importlib.util, sys, time
 
