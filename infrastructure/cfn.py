@@ -111,7 +111,9 @@ class Stack:
                 return str(self.get_att(logical, attribute))
             return str(self.ref(name))
 
-        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+        # ${!Literal} is CloudFormation's escape for a literal ${Literal}
+        # (IoT policy variables such as ${iot:Connection.Thing.ThingName}).
+        return re.sub(r"\$\{!([^}]+)\}", r"${\1}", re.sub(r"\$\{([^}!]+)\}", replace, text))
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):

@@ -7,10 +7,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from gridpulse.api import BEARER, create_app, current_caller, json_response, lambda_handler, status_doc
-from gridpulse.domain import stats, users
+from gridpulse.domain import devices, stats, users
 from gridpulse.domain.roles import Role
 from gridpulse.pagination import parse_limit
 from gridpulse.schemas.common import MessageOut
+from gridpulse.schemas.devices import DevicesPage
 from gridpulse.schemas.users import (
     CreateUserIn,
     DeviceStatusesPage,
@@ -77,6 +78,11 @@ def delete_user(user_id: str) -> MessageOut:
     caller = current_caller(app, Role.admin)
     users.delete_user(caller, user_id)
     return {"message": "User deleted."}
+
+
+@app.get("/users/<user_id>/devices", tags=["users"], summary="Devices a user owns (self or admin)", security=BEARER)
+def user_devices(user_id: str, limit: Limit = None, next_token: NextToken = None) -> DevicesPage:
+    return devices.list_owned_by(current_caller(app), user_id, parse_limit(limit), next_token)
 
 
 @app.get("/admin/stats", tags=["admin"], summary="Platform counts (admin)", security=BEARER)

@@ -6,6 +6,7 @@ mail identities that template.yaml declares.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import string
 
@@ -71,6 +72,14 @@ def create_mail_identities(stack: Stack, session: boto3.session.Session) -> None
         stack.physical[logical] = identity
 
 
+def create_iot_policies(stack: Stack, session: boto3.session.Session) -> None:
+    iot = session.client("iot")
+    for logical, res in stack.resources("AWS::IoT::Policy").items():
+        props = stack.resolve(res["Properties"])
+        iot.create_policy(policyName=props["PolicyName"], policyDocument=json.dumps(props["PolicyDocument"]))
+        stack.physical[logical] = props["PolicyName"]
+
+
 def create_all(stack: Stack, session: boto3.session.Session) -> None:
     """Create every data resource of the template, in dependency order."""
     for logical in stack.resources("AWS::Serverless::Api"):
@@ -78,6 +87,7 @@ def create_all(stack: Stack, session: boto3.session.Session) -> None:
     create_tables(stack, session)
     create_secrets(stack, session)
     create_mail_identities(stack, session)
+    create_iot_policies(stack, session)
 
 
 def function_environment(stack: Stack) -> dict[str, str]:

@@ -101,14 +101,35 @@ def _policy_statements(function: dict) -> list[dict]:
     return statements
 
 
+# IAM offers no resource-level permission for these, so "*" is the only option.
+NO_RESOURCE_LEVEL = {"iot:CreateKeysAndCertificate", "iot:DescribeEndpoint"}
+
+
 def test_functions_have_least_privilege_policies():
     stack = Stack(load())
     for logical, function in stack.functions().items():
         for statement in _policy_statements(function):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert all("*" not in a for a in actions), f"{logical}: wildcard action {actions}"
-            assert statement["Resource"] != "*", f"{logical}: wildcard resource"
+            if statement["Resource"] == "*":
+                assert set(actions) <= NO_RESOURCE_LEVEL, f"{logical}: wildcard resource for {actions}"
             assert "dynamodb:Scan" not in actions, f"{logical} may Scan"
+
+
+def test_device_policy_is_scoped_to_the_connected_thing():
+    """The IoT policy a device certificate gets: its own client id and topics only."""
+    stack = Stack(load())
+    stack.parameters.update({})
+    document = stack.resolve(stack.resources("AWS::IoT::Policy")["DevicePolicy"]["Properties"]["PolicyDocument"])
+    text = json.dumps(document)
+    assert "${iot:Connection.Thing.ThingName}" in text
+    for statement in document["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for resource in resources:
+            assert resource != "*" and not resource.endswith(":*") and "/#" not in resource, resource
+            assert "${iot:Connection.Thing.ThingName}" in resource, resource
+    connect = next(s for s in document["Statement"] if s["Action"] == "iot:Connect")
+    assert connect["Condition"] == {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}
 
 
 def test_every_function_logs_to_a_log_group_with_retention():

@@ -58,3 +58,37 @@ def decode_token(token: str | None) -> dict | None:
 
 def page(items: list, last_key: dict | None) -> dict:
     return {"items": items, "count": len(items), "next_token": encode_token(last_key)}
+
+
+# ---------------------------------------------------------------- many sources
+
+# A source: (query(limit, start_key) -> (items, last_key), keep(item) -> bool)
+
+
+def chained_page(sources: list, limit: int, next_token: str | None) -> tuple[list, str | None]:
+    """One page over several Queries read one after the other.
+
+    Used where what a caller may see is the union of a few key ranges (its own
+    devices, then the devices of each of its hotels, then of each of its
+    cities). The token records which source to continue and where; `keep`
+    drops items an earlier source already returned. A page may hold fewer
+    than `limit` items while `next_token` is not null: keep paging.
+    """
+    state = decode_token(next_token) or {"s": 0, "k": None}
+    if not isinstance(state.get("s"), int) or not 0 <= state["s"] <= len(sources):
+        raise BadRequest("next_token is not valid", code="invalid_next_token",
+                         fields=[field_error("next_token", "not a token of this list")])
+    index, start = state["s"], state.get("k")
+    items: list = []
+    while index < len(sources) and len(items) < limit:
+        query, keep = sources[index]
+        batch, last_key = query(limit - len(items), start)
+        items += [item for item in batch if keep(item)]
+        if last_key:
+            start = last_key
+            if len(items) >= limit:
+                break
+        else:
+            index, start = index + 1, None
+    done = index >= len(sources)
+    return items, None if done else encode_token({"s": index, "k": start})

@@ -465,19 +465,17 @@ def set_active(caller: Caller, user_id: str, active: bool) -> UserItem:
     return refreshed
 
 
-# Other domains register what a user owns so that a hard delete cascades to it
-# (devices, groups and assignments add their cleaners in their own modules).
-USER_DELETE_HOOKS: list = []
-
-
 def delete_user(caller: Caller, user_id: str) -> None:
+    """Hard delete: the user, its login names, and what it owns (devices are
+    deprovisioned, groups removed)."""
+    from gridpulse.domain import devices, groups
     if caller.user_id == user_id:
         raise Conflict("You cannot delete your own account.", code="cannot_delete_self")
     user = _load_user(user_id)
     if user is None:
         raise NotFound("No such user.", code="user_not_found")
-    for hook in USER_DELETE_HOOKS:
-        hook(user_id)
+    devices.delete_all_owned_by(user_id)
+    groups.delete_all_owned_by(user_id)
     with TransactWrite(connection=connection()) as tx:
         tx.delete(UserItem(UserItem.key(user_id)))
         tx.delete(LoginNameItem(LoginNameItem.email_key(user.email)))

@@ -120,6 +120,8 @@ class StatsOut(Output):
 class DeviceStatusOut(Output):
     device_id: str
     name: str
+    device_type: str
+    status: str
     online: bool
     last_seen: str | None = None
 

@@ -1,0 +1,95 @@
+"""Devices endpoint group: the registry and provisioning in AWS IoT."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from gridpulse.api import BEARER, create_app, current_caller, json_response, lambda_handler, status_doc
+from gridpulse.domain import devices
+from gridpulse.pagination import parse_limit
+from gridpulse.schemas.common import MessageOut
+from gridpulse.schemas.devices import (
+    DeviceCreatedOut,
+    DeviceDetailOut,
+    DeviceIn,
+    DeviceOut,
+    DevicesPage,
+    DeviceUpdateIn,
+    RoomDeviceIn,
+    RotatedOut,
+)
+
+app = create_app()
+
+Limit = Annotated[str | None, Query(description="page size, 1 to 1000 (default 50)")]
+NextToken = Annotated[str | None, Query(description="next_token of the previous page")]
+
+
+def _created(device: dict, credentials: dict) -> Response:
+    return json_response(201, {**device, "credentials": credentials})
+
+
+@app.post("/devices", tags=["devices"], summary="Register and provision a device (owner = caller)",
+          security=BEARER, responses=status_doc(201, DeviceCreatedOut, "Created; credentials are shown once"))
+def create_device(body: DeviceIn) -> Response[DeviceCreatedOut]:
+    fields = body.model_dump(exclude={"wifi"})
+    wifi = body.wifi.model_dump() if body.wifi else None
+    return _created(*devices.register(current_caller(app), fields, wifi))
+
+
+@app.get("/devices", tags=["devices"], summary="Devices the caller may see", security=BEARER)
+def list_devices(
+    status: Annotated[str | None, Query(description="active, inactive or maintenance")] = None,
+    device_type: Annotated[str | None, Query(description="meter, light, sensor or prepaid_meter")] = None,
+    room_id: Annotated[str | None, Query()] = None,
+    city: Annotated[str | None, Query()] = None,
+    limit: Limit = None,
+    next_token: NextToken = None,
+) -> DevicesPage:
+    filters = {"status": status, "device_type": device_type, "room_id": room_id, "city": city}
+    return devices.list_visible(current_caller(app), filters, parse_limit(limit), next_token)
+
+
+@app.get("/devices/<device_id>", tags=["devices"], summary="A device with presence and reported config",
+         security=BEARER)
+def get_device(device_id: str) -> DeviceDetailOut:
+    device = devices.visible(current_caller(app), device_id)
+    return devices.detail_view(*devices.load(device.device_id))
+
+
+@app.put("/devices/<device_id>", tags=["devices"], summary="Update a device (owner, admin); wifi goes to its shadow",
+         security=BEARER)
+def update_device(device_id: str, body: DeviceUpdateIn) -> DeviceOut:
+    return devices.update(current_caller(app), device_id, body.model_dump(exclude_unset=True))
+
+
+@app.delete("/devices/<device_id>", tags=["devices"], summary="Delete a device; revokes its certificate and API key",
+            security=BEARER)
+def delete_device(device_id: str) -> MessageOut:
+    devices.delete(current_caller(app), device_id)
+    return {"message": "Device deleted; its certificate is revoked and its API key no longer works."}
+
+
+@app.post("/devices/<device_id>/rotate-credentials", tags=["devices"],
+          summary="New certificate, key and API key; the old ones are revoked", security=BEARER)
+def rotate(device_id: str) -> RotatedOut:
+    return devices.rotate_credentials(current_caller(app), device_id)
+
+
+@app.get("/rooms/<room_id>/devices", tags=["devices"], summary="Devices in a room", security=BEARER)
+def list_room_devices(room_id: str, limit: Limit = None, next_token: NextToken = None) -> DevicesPage:
+    return devices.list_in_room(current_caller(app), room_id, parse_limit(limit), next_token)
+
+
+@app.post("/rooms/<room_id>/devices", tags=["devices"], summary="Register a device in a room (admin, operator in scope)",
+          security=BEARER, responses=status_doc(201, DeviceCreatedOut, "Created; credentials are shown once"))
+def create_room_device(room_id: str, body: RoomDeviceIn) -> Response[DeviceCreatedOut]:
+    fields = {"name": body.device_name, "device_type": body.device_type, "room_id": room_id,
+              "power_rating_w": body.power_rating_w}
+    wifi = {"ssid": body.ssid, "password": body.password} if body.ssid else None
+    return _created(*devices.register(current_caller(app), fields, wifi))
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,205 @@
+"""The devices table: the registry, volatile device state, API keys, groups.
+
+Key (`pk`, `sk`). The registry record and the fast-changing state are two
+items of one partition, so a heartbeat rewrites a small item that no index
+carries (one write unit), while the indexes only change when the registry
+record does.
+
+| item            | pk                 | sk              | indexed by                            |
+|-----------------|--------------------|-----------------|---------------------------------------|
+| device          | `device#<id>`      | `meta`          | by-owner, by-room, by-hotel, by-city, by-type |
+| device state    | `device#<id>`      | `state`         | -                                     |
+| API key         | `apikey#<sha256>`  | `apikey`        | -                                     |
+| group           | `group#<id>`       | `meta`          | by-owner                              |
+| membership      | `group#<id>`       | `device#<id>`   | -  (and its mirror below)             |
+| membership      | `device#<id>`      | `group#<id>`    | -                                     |
+| counter         | `counter#devices`  | `counter`       | -                                     |
+
+Index keys: `owner_id` + `owner_sk` (`device#<created>#<id>` or
+`group#<created>#<id>`); `room_id`, `hotel_id`, `city_key` (`<city>`) and
+`device_type`, each with `list_sk` (`<created>#<id>`). Attributes absent on
+an item keep it out of that index (sparse indexes).
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from gridpulse.data.base import region, table_name
+
+DEVICES_TABLE = table_name("DEVICES_TABLE", "gridpulse-devices")
+
+
+class _Meta:
+    table_name = DEVICES_TABLE
+    region = region()
+
+
+class ByOwner(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-owner"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    owner_sk = UnicodeAttribute(range_key=True)
+
+
+class ByRoom(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-room"
+        projection = AllProjection()
+
+    room_id = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class ByHotel(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-hotel"
+        projection = AllProjection()
+
+    hotel_id = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class ByCity(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-city"
+        projection = AllProjection()
+
+    city_key = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class ByType(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-type"
+        projection = AllProjection()
+
+    device_type = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class DeviceItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="meta")
+    device_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    owner_sk = UnicodeAttribute()
+    name = UnicodeAttribute()
+    device_type = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")
+    list_sk = UnicodeAttribute()
+    room_id = UnicodeAttribute(null=True)
+    section_id = UnicodeAttribute(null=True)
+    hotel_id = UnicodeAttribute(null=True)
+    city = UnicodeAttribute(null=True)
+    city_key = UnicodeAttribute(null=True)
+    location = UnicodeAttribute(null=True)
+    address = UnicodeAttribute(null=True)
+    latitude = NumberAttribute(null=True)
+    longitude = NumberAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    power_rating_w = NumberAttribute(null=True)
+    firmware_version = UnicodeAttribute(null=True)
+    hardware_version = UnicodeAttribute(null=True)
+    provider = UnicodeAttribute(null=True)
+    external_id = UnicodeAttribute(null=True)
+    thing_name = UnicodeAttribute()
+    certificate_id = UnicodeAttribute(null=True)
+    certificate_arn = UnicodeAttribute(null=True)
+    api_key_hash = UnicodeAttribute()
+    wifi_ssid = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    by_owner = ByOwner()
+    by_room = ByRoom()
+    by_hotel = ByHotel()
+    by_city = ByCity()
+    by_type = ByType()
+
+    @staticmethod
+    def key(device_id: str) -> str:
+        return f"device#{device_id}"
+
+
+class DeviceStateItem(Model):
+    """Presence and what the device reported; written on every heartbeat."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="state")
+    last_seen = UnicodeAttribute(null=True)
+    last_seen_epoch = NumberAttribute(null=True)
+    # True/False once IoT Core lifecycle events have been seen; None for HTTP-only devices.
+    connected = BooleanAttribute(null=True)
+    reported_config = MapAttribute(null=True)
+    firmware_version = UnicodeAttribute(null=True)
+
+
+class ApiKeyItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="apikey")
+    device_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(key_hash: str) -> str:
+        return f"apikey#{key_hash}"
+
+
+class GroupItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="meta")
+    group_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    owner_sk = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    color = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    by_owner = ByOwner()
+
+    @staticmethod
+    def key(group_id: str) -> str:
+        return f"group#{group_id}"
+
+
+class MembershipItem(Model):
+    """One side of a group membership (both sides are written together)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    added_at = UnicodeAttribute()
+
+
+class DeviceCounterItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True, default="counter#devices")
+    sk = UnicodeAttribute(range_key=True, default="counter")
+    total = NumberAttribute(default=0)
+    active = NumberAttribute(default=0)

@@ -1,0 +1,124 @@
+"""Device identities in AWS IoT Core: thing, certificate, policy, shadow.
+
+Provisioning a device makes a thing named after it, an X.509 certificate and
+key pair created by IoT (handed back once, never stored), attaches the
+certificate exclusively to that thing and attaches the device policy from
+template.yaml, which lets a connection act only as its own thing and only on
+its own topics. Revoking marks the certificate REVOKED (it can never be
+re-activated) and detaches it; the certificate record stays in IoT as proof.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import pathlib
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from gridpulse.aws import client
+from gridpulse.observability import logger
+
+AMAZON_ROOT_CA = (pathlib.Path(__file__).parent / "AmazonRootCA1.pem").read_text()
+TOPIC_PREFIX = "gridpulse"
+
+
+def thing_name_for(device_id: str) -> str:
+    return f"gp-{device_id}"
+
+
+def topics_for(thing_name: str) -> dict[str, str]:
+    return {
+        "telemetry": f"{TOPIC_PREFIX}/{thing_name}/telemetry",
+        "status": f"{TOPIC_PREFIX}/{thing_name}/status",
+        "commands": f"{TOPIC_PREFIX}/{thing_name}/commands",
+        "shadow_update": f"$aws/things/{thing_name}/shadow/update",
+        "shadow_get": f"$aws/things/{thing_name}/shadow/get",
+        "shadow_delta": f"$aws/things/{thing_name}/shadow/update/delta",
+    }
+
+
+@dataclass(frozen=True)
+class Certificate:
+    certificate_id: str
+    certificate_arn: str
+    certificate_pem: str
+    private_key: str
+
+
+@functools.cache
+def iot_endpoint() -> str:
+    return client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+
+
+def ca_pem() -> str:
+    """The CA a device must trust to verify the broker (overridable for the local broker)."""
+    path = os.environ.get("DEVICE_CA_PEM_PATH")
+    return pathlib.Path(path).read_text() if path else AMAZON_ROOT_CA
+
+
+def _policy_name() -> str:
+    return os.environ["DEVICE_POLICY_NAME"]
+
+
+def issue_certificate(thing_name: str) -> Certificate:
+    """A new active certificate attached to the thing and the device policy."""
+    iot = client("iot")
+    created = iot.create_keys_and_certificate(setAsActive=True)
+    cert = Certificate(
+        certificate_id=created["certificateId"],
+        certificate_arn=created["certificateArn"],
+        certificate_pem=created["certificatePem"],
+        private_key=created["keyPair"]["PrivateKey"],
+    )
+    try:
+        iot.attach_policy(policyName=_policy_name(), target=cert.certificate_arn)
+        iot.attach_thing_principal(thingName=thing_name, principal=cert.certificate_arn,
+                                   thingPrincipalType="EXCLUSIVE_THING")
+    except ClientError:
+        revoke_certificate(thing_name, cert.certificate_id, cert.certificate_arn)
+        raise
+    return cert
+
+
+def create_thing(thing_name: str, device_id: str, device_type: str) -> None:
+    client("iot").create_thing(
+        thingName=thing_name,
+        attributePayload={"attributes": {"device_id": device_id, "device_type": device_type}},
+    )
+
+
+def revoke_certificate(thing_name: str, certificate_id: str | None, certificate_arn: str | None) -> None:
+    """REVOKED, detached from the policy and the thing. Each step tolerates
+    having been done already, so a retried delete finishes the job."""
+    if not certificate_id or not certificate_arn:
+        return
+    iot = client("iot")
+    steps = [
+        lambda: iot.update_certificate(certificateId=certificate_id, newStatus="REVOKED"),
+        lambda: iot.detach_policy(policyName=_policy_name(), target=certificate_arn),
+        lambda: iot.detach_thing_principal(thingName=thing_name, principal=certificate_arn),
+    ]
+    for step in steps:
+        try:
+            step()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("ResourceNotFoundException", "InvalidRequestException"):
+                raise
+            logger.info("certificate cleanup step skipped", extra={"reason": exc.response["Error"]["Code"]})
+
+
+def delete_thing(thing_name: str) -> None:
+    try:
+        client("iot").delete_thing(thingName=thing_name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+
+
+def set_desired(thing_name: str, desired: dict) -> None:
+    """Merge `desired` into the thing's shadow; the device gets the delta."""
+    client("iot-data").update_thing_shadow(
+        thingName=thing_name, payload=json.dumps({"state": {"desired": desired}}).encode()
+    )
