@@ -168,6 +168,18 @@ class ApiClient:
         assert status == 201, body
         return body
 
+    def user(self, admin_token: str, email: str, role: str = "viewer", **scope) -> str:
+        """Create a user as admin and return its token."""
+        status, body = self.post("/users", {"name": email.split("@")[0], "email": email,
+                                            "password": "correct-horse-1", "role": role, **scope}, token=admin_token)
+        assert status == 201, body
+        return self.login(email)
+
+    def create(self, path: str, body: dict, token: str) -> dict:
+        status, out = self.post(path, body, token=token)
+        assert status == 201, (path, out)
+        return out
+
     def login(self, login: str, password: str = "correct-horse-1") -> str:
         key = "email" if "@" in login else "username"
         status, body = self.post("/auth/login", {key: login, "password": password})
