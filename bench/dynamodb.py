@@ -1,4 +1,4 @@
-"""DynamoDB requests per API call, for every auth, users and health route.
+"""DynamoDB requests per API call, for every route of the REST API.
 
 What is measured: AWS is moto's `mock_aws`, with the tables, secret and mail
 identity of template.yaml created exactly as the tests' `aws` fixture does;
@@ -101,8 +101,10 @@ class Session:
         self.recorder = recorder
         self.calls: list[Call] = []
 
-    def request(self, method: str, path: str, body=None, token: str | None = None):
+    def request(self, method: str, path: str, body=None, token: str | None = None, api_key: str | None = None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if api_key:
+            headers["X-API-Key"] = api_key
         response = self.client.open(path, method=method, json=body, headers=headers)
         try:
             return response.status_code, response.get_json(silent=True)
@@ -110,11 +112,11 @@ class Session:
             response.close()
 
     def measure(self, route: str, method: str, path: str, body=None, token: str | None = None,
-                expect: int = 200):
+                expect: int = 200, api_key: str | None = None):
         """One recorded call; returns the response body."""
         self.recorder.requests.clear()
         self.recorder.auth_checks = 0
-        status, data = self.request(method, path, body, token)
+        status, data = self.request(method, path, body, token, api_key)
         call = Call(route, status, expect, authenticated=self.recorder.auth_checks > 0)
         for service, operation, in_auth in self.recorder.requests:
             if service == "dynamodb":
@@ -178,10 +180,63 @@ def scenario(api: Session, stack) -> None:
     api.measure("GET /admin/stats", "GET", "/admin/stats", token=admin)
     api.measure("GET /admin/devices/statuses", "GET", "/admin/devices/statuses", token=admin)
 
+    sites_devices_groups(api, admin)
+
     # health
     api.measure("GET /health", "GET", "/health")
     api.measure("GET /health?detailed=true", "GET", "/health?detailed=true")
     api.measure("GET /status", "GET", "/status")
+
+
+def sites_devices_groups(api: Session, admin: str) -> None:
+    """Hotels, sections, rooms, devices (with IoT provisioning), device API, groups."""
+    hotel = api.measure("POST /hotels", "POST", "/hotels", {"hotel_name": "Sea View", "timezone": "Europe/Lisbon"},
+                        token=admin, expect=201).get("hotel_id", "missing")
+    api.measure("GET /hotels", "GET", "/hotels", token=admin)
+    api.measure("GET /hotels/{id}", "GET", f"/hotels/{hotel}", token=admin)
+    api.measure("PUT /hotels/{id}", "PUT", f"/hotels/{hotel}", {"address": "1 Beach Rd"}, token=admin)
+    section = api.measure("POST /hotels/{id}/sections", "POST", f"/hotels/{hotel}/sections",
+                          {"section_name": "Floor 1"}, token=admin, expect=201).get("section_id", "missing")
+    api.measure("GET /hotels/{id}/sections", "GET", f"/hotels/{hotel}/sections", token=admin)
+    api.measure("PUT /sections/{id}", "PUT", f"/sections/{section}", {"section_name": "First"}, token=admin)
+    room = api.measure("POST /sections/{id}/rooms", "POST", f"/sections/{section}/rooms",
+                       {"room_number": "101"}, token=admin, expect=201).get("room_id", "missing")
+    api.measure("GET /sections/{id}/rooms", "GET", f"/sections/{section}/rooms", token=admin)
+    api.measure("PUT /rooms/{id}", "PUT", f"/rooms/{room}", {"occupancy_status": "occupied"}, token=admin)
+
+    created = api.measure("POST /rooms/{id}/devices", "POST", f"/rooms/{room}/devices",
+                          {"device_name": "101 meter", "ssid": "inn", "password": "wifi-pass-1"},
+                          token=admin, expect=201)
+    device = created.get("device_id", "missing")
+    key = (created.get("credentials") or {}).get("api_key", "missing")
+    other = api.measure("POST /devices", "POST", "/devices", {"name": "lamp", "device_type": "light", "city": "Lisbon"},
+                        token=admin, expect=201).get("device_id", "missing")
+    api.measure("GET /devices", "GET", "/devices?device_type=meter", token=admin)
+    api.measure("GET /rooms/{id}/devices", "GET", f"/rooms/{room}/devices", token=admin)
+    api.measure("GET /devices/{id}", "GET", f"/devices/{device}", token=admin)
+    api.measure("PUT /devices/{id}", "PUT", f"/devices/{device}", {"name": "101 main meter"}, token=admin)
+    api.measure("GET /device/status (old key)", "GET", "/device/status", api_key=key, expect=200)
+    key = api.measure("POST /devices/{id}/rotate-credentials", "POST", f"/devices/{device}/rotate-credentials",
+                      token=admin).get("api_key", "missing")
+    api.measure("POST /device/heartbeat", "POST", "/device/heartbeat", {"firmware_version": "1.0.0"}, api_key=key)
+    api.measure("PUT /device/config", "PUT", "/device/config", {"config": {"interval_s": 30}}, api_key=key)
+    api.measure("GET /device/config", "GET", "/device/config", api_key=key)
+    api.measure("GET /device/credentials", "GET", "/device/credentials", api_key=key)
+
+    group = api.measure("POST /groups", "POST", "/groups", {"name": "Floor 1"}, token=admin,
+                        expect=201).get("group_id", "missing")
+    api.measure("GET /groups", "GET", "/groups", token=admin)
+    api.measure("POST /groups/{id}/devices", "POST", f"/groups/{group}/devices", {"device_id": device},
+                token=admin, expect=201)
+    api.measure("POST /groups/{id}/devices/bulk", "POST", f"/groups/{group}/devices/bulk",
+                {"device_ids": [device, other]}, token=admin)
+    api.measure("GET /groups/{id}/devices", "GET", f"/groups/{group}/devices", token=admin)
+    api.measure("GET /devices/{id}/groups", "GET", f"/devices/{device}/groups", token=admin)
+    api.measure("DELETE /groups/{id}/devices/{device_id}", "DELETE", f"/groups/{group}/devices/{device}", token=admin)
+    api.measure("DELETE /groups/{id}", "DELETE", f"/groups/{group}", token=admin)
+    api.measure("DELETE /devices/{id}", "DELETE", f"/devices/{other}", token=admin)
+    api.measure("DELETE /rooms/{id} (cascade)", "DELETE", f"/rooms/{room}?cascade=true", token=admin)
+    api.measure("DELETE /hotels/{id} (cascade)", "DELETE", f"/hotels/{hotel}?cascade=true", token=admin)
 
 
 def run() -> int:

@@ -23,31 +23,33 @@ def _device():
 
 @app.get("/device/status", tags=["device"], summary="The calling device", security=API_KEY)
 def status() -> DeviceOut:
-    return devices.device_view(*_device())
+    device = _device()
+    return devices.device_view(device, devices.state_of(device))
 
 
 @app.post("/device/heartbeat", tags=["device"], summary="I am alive: updates last_seen", security=API_KEY)
 def heartbeat(body: HeartbeatIn | None = None) -> HeartbeatOut:
-    device, _ = _device()
+    device = _device()
     return devices.heartbeat(device, body.firmware_version if body else None)
 
 
 @app.get("/device/config", tags=["device"], summary="The configuration the device last reported", security=API_KEY)
 def get_config() -> ConfigOut:
-    device, state = _device()
+    device = _device()
+    state = devices.state_of(device)
     reported = state.reported_config.as_dict() if state and state.reported_config else None
     return {"device_id": device.device_id, "reported_config": reported}
 
 
 @app.put("/device/config", tags=["device"], summary="Report the device's configuration", security=API_KEY)
 def put_config(body: ConfigIn) -> ConfigOut:
-    device, _ = _device()
+    device = _device()
     return devices.report_config(device, body.config)
 
 
 @app.get("/device/credentials", tags=["device"], summary="Who am I: ids and topics (no secrets)", security=API_KEY)
 def credentials() -> DeviceCredentialsOut:
-    device, _ = _device()
+    device = _device()
     return {"device_id": device.device_id, "name": device.name, "thing_name": device.thing_name,
             "topics": topics_for(device.thing_name)}
 

@@ -56,7 +56,7 @@ def list_devices(
          security=BEARER)
 def get_device(device_id: str) -> DeviceDetailOut:
     device = devices.visible(current_caller(app), device_id)
-    return devices.detail_view(*devices.load(device.device_id))
+    return devices.detail_view(device, devices.state_of(device))
 
 
 @app.put("/devices/<device_id>", tags=["devices"], summary="Update a device (owner, admin); wifi goes to its shadow",

@@ -96,12 +96,8 @@ def detail_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
 # ---------------------------------------------------------------- loading
 
 
-def load(device_id: str) -> tuple[DeviceItem, DeviceStateItem | None]:
-    try:
-        device = DeviceItem.get(DeviceItem.key(device_id), "meta")
-    except DoesNotExist:
-        raise NotFound("No such device.", code="device_not_found") from None
-    return device, _state(device_id)
+def state_of(device: DeviceItem) -> DeviceStateItem | None:
+    return _state(device.device_id)
 
 
 def _state(device_id: str) -> DeviceStateItem | None:
@@ -423,18 +419,22 @@ def counts() -> dict:
 # ---------------------------------------------------------------- device-facing (X-API-Key)
 
 
-def authenticate_device(api_key: str | None) -> tuple[DeviceItem, DeviceStateItem | None]:
-    """The device whose API key this is; 401 for a missing, wrong or revoked key."""
+def authenticate_device(api_key: str | None) -> DeviceItem:
+    """The device whose API key this is; 401 for a missing, wrong or revoked key.
+    Two GetItems: the key's hash, then the device record."""
     if not api_key:
         raise Unauthorized("Send X-API-Key: <device API key>.", code="missing_api_key")
     try:
         ref = ApiKeyItem.get(ApiKeyItem.key(secret_hash(api_key.strip())), "apikey")
     except DoesNotExist:
         raise Unauthorized("The API key is not valid.", code="invalid_api_key") from None
-    device, state = load(ref.device_id)
+    try:
+        device = DeviceItem.get(DeviceItem.key(ref.device_id), "meta")
+    except DoesNotExist:
+        raise Unauthorized("The API key is not valid.", code="invalid_api_key") from None
     if device.api_key_hash != secret_hash(api_key.strip()):
         raise Unauthorized("The API key is not valid.", code="invalid_api_key")
-    return device, state
+    return device
 
 
 def heartbeat(device: DeviceItem, firmware_version: str | None = None) -> dict:
