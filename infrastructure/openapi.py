@@ -31,7 +31,10 @@ DESCRIPTION = (
 def resolvers(stack: Stack) -> dict[str, object]:
     """Each function's Powertools resolver (`app` in its handler module)."""
     out = {}
+    api_functions = {logical for _, _, logical in stack.api_routes()}
     for logical, res in stack.functions().items():
+        if logical not in api_functions:
+            continue  # event-driven functions (SQS, IoT rules) have no routes
         props = res["Properties"]
         module = props["Handler"].rpartition(".")[0]
         out[logical] = load_handler(ROOT / props["CodeUri"], f"{module}.app", f"gridpulse_openapi_{logical}")

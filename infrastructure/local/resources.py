@@ -80,11 +80,35 @@ def create_iot_policies(stack: Stack, session: boto3.session.Session) -> None:
         stack.physical[logical] = props["PolicyName"]
 
 
-def create_all(stack: Stack, session: boto3.session.Session) -> None:
-    """Create every data resource of the template, in dependency order."""
+def create_queues(stack: Stack, session: boto3.session.Session) -> None:
+    sqs = session.client("sqs")
+    for logical, res in stack.resources("AWS::SQS::Queue").items():
+        name = stack.resolve(res["Properties"].get("QueueName") or f"{stack.name}-{logical}")
+        stack.physical[logical] = sqs.create_queue(QueueName=name)["QueueUrl"]
+        stack.attributes[(logical, "Arn")] = f"arn:aws:sqs:{stack.region}:{stack.account}:{name}"
+
+
+def register_compute(stack: Stack) -> None:
+    """Names and ARNs of what runs in-process locally (functions, roles, the API)."""
     for logical in stack.resources("AWS::Serverless::Api"):
         stack.physical[logical] = "local"  # the API id; served by infrastructure/local/gateway.py
+    for logical, res in stack.functions().items():
+        name = stack.resolve(res["Properties"].get("FunctionName", logical))
+        stack.physical[logical] = name
+        stack.attributes[(logical, "Arn")] = f"arn:aws:lambda:{stack.region}:{stack.account}:function:{name}"
+    for logical in stack.resources("AWS::IAM::Role"):
+        stack.physical[logical] = f"{stack.name}-{logical}"
+        stack.attributes[(logical, "Arn")] = f"arn:aws:iam::{stack.account}:role/{stack.name}-{logical}"
+    for logical in stack.resources("AWS::IoT::TopicRule"):
+        stack.physical[logical] = f"{stack.name}_{logical}".replace("-", "_")
+        stack.attributes[(logical, "Arn")] = f"arn:aws:iot:{stack.region}:{stack.account}:rule/{stack.physical[logical]}"
+
+
+def create_all(stack: Stack, session: boto3.session.Session) -> None:
+    """Create every data resource of the template, in dependency order."""
     create_tables(stack, session)
+    register_compute(stack)
+    create_queues(stack, session)
     create_secrets(stack, session)
     create_mail_identities(stack, session)
     create_iot_policies(stack, session)

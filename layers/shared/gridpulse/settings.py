@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 class Settings(BaseModel):
     stage: str = "dev"
     users_table: str = "gridpulse-users"
+    telemetry_table: str = "gridpulse-telemetry"
     jwt_secret_arn: str = ""
     # Only for unit tests and tools: a literal secret instead of Secrets Manager.
     jwt_secret: str = ""

@@ -13,6 +13,7 @@ record does.
 | group           | `group#<id>`       | `meta`          | by-owner                              |
 | membership      | `group#<id>`       | `device#<id>`   | -  (and its mirror below)             |
 | membership      | `device#<id>`      | `group#<id>`    | -                                     |
+| log line        | `device#<id>`      | `log#<ms>#<kind>` | -  (TTL 90 days)                    |
 | counter         | `counter#devices`  | `counter`       | -                                     |
 
 Index keys: `owner_id` + `owner_sk` (`device#<created>#<id>` or
@@ -147,6 +148,29 @@ class DeviceStateItem(Model):
     connected = BooleanAttribute(null=True)
     reported_config = MapAttribute(null=True)
     firmware_version = UnicodeAttribute(null=True)
+    # Epoch ms of the lifecycle event behind `connected` (older events are ignored).
+    presence_at = NumberAttribute(null=True)
+    disconnect_reason = UnicodeAttribute(null=True)
+    # Street lights: what the lamp last reported.
+    light_status = UnicodeAttribute(null=True)
+    light_error = UnicodeAttribute(null=True)
+    light_status_at = NumberAttribute(null=True)
+
+
+class DeviceLogItem(Model):
+    """A line of a device's history (light status reports, control commands)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # log#<epoch ms, 13 digits>#<kind>
+    kind = UnicodeAttribute()
+    status = UnicodeAttribute(null=True)
+    details = UnicodeAttribute(null=True)
+    actor = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+    ttl = NumberAttribute()
 
 
 class ApiKeyItem(Model):

@@ -387,14 +387,19 @@ def list_in_room(caller: Caller, room_id: str, limit: int, next_token: str | Non
     return list_visible(caller, {"room_id": room_id}, limit, next_token)
 
 
-def list_owned_by(caller: Caller, user_id: str, limit: int, next_token: str | None) -> dict:
+def owned_items(caller: Caller, user_id: str, limit: int, next_token: str | None) -> tuple[list[DeviceItem], str | None]:
+    """A page of the devices a user owns (self or admin; anyone else: 404)."""
     if not caller.is_admin and caller.user_id != user_id:
         raise NotFound("No such user.", code="user_not_found")
-    start = decode_token(next_token)
     result = DeviceItem.by_owner.query(user_id, DeviceItem.owner_sk.startswith("device#"), limit=limit,
-                                       last_evaluated_key=start, scan_index_forward=False)
-    views = with_states(list(result))
-    return {"items": views, "count": len(views), "next_token": encode_token(result.last_evaluated_key)}
+                                       last_evaluated_key=decode_token(next_token), scan_index_forward=False)
+    return list(result), encode_token(result.last_evaluated_key)
+
+
+def list_owned_by(caller: Caller, user_id: str, limit: int, next_token: str | None) -> dict:
+    items, token = owned_items(caller, user_id, limit, next_token)
+    views = with_states(items)
+    return {"items": views, "count": len(views), "next_token": token}
 
 
 def statuses(limit: int, next_token: str | None) -> dict:

@@ -24,8 +24,18 @@ AMAZON_ROOT_CA = (pathlib.Path(__file__).parent / "AmazonRootCA1.pem").read_text
 TOPIC_PREFIX = "gridpulse"
 
 
+THING_PREFIX = "gp-"
+
+
 def thing_name_for(device_id: str) -> str:
-    return f"gp-{device_id}"
+    return f"{THING_PREFIX}{device_id}"
+
+
+def device_id_for(thing_name: str) -> str | None:
+    """The device id inside a thing name, or None for a thing that is not ours."""
+    if not thing_name.startswith(THING_PREFIX) or len(thing_name) <= len(THING_PREFIX):
+        return None
+    return thing_name[len(THING_PREFIX):]
 
 
 def topics_for(thing_name: str) -> dict[str, str]:

@@ -1,0 +1,122 @@
+"""Telemetry endpoint group: HTTP ingestion and the readings/energy/usage queries."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from gridpulse.api import API_KEY, BEARER, create_app, current_caller, json_response, lambda_handler, status_doc
+from gridpulse.domain import devices, sites
+from gridpulse.errors import NotFound
+from gridpulse.pagination import parse_limit
+from gridpulse.schemas.telemetry import (
+    AggregateOut,
+    DeletedReadingsOut,
+    EnergyOut,
+    HotelUsageOut,
+    IngestOut,
+    ReadingOut,
+    ReadingsPage,
+    RejectedPage,
+    RoomUsageOut,
+    StorageStatusOut,
+    UserTelemetryOut,
+)
+from gridpulse.telemetry import http_ingest, queries
+from gridpulse.telemetry.ingest import require_context
+
+app = create_app()
+
+Start = Annotated[str | None, Query(description="ISO 8601 or relative (-1h, -24h, -7d)")]
+End = Annotated[str | None, Query(description="ISO 8601 or relative; default now")]
+Tz = Annotated[str | None, Query(description="IANA zone for calendar buckets; default the site's")]
+Limit = Annotated[str | None, Query(description="page size, 1 to 1000 (default 50)")]
+NextToken = Annotated[str | None, Query()]
+
+
+def _context(device_id: str, owner_only: bool = False):
+    caller = current_caller(app)
+    device = devices.owned(caller, device_id) if owner_only else devices.visible(caller, device_id)
+    return require_context(device.device_id)
+
+
+@app.post("/telemetry", tags=["telemetry"], summary="Readings from a device speaking HTTP (one or {readings: [...]})",
+          security=API_KEY, responses=status_doc(201, IngestOut, "All stored"))
+def post_telemetry(body: Annotated[dict[str, Any], Body()]) -> Response[IngestOut]:
+    device = devices.authenticate_device(app.current_event.headers.get("X-API-Key")
+                                         or app.current_event.headers.get("x-api-key"))
+    status, out = http_ingest.ingest_http(device.device_id, body)
+    return json_response(status, out)
+
+
+@app.get("/devices/<device_id>/readings", tags=["telemetry"], summary="Raw readings over a time range", security=BEARER)
+def get_readings(device_id: str, start: Start = None, end: End = None, limit: Limit = None,
+                 next_token: NextToken = None) -> ReadingsPage:
+    return queries.readings_page(_context(device_id), start, end, parse_limit(limit), next_token)
+
+
+@app.get("/devices/<device_id>/readings/latest", tags=["telemetry"], summary="The newest reading", security=BEARER)
+def get_latest(device_id: str) -> ReadingOut:
+    reading = queries.latest(_context(device_id))
+    if reading is None:
+        raise NotFound("This device has sent no readings yet.", code="no_readings")
+    return reading
+
+
+@app.get("/devices/<device_id>/readings/aggregate", tags=["telemetry"],
+         summary="A field aggregated per window (mean, sum, min, max, count)", security=BEARER)
+def get_aggregate(device_id: str, field: Annotated[str, Query()] = "power_w", fn: Annotated[str, Query()] = "mean",
+                  window: Annotated[str, Query(description="1m, 5m, 15m, 1h or 1d")] = "1h", start: Start = None,
+                  end: End = None, tz: Tz = None) -> AggregateOut:
+    return queries.aggregate(_context(device_id), field, fn, window, start, end, tz)
+
+
+@app.get("/devices/<device_id>/readings/rejected", tags=["telemetry"],
+         summary="Readings refused at ingestion, with the reason (kept 30 days)", security=BEARER)
+def get_rejected(device_id: str, limit: Limit = None, next_token: NextToken = None) -> RejectedPage:
+    context = _context(device_id)
+    return queries.rejected_page(context.device_id, parse_limit(limit), next_token)
+
+
+@app.delete("/devices/<device_id>/readings", tags=["telemetry"],
+            summary="Delete readings in [start, end]; rollups are recomputed (owner, admin)", security=BEARER)
+def delete_readings(device_id: str, start: Start = None, end: End = None) -> DeletedReadingsOut:
+    return queries.delete_readings(_context(device_id, owner_only=True), start, end)
+
+
+@app.get("/devices/<device_id>/energy", tags=["telemetry"],
+         summary="kWh per hour, day or month in the site's time zone (from rollups)", security=BEARER)
+def get_energy(device_id: str, period: Annotated[str, Query(description="hour, day or month")] = "day",
+               start: Start = None, end: End = None, tz: Tz = None) -> EnergyOut:
+    return queries.energy(_context(device_id), period, start, end, tz)
+
+
+@app.get("/users/<user_id>/telemetry", tags=["telemetry"], summary="Latest readings of a user's devices",
+         security=BEARER)
+def user_telemetry(user_id: str, limit: Limit = None, next_token: NextToken = None) -> UserTelemetryOut:
+    owned, token = devices.owned_items(current_caller(app), user_id, parse_limit(limit), next_token)
+    items = queries.user_recent(owned)
+    return {"user_id": user_id, "items": items, "count": len(items), "next_token": token}
+
+
+@app.get("/telemetry/status", tags=["telemetry"], summary="Storage health (public)")
+def telemetry_status() -> StorageStatusOut:
+    return queries.storage_status()
+
+
+@app.get("/rooms/<room_id>/real-time-usage", tags=["telemetry"], summary="Current power and today's kWh of a room",
+         security=BEARER)
+def room_usage(room_id: str) -> RoomUsageOut:
+    room = sites.visible_room(current_caller(app), room_id)
+    return queries.room_real_time(room, sites.hotel_timezone(room.hotel_id))
+
+
+@app.get("/hotels/<hotel_id>/usage", tags=["telemetry"], summary="kWh by section and room over a range (rollups)",
+         security=BEARER)
+def hotel_usage(hotel_id: str, start: Start = None, end: End = None) -> HotelUsageOut:
+    hotel = sites.visible_hotel(current_caller(app), hotel_id)
+    return queries.hotel_usage(hotel_id, hotel.timezone, start, end)
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,86 @@
+"""The telemetry table: raw readings, daily rollups and quarantine, per device.
+
+Key (`pk` = `device#<id>`, `sk`); everything of one device lives in its own
+partition, so load spreads across devices and every read is a Query or a
+GetItem in one partition.
+
+| item | sk | holds |
+|---|---|---|
+| raw readings | `r#<bucket ms, 13 digits>#<first ts>#<digest>` | the readings of one message that fall in one bucket (a local hour), compact JSON; TTL = retention |
+| day rollup | `d#<YYYY-MM-DD>` (site time zone) | per-bucket stats (kWh, count, power sum/min/max), day totals, the newest reading, a version for optimistic locking |
+| quarantine | `q#<received ms>#<digest>#<index>` | a refused reading or message, the reason and field; TTL 30 days |
+
+Raw items are grouped by bucket so that recomputing a bucket is one Query; a
+message costs one write per bucket it touches (usually one), not one per
+reading. Day items make a 30-day chart 30 items and a year 365 items.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from gridpulse.data.base import region, table_name
+
+TELEMETRY_TABLE = table_name("TELEMETRY_TABLE", "gridpulse-telemetry")
+
+
+class _Meta:
+    table_name = TELEMETRY_TABLE
+    region = region()
+
+
+class RawItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    bucket = NumberAttribute()
+    first_ts = NumberAttribute()
+    last_ts = NumberAttribute()
+    n = NumberAttribute()
+    readings = UnicodeAttribute()  # JSON list of Reading.compact()
+    ttl = NumberAttribute()
+
+
+class DayItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    date = UnicodeAttribute()
+    tz = UnicodeAttribute()
+    buckets = UnicodeAttribute(default="{}")  # JSON {bucket ms: stats}
+    kwh = NumberAttribute(default=0)
+    n = NumberAttribute(default=0)
+    latest = UnicodeAttribute(null=True)  # JSON Reading.compact() of the newest reading
+    version = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute(null=True)
+
+
+class QuarantineItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    reason = UnicodeAttribute()
+    field = UnicodeAttribute(null=True)
+    message = UnicodeAttribute()
+    raw = UnicodeAttribute()
+    received_at = UnicodeAttribute()
+    source = UnicodeAttribute()
+    ttl = NumberAttribute()
+
+
+def device_pk(device_id: str) -> str:
+    return f"device#{device_id}"
+
+
+def raw_prefix(bucket_ms: int) -> str:
+    return f"r#{bucket_ms:013d}#"
+
+
+def day_sk(date: str) -> str:
+    return f"d#{date}"

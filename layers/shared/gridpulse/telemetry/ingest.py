@@ -1,0 +1,223 @@
+"""Ingestion: the one code path for readings from MQTT (IoT rule -> SQS ->
+IngestFunction) and from HTTP (POST /telemetry).
+
+For each device, a group of messages is:
+1. split into readings and checked (gridpulse.telemetry.readings); refused
+   readings go to quarantine with their reason, never silently dropped;
+2. grouped by bucket; readings whose identity the bucket already holds are
+   duplicates (an MQTT redelivery, a retried upload) and are not stored again;
+3. stored, one raw item per bucket per message group (conditional put, so a
+   replay of the same group is a no-op);
+4. rolled up: the touched buckets are recomputed into their day items.
+A failure in 3 or 4 raises, so the SQS message is retried; because of 2 and
+the recompute, a retry never double-counts.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from gridpulse.data.devices import DeviceItem
+from gridpulse.data.telemetry import QuarantineItem, RawItem, device_pk, raw_prefix
+from gridpulse.domain.sites import hotel_timezone
+from gridpulse.errors import NotFound
+from gridpulse.observability import count, logger
+from gridpulse.telemetry import rollups
+from gridpulse.telemetry.energy import max_power_for
+from gridpulse.telemetry.readings import Reading, Rejection, iso_ms, split_message, validate
+
+RAW_RETENTION_DAYS = 400
+QUARANTINE_DAYS = 30
+CONTEXT_TTL_S = 60
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    device_id: str
+    owner_id: str
+    tz: str
+    max_power_w: float
+
+
+_contexts: dict[str, tuple[float, DeviceContext | None]] = {}
+
+
+def context_for(device_id: str) -> DeviceContext | None:
+    """The device's time zone and power limit, cached for a minute per container."""
+    cached = _contexts.get(device_id)
+    if cached and time.monotonic() - cached[0] < CONTEXT_TTL_S:
+        return cached[1]
+    try:
+        device = DeviceItem.get(DeviceItem.key(device_id), "meta")
+        context = DeviceContext(device_id=device_id, owner_id=device.owner_id, tz=hotel_timezone(device.hotel_id),
+                                max_power_w=max_power_for(device.power_rating_w))
+    except DoesNotExist:
+        context = None
+    _contexts[device_id] = (time.monotonic(), context)
+    return context
+
+
+def require_context(device_id: str) -> DeviceContext:
+    context = context_for(device_id)
+    if context is None:
+        raise NotFound("No such device.", code="device_not_found")
+    return context
+
+
+def forget_context(device_id: str | None = None) -> None:
+    if device_id is None:
+        _contexts.clear()
+    else:
+        _contexts.pop(device_id, None)
+
+
+@dataclass
+class Message:
+    payload: Any
+    received_ms: int
+    source: str  # "mqtt" or "http"
+
+
+@dataclass
+class Outcome:
+    """What happened to each reading of a message, in message order."""
+
+    results: list[dict] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return sum(r["status"] == "accepted" for r in self.results)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(r["status"] == "duplicate" for r in self.results)
+
+    @property
+    def rejected(self) -> int:
+        return sum(r["status"] == "rejected" for r in self.results)
+
+
+def ingest(context: DeviceContext, messages: list[Message]) -> list[Outcome]:
+    """Store and roll up a group of messages of one device."""
+    tz = ZoneInfo(context.tz)
+    outcomes: list[Outcome] = []
+    rejections: list[tuple[Message, Rejection]] = []
+    fresh: dict[int, dict[str, Reading]] = {}  # bucket -> identity -> reading
+    pending: list[tuple[dict, int, str]] = []  # (result dict, bucket, identity) to settle below
+
+    for message in messages:
+        outcome = Outcome()
+        outcomes.append(outcome)
+        raw_readings, refused = split_message(message.payload)
+        if refused is not None:
+            rejections.append((message, refused))
+            outcome.results.append(refused.view())
+            continue
+        for index, raw in enumerate(raw_readings):
+            checked = validate(raw, index, message.received_ms)
+            if isinstance(checked, Rejection):
+                rejections.append((message, checked))
+                outcome.results.append(checked.view())
+                continue
+            bucket = rollups.bucket_of(checked.ts_ms, tz)
+            result = {"index": index, "status": "accepted", "timestamp": iso_ms(checked.ts_ms)}
+            outcome.results.append(result)
+            pending.append((result, bucket, checked.identity))
+            fresh.setdefault(bucket, {}).setdefault(checked.identity, checked)
+
+    # Drop what the buckets already hold, then store what is new.
+    cache = rollups.BucketCache(context.device_id)
+    stored_new: dict[int, set[str]] = {}
+    for bucket, readings in fresh.items():
+        known = {r.identity for r in cache.get(bucket)}
+        new = [r for identity, r in readings.items() if identity not in known]
+        if new and _put_raw(context.device_id, bucket, new):
+            stored_new[bucket] = {r.identity for r in new}
+    claimed: set[tuple[int, str]] = set()
+    for result, bucket, identity in pending:
+        if identity in stored_new.get(bucket, set()) and (bucket, identity) not in claimed:
+            claimed.add((bucket, identity))
+        else:
+            result["status"] = "duplicate"
+
+    _quarantine(context.device_id, rejections)
+    if stored_new:
+        jumps = rollups.recompute(context.device_id, set(stored_new), context.tz, context.max_power_w)
+        new_ids = set().union(*stored_new.values())
+        flagged = [r for r in jumps if r.identity in new_ids]
+        if flagged:
+            _quarantine_jumps(context.device_id, flagged)
+
+    accepted = sum(o.accepted for o in outcomes)
+    count("ReadingsIngested", accepted)
+    count("ReadingsDuplicate", sum(o.duplicates for o in outcomes))
+    count("ReadingsRejected", sum(o.rejected for o in outcomes))
+    return outcomes
+
+
+def _digest(readings: list[Reading]) -> str:
+    return hashlib.sha256("|".join(sorted(r.identity for r in readings)).encode()).hexdigest()[:12]
+
+
+def _put_raw(device_id: str, bucket: int, readings: list[Reading]) -> bool:
+    readings = sorted(readings, key=lambda r: (r.ts_ms, r.identity))
+    item = RawItem(
+        device_pk(device_id),
+        f"{raw_prefix(bucket)}{readings[0].ts_ms:013d}#{_digest(readings)}",
+        bucket=bucket,
+        first_ts=readings[0].ts_ms,
+        last_ts=readings[-1].ts_ms,
+        n=len(readings),
+        readings=json.dumps([r.compact() for r in readings], separators=(",", ":")),
+        ttl=int(time.time()) + RAW_RETENTION_DAYS * 86400,
+    )
+    try:
+        item.save(condition=RawItem.sk.does_not_exist())
+        return True
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False  # exactly this group was stored before: a replay
+        raise
+
+
+def _quarantine(device_id: str, rejections: list[tuple[Message, Rejection]]) -> None:
+    if not rejections:
+        return
+    expires = int(time.time()) + QUARANTINE_DAYS * 86400
+    with QuarantineItem.batch_write() as batch:
+        for n, (message, rejection) in enumerate(rejections):
+            raw = json.dumps(rejection.raw, default=str, allow_nan=True)[:4000]
+            batch.save(QuarantineItem(
+                device_pk(device_id),
+                f"q#{message.received_ms:013d}#{hashlib.sha256(raw.encode()).hexdigest()[:8]}#{rejection.index}#{n}",
+                reason=rejection.reason, field=rejection.field, message=rejection.message, raw=raw,
+                received_at=iso_ms(message.received_ms), source=message.source, ttl=expires,
+            ))
+    logger.info("readings quarantined", extra={"device_id": device_id, "count": len(rejections),
+                                               "reasons": sorted({r.reason for _, r in rejections})})
+
+
+def _quarantine_jumps(device_id: str, readings: list[Reading]) -> None:
+    message = "the counter rose faster than the device can draw power; not counted"
+    _quarantine(device_id, [
+        (Message(payload=None, received_ms=r.received_ms, source="rollup"),
+         Rejection(0, "impossible_jump", "energy_kwh", message, r.view()))
+        for r in readings
+    ])
+
+
+def quarantine_unknown_message(device_id: str, payload: Any, received_ms: int, reason: str, message: str,
+                               source: str) -> None:
+    """Keep a message that could not even be read (e.g. malformed JSON)."""
+    _quarantine(device_id, [(Message(payload, received_ms, source), Rejection(0, reason, None, message, payload))])
+
+
+def now_ms() -> int:
+    return int(datetime.now(timezone.utc).timestamp() * 1000)

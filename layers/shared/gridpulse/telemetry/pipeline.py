@@ -1,0 +1,68 @@
+"""The SQS side of ingestion: a batch of IoT rule outputs in, partial failures out.
+
+Each SQS record's body is what iot_rules/telemetry.sql selected: the device's
+payload plus `thing_name`, `client_id` and `received_at` (the broker's
+receive time, epoch ms). Records are grouped by device so that a backlog of
+many messages from one device is stored and rolled up once. A device whose
+group fails (DynamoDB throttled, say) reports its records as failed; SQS
+retries only those, and the recompute-based rollups make the retry safe.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gridpulse.iot.provisioning import device_id_for
+from gridpulse.observability import count, logger
+from gridpulse.telemetry.ingest import Message, context_for, ingest, now_ms, quarantine_unknown_message
+
+RULE_FIELDS = ("thing_name", "client_id", "received_at")
+RAW_PAYLOAD = "_raw_payload"  # set by the rules engine when the payload was not JSON
+
+
+def _parse(record: dict) -> tuple[str | None, Message | None, str | None]:
+    """(device id, message, reason it cannot be ingested)."""
+    try:
+        body = json.loads(record["body"])
+    except (KeyError, TypeError, ValueError):
+        return None, None, "unreadable_record"
+    if not isinstance(body, dict):
+        return None, None, "unreadable_record"
+    device_id = device_id_for(str(body.get("thing_name") or ""))
+    if device_id is None:
+        return None, None, "unknown_thing"
+    received = body.get("received_at")
+    received_ms = int(received) if isinstance(received, (int, float)) and not isinstance(received, bool) else now_ms()
+    if RAW_PAYLOAD in body:
+        return device_id, Message(body[RAW_PAYLOAD], received_ms, "mqtt"), "malformed_json"
+    payload = {k: v for k, v in body.items() if k not in RULE_FIELDS}
+    return device_id, Message(payload, received_ms, "mqtt"), None
+
+
+def handle_sqs_batch(event: dict) -> dict:
+    groups: dict[str, list[tuple[str, Message]]] = {}
+    for record in event.get("Records", []):
+        device_id, message, problem = _parse(record)
+        if problem == "malformed_json" and device_id and context_for(device_id):
+            quarantine_unknown_message(device_id, message.payload, message.received_ms, "malformed_json",
+                                       "the message is not valid JSON", "mqtt")
+            continue
+        if problem or device_id is None or message is None:
+            count("MessagesDropped")
+            logger.warning("telemetry record skipped", extra={"reason": problem, "message_id": record.get("messageId")})
+            continue
+        groups.setdefault(device_id, []).append((record["messageId"], message))
+
+    failures: list[dict[str, Any]] = []
+    for device_id, items in groups.items():
+        context = context_for(device_id)
+        if context is None:
+            count("MessagesDropped", len(items))
+            logger.warning("telemetry for an unknown or deleted device", extra={"device_id": device_id})
+            continue
+        try:
+            ingest(context, [m for _, m in items])
+        except Exception:
+            logger.exception("ingestion failed; the messages will be retried", extra={"device_id": device_id})
+            failures += [{"itemIdentifier": message_id} for message_id, _ in items]
+    return {"batchItemFailures": failures}

@@ -1,0 +1,261 @@
+"""Telemetry ingestion (HTTP and the SQS path from the IoT rule), storage,
+rollups and queries, with AWS in moto."""
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from gridpulse.telemetry.pipeline import handle_sqs_batch
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def at(minutes_ago: float) -> str:
+    return (NOW - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def meter(api):
+    token = api.register("owner@example.com")["token"]
+    created = api.create("/devices", {"name": "m", "device_type": "meter", "power_rating_w": 5000}, token)
+    return {"token": token, "id": created["device_id"], "key": {"X-API-Key": created["credentials"]["api_key"]},
+            "thing": created["credentials"]["thing_name"]}
+
+
+def post(api, meter, body):
+    return api.post("/telemetry", body, headers=meter["key"])
+
+
+def readings(api, meter, **query):
+    status, body = api.get(f"/devices/{meter['id']}/readings", token=meter["token"], query={"start": "-2d", **query})
+    assert status == 200, body
+    return body["items"]
+
+
+def energy_total(api, meter, period="day", **query):
+    status, body = api.get(f"/devices/{meter['id']}/energy", token=meter["token"],
+                           query={"period": period, "start": "-2d", **query})
+    assert status == 200, body
+    return body["total_kwh"]
+
+
+def sqs_event(records: list[dict]) -> dict:
+    return {"Records": [{"messageId": f"m{i}", "body": json.dumps(body)} for i, body in enumerate(records)]}
+
+
+# ------------------------------------------------------------------ HTTP ingestion
+
+
+def test_one_reading_is_stored_and_read_back(api, meter):
+    status, body = post(api, meter, {"timestamp": at(5), "voltage": 230.0, "current": 2.0, "energy_kwh": 10.0})
+    assert status == 201 and body["accepted"] == 1
+    items = readings(api, meter)
+    assert len(items) == 1
+    assert items[0]["power_w"] == 460.0  # derived from V x I
+    assert items[0]["kwh_value"] == 10.0 and items[0]["timestamp"].startswith(at(5)[:16])
+    status, latest = api.get(f"/devices/{meter['id']}/readings/latest", token=meter["token"])
+    assert status == 200 and latest["voltage"] == 230.0
+
+
+def test_a_batch_is_stored_and_counter_deltas_become_energy(api, meter):
+    batch = {"readings": [{"timestamp": at(30 - i), "energy_kwh": 100 + i * 0.01, "power_w": 600} for i in range(10)]}
+    status, body = post(api, meter, batch)
+    assert status == 201 and body["accepted"] == 10
+    assert math.isclose(energy_total(api, meter), 0.09, abs_tol=1e-9)
+
+
+def test_a_duplicate_delivery_is_stored_and_counted_once(api, meter):
+    batch = {"readings": [{"timestamp": at(20 - i), "energy_kwh": 5 + i * 0.01} for i in range(5)]}
+    assert post(api, meter, batch)[0] == 201
+    status, body = post(api, meter, batch)
+    assert status == 207 and body["duplicates"] == 5 and body["accepted"] == 0
+    assert len(readings(api, meter)) == 5
+    assert math.isclose(energy_total(api, meter), 0.04, abs_tol=1e-9)
+
+
+def test_bad_values_are_refused_with_a_reason_and_kept(api, meter):
+    body = '{"readings": [{"timestamp": "%s", "power_w": NaN}, {"timestamp": "%s", "power_w": -5},' \
+           ' {"timestamp": "%s", "voltage": 99999}, {"timestamp": "%s", "power_w": Infinity},' \
+           ' {"timestamp": "%s", "power_w": 100}]}' % (at(5), at(4), at(3), at(2), at(1))
+    status, out = api.post("/telemetry", raw=body, headers=meter["key"])
+    assert status == 207 and out["accepted"] == 1 and out["rejected"] == 4
+    reasons = [(r["reason"], r["field"]) for r in out["results"] if r["status"] == "rejected"]
+    assert reasons == [("not_finite", "power_w"), ("negative_value", "power_w"), ("out_of_range", "voltage"),
+                       ("not_finite", "power_w")]
+    status, kept = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])
+    assert kept["count"] == 4 and {i["reason"] for i in kept["items"]} == {"not_finite", "negative_value",
+                                                                          "out_of_range"}
+
+
+def test_a_single_bad_reading_is_a_400_naming_the_field(api, meter):
+    status, body = post(api, meter, {"timestamp": at(1), "temperature": "hot"})
+    assert status == 400 and body["error"] == "not_a_number" and body["fields"][0]["field"] == "temperature"
+    future = (NOW + timedelta(hours=1)).isoformat()
+    status, body = post(api, meter, {"timestamp": future, "power_w": 5})
+    assert status == 400 and body["error"] == "timestamp_in_future"
+    status, body = post(api, meter, {"timestamp": at(1)})
+    assert status == 400 and body["error"] == "no_measurement"
+
+
+def test_an_oversized_batch_is_refused_whole_and_kept(api, meter):
+    status, body = post(api, meter, {"readings": [{"power_w": 1}] * 501})
+    assert status == 400 and body["error"] == "batch_too_large" and body["fields"][0]["field"] == "readings"
+    assert api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["count"] == 1
+
+
+def test_counter_reset_is_not_negative_energy(api, meter):
+    values = [50.0, 50.2, 50.4, 0.1, 0.3]  # meter replaced / reset after the third reading
+    post(api, meter, {"readings": [{"timestamp": at(10 - i), "energy_kwh": v} for i, v in enumerate(values)]})
+    assert math.isclose(energy_total(api, meter), 0.2 + 0.2 + 0.1 + 0.2, abs_tol=1e-9)
+
+
+def test_an_impossible_jump_is_quarantined_not_counted(api, meter):
+    # 5 kW rating: 1000 kWh in a minute is impossible; the readings around it still count.
+    values = [10.0, 10.05, 1010.05, 1010.1]
+    post(api, meter, {"readings": [{"timestamp": at(4 - i), "energy_kwh": v} for i, v in enumerate(values)]})
+    assert math.isclose(energy_total(api, meter), 0.05 + 0.05, abs_tol=1e-9)
+    rejected = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["items"]
+    assert [r["reason"] for r in rejected] == ["impossible_jump"]
+
+
+def test_late_and_out_of_order_readings_land_in_the_right_bucket(api, meter):
+    post(api, meter, {"readings": [{"timestamp": at(m), "energy_kwh": 1 + (180 - m) * 0.01} for m in (180, 120)]})
+    post(api, meter, {"readings": [{"timestamp": at(m), "energy_kwh": 1 + (180 - m) * 0.01} for m in (60, 1)]})
+    post(api, meter, {"timestamp": at(150), "energy_kwh": 1 + 30 * 0.01})  # late, in an earlier hour
+    hours = api.get(f"/devices/{meter['id']}/energy", token=meter["token"],
+                    query={"period": "hour", "start": "-4h"})[1]
+    assert math.isclose(hours["total_kwh"], 1.79, abs_tol=1e-9)
+    assert [r["timestamp"] for r in readings(api, meter)] == sorted(r["timestamp"] for r in readings(api, meter))
+
+
+def test_deleting_readings_keeps_rollups_consistent(api, meter):
+    post(api, meter, {"readings": [{"timestamp": at(40 - i * 10), "energy_kwh": 1 + i} for i in range(4)]})
+    assert math.isclose(energy_total(api, meter), 3.0, abs_tol=1e-9)
+    status, body = api.delete(f"/devices/{meter['id']}/readings", token=meter["token"],
+                              query={"start": at(22), "end": at(18)})
+    assert status == 200 and body["deleted"] == 1
+    assert len(readings(api, meter)) == 3
+    assert math.isclose(energy_total(api, meter), 3.0, abs_tol=1e-9)  # 1 -> 2 -> 4: the deltas re-chain
+    status, body = api.delete(f"/devices/{meter['id']}/readings", token=meter["token"])
+    assert status == 400 and {f["field"] for f in body["fields"]} == {"start", "end"}
+
+
+def test_power_only_devices_integrate_power(api, meter):
+    post(api, meter, {"readings": [{"timestamp": at(30 - i * 5), "power_w": 1200} for i in range(7)]})
+    assert math.isclose(energy_total(api, meter), 1.2 * 0.5, abs_tol=1e-9)
+
+
+def test_aggregate_per_window(api, meter):
+    post(api, meter, {"readings": [{"timestamp": at(30 - i), "power_w": 100 + i, "energy_kwh": 1 + i / 100}
+                                   for i in range(10)]})
+    status, body = api.get(f"/devices/{meter['id']}/readings/aggregate", token=meter["token"],
+                           query={"field": "power_w", "fn": "max", "window": "1d", "start": "-1d"})
+    assert status == 200 and body["items"][-1]["value"] == 109 and sum(i["count"] for i in body["items"]) == 10
+    status, body = api.get(f"/devices/{meter['id']}/readings/aggregate", token=meter["token"],
+                           query={"field": "energy_kwh", "fn": "sum", "window": "1d", "start": "-1d"})
+    assert math.isclose(sum(i["value"] for i in body["items"]), 0.09, abs_tol=1e-9)
+    status, body = api.get(f"/devices/{meter['id']}/readings/aggregate", token=meter["token"],
+                           query={"field": "mood", "fn": "median", "window": "2h"})
+    assert status == 400 and {f["field"] for f in body["fields"]} == {"field", "fn", "window"}
+
+
+def test_readings_page_by_page(api, meter):
+    post(api, meter, {"readings": [{"timestamp": at(50 - i), "power_w": i} for i in range(25)]})
+    seen, token = [], None
+    while True:
+        status, body = api.get(f"/devices/{meter['id']}/readings", token=meter["token"],
+                               query={"start": "-2h", "limit": 10, **({"next_token": token} if token else {})})
+        seen += [r["power_w"] for r in body["items"]]
+        token = body["next_token"]
+        if not token:
+            break
+    assert seen == list(range(25))
+
+
+def test_other_users_cannot_read_or_delete_readings(api, meter):
+    post(api, meter, {"timestamp": at(1), "power_w": 5})
+    stranger = api.register("s@example.com")["token"]
+    for path in ("readings", "readings/latest", "energy", "readings/aggregate", "readings/rejected"):
+        assert api.get(f"/devices/{meter['id']}/{path}", token=stranger)[0] == 404, path
+    assert api.delete(f"/devices/{meter['id']}/readings", token=stranger, query={"start": "-1d", "end": "now"})[0] == 404
+
+
+# ------------------------------------------------------------------ the MQTT path (IoT rule -> SQS -> IngestFunction)
+
+
+def rule_output(thing: str, payload: dict, received: datetime | None = None) -> dict:
+    return {**payload, "thing_name": thing, "client_id": thing,
+            "received_at": int((received or datetime.now(timezone.utc)).timestamp() * 1000)}
+
+
+def test_sqs_batch_is_ingested_with_duplicates_counted_once(api, meter):
+    message = rule_output(meter["thing"], {"readings": [{"timestamp": at(10 - i), "energy_kwh": 7 + i * 0.1}
+                                                        for i in range(3)]})
+    result = handle_sqs_batch(sqs_event([message, message, message]))  # at-least-once: delivered three times
+    assert result == {"batchItemFailures": []}
+    assert len(readings(api, meter)) == 3
+    assert math.isclose(energy_total(api, meter), 0.2, abs_tol=1e-9)
+
+
+def test_malformed_mqtt_payload_is_quarantined(api, meter):
+    result = handle_sqs_batch(sqs_event([{"_raw_payload": "{not json", "thing_name": meter["thing"],
+                                          "received_at": int(NOW.timestamp() * 1000)}]))
+    assert result == {"batchItemFailures": []}
+    rejected = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["items"]
+    assert rejected[0]["reason"] == "malformed_json" and rejected[0]["source"] == "mqtt"
+
+
+def test_one_bad_record_does_not_fail_the_batch(api, meter):
+    good = rule_output(meter["thing"], {"timestamp": at(2), "power_w": 10})
+    bad = rule_output(meter["thing"], {"timestamp": at(1), "power_w": "lots"})
+    unknown = rule_output("gp-no-such-device", {"power_w": 1})
+    event = sqs_event([good, bad, unknown])
+    event["Records"].append({"messageId": "junk", "body": "not json at all"})
+    assert handle_sqs_batch(event) == {"batchItemFailures": []}
+    assert len(readings(api, meter)) == 1
+
+
+def test_a_storage_failure_reports_only_that_devices_records(api, meter, monkeypatch):
+    from gridpulse.telemetry import ingest as ingest_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("throttled")
+
+    monkeypatch.setattr(ingest_module, "_put_raw", broken)
+    result = handle_sqs_batch(sqs_event([rule_output(meter["thing"], {"timestamp": at(1), "power_w": 10})]))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+
+
+# ------------------------------------------------------------------ calendar days in the site's zone, DST
+
+
+def test_rollups_equal_raw_readings_across_a_dst_change(api, admin_token):
+    hotel = api.create("/hotels", {"hotel_name": "Paris", "timezone": "Europe/Paris"}, admin_token)
+    floor = api.create(f"/hotels/{hotel['hotel_id']}/sections", {"section_name": "F"}, admin_token)
+    room = api.create(f"/sections/{floor['section_id']}/rooms", {"room_number": "1"}, admin_token)
+    created = api.create(f"/rooms/{room['room_id']}/devices", {"device_name": "m", "power_rating_w": 5000},
+                         admin_token)
+    did = created["device_id"]
+    # 2026-10-25: Paris falls back from CEST to CET; that local day has 25 hours.
+    start = datetime(2026, 10, 24, 20, 0, tzinfo=timezone.utc)
+    samples = [start + timedelta(minutes=15 * i) for i in range(4 * 40)]
+    counter = [round(100 + 0.1 * i, 3) for i in range(len(samples))]
+    event = {"readings": [{"timestamp": t.isoformat(), "energy_kwh": c} for t, c in zip(samples, counter)]}
+    from gridpulse.telemetry.ingest import Message, context_for, ingest
+
+    # Historical data (a backlog upload) goes through the same ingestion as live data.
+    context = context_for(did)
+    ingest(context, [Message(event, int(samples[-1].timestamp() * 1000) + 1000, "mqtt")])
+    query = {"start": samples[0].isoformat(), "end": (samples[-1] + timedelta(seconds=1)).isoformat()}
+    days = api.get(f"/devices/{did}/energy", token=admin_token, query={"period": "day", **query})[1]
+    hours = api.get(f"/devices/{did}/energy", token=admin_token, query={"period": "hour", **query})[1]
+    expected = round(counter[-1] - counter[0], 6)
+    assert math.isclose(days["total_kwh"], expected, abs_tol=1e-6)
+    assert math.isclose(hours["total_kwh"], expected, abs_tol=1e-6)
+    by_day = {d["period"]: d["kwh"] for d in days["items"]}
+    assert math.isclose(by_day["2026-10-25"], 25 * 4 * 0.1, abs_tol=1e-6)  # 25 local hours of 0.4 kWh
+    paris_hours = [h for h in hours["items"] if "2026-10-24T22:00" <= h["period"] < "2026-10-25T23:00"]
+    assert len(paris_hours) == 25
