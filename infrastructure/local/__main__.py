@@ -4,6 +4,9 @@
   identity are created from template.yaml;
 * an API Gateway stand-in on 127.0.0.1:3000 (GRIDPULSE_API_PORT) routes every
   Api event of template.yaml to the same handler code Lambda runs;
+* an MQTT broker on 127.0.0.1:8883 (GRIDPULSE_MQTT_PORT) with mutual TLS,
+  its own CA and the IoT policy of template.yaml, and the IoT rules of the
+  template routing messages to the same handlers (infrastructure/local/iot.py);
 * an admin is seeded from GRIDPULSE_ADMIN_EMAIL / GRIDPULSE_ADMIN_PASSWORD.
 
 Runs in the foreground; Ctrl-C (or SIGTERM) stops it cleanly. State lives in
@@ -13,8 +16,11 @@ from __future__ import annotations
 
 import logging
 import os
+import pathlib
+import shutil
 import signal
 import sys
+import tempfile
 
 DEFAULT_ADMIN_EMAIL = "admin@gridpulse.example.com"
 DEFAULT_ADMIN_PASSWORD = "gridpulse-admin-123"
@@ -40,6 +46,7 @@ def configure_environment(api_port: int, aws_port: int) -> None:
 
 def main() -> int:
     api_port = int(os.environ.get("GRIDPULSE_API_PORT", "3000"))
+    mqtt_port = int(os.environ.get("GRIDPULSE_MQTT_PORT", "8883"))
     aws_port = int(os.environ.get("GRIDPULSE_AWS_PORT", "4566"))
     admin_email = os.environ.get("GRIDPULSE_ADMIN_EMAIL") or DEFAULT_ADMIN_EMAIL
     admin_password = os.environ.get("GRIDPULSE_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
@@ -66,12 +73,21 @@ def main() -> int:
     create_all(stack, boto3.session.Session())
     os.environ.update(function_environment(stack))
     os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("GRIDPULSE_LOG_LEVEL", "WARNING")
-    _say(f"  created from template.yaml: {', '.join(sorted(stack.physical))}")
+    data = [k for k, v in stack.template["Resources"].items()
+            if v["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret",
+                             "AWS::SES::EmailIdentity", "AWS::IoT::Policy")]
+    _say(f"  created from template.yaml: {', '.join(sorted(data))}")
 
     from gridpulse.domain.users import ensure_admin
 
     _, created = ensure_admin(admin_email, admin_password)
+    from infrastructure.local.iot import LocalIoT
+
     functions = load_functions(stack)
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="gridpulse-local-"))
+    iot = LocalIoT(stack, functions, workdir / "ca", mqtt_port, boto3.session.Session(),
+                   log=None if os.environ.get("GRIDPULSE_QUIET") else _say)
+    iot.start()
     gateway = Gateway(stack, functions, stage=stack.parameters.get("Stage", "dev"),
                       outbox=lambda: sent_emails(stack.account, stack.region),
                       log=None if os.environ.get("GRIDPULSE_QUIET") else _say)
@@ -81,6 +97,7 @@ def main() -> int:
     _say("")
     _say(f"  API        {base}   ({len(stack.api_routes())} routes from template.yaml)")
     _say(f"  API docs   {base}/docs")
+    _say(f"  MQTT       mqtts://127.0.0.1:{iot.broker.port}   (mutual TLS; CA {iot.ca.cert_path})")
     _say(f"  Outbox     {base}/_local/outbox   (emails sent through SES)")
     _say(f"  Admin      {admin_email} / "
          f"{admin_password if admin_password == DEFAULT_ADMIN_PASSWORD else '(from GRIDPULSE_ADMIN_PASSWORD)'}"
@@ -100,7 +117,9 @@ def main() -> int:
         _say("Stopping ...")
     finally:
         server.server_close()
+        iot.stop()
         moto.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
         _say("Stopped.")
     return 0
 

@@ -29,6 +29,7 @@ class LocalStack:
     def __init__(self):
         self.api_port = _free_port()
         self.aws_port = _free_port()
+        self.mqtt_port = _free_port()
         self.base = f"http://127.0.0.1:{self.api_port}"
         self.output: list[str] = []
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "USERS_TABLE",
@@ -36,6 +37,8 @@ class LocalStack:
         env.update({
             "GRIDPULSE_API_PORT": str(self.api_port),
             "GRIDPULSE_AWS_PORT": str(self.aws_port),
+            "GRIDPULSE_MQTT_PORT": str(self.mqtt_port),
+            "GRIDPULSE_FLEET": "0",
             "GRIDPULSE_ADMIN_EMAIL": ADMIN_EMAIL,
             "GRIDPULSE_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "PYTHONUNBUFFERED": "1",

@@ -204,6 +204,7 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
         "private_key": cert.private_key,
         "ca_pem": provisioning.ca_pem(),
         "iot_endpoint": provisioning.iot_endpoint(),
+        "mqtt_port": provisioning.mqtt_port(),
         "thing_name": thing_name,
         "topics": provisioning.topics_for(thing_name),
     }
@@ -236,6 +237,7 @@ def rotate_credentials(caller: Caller, device_id: str) -> dict:
         "private_key": cert.private_key,
         "ca_pem": provisioning.ca_pem(),
         "iot_endpoint": provisioning.iot_endpoint(),
+        "mqtt_port": provisioning.mqtt_port(),
         "thing_name": device.thing_name,
         "topics": provisioning.topics_for(device.thing_name),
         "revoked_certificate_id": old_cert[0],

@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 from dataclasses import dataclass
+from typing import Callable
 
 from botocore.exceptions import ClientError
 
@@ -59,7 +60,13 @@ class Certificate:
 
 @functools.cache
 def iot_endpoint() -> str:
-    return client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+    """The device data endpoint (IOT_ENDPOINT_ADDRESS overrides it, for the local broker)."""
+    return os.environ.get("IOT_ENDPOINT_ADDRESS") or \
+        client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+
+
+def mqtt_port() -> int:
+    return int(os.environ.get("IOT_MQTT_PORT", "8883"))
 
 
 def ca_pem() -> str:
@@ -72,16 +79,27 @@ def _policy_name() -> str:
     return os.environ["DEVICE_POLICY_NAME"]
 
 
-def issue_certificate(thing_name: str) -> Certificate:
-    """A new active certificate attached to the thing and the device policy."""
-    iot = client("iot")
-    created = iot.create_keys_and_certificate(setAsActive=True)
-    cert = Certificate(
+def _iot_created_certificate(thing_name: str) -> Certificate:
+    """AWS IoT creates the key pair and certificate (signed by AWS's CA)."""
+    created = client("iot").create_keys_and_certificate(setAsActive=True)
+    return Certificate(
         certificate_id=created["certificateId"],
         certificate_arn=created["certificateArn"],
         certificate_pem=created["certificatePem"],
         private_key=created["keyPair"]["PrivateKey"],
     )
+
+
+# Who makes device certificates. In AWS: IoT itself. The local stack swaps in
+# its own CA (infrastructure/local/ca.py) so that its MQTT broker can verify
+# the certificates; the rest of provisioning is the same code.
+certificate_issuer: Callable[[str], Certificate] = _iot_created_certificate
+
+
+def issue_certificate(thing_name: str) -> Certificate:
+    """A new active certificate attached to the thing and the device policy."""
+    iot = client("iot")
+    cert = certificate_issuer(thing_name)
     try:
         iot.attach_policy(policyName=_policy_name(), target=cert.certificate_arn)
         iot.attach_thing_principal(thingName=thing_name, principal=cert.certificate_arn,

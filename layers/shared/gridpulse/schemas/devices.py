@@ -101,6 +101,7 @@ class Credentials(Output):
     private_key: str
     ca_pem: str
     iot_endpoint: str
+    mqtt_port: int = 8883
     thing_name: str
     topics: dict[str, str]
 

@@ -1,0 +1,80 @@
+"""AWS IoT Core on the laptop: the local CA, the MQTT broker and the rules engine.
+
+* Device certificates: provisioning (gridpulse.iot.provisioning) normally asks
+  IoT to create a key pair and certificate. Locally the certificate is issued
+  by the local CA (so the broker can verify it) and registered in moto's IoT
+  registry, which then holds its status (ACTIVE, REVOKED) exactly as IoT would;
+  everything else in provisioning (thing, policy, principal) is unchanged.
+* The broker (infrastructure/local/broker.py) authorises with the DevicePolicy
+  of template.yaml and refuses certificates the registry does not list as
+  ACTIVE, so deleting a device or rotating its credentials locks it out.
+* The rules engine (infrastructure/local/rules.py) sees every accepted message
+  and runs the template's topic rules against the same handler code.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import threading
+
+import boto3
+
+from gridpulse.iot import provisioning
+from infrastructure.cfn import Stack
+from infrastructure.local.broker import LocalBroker
+from infrastructure.local.ca import LocalCA, certificate_id
+from infrastructure.local.iot_policy import PolicyEvaluator
+from infrastructure.local.rules import RuleRunner
+
+
+class LocalIoT:
+    def __init__(self, stack: Stack, functions: dict, directory: pathlib.Path, port: int,
+                 session: boto3.session.Session, log=None):
+        self.stack = stack
+        self.ca = LocalCA(directory)
+        self.iot = session.client("iot")
+        self._registry_ids: dict[str, str] = {}  # our certificate id (DER SHA-256) -> moto's id
+        self._lock = threading.Lock()
+        self.rules = RuleRunner(stack, functions, log=log)
+        self.broker = LocalBroker("127.0.0.1", port, self.ca, PolicyEvaluator.from_stack(stack),
+                                  cert_is_active=self.cert_is_active, on_publish=self.rules.on_publish)
+
+    # ------------------------------------------------------------ certificates
+
+    def issue(self, thing_name: str) -> provisioning.Certificate:
+        cert_pem, key_pem = self.ca.issue_device_certificate(thing_name)
+        registered = self.iot.register_certificate_without_ca(certificatePem=cert_pem, status="ACTIVE")
+        with self._lock:
+            self._registry_ids[certificate_id(cert_pem)] = registered["certificateId"]
+        return provisioning.Certificate(
+            certificate_id=registered["certificateId"],
+            certificate_arn=registered["certificateArn"],
+            certificate_pem=cert_pem,
+            private_key=key_pem,
+        )
+
+    def cert_is_active(self, cert_pem: str) -> bool:
+        with self._lock:
+            registry_id = self._registry_ids.get(certificate_id(cert_pem))
+        if registry_id is None:
+            return False
+        try:
+            description = self.iot.describe_certificate(certificateId=registry_id)["certificateDescription"]
+        except self.iot.exceptions.ResourceNotFoundException:
+            return False
+        return description["status"] == "ACTIVE"
+
+    # ------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        """Route provisioning to the local CA and open the broker."""
+        provisioning.certificate_issuer = self.issue
+        os.environ["DEVICE_CA_PEM_PATH"] = str(self.ca.cert_path)
+        os.environ["IOT_ENDPOINT_ADDRESS"] = "127.0.0.1"
+        self.broker.start()
+        os.environ["IOT_MQTT_PORT"] = str(self.broker.port)
+        provisioning.iot_endpoint.cache_clear()
+
+    def stop(self) -> None:
+        self.broker.stop()
+        self.rules.stop()

@@ -1,0 +1,134 @@
+"""Devices over MQTT with mutual TLS against the running local stack, using
+the AWS IoT Device SDK as a real device would: provision through the API,
+connect with the returned certificate, publish, read back through the API."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from awscrt import mqtt
+from awsiot import mqtt_connection_builder
+
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+def _connect(credentials: dict, client_id: str | None = None):
+    connection = mqtt_connection_builder.mtls_from_bytes(
+        endpoint=credentials["iot_endpoint"], port=credentials["mqtt_port"],
+        cert_bytes=credentials["certificate_pem"].encode(), pri_key_bytes=credentials["private_key"].encode(),
+        ca_bytes=credentials["ca_pem"].encode(), client_id=client_id or credentials["thing_name"],
+        clean_session=True, keep_alive_secs=30)
+    connection.connect().result(10)
+    return connection
+
+
+def _publish(connection, topic: str, payload) -> None:
+    body = payload if isinstance(payload, str) else json.dumps(payload)
+    future, _ = connection.publish(topic, body, mqtt.QoS.AT_LEAST_ONCE)
+    future.result(10)
+
+
+def _wait(check, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def admin(stack):
+    return stack.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+
+
+def _meter(stack, admin, name="mqtt meter"):
+    response = stack.request("POST", "/devices", admin, json={"name": name, "device_type": "meter",
+                                                              "power_rating_w": 5000})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _batch(start_kwh: float, count: int = 10) -> dict:
+    now = datetime.now(timezone.utc)
+    return {"readings": [{"timestamp": (now - timedelta(seconds=30 * (count - i))).isoformat(), "seq": i,
+                          "voltage": 230.0, "current": 2.0, "energy_kwh": round(start_kwh + i * 0.01, 4)}
+                         for i in range(count)]}
+
+
+def test_a_provisioned_device_publishes_over_mtls_and_its_readings_are_served(stack, admin):
+    device = _meter(stack, admin)
+    creds, did = device["credentials"], device["device_id"]
+    connection = _connect(creds)
+    try:
+        batch = _batch(10.0)
+        _publish(connection, creds["topics"]["telemetry"], batch)
+        _publish(connection, creds["topics"]["telemetry"], batch)  # a duplicate delivery
+        _publish(connection, creds["topics"]["telemetry"], "{not json")
+        readings = _wait(lambda: stack.request("GET", f"/devices/{did}/readings", admin,
+                                               params={"start": "-1h"}).json()["items"])
+        assert len(readings) == 10 and readings[0]["power_w"] == 460.0
+        energy = _wait(lambda: stack.request("GET", f"/devices/{did}/energy", admin,
+                                             params={"period": "hour", "start": "-2h"}).json()["total_kwh"])
+        time.sleep(1.5)  # give a wrongly counted duplicate the time to show up
+        energy = stack.request("GET", f"/devices/{did}/energy", admin, params={"period": "hour", "start": "-2h"})
+        assert abs(energy.json()["total_kwh"] - 0.09) < 1e-9  # the duplicate was not counted
+        rejected = _wait(lambda: stack.request("GET", f"/devices/{did}/readings/rejected", admin).json()["items"])
+        assert rejected[0]["reason"] == "malformed_json"
+        assert _wait(lambda: stack.request("GET", f"/devices/{did}", admin).json()["online"])
+        usage = stack.request("GET", f"/devices/{did}/readings/latest", admin).json()
+        assert usage["kwh_value"] == 10.09
+    finally:
+        connection.disconnect().result(10)
+    assert _wait(lambda: stack.request("GET", f"/devices/{did}", admin).json()["online"] is False)
+
+
+def test_a_device_cannot_use_another_devices_topics_or_identity(stack, admin):
+    mine, theirs = _meter(stack, admin, "a"), _meter(stack, admin, "b")
+    connection = _connect(mine["credentials"])
+    try:
+        future, _ = connection.subscribe(theirs["credentials"]["topics"]["commands"], mqtt.QoS.AT_LEAST_ONCE,
+                                         lambda **kwargs: None)
+        # SUBACK failure (0x80): the SDK raises SubscribeError.
+        with pytest.raises(mqtt.SubscribeError):
+            future.result(10)
+        future, _ = connection.subscribe("gridpulse/+/commands", mqtt.QoS.AT_LEAST_ONCE, lambda **kwargs: None)
+        with pytest.raises(mqtt.SubscribeError):
+            future.result(10)
+        future, _ = connection.subscribe(mine["credentials"]["topics"]["commands"], mqtt.QoS.AT_LEAST_ONCE,
+                                         lambda **kwargs: None)
+        assert future.result(10)["qos"] == mqtt.QoS.AT_LEAST_ONCE
+        # Publishing to another device's topic: IoT Core drops it and disconnects the client.
+        future, _ = connection.publish(theirs["credentials"]["topics"]["telemetry"], json.dumps(_batch(1.0)),
+                                       mqtt.QoS.AT_LEAST_ONCE)
+        with pytest.raises(Exception):
+            future.result(5)
+    finally:
+        try:
+            connection.disconnect().result(5)
+        except Exception:
+            pass
+    time.sleep(2)
+    assert stack.request("GET", f"/devices/{theirs['device_id']}/readings", admin,
+                         params={"start": "-1h"}).json()["items"] == []
+    with pytest.raises(Exception):
+        _connect(mine["credentials"], client_id=theirs["credentials"]["thing_name"])
+
+
+def test_deleted_or_rotated_credentials_are_refused(stack, admin):
+    device = _meter(stack, admin, "rotating")
+    old = device["credentials"]
+    _connect(old).disconnect().result(10)
+    rotated = stack.request("POST", f"/devices/{device['device_id']}/rotate-credentials", admin).json()
+    with pytest.raises(Exception):
+        _connect(old)
+    new = {**old, **{k: rotated[k] for k in ("certificate_pem", "private_key")}}
+    _connect(new).disconnect().result(10)
+    assert stack.request("DELETE", f"/devices/{device['device_id']}", admin).status_code == 200
+    with pytest.raises(Exception):
+        _connect(new)
+
