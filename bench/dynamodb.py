@@ -24,12 +24,11 @@ Manager (cached per container afterwards): that shows under `other AWS`.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bench.stack import PROCESS_ENV, new_stack
+from bench.stack import mocked_stack
 from bench.table import render
 
 ADMIN = ("root@gridpulse.example.com", "root-password-1")
@@ -129,24 +128,6 @@ class Session:
         return data or {}
 
 
-def configure_environment() -> None:
-    """This process's AWS settings for moto, as tests/conftest.py sets them."""
-    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(var, None)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **PROCESS_ENV})
-
-
-def reset_caches() -> None:
-    """Forget settings, signing key and clients (the tests' `_reset_caches`)."""
-    from gridpulse.aws import reset_clients
-    from gridpulse.security.secrets import jwt_signing_key
-    from gridpulse.settings import get_settings
-
-    get_settings.cache_clear()
-    jwt_signing_key.cache_clear()
-    reset_clients()
-
-
 def scenario(api: Session, stack) -> None:
     """Each route once, in an order where each call has what it needs."""
     from gridpulse.domain.users import ensure_admin
@@ -240,27 +221,16 @@ def sites_devices_groups(api: Session, admin: str) -> None:
 
 
 def run() -> int:
-    configure_environment()
-    import boto3
-    from moto import mock_aws
     from werkzeug.test import Client
 
     from infrastructure.local.gateway import Gateway, load_functions
-    from infrastructure.local.resources import create_all, function_environment
 
     print("DynamoDB requests per API call (moto, handlers in-process, one call per route)")
-    with mock_aws():
-        stack = new_stack()
-        create_all(stack, boto3.session.Session())
-        # Set before any gridpulse module is imported: models read table names at import.
-        os.environ.update(function_environment(stack))
-        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the template says INFO; keep logs out of the table
-        reset_caches()
+    with mocked_stack() as stack:
         recorder = Recorder()
         with recorder.installed():
             api = Session(Client(Gateway(stack, load_functions(stack))), recorder)
             scenario(api, stack)
-        reset_caches()
 
     rows = [[("! " if c.status != c.expected else "") + c.route, str(c.status), str(len(c.dynamodb)),
              str(len(c.auth)) if c.authenticated else "-", summary(c.dynamodb), summary(c.other)]

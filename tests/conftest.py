@@ -57,12 +57,14 @@ def _reset_caches() -> None:
     from gridpulse.security.secrets import jwt_signing_key
     from gridpulse.settings import get_settings
 
+    from gridpulse.alerts.rules import forget as forget_rules
     from gridpulse.telemetry.ingest import forget_context
 
     get_settings.cache_clear()
     jwt_signing_key.cache_clear()
     reset_clients()
     forget_context()
+    forget_rules()
 
 
 @pytest.fixture

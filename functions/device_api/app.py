@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from gridpulse.api import API_KEY, create_app, lambda_handler
+from gridpulse.alerts import service as alerts
 from gridpulse.domain import devices
 from gridpulse.iot.provisioning import topics_for
 from gridpulse.schemas.devices import (
@@ -30,7 +31,9 @@ def status() -> DeviceOut:
 @app.post("/device/heartbeat", tags=["device"], summary="I am alive: updates last_seen", security=API_KEY)
 def heartbeat(body: HeartbeatIn | None = None) -> HeartbeatOut:
     device = _device()
-    return devices.heartbeat(device, body.firmware_version if body else None)
+    beat = devices.heartbeat(device, body.firmware_version if body else None)
+    alerts.touch(device)
+    return beat
 
 
 @app.get("/device/config", tags=["device"], summary="The configuration the device last reported", security=API_KEY)

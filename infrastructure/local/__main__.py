@@ -7,7 +7,12 @@
 * an MQTT broker on 127.0.0.1:8883 (GRIDPULSE_MQTT_PORT) with mutual TLS,
   its own CA and the IoT policy of template.yaml, and the IoT rules of the
   template routing messages to the same handlers (infrastructure/local/iot.py);
-* an admin is seeded from GRIDPULSE_ADMIN_EMAIL / GRIDPULSE_ADMIN_PASSWORD.
+* an admin is seeded from GRIDPULSE_ADMIN_EMAIL / GRIDPULSE_ADMIN_PASSWORD;
+* a simulated fleet (infrastructure/simulator) registers hotels, rooms,
+  meters, street lights and a prepaid meter through the API and publishes over
+  MQTT with the AWS IoT Device SDK: GRIDPULSE_FLEET=2x3x4 (hotels x floors x
+  rooms, the default) or 0 for none; GRIDPULSE_FLEET_SPEED (60: a simulated
+  minute per second, replaying the last day until it catches up with now).
 
 Runs in the foreground; Ctrl-C (or SIGTERM) stops it cleanly. State lives in
 memory and starts fresh each time.
@@ -21,9 +26,19 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 
 DEFAULT_ADMIN_EMAIL = "admin@gridpulse.example.com"
 DEFAULT_ADMIN_PASSWORD = "gridpulse-admin-123"
+DEFAULT_FLEET = "2x3x4"  # hotels x floors x rooms
+
+
+def _fleet_size(spec: str) -> tuple[int, int, int]:
+    try:
+        hotels, floors, rooms = (int(n) for n in spec.lower().split("x"))
+        return hotels, floors, rooms
+    except ValueError:
+        raise SystemExit(f"GRIDPULSE_FLEET must be 0 or HOTELSxFLOORSxROOMS like 2x3x4, not {spec!r}") from None
 
 
 def _say(text: str) -> None:
@@ -88,9 +103,13 @@ def main() -> int:
     iot = LocalIoT(stack, functions, workdir / "ca", mqtt_port, boto3.session.Session(),
                    log=None if os.environ.get("GRIDPULSE_QUIET") else _say)
     iot.start()
+    from infrastructure.local.scheduler import Scheduler
+
+    scheduler = Scheduler(stack, functions, log=None if os.environ.get("GRIDPULSE_QUIET") else _say)
+    scheduler.start()
     gateway = Gateway(stack, functions, stage=stack.parameters.get("Stage", "dev"),
                       outbox=lambda: sent_emails(stack.account, stack.region),
-                      log=None if os.environ.get("GRIDPULSE_QUIET") else _say)
+                      log=None if os.environ.get("GRIDPULSE_QUIET") else _say, run_schedule=scheduler.run)
     server = make_server("127.0.0.1", api_port, gateway, threaded=True)
 
     base = f"http://127.0.0.1:{api_port}"
@@ -107,6 +126,28 @@ def main() -> int:
     _say("  Ready. Ctrl-C stops.")
     _say("")
 
+    fleet_box: dict = {}
+    cancel_fleet = threading.Event()
+    fleet_spec = os.environ.get("GRIDPULSE_FLEET", DEFAULT_FLEET)
+    if fleet_spec != "0":
+        hotels, floors, rooms = _fleet_size(fleet_spec)
+        speed = float(os.environ.get("GRIDPULSE_FLEET_SPEED", "60"))
+
+        def _run_fleet():
+            from infrastructure.simulator import start_fleet
+
+            try:
+                fleet_box["fleet"] = start_fleet(base, admin_email, admin_password, hotels=hotels, floors=floors,
+                                                 rooms=rooms, speed=speed, cancel=cancel_fleet,
+                                                 log=lambda line: _say(f"  fleet: {line}"))
+            except Exception as exc:  # the stack stays up without a fleet
+                if not cancel_fleet.is_set():
+                    _say(f"  fleet: not started: {type(exc).__name__}: {exc}")
+
+        _say(f"  Fleet      {hotels} hotels x {floors} floors x {rooms} rooms, street lights, a prepaid meter; "
+             f"{speed:g}x time (GRIDPULSE_FLEET=0 for none)")
+        threading.Thread(target=_run_fleet, name="fleet", daemon=True).start()
+
     def _stop(signum, frame):
         raise KeyboardInterrupt
 
@@ -116,7 +157,11 @@ def main() -> int:
     except KeyboardInterrupt:
         _say("Stopping ...")
     finally:
+        cancel_fleet.set()
+        if "fleet" in fleet_box:
+            fleet_box["fleet"].stop()
         server.server_close()
+        scheduler.stop()
         iot.stop()
         moto.stop()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -9,7 +9,8 @@ CORS preflights, and refuses bodies over 10 MB (413).
 Besides the API it serves, under paths no API route uses:
   /docs            Swagger UI for openapi.json
   /openapi.json    the checked-in OpenAPI document
-  /_local/outbox   emails "sent" through SES (moto), newest last
+  /_local/outbox   emails "sent" through SES and SNS (moto), newest last
+  POST /_local/schedules/<FunctionLogicalId>   run a scheduled function now
 """
 from __future__ import annotations
 
@@ -120,12 +121,14 @@ def _multi(pairs) -> dict[str, list[str]]:
 
 class Gateway:
     def __init__(self, stack: Stack, functions: dict[str, LocalFunction], stage: str = "dev",
-                 outbox: Callable[[], list[dict]] | None = None, log: Callable[[str], None] | None = None):
+                 outbox: Callable[[], list[dict]] | None = None, log: Callable[[str], None] | None = None,
+                 run_schedule: Callable[[str], dict] | None = None):
         self.stack = stack
         self.functions = functions
         self.stage = stage
         self.outbox = outbox
         self.log = log
+        self.run_schedule = run_schedule
         rules = []
         for method, path, logical in stack.api_routes():
             rules.append(Rule(_werkzeug_path(path), methods=[method], endpoint=(logical, path)))
@@ -239,6 +242,14 @@ class Gateway:
     # ------------------------------------------------------------ local-only pages
 
     def _local_route(self, request: Request) -> Response | None:
+        if request.method == "POST" and request.path.startswith("/_local/schedules/") and self.run_schedule:
+            logical = request.path.rsplit("/", 1)[-1]
+            try:
+                result = self.run_schedule(logical)
+            except KeyError:
+                return _error(404, "schedule_not_found", f"No scheduled function {logical}.")
+            return Response(json.dumps({"function": logical, "result": result}, default=str),
+                            content_type="application/json")
         if request.method != "GET":
             return None
         if request.path == "/openapi.json":

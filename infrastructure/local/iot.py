@@ -19,7 +19,7 @@ import threading
 
 import boto3
 
-from gridpulse.iot import provisioning
+from gridpulse.iot import messaging, provisioning
 from infrastructure.cfn import Stack
 from infrastructure.local.broker import LocalBroker
 from infrastructure.local.ca import LocalCA, certificate_id
@@ -69,6 +69,7 @@ class LocalIoT:
     def start(self) -> None:
         """Route provisioning to the local CA and open the broker."""
         provisioning.certificate_issuer = self.issue
+        messaging.publisher = lambda topic, payload, qos: self.broker.publish(topic, payload, qos)
         os.environ["DEVICE_CA_PEM_PATH"] = str(self.ca.cert_path)
         os.environ["IOT_ENDPOINT_ADDRESS"] = "127.0.0.1"
         self.broker.start()

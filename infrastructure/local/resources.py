@@ -104,11 +104,19 @@ def register_compute(stack: Stack) -> None:
         stack.attributes[(logical, "Arn")] = f"arn:aws:iot:{stack.region}:{stack.account}:rule/{stack.physical[logical]}"
 
 
+def create_topics(stack: Stack, session: boto3.session.Session) -> None:
+    sns = session.client("sns")
+    for logical, res in stack.resources("AWS::SNS::Topic").items():
+        name = stack.resolve(res["Properties"].get("TopicName") or f"{stack.name}-{logical}")
+        stack.physical[logical] = sns.create_topic(Name=name)["TopicArn"]
+
+
 def create_all(stack: Stack, session: boto3.session.Session) -> None:
     """Create every data resource of the template, in dependency order."""
     create_tables(stack, session)
     register_compute(stack)
     create_queues(stack, session)
+    create_topics(stack, session)
     create_secrets(stack, session)
     create_mail_identities(stack, session)
     create_iot_policies(stack, session)

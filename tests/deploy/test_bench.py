@@ -1,7 +1,11 @@
 """`make bench` keeps working: the DynamoDB table runs (quick) and every route
-answers with its expected status (the bench exits non-zero otherwise)."""
+answers with its expected status (the bench exits non-zero otherwise); the
+telemetry ingestion and cost tables run in their small size well within a
+minute, our rollups match the metered energy (the bench exits non-zero
+otherwise) and the naive baseline double counts a redelivery."""
 import subprocess
 import sys
+import time
 
 from infrastructure.cfn import ROOT
 
@@ -11,3 +15,33 @@ def test_bench_dynamodb_table_runs():
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "GET /auth/me" in result.stdout and "GetItem x1" in result.stdout
+
+
+def _row(output: str, label: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith(label))
+
+
+def test_bench_telemetry_tables_run_small():
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "bench", "--only", "ingestion", "--only", "cost", "--size", "small"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert time.monotonic() - started < 60
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert not any(line.startswith("! ") for line in out.splitlines()), out
+    # ours: a redelivery leaves the rollups right; naive: its counters hold twice the energy
+    assert _row(out, "ours: duplicate delivery").endswith("1.000")
+    assert _row(out, "naive: duplicate delivery").endswith("2.000")
+    assert "PutItem 1.00, UpdateItem 3.00" in _row(out, "naive: first delivery  ")
+    assert "365 days by month" in out and "1,051,200" in out
+    assert "total per device-month" in out and "DynamoDB writes" in out
+
+
+def test_item_sizes_follow_dynamodb_rules():
+    from bench.ingestion import item_size, number_size, rru, wru
+
+    assert number_size("1000") == 2 and number_size("123.45") == 4 and number_size("0.001") == 2
+    item = {"pk": {"S": "device#1"}, "on": {"BOOL": True}, "l": {"L": [{"N": "7"}]}, "m": {"M": {"a": {"S": "xy"}}}}
+    assert item_size(item) == (2 + 8) + (2 + 1) + (1 + 3 + 1 + 2) + (1 + 3 + 1 + 1 + 2)
+    assert (wru(0), wru(1024), wru(1025)) == (1, 1, 2)
+    assert (rru(0, True), rru(4096, True), rru(4097, True), rru(4097, False)) == (1, 1, 2, 1.0)

@@ -132,3 +132,27 @@ def test_deleted_or_rotated_credentials_are_refused(stack, admin):
     with pytest.raises(Exception):
         _connect(new)
 
+
+
+def test_an_over_power_reading_over_mqtt_raises_an_alert_and_emails_the_owner(stack, admin):
+    device = _meter(stack, admin, "alerting")
+    did, creds = device["device_id"], device["credentials"]
+    rules = stack.request("PUT", f"/devices/{did}/alert-rules", admin, json={"max_power_w": 1000, "notify": True})
+    assert rules.status_code == 200
+    connection = _connect(creds)
+    try:
+        now = datetime.now(timezone.utc)
+        batch = {"readings": [{"timestamp": (now - timedelta(seconds=30 * (3 - i))).isoformat(), "power_w": p}
+                              for i, p in enumerate((400, 1800, 1900))]}
+        _publish(connection, creds["topics"]["telemetry"], batch)
+        _publish(connection, creds["topics"]["telemetry"], batch)  # duplicate delivery: no second alert
+        alerts = _wait(lambda: stack.request("GET", "/alerts", admin, params={"device_id": did}).json()["items"])
+    finally:
+        connection.disconnect().result(10)
+    time.sleep(1.5)
+    alerts = stack.request("GET", "/alerts", admin, params={"device_id": did}).json()["items"]
+    over = [a for a in alerts if a["alert_type"] == "over_power"]
+    assert len(over) == 1 and over[0]["count"] == 2 and over[0]["status"] == "open"
+    mails = _wait(lambda: [m for m in stack.request("GET", "/_local/outbox", params={"to": ADMIN_EMAIL}).json()["items"]
+                           if "over power" in (m["subject"] or "")])
+    assert len(mails) == 1

@@ -16,6 +16,7 @@ class Settings(BaseModel):
     stage: str = "dev"
     users_table: str = "gridpulse-users"
     telemetry_table: str = "gridpulse-telemetry"
+    alerts_topic_arn: str = ""
     jwt_secret_arn: str = ""
     # Only for unit tests and tools: a literal secret instead of Secrets Manager.
     jwt_secret: str = ""

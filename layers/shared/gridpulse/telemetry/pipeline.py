@@ -20,7 +20,7 @@ RULE_FIELDS = ("thing_name", "client_id", "received_at")
 RAW_PAYLOAD = "_raw_payload"  # set by the rules engine when the payload was not JSON
 
 
-def _parse(record: dict) -> tuple[str | None, Message | None, str | None]:
+def parse_record(record: dict) -> tuple[str | None, Message | None, str | None]:
     """(device id, message, reason it cannot be ingested)."""
     try:
         body = json.loads(record["body"])
@@ -42,7 +42,7 @@ def _parse(record: dict) -> tuple[str | None, Message | None, str | None]:
 def handle_sqs_batch(event: dict) -> dict:
     groups: dict[str, list[tuple[str, Message]]] = {}
     for record in event.get("Records", []):
-        device_id, message, problem = _parse(record)
+        device_id, message, problem = parse_record(record)
         if problem == "malformed_json" and device_id and context_for(device_id):
             quarantine_unknown_message(device_id, message.payload, message.received_ms, "malformed_json",
                                        "the message is not valid JSON", "mqtt")

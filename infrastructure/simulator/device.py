@@ -1,0 +1,485 @@
+"""One simulated ESP32 device: samples, batches, store-and-forward, one MQTT connection.
+
+Three parts, the first two pure (no network, unit-tested):
+
+* `Composer` - the firmware's message logic. Each sample becomes a reading
+  with the next `seq` (0, 1, 2, ... per device) and an ISO 8601 UTC
+  timestamp; every `batch_size` samples make one `{"readings": [...]}`
+  message for `gridpulse/{thing}/telemetry`. A light also sends
+  `{"status": "on"|"off"|"error", "error_details"?}` to
+  `gridpulse/{thing}/status` when its status changes (and with its first
+  sample). The device's `FaultPlan` is applied here, exactly once each: the
+  telemetry message number `duplicate_at` is emitted twice with the same
+  bytes; the reading `late_at` is taken out of its batch and emitted alone
+  after `late_by` later telemetry messages (out of order).
+* `Outbox` - the store-and-forward buffer: an ordered, bounded FIFO of
+  messages waiting for a PUBACK. When full, the oldest message is dropped
+  and counted (with a warning), as a device with little RAM must.
+  Messages whose publish failed go back to the head, in their original order.
+* `SimulatedDevice` - ties a model (infrastructure/simulator/model.py), a
+  `Composer` and an `Outbox` to one AWS IoT Device SDK v2 connection
+  (`mqtt_connection_builder.mtls_from_bytes`, client id = thing name, clean
+  session, MQTT over TLS with the device's certificate). Messages are
+  published QoS 1 only while connected, at most `max_inflight` awaiting
+  their PUBACK; a message leaves the outbox for good only when acknowledged
+  (a publish that fails or times out goes back to the head of the outbox).
+  So while the connection is down (awscrt's `on_connection_interrupted`)
+  messages pile up in the outbox, and after `on_connection_resumed` the
+  backlog is uploaded oldest first.
+
+Reconnecting: the first connection is retried by the device with
+exponential backoff and full jitter (awscrt does not retry a first CONNECT
+that fails). Once connected, awscrt reconnects by itself after an
+interruption, with exponential backoff between `reconnect_min_s` and
+`reconnect_max_s`; each device draws its own bounds (+-50 %), so a fleet
+whose broker restarts does not reconnect in lock-step.
+
+`SimulatedDevice.tick()` is called by the fleet's one scheduler thread
+(infrastructure/simulator/fleet.py): it takes the samples that simulated
+time has reached, queues the resulting messages and publishes what it may.
+awscrt's callbacks run on its own threads; a lock guards the device state.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from infrastructure.simulator.model import FaultPlan, LightModel, MeterModel, Sample, SimClock, unit
+
+log = logging.getLogger("gridpulse.simulator")
+
+DEFAULT_MQTT_PORT = 8883
+
+
+# ---------------------------------------------------------------- what a device is
+
+
+@dataclass
+class DeviceSpec:
+    """A provisioned device and what the simulator needs to play it.
+
+    kind: "room" (hotel room meter), "household" (prepaid meter) or "light".
+    key: a stable name (e.g. "h1/204") that seeds the device's model.
+    """
+
+    device_id: str
+    name: str
+    kind: str
+    device_type: str
+    thing_name: str
+    endpoint: str
+    topics: dict[str, str]
+    certificate_pem: str = field(repr=False)
+    private_key: str = field(repr=False)
+    ca_pem: str = field(repr=False)
+    port: int = DEFAULT_MQTT_PORT
+    key: str = ""
+    power_rating_w: float | None = None
+    timezone: str = "UTC"
+    latitude: float | None = None
+    longitude: float | None = None
+    hotel_id: str | None = None
+    room_id: str | None = None
+    city: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+
+    @property
+    def telemetry_topic(self) -> str:
+        return self.topics.get("telemetry") or f"gridpulse/{self.thing_name}/telemetry"
+
+    @property
+    def status_topic(self) -> str:
+        return self.topics.get("status") or f"gridpulse/{self.thing_name}/status"
+
+
+# ---------------------------------------------------------------- pure parts
+
+
+@dataclass(frozen=True)
+class Message:
+    """One MQTT publish. `number` orders a device's messages by creation."""
+
+    topic: str
+    payload: bytes
+    number: int
+    kind: str = "telemetry"  # telemetry, duplicate, late or status
+    readings: int = 0
+
+    def body(self) -> Any:
+        return json.loads(self.payload)
+
+
+def _dumps(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+class Composer:
+    """Samples in, messages out: batching, seq numbers, status changes, duplicate and late faults."""
+
+    def __init__(self, telemetry_topic: str, status_topic: str | None = None, batch_size: int = 10,
+                 faults: FaultPlan = FaultPlan(), first_seq: int = 0):
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.telemetry_topic, self.status_topic = telemetry_topic, status_topic
+        self.batch_size = batch_size
+        self.faults = faults
+        self.seq = first_seq
+        self.batch: list[dict] = []
+        self.window = 0                  # samples since the last batch, the held-back one included
+        self.telemetry_count = 0         # telemetry messages emitted (duplicates and late ones excluded)
+        self.numbers = 0                 # every message emitted
+        self.last_status: tuple[str, str | None] | None = None
+        self.held: dict | None = None    # the late reading
+        self.held_countdown = 0
+        self.injected = {"duplicate": 0, "late": 0}
+
+    def _message(self, topic: str, body: dict, kind: str, readings: int) -> Message:
+        message = Message(topic, _dumps(body), self.numbers, kind, readings)
+        self.numbers += 1
+        return message
+
+    def add(self, sample: Sample) -> list[Message]:
+        out: list[Message] = []
+        if sample.status is not None and self.status_topic:
+            status = (sample.status, sample.error_details)
+            if status != self.last_status:
+                self.last_status = status
+                body = {"status": sample.status}
+                if sample.error_details:
+                    body["error_details"] = sample.error_details
+                out.append(self._message(self.status_topic, body, "status", 0))
+        reading = sample.reading(self.seq)
+        if self.faults.late_at == self.seq and self.held is None and not self.injected["late"]:
+            self.held, self.held_countdown = reading, self.faults.late_by + 1
+        else:
+            self.batch.append(reading)
+        self.seq += 1
+        self.window += 1
+        if self.window >= self.batch_size:
+            out += self._emit_batch()
+        return out
+
+    def _emit_batch(self) -> list[Message]:
+        out: list[Message] = []
+        if self.batch:
+            batch, self.batch = self.batch, []
+            message = self._message(self.telemetry_topic, {"readings": batch}, "telemetry", len(batch))
+            out.append(message)
+            if self.faults.duplicate_at == self.telemetry_count and not self.injected["duplicate"]:
+                out.append(Message(message.topic, message.payload, self.numbers, "duplicate", message.readings))
+                self.numbers += 1
+                self.injected["duplicate"] += 1
+            self.telemetry_count += 1
+        self.window = 0
+        if self.held is not None:
+            self.held_countdown -= 1
+            if self.held_countdown <= 0:
+                out.append(self._release_held())
+        return out
+
+    def _release_held(self) -> Message:
+        held, self.held = self.held, None
+        self.injected["late"] += 1
+        return self._message(self.telemetry_topic, {"readings": [held]}, "late", 1)
+
+    def flush(self) -> list[Message]:
+        """The partial batch and a still-held late reading (on a clean stop)."""
+        out = self._emit_batch() if self.batch else []
+        if self.held is not None:
+            out.append(self._release_held())
+        return out
+
+
+class Outbox:
+    """Store-and-forward: an ordered, bounded buffer of messages (thread-safe)."""
+
+    def __init__(self, capacity: int = 10_000, name: str = ""):
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.capacity, self.name = capacity, name
+        self._items: deque[Message] = deque()
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _drop_oldest(self) -> None:
+        self._items.popleft()
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            log.warning("%s: store-and-forward buffer full (%d messages); dropped the oldest (%d so far)",
+                        self.name or "device", self.capacity, self.dropped)
+
+    def put(self, message: Message) -> None:
+        with self._lock:
+            if len(self._items) >= self.capacity:
+                self._drop_oldest()
+            self._items.append(message)
+
+    def take(self, n: int = 1) -> list[Message]:
+        with self._lock:
+            return [self._items.popleft() for _ in range(min(n, len(self._items)))]
+
+    def requeue(self, messages: list[Message]) -> None:
+        """Put messages that were taken back where they were: the buffer stays in
+        creation order (failures that come back one by one, in any order, still
+        go out oldest first). If that overflows the buffer, the oldest are dropped."""
+        with self._lock:
+            for message in sorted(messages, key=lambda m: m.number):
+                i = 0
+                while i < len(self._items) and self._items[i].number < message.number:
+                    i += 1  # only earlier failures sit before it: a short walk from the head
+                self._items.insert(i, message)
+            while len(self._items) > self.capacity:
+                self._drop_oldest()
+
+    def snapshot(self) -> list[Message]:
+        with self._lock:
+            return list(self._items)
+
+
+def backoff_s(attempt: int, base_s: float = 1.0, cap_s: float = 60.0, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)], at least 0.1 s."""
+    ceiling = min(cap_s, base_s * 2 ** min(attempt, 30))
+    return max(0.1, (rng or random).uniform(0, ceiling))
+
+
+# ---------------------------------------------------------------- the device
+
+
+@dataclass
+class DeviceStats:
+    connected: bool = False
+    connects: int = 0
+    connect_failures: int = 0
+    interruptions: int = 0
+    resumes: int = 0
+    samples: int = 0
+    messages_sent: int = 0
+    readings_sent: int = 0
+    status_sent: int = 0
+    publish_failures: int = 0
+    dropped: int = 0
+    backlog: int = 0
+    duplicates_injected: int = 0
+    late_injected: int = 0
+    counter_resets: int = 0
+    light_errors: int = 0
+
+
+class SimulatedDevice:
+    """One device: a model, a composer, an outbox and one MQTT connection."""
+
+    def __init__(self, spec: DeviceSpec, model: MeterModel | LightModel, clock: SimClock, *,
+                 sample_interval_s: float = 30.0, batch_size: int = 10, faults: FaultPlan = FaultPlan(),
+                 buffer_capacity: int = 10_000, max_inflight: int = 10, keep_alive_s: int = 60,
+                 reconnect_min_s: float = 1.0, reconnect_max_s: float = 16.0, operation_timeout_s: float = 30.0,
+                 seed: int = 0, connection_factory: Callable[..., Any] | None = None):
+        self.spec, self.model, self.clock = spec, model, clock
+        self.interval = timedelta(seconds=sample_interval_s)
+        self.composer = Composer(spec.telemetry_topic, spec.status_topic if spec.kind == "light" else None,
+                                 batch_size, faults)
+        self.outbox = Outbox(buffer_capacity, spec.name)
+        self.max_inflight = max_inflight
+        self.rng = random.Random(f"{seed}:{spec.key or spec.thing_name}:net")
+        self.keep_alive_s = keep_alive_s
+        self.reconnect_min_s = reconnect_min_s * self.rng.uniform(0.5, 1.5)
+        self.reconnect_max_s = max(self.reconnect_min_s, reconnect_max_s * self.rng.uniform(0.5, 1.5))
+        self.operation_timeout_s = operation_timeout_s
+        self._factory = connection_factory or self._mqtt_connection
+        # Devices do not sample in lock-step: each starts somewhere in its first interval.
+        self.phase = timedelta(seconds=unit(seed, spec.key or spec.thing_name, "phase") * sample_interval_s)
+        self.next_sample: datetime = clock.start() + self.phase
+        self.stats = DeviceStats()
+        self._lock = threading.RLock()
+        self._inflight: dict[int, Message] = {}
+        self._state = "idle"  # idle, connecting, connected, interrupted, stopped
+        self._connection = None
+        self._attempt = 0
+        self._next_attempt = 0.0
+        self._last_error: str | None = None
+
+    # ------------------------------------------------------------ connection
+
+    def _mqtt_connection(self):
+        from awsiot import mqtt_connection_builder
+
+        spec = self.spec
+        return mqtt_connection_builder.mtls_from_bytes(
+            endpoint=spec.endpoint, port=spec.port,
+            cert_bytes=spec.certificate_pem.encode(), pri_key_bytes=spec.private_key.encode(),
+            ca_bytes=spec.ca_pem.encode() if spec.ca_pem else None,
+            client_id=spec.thing_name, clean_session=True, keep_alive_secs=self.keep_alive_s,
+            reconnect_min_timeout_secs=max(1, round(self.reconnect_min_s)),
+            reconnect_max_timeout_secs=max(1, round(self.reconnect_max_s)),
+            protocol_operation_timeout_ms=int(self.operation_timeout_s * 1000),
+            on_connection_interrupted=self._on_interrupted,
+            on_connection_resumed=self._on_resumed,
+        )
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    def _maybe_connect(self) -> None:
+        with self._lock:
+            if self._state != "idle" or time.monotonic() < self._next_attempt:
+                return
+            self._state = "connecting"
+            try:
+                if self._connection is None:
+                    self._connection = self._factory()
+                future = self._connection.connect()
+            except Exception as exc:  # noqa: BLE001 - a bad endpoint or key; retried with backoff
+                self._connect_failed(exc)
+                return
+        future.add_done_callback(self._on_connect_done)
+
+    def _connect_failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self.stats.connect_failures += 1
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            delay = backoff_s(self._attempt, 1.0, max(self.reconnect_max_s, 1.0), self.rng)
+            self._attempt += 1
+            self._next_attempt = time.monotonic() + delay
+            if self._state != "stopped":
+                self._state = "idle"
+        if self.stats.connect_failures in (1, 5) or self.stats.connect_failures % 20 == 0:
+            log.warning("%s: connect to %s:%s failed (%s); retrying in %.1fs", self.spec.name, self.spec.endpoint,
+                        self.spec.port, self._last_error, delay)
+
+    def _on_connect_done(self, future) -> None:
+        exc = future.exception()
+        if exc is not None:
+            self._connect_failed(exc)
+            return
+        with self._lock:
+            if self._state == "stopped":
+                return
+            self._state = "connected"
+            self._attempt = 0
+            self.stats.connects += 1
+            self.stats.connected = True
+        self.pump()
+
+    def _on_interrupted(self, connection, error, **kwargs) -> None:
+        with self._lock:
+            if self._state == "connected":
+                self._state = "interrupted"
+            self.stats.interruptions += 1
+            self.stats.connected = False
+            self._last_error = str(error)
+        log.info("%s: connection interrupted (%s); buffering", self.spec.name, error)
+
+    def _on_resumed(self, connection, return_code, session_present, **kwargs) -> None:
+        with self._lock:
+            if self._state == "stopped":
+                return
+            self._state = "connected"
+            self.stats.resumes += 1
+            self.stats.connected = True
+        log.info("%s: connection resumed; uploading %d buffered message(s)", self.spec.name, len(self.outbox))
+        self.pump()
+
+    # ------------------------------------------------------------ sampling and publishing
+
+    def reschedule(self) -> None:
+        """Sample from the clock's (new) start: after `SimClock.restart()`, before the first tick."""
+        with self._lock:
+            self.next_sample = self.clock.start() + self.phase
+
+    def tick(self) -> None:
+        """Take the samples simulated time has reached, connect if due, publish."""
+        now = self.clock.now()
+        with self._lock:
+            while self.next_sample <= now and self._state != "stopped":
+                self._record(self.model.sample(self.next_sample))
+                self.next_sample += self.interval
+        self._maybe_connect()
+        self.pump()
+
+    def _record(self, sample: Sample) -> None:
+        self.stats.samples += 1
+        self.stats.counter_resets += sample.counter_reset
+        if sample.status == "error" and (self.composer.last_status or ("",))[0] != "error":
+            self.stats.light_errors += 1
+        for message in self.composer.add(sample):
+            self.outbox.put(message)
+
+    def flush(self) -> None:
+        """Queue the partial batch and a held-back reading (before a clean stop)."""
+        with self._lock:
+            for message in self.composer.flush():
+                self.outbox.put(message)
+
+    def pump(self) -> None:
+        """Publish from the head of the outbox while connected and the window allows."""
+        while True:
+            with self._lock:
+                if self._state != "connected" or len(self._inflight) >= self.max_inflight:
+                    return
+                taken = self.outbox.take(1)
+                if not taken:
+                    return
+                message = taken[0]
+                self._inflight[message.number] = message
+                connection = self._connection
+            try:
+                from awscrt import mqtt
+
+                future, _ = connection.publish(message.topic, message.payload, mqtt.QoS.AT_LEAST_ONCE)
+            except Exception as exc:  # noqa: BLE001 - e.g. the connection is being torn down
+                self._published(message, exc)
+                return
+            future.add_done_callback(lambda f, m=message: self._published(m, f.exception()))
+
+    def _published(self, message: Message, exc: BaseException | None) -> None:
+        with self._lock:
+            if self._inflight.pop(message.number, None) is None:
+                return
+            if exc is None:
+                self.stats.messages_sent += 1
+                self.stats.readings_sent += message.readings
+                self.stats.status_sent += message.kind == "status"
+                self.stats.duplicates_injected += message.kind == "duplicate"
+                self.stats.late_injected += message.kind == "late"
+            else:
+                self.stats.publish_failures += 1
+                self._last_error = f"publish: {exc}"
+                self.outbox.requeue([message])
+        if exc is None:
+            self.pump()
+
+    def backlog(self) -> int:
+        with self._lock:
+            return len(self.outbox) + len(self._inflight)
+
+    def snapshot(self) -> DeviceStats:
+        with self._lock:
+            self.stats.backlog = len(self.outbox) + len(self._inflight)
+            self.stats.dropped = self.outbox.dropped
+            return DeviceStats(**vars(self.stats))
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Disconnect (after `flush()` and draining, which the fleet does first)."""
+        with self._lock:
+            connection, was = self._connection, self._state
+            self._state = "stopped"
+            self.stats.connected = False
+        if connection is not None and was in ("connected", "interrupted", "connecting"):
+            try:
+                connection.disconnect().result(timeout_s)
+            except Exception as exc:  # noqa: BLE001 - already gone
+                log.debug("%s: disconnect: %s", self.spec.name, exc)

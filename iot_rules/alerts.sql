@@ -1,0 +1,1 @@
+SELECT *, topic(2) AS thing_name, clientid() AS client_id, timestamp() AS received_at FROM 'gridpulse/+/telemetry' WHERE topic(2) = clientid()

@@ -1,0 +1,102 @@
+"""The alerts table: alerts, the "one open alert per device and type" guard,
+and each device's evaluation state.
+
+| item | pk | notes |
+|---|---|---|
+| alert | `alert#<alert_id>` | GetItem by id; listed by index `by-device`, `by-owner` and `all-alerts` (all three on `created_sk` = `<created>#<id>`) |
+| open guard | `open#<device_id>#<type>` | exists while an alert of that type is open (or read) for the device; created in the same transaction as the alert, so a second one cannot be |
+| evaluation state | `state#<device_id>` | last evaluated reading, power baseline, hour-of-day profile, last breach per type; `watch_pk`/`watch_at` put it in the sparse `silence` index that the offline check queries |
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from gridpulse.data.base import region, table_name
+
+ALERTS_TABLE = table_name("ALERTS_TABLE", "gridpulse-alerts")
+
+
+class _Meta:
+    table_name = ALERTS_TABLE
+    region = region()
+
+
+def _index(name: str, hash_name: str, range_name: str, range_attr=UnicodeAttribute, projection=AllProjection):
+    attrs = {
+        "Meta": type("Meta", (), {"index_name": name, "projection": projection()}),
+        hash_name: UnicodeAttribute(hash_key=True),
+        range_name: range_attr(range_key=True),
+    }
+    return type(f"Index_{name.replace('-', '_')}", (GlobalSecondaryIndex,), attrs)()
+
+
+class AlertItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    alert_id = UnicodeAttribute()
+    device_id = UnicodeAttribute()
+    device_name = UnicodeAttribute(null=True)
+    owner_id = UnicodeAttribute()
+    hotel_id = UnicodeAttribute(null=True)
+    city = UnicodeAttribute(null=True)
+    alert_type = UnicodeAttribute()
+    severity = UnicodeAttribute()
+    status = UnicodeAttribute()  # open, read, resolved
+    message = UnicodeAttribute()
+    value = NumberAttribute(null=True)
+    threshold = NumberAttribute(null=True)
+    count = NumberAttribute(default=1)
+    first_seen = UnicodeAttribute()
+    last_seen = UnicodeAttribute()
+    resolved_at = UnicodeAttribute(null=True)
+    resolved_by = UnicodeAttribute(null=True)
+    source = UnicodeAttribute(default="rule")
+    list_pk = UnicodeAttribute(default="alerts")
+    created_sk = UnicodeAttribute()
+
+    by_device = _index("by-device", "device_id", "created_sk")
+    by_owner = _index("by-owner", "owner_id", "created_sk")
+    all_alerts = _index("all-alerts", "list_pk", "created_sk")
+
+    @staticmethod
+    def key(alert_id: str) -> str:
+        return f"alert#{alert_id}"
+
+
+class OpenGuardItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    alert_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(device_id: str, alert_type: str) -> str:
+        return f"open#{device_id}#{alert_type}"
+
+
+class AlertStateItem(Model):
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    last_ts = NumberAttribute(default=0)
+    baseline_w = NumberAttribute(null=True)
+    profile = UnicodeAttribute(default="{}")  # JSON {local hour: [n, mean, m2]}
+    hour_acc = UnicodeAttribute(null=True)  # JSON [hour key, sum, n] of the hour being accumulated
+    breaches = UnicodeAttribute(default="{}")  # JSON {type: last breach epoch ms}
+    offline_open = BooleanAttribute(default=False)
+    offline_after_s = NumberAttribute(null=True)
+    watch_pk = UnicodeAttribute(null=True)
+    watch_at = NumberAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+    silence = _index("silence", "watch_pk", "watch_at", NumberAttribute, KeysOnlyProjection)
+
+    @staticmethod
+    def key(device_id: str) -> str:
+        return f"state#{device_id}"

@@ -1,0 +1,65 @@
+"""Request and response bodies of the alerts endpoint group."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from gridpulse.schemas.common import Input, Output
+
+Severity = Literal["info", "warning", "critical"]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class AlertOut(Output):
+    alert_id: str
+    device_id: str
+    alert_type: str
+    severity: Severity
+    status: Literal["open", "read", "resolved"]
+    message: str
+    count: int
+    first_seen: str
+    last_seen: str
+
+
+class AlertsPage(Output):
+    items: list[AlertOut]
+    count: int
+    next_token: str | None = None
+
+
+class ManualAlertIn(Input):
+    device_id: Annotated[str, Field(min_length=1, max_length=64)]
+    message: Annotated[str, Field(min_length=1, max_length=500)]
+    alert_type: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")] = "manual"
+    severity: Severity = "warning"
+
+
+class AlertRulesIn(Input):
+    """Thresholds; anything left out keeps its current value (defaults come from power_rating_w)."""
+
+    max_power_w: Positive | None = None
+    min_voltage: Annotated[float, Field(ge=0, le=500)] | None = None
+    max_voltage: Annotated[float, Field(gt=0, le=500)] | None = None
+    max_current: Positive | None = None
+    max_temperature: Annotated[float, Field(gt=-50, le=150)] | None = None
+    spike_factor: Annotated[float, Field(gt=1, le=100)] | None = None
+    offline_after_s: Annotated[int, Field(ge=60, le=7 * 86400)] | None = None
+    clear_after_s: Annotated[int, Field(ge=0, le=86400)] | None = None
+    anomaly: bool | None = None
+    notify: bool | None = None
+
+
+class AlertRulesOut(Output):
+    device_id: str
+    max_power_w: float
+    min_voltage: float
+    max_voltage: float
+    max_current: float
+    max_temperature: float
+    spike_factor: float
+    offline_after_s: int
+    clear_after_s: int
+    anomaly: bool
+    notify: bool

@@ -1,0 +1,151 @@
+"""Alerts: evaluation of telemetry (the alert rule's SQS path), no storms,
+auto-resolve, offline/recovery, notifications, rules API, scope."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from gridpulse.alerts.pipeline import handle_sqs_batch
+from gridpulse.alerts.service import check_offline
+from infrastructure.local.outbox import sent_emails
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def at(minutes_ago: float) -> str:
+    return (NOW - timedelta(minutes=minutes_ago)).isoformat()
+
+
+@pytest.fixture
+def meter(api):
+    token = api.register("owner@example.com")["token"]
+    created = api.create("/devices", {"name": "Kitchen", "device_type": "meter", "power_rating_w": 3000}, token)
+    return {"token": token, "id": created["device_id"], "thing": created["credentials"]["thing_name"],
+            "key": {"X-API-Key": created["credentials"]["api_key"]}}
+
+
+def deliver(meter, *messages):
+    records = [{"messageId": f"m{i}", "body": json.dumps({**m, "thing_name": meter["thing"],
+                                                          "received_at": int(NOW.timestamp() * 1000)})}
+               for i, m in enumerate(messages)]
+    assert handle_sqs_batch({"Records": records}) == {"batchItemFailures": []}
+
+
+def alerts(api, meter, **query):
+    status, body = api.get("/alerts", token=meter["token"], query=query)
+    assert status == 200, body
+    return body["items"]
+
+
+def test_over_power_raises_one_alert_and_notifies(api, meter, aws):
+    assert api.put(f"/devices/{meter['id']}/alert-rules", {"notify": True}, token=meter["token"])[0] == 200
+    deliver(meter, {"readings": [{"timestamp": at(3), "power_w": 2000}, {"timestamp": at(2), "power_w": 4000},
+                                 {"timestamp": at(1), "power_w": 4100}]})
+    items = alerts(api, meter)
+    assert [(a["alert_type"], a["status"], a["count"]) for a in items] == [("over_power", "open", 2)]
+    mails = [m for m in sent_emails(aws.account, aws.region) if m["to"] == ["owner@example.com"]]
+    assert len(mails) == 1 and "over power" in mails[0]["subject"]
+
+
+def test_no_storm_and_no_duplicate_for_a_redelivered_message(api, meter, aws):
+    message = {"readings": [{"timestamp": at(5), "power_w": 5000}]}
+    deliver(meter, message)
+    deliver(meter, message)  # MQTT at-least-once: the same message again
+    deliver(meter, {"readings": [{"timestamp": at(4), "power_w": 5100}]})
+    items = alerts(api, meter)
+    assert len(items) == 1 and items[0]["count"] == 2
+
+
+def test_thresholds_edited_through_the_api_take_effect(api, meter):
+    deliver(meter, {"timestamp": at(10), "power_w": 2000})
+    assert alerts(api, meter) == []
+    status, saved = api.put(f"/devices/{meter['id']}/alert-rules", {"max_power_w": 1500}, token=meter["token"])
+    assert status == 200 and saved["max_power_w"] == 1500
+    deliver(meter, {"timestamp": at(9), "power_w": 2000})
+    assert [a["alert_type"] for a in alerts(api, meter)] == ["over_power"]
+
+
+def test_defaults_come_from_the_power_rating(api, meter):
+    rules = api.get(f"/devices/{meter['id']}/alert-rules", token=meter["token"])[1]
+    assert rules["max_power_w"] == 3300 and rules["min_voltage"] == 207 and rules["max_voltage"] == 253
+
+
+def test_voltage_current_temperature_and_spike(api, meter):
+    deliver(meter, {"readings": [{"timestamp": at(30 - i), "power_w": 300, "voltage": 230} for i in range(10)]})
+    deliver(meter, {"readings": [{"timestamp": at(19), "voltage": 190.0},
+                                 {"timestamp": at(18), "current": 40.0, "temperature": 90.0},
+                                 {"timestamp": at(17), "power_w": 1500}]})
+    kinds = {a["alert_type"]: a["severity"] for a in alerts(api, meter)}
+    assert kinds == {"under_voltage": "warning", "over_current": "critical", "over_temperature": "critical",
+                     "spike": "warning"}
+
+
+def test_an_alert_resolves_itself_when_clear_for_a_while(api, meter):
+    deliver(meter, {"timestamp": at(20), "power_w": 5000})
+    deliver(meter, {"timestamp": at(18), "power_w": 200})  # clear for 2 minutes: not yet
+    assert alerts(api, meter)[0]["status"] == "open"
+    deliver(meter, {"timestamp": at(10), "power_w": 200})  # clear for 10 minutes > 5
+    item = alerts(api, meter)[0]
+    assert item["status"] == "resolved" and item["resolved_by"] == "auto"
+    deliver(meter, {"timestamp": at(5), "power_w": 5000})  # a new episode is a new alert
+    assert [a["status"] for a in alerts(api, meter)] == ["open", "resolved"]
+
+
+def test_read_and_resolve_by_a_user(api, meter):
+    deliver(meter, {"timestamp": at(3), "power_w": 5000})
+    alert_id = alerts(api, meter)[0]["alert_id"]
+    assert api.put(f"/alerts/{alert_id}/read", token=meter["token"])[1]["status"] == "read"
+    deliver(meter, {"timestamp": at(2), "power_w": 5000})
+    assert len(alerts(api, meter)) == 1  # a read alert is still the open one
+    assert api.put(f"/alerts/{alert_id}/resolve", token=meter["token"])[1]["status"] == "resolved"
+    assert alerts(api, meter, status="open") == []
+
+
+def test_offline_is_raised_for_silence_and_cleared_by_a_heartbeat(api, meter, aws):
+    deliver(meter, {"timestamp": at(30), "power_w": 100})
+    api.put(f"/devices/{meter['id']}/alert-rules", {"offline_after_s": 600}, token=meter["token"])
+    now_s = int(NOW.timestamp())
+    assert check_offline(now_s)["raised"] == 1
+    assert check_offline(now_s)["raised"] == 0  # not again while it is open
+    assert [a["alert_type"] for a in alerts(api, meter, status="open")] == ["offline"]
+    assert api.post("/device/heartbeat", headers=meter["key"])[0] == 200
+    assert alerts(api, meter, status="open") == []
+    assert alerts(api, meter)[0]["resolved_by"] == "auto"
+
+
+def test_bad_alert_rules_are_400_naming_the_field(api, meter):
+    status, body = api.put(f"/devices/{meter['id']}/alert-rules", {"max_power_w": -5, "spike_factor": 0.5,
+                                                                   "colour": "red"}, token=meter["token"])
+    assert status == 400 and {f["field"] for f in body["fields"]} == {"max_power_w", "spike_factor", "colour"}
+    status, body = api.put(f"/devices/{meter['id']}/alert-rules", {"min_voltage": 240, "max_voltage": 220},
+                           token=meter["token"])
+    assert status == 400 and {f["field"] for f in body["fields"]} == {"min_voltage", "max_voltage"}
+    status, body = api.put(f"/devices/{meter['id']}/alert-rules", {"min_voltage": 260}, token=meter["token"])
+    assert status == 400 and body["fields"][0]["field"] == "min_voltage"  # above the stored max_voltage
+
+
+def test_alerts_are_scoped(api, meter, admin_token):
+    deliver(meter, {"timestamp": at(3), "power_w": 5000})
+    alert_id = alerts(api, meter)[0]["alert_id"]
+    stranger = api.register("s@example.com")["token"]
+    assert api.get("/alerts", token=stranger)[1]["items"] == []
+    assert api.put(f"/alerts/{alert_id}/read", token=stranger)[0] == 404
+    assert api.put(f"/alerts/{alert_id}/resolve", token=stranger)[0] == 404
+    assert api.get(f"/devices/{meter['id']}/alert-rules", token=stranger)[0] == 404
+    assert api.get("/alerts", token=stranger, query={"device_id": meter["id"]})[0] == 404
+    me = api.get("/auth/me", token=meter["token"])[1]
+    assert api.get(f"/users/{me['user_id']}/alerts", token=stranger)[0] == 404
+    assert api.get(f"/users/{me['user_id']}/alerts", token=admin_token)[1]["count"] == 1
+    assert api.get("/alerts", token=admin_token)[1]["count"] == 1
+
+
+def test_manual_alerts_need_an_operator_or_admin(api, meter, admin_token):
+    body = {"device_id": meter["id"], "message": "Smell of burning", "alert_type": "inspection",
+            "severity": "critical"}
+    assert api.post("/alerts", body, token=meter["token"])[0] == 403
+    status, alert = api.post("/alerts", body, token=admin_token)
+    assert status == 201 and alert["source"].startswith("user:")
+    assert api.post("/alerts", body, token=admin_token)[0] == 200  # bumped, not duplicated
+    assert api.post("/alerts", {**body, "severity": "apocalyptic"}, token=admin_token)[0] == 400
