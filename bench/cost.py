@@ -12,7 +12,7 @@ reading every 30 s: 86,400 readings in a 30-day month.
   message is an ASSUMPTION built from the measured handler CPU time (see
   LAMBDA_CPU_SCALE and DYNAMODB_ROUND_TRIP_MS). DynamoDB from the measured
   WRU/RRU per message; storage from the measured bytes per reading kept for
-  the 400-day raw retention (gridpulse.telemetry.ingest.RAW_RETENTION_DAYS),
+  the raw retention (gridpulse.settings.Settings.raw_retention_days, 90 days),
   plus the day rollups.
 * Naive: one MQTT message per reading (86,400); the rule invokes a 128 MB
   Lambda function per message (~50 ms, an assumption); 4 writes per reading
@@ -99,7 +99,12 @@ def _n(value: float) -> str:
 
 def lines(m) -> tuple[list[Line], dict[str, float]]:
     """Cost lines per device-month from a bench.ingestion.Measurement."""
-    from gridpulse.telemetry.ingest import RAW_RETENTION_DAYS
+    from gridpulse.settings import Settings
+    from infrastructure.cfn import load
+
+    RAW_RETENTION_DAYS = Settings().raw_retention_days  # noqa: N806 - the deployed default
+    table = load()["Resources"]["TelemetryTable"]["Properties"]
+    pitr = bool((table.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled"))
 
     steady, naive = m.phases["steady"], m.phases["naive"]
     readings_per_message = steady.readings / steady.messages  # 10
@@ -159,8 +164,9 @@ def lines(m) -> tuple[list[Line], dict[str, float]]:
              _n(naive_rru), naive_rru * DYNAMODB_RRU_USD),
         Line(f"DynamoDB storage, GB ({RAW_RETENTION_DAYS} days of readings + rollups)", f"{stored_gb:.3f}",
              stored_gb * DYNAMODB_STORAGE_GB_MONTH_USD, f"{naive_gb:.3f}", naive_gb * DYNAMODB_STORAGE_GB_MONTH_USD),
-        Line("DynamoDB PITR, GB (template.yaml enables it; not in the issue's list)", f"{stored_gb:.3f}",
-             stored_gb * DYNAMODB_PITR_GB_MONTH_USD, f"{naive_gb:.3f}", naive_gb * DYNAMODB_PITR_GB_MONTH_USD),
+        Line(f"DynamoDB PITR, GB (template.yaml: {'on' if pitr else 'off'} for TelemetryTable; same for both)",
+             f"{stored_gb:.3f}" if pitr else "-", stored_gb * DYNAMODB_PITR_GB_MONTH_USD if pitr else 0.0,
+             f"{naive_gb:.3f}" if pitr else "-", naive_gb * DYNAMODB_PITR_GB_MONTH_USD if pitr else 0.0),
     ]
     facts = {"messages": messages, "duration_ms": duration_ms, "cpu_scale": cpu_scale,
              "requests_per_message": requests_per_message, "stored_gb": stored_gb, "naive_gb": naive_gb,

@@ -29,13 +29,15 @@ from gridpulse.data.telemetry import QuarantineItem, RawItem, device_pk, raw_pre
 from gridpulse.domain.sites import hotel_timezone
 from gridpulse.errors import NotFound
 from gridpulse.observability import count, logger
+from gridpulse.settings import get_settings
 from gridpulse.telemetry import rollups
 from gridpulse.telemetry.energy import max_power_for
 from gridpulse.telemetry.readings import Reading, Rejection, iso_ms, split_message, validate
 
-RAW_RETENTION_DAYS = 400
 QUARANTINE_DAYS = 30
-CONTEXT_TTL_S = 60
+# A device's time zone and power limit change rarely (a device moved to another
+# hotel, a new rating): reading them once per container every 10 minutes is enough.
+CONTEXT_TTL_S = 600
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,9 @@ def ingest(context: DeviceContext, messages: list[Message]) -> list[Outcome]:
             pending.append((result, bucket, checked.identity))
             fresh.setdefault(bucket, {}).setdefault(checked.identity, checked)
 
-    # Drop what the buckets already hold, then store what is new.
+    # The day rollups are read before the raw buckets (see rollups.recompute),
+    # then what the buckets already hold is dropped, and what is new is stored.
+    days = rollups.preload_days(context.device_id, set(fresh), tz, context.tz) if fresh else {}
     cache = rollups.BucketCache(context.device_id)
     stored_new: dict[int, set[str]] = {}
     for bucket, readings in fresh.items():
@@ -140,6 +144,7 @@ def ingest(context: DeviceContext, messages: list[Message]) -> list[Outcome]:
         new = [r for identity, r in readings.items() if identity not in known]
         if new and _put_raw(context.device_id, bucket, new):
             stored_new[bucket] = {r.identity for r in new}
+            cache.add(bucket, new)
     claimed: set[tuple[int, str]] = set()
     for result, bucket, identity in pending:
         if identity in stored_new.get(bucket, set()) and (bucket, identity) not in claimed:
@@ -149,7 +154,8 @@ def ingest(context: DeviceContext, messages: list[Message]) -> list[Outcome]:
 
     _quarantine(context.device_id, rejections)
     if stored_new:
-        jumps = rollups.recompute(context.device_id, set(stored_new), context.tz, context.max_power_w)
+        jumps = rollups.recompute(context.device_id, set(stored_new), context.tz, context.max_power_w,
+                                  cache=cache, days=days)
         new_ids = set().union(*stored_new.values())
         flagged = [r for r in jumps if r.identity in new_ids]
         if flagged:
@@ -176,7 +182,7 @@ def _put_raw(device_id: str, bucket: int, readings: list[Reading]) -> bool:
         last_ts=readings[-1].ts_ms,
         n=len(readings),
         readings=json.dumps([r.compact() for r in readings], separators=(",", ":")),
-        ttl=int(time.time()) + RAW_RETENTION_DAYS * 86400,
+        ttl=int(time.time()) + get_settings().raw_retention_days * 86400,
     )
     try:
         item.save(condition=RawItem.sk.does_not_exist())

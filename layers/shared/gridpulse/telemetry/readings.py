@@ -54,8 +54,14 @@ class Reading:
     extra: dict = field(default_factory=dict)
 
     def compact(self) -> dict:
-        """The stored form (short keys keep items small)."""
-        out: dict[str, Any] = {"t": self.ts_ms, "r": self.received_ms, "k": self.identity}
+        """The stored form. Short keys, the receive time as a delay after the
+        device time, and the identity only when it is not the device time:
+        storage and write units are paid per byte."""
+        out: dict[str, Any] = {"t": self.ts_ms}
+        if self.received_ms != self.ts_ms:
+            out["d"] = self.received_ms - self.ts_ms
+        if self.identity != f"t{self.ts_ms}":
+            out["k"] = self.identity
         for short, name in SHORT.items():
             value = getattr(self, name)
             if value is not None:
@@ -69,7 +75,8 @@ class Reading:
     @classmethod
     def from_compact(cls, data: dict) -> "Reading":
         values = {name: data.get(short) for short, name in SHORT.items()}
-        return cls(ts_ms=int(data["t"]), received_ms=int(data.get("r", data["t"])), identity=str(data["k"]),
+        ts = int(data["t"])
+        return cls(ts_ms=ts, received_ms=ts + int(data.get("d", 0)), identity=str(data.get("k", f"t{ts}")),
                    power_derived=bool(data.get("pd")), extra=data.get("x") or {}, **values)
 
     def view(self) -> dict:

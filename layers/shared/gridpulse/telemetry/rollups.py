@@ -138,6 +138,13 @@ class BucketCache:
             self.readings[bucket_ms] = bucket_readings(self.device_id, bucket_ms)
         return self.readings[bucket_ms]
 
+    def add(self, bucket_ms: int, readings: list[Reading]) -> None:
+        """Readings this process has just stored in a bucket it already read."""
+        merged = {r.identity: r for r in self.readings.get(bucket_ms, [])}
+        for reading in readings:
+            merged.setdefault(reading.identity, reading)
+        self.readings[bucket_ms] = sorted(merged.values(), key=lambda r: (r.ts_ms, r.identity))
+
     def previous_reading(self, bucket_ms: int) -> Reading | None:
         before = self.readings.get(bucket_ms - HOUR_MS)
         if not before:
@@ -148,9 +155,22 @@ class BucketCache:
         return before[-1] if before else None
 
 
-def recompute(device_id: str, buckets: set[int], tz_name: str, max_power_w: float) -> list[Reading]:
+def preload_days(device_id: str, buckets: set[int], tz: ZoneInfo, tz_name: str) -> dict[str, DayItem]:
+    """The day items a write to `buckets` may touch (their dates and the next
+    hour's), read before any raw bucket so that `recompute` can use the raw
+    readings already read: a writer that read raw data older than a
+    concurrent writer's then fails its version check and re-reads everything."""
+    dates = {local_date(b, tz) for b in buckets} | {local_date(b + HOUR_MS, tz) for b in buckets}
+    return {day: _load_day(device_id, day, tz_name) for day in sorted(dates)}
+
+
+def recompute(device_id: str, buckets: set[int], tz_name: str, max_power_w: float,
+              cache: BucketCache | None = None, days: dict[str, DayItem] | None = None) -> list[Reading]:
     """Recompute `buckets` (and each one's successor) into their day items.
-    Returns the readings whose interval was refused as an impossible jump."""
+    Returns the readings whose interval was refused as an impossible jump.
+
+    `cache` and `days` let the caller reuse what it read, on the condition of
+    `preload_days`: the day items were read before the raw buckets."""
     tz = ZoneInfo(tz_name)
     affected = set(buckets)
     for bucket in buckets:
@@ -162,7 +182,9 @@ def recompute(device_id: str, buckets: set[int], tz_name: str, max_power_w: floa
         by_date.setdefault(local_date(bucket, tz), []).append(bucket)
     jumps: list[Reading] = []
     for day, day_buckets in sorted(by_date.items()):
-        jumps += _write_day(device_id, day, day_buckets, tz_name, max_power_w)
+        preloaded = (days or {}).get(day)
+        jumps += _write_day(device_id, day, day_buckets, tz_name, max_power_w,
+                            first_try=(preloaded, cache) if preloaded is not None and cache is not None else None)
     return jumps
 
 
@@ -173,14 +195,18 @@ def _load_day(device_id: str, day: str, tz_name: str) -> DayItem:
         return DayItem(device_pk(device_id), day_sk(day), date=day, tz=tz_name, version=0)
 
 
-def _write_day(device_id: str, day: str, buckets: list[int], tz_name: str, max_power_w: float) -> list[Reading]:
+def _write_day(device_id: str, day: str, buckets: list[int], tz_name: str, max_power_w: float,
+               first_try: tuple[DayItem, BucketCache] | None = None) -> list[Reading]:
     for attempt in range(MAX_RETRIES):
         jumps: list[Reading] = []
-        # Read the day item (and its version) before the raw readings: a writer
-        # that read stale raw data then fails its version check and retries.
-        item = _load_day(device_id, day, tz_name)
+        if attempt == 0 and first_try is not None:
+            item, cache = first_try
+        else:
+            # Read the day item (and its version) before the raw readings: a writer
+            # that read stale raw data then fails its version check and retries.
+            item = _load_day(device_id, day, tz_name)
+            cache = BucketCache(device_id)
         version = int(item.version or 0)
-        cache = BucketCache(device_id)
         stored = json.loads(item.buckets or "{}")
         for bucket in buckets:
             readings = cache.get(bucket)
