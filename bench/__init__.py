@@ -1,14 +1,22 @@
 """GridPulse benchmarks (`make bench` = `.venv/bin/python -m bench`).
 
-Two tables, each with its baseline measured or stated in the same run:
+Each table prints its baseline measured (or, where stated, computed) in the same run:
 
-* imports  (bench/imports.py): cold-start import time of every function
+* imports   (bench/imports.py): cold-start import time of every function
   handler in template.yaml, beside a fresh interpreter doing only
   `import boto3` (the floor every function pays anyway).
-* dynamodb (bench/dynamodb.py): DynamoDB requests made by one call of each
-  auth, users and health route, with AWS mocked by moto exactly as the tests
-  do, and how many of them the authenticated-request check costs.
+* dynamodb  (bench/dynamodb.py): DynamoDB requests made by one call of every
+  REST route, with AWS mocked by moto exactly as the tests do, and how many of
+  them the authenticated-request check costs.
+* ingestion (bench/ingestion.py): readings per second through the SQS
+  ingestion handler, requests and estimated capacity units per message and
+  per reading, beside a naive one-put-per-reading design fed the same stream;
+  items read by 1-day, 30-day and 365-day energy queries.
+* cost      (bench/cost.py): those measurements turned into $ per
+  device-month at one reading every 30 s, ours beside the naive design, with
+  the prices written in the code.
 
-Options: `--runs N` (fresh interpreters per import row, default 7) and
-`--only imports|dynamodb`. See each module's docstring for how to read it.
+Options: `--runs N` (fresh interpreters per import row, default 7), `--only
+imports|dynamodb|ingestion|cost` (repeatable) and `--size small|full`. See each
+module's docstring for how to read its table.
 """
