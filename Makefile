@@ -1,6 +1,7 @@
 # GridPulse developer commands. Each target bootstraps what it needs.
 #   make run    local stack (moto, gateway on :3000, seeded admin)
-#   make test   the whole suite: unit, integration, end-to-end, template lint, sam build
+#   make test   the whole suite: firmware host tests, then unit, integration, end-to-end,
+#               firmware/cloud contract, template lint, sam build
 #   make bench  cold-start and DynamoDB-requests-per-call benchmarks
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: run test unit bench lint build openapi lock clean
+.PHONY: run test unit bench lint build openapi lock clean firmware-test
 
 $(STAMP): requirements/dev.in requirements/runtime.in requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +27,7 @@ $(SAM_STAMP): requirements/sam.in requirements/sam-constraints.txt
 run: $(STAMP)
 	$(PY) -m infrastructure.local
 
-test: $(STAMP) $(SAM_STAMP)
+test: $(STAMP) $(SAM_STAMP) firmware-test
 	$(PY) -m pytest
 
 unit: $(STAMP)
@@ -57,3 +58,10 @@ lock:
 
 clean:
 	rm -rf .aws-sam build .pytest_cache
+
+# Firmware host build and tests (C++17, GoogleTest): installs the Debian packages it needs
+# (as root, in CI), builds into firmware/build/ with cmake and runs every host test.
+firmware-test:
+	@dpkg -s libgtest-dev cmake g++ make >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgtest-dev cmake g++ make)
+	$(MAKE) -C firmware test

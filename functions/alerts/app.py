@@ -8,7 +8,16 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from gridpulse.alerts import rules, service
-from gridpulse.api import BEARER, create_app, current_user, json_response, lambda_handler, status_doc
+from gridpulse.api import (
+    BEARER,
+    Limit,
+    NextToken,
+    create_app,
+    current_user,
+    json_response,
+    lambda_handler,
+    status_doc,
+)
 from gridpulse.domain import devices
 from gridpulse.errors import NotFound
 from gridpulse.pagination import parse_limit
@@ -17,8 +26,6 @@ from gridpulse.schemas.alerts import AlertOut, AlertRulesIn, AlertRulesOut, Aler
 app = create_app()
 
 Status = Annotated[str | None, Query(description="open, read or resolved")]
-Limit = Annotated[str | None, Query(description="page size, 1 to 1000 (default 50)")]
-NextToken = Annotated[str | None, Query()]
 
 
 def _filters(status, device_id, severity, alert_type) -> dict:

@@ -6,7 +6,16 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from gridpulse.api import BEARER, create_app, current_caller, json_response, lambda_handler, status_doc
+from gridpulse.api import (
+    BEARER,
+    Limit,
+    NextToken,
+    create_app,
+    current_caller,
+    json_response,
+    lambda_handler,
+    status_doc,
+)
 from gridpulse.domain import devices
 from gridpulse.pagination import parse_limit
 from gridpulse.schemas.common import MessageOut
@@ -23,8 +32,6 @@ from gridpulse.schemas.devices import (
 
 app = create_app()
 
-Limit = Annotated[str | None, Query(description="page size, 1 to 1000 (default 50)")]
-NextToken = Annotated[str | None, Query(description="next_token of the previous page")]
 
 
 def _created(device: dict, credentials: dict) -> Response:

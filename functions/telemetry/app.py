@@ -6,7 +6,19 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from gridpulse.api import API_KEY, BEARER, create_app, current_caller, json_response, lambda_handler, status_doc
+from gridpulse.api import (
+    API_KEY,
+    BEARER,
+    End,
+    Limit,
+    NextToken,
+    Start,
+    create_app,
+    current_caller,
+    json_response,
+    lambda_handler,
+    status_doc,
+)
 from gridpulse.domain import devices, sites
 from gridpulse.errors import NotFound
 from gridpulse.pagination import parse_limit
@@ -28,11 +40,7 @@ from gridpulse.telemetry.ingest import require_context
 
 app = create_app()
 
-Start = Annotated[str | None, Query(description="ISO 8601 or relative (-1h, -24h, -7d)")]
-End = Annotated[str | None, Query(description="ISO 8601 or relative; default now")]
 Tz = Annotated[str | None, Query(description="IANA zone for calendar buckets; default the site's")]
-Limit = Annotated[str | None, Query(description="page size, 1 to 1000 (default 50)")]
-NextToken = Annotated[str | None, Query()]
 
 
 def _context(device_id: str, owner_only: bool = False):

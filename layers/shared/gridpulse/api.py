@@ -18,9 +18,10 @@ just its routes:
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
 from aws_lambda_powertools.logging import correlation_paths
 
@@ -34,6 +35,12 @@ from gridpulse.settings import get_settings
 # declared once, in infrastructure/openapi.py.
 BEARER = [{"bearer": []}]
 API_KEY = [{"apiKey": []}]
+
+# Query parameters every list or time-range route shares.
+Limit = Annotated[str | None, Query(description="page size, 1 to 1000 (default 50)")]
+NextToken = Annotated[str | None, Query(description="next_token of the previous page")]
+Start = Annotated[str | None, Query(description="ISO 8601 or relative (-1h, -24h, -7d)")]
+End = Annotated[str | None, Query(description="ISO 8601 or relative; default now")]
 
 
 def status_doc(status: int, model: type, description: str) -> dict:

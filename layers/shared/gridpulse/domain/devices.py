@@ -197,7 +197,12 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
         _delete_items(device)
         raise
     count("DeviceProvisioned")
-    credentials = {
+    return device_view(device, None), _credentials(thing_name, cert, api_key)
+
+
+def _credentials(thing_name: str, cert: provisioning.Certificate, api_key: str) -> dict:
+    """What a device needs to connect, shown once: never stored in this form."""
+    return {
         "api_key": api_key,
         "certificate_id": cert.certificate_id,
         "certificate_pem": cert.certificate_pem,
@@ -208,7 +213,6 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
         "thing_name": thing_name,
         "topics": provisioning.topics_for(thing_name),
     }
-    return device_view(device, None), credentials
 
 
 def rotate_credentials(caller: Caller, device_id: str) -> dict:
@@ -229,19 +233,8 @@ def rotate_credentials(caller: Caller, device_id: str) -> dict:
         tx.save(ApiKeyItem(ApiKeyItem.key(new_hash), "apikey", device_id=device_id))
     provisioning.revoke_certificate(device.thing_name, *old_cert)
     count("DeviceCredentialsRotated")
-    return {
-        "device_id": device_id,
-        "api_key": api_key,
-        "certificate_id": cert.certificate_id,
-        "certificate_pem": cert.certificate_pem,
-        "private_key": cert.private_key,
-        "ca_pem": provisioning.ca_pem(),
-        "iot_endpoint": provisioning.iot_endpoint(),
-        "mqtt_port": provisioning.mqtt_port(),
-        "thing_name": device.thing_name,
-        "topics": provisioning.topics_for(device.thing_name),
-        "revoked_certificate_id": old_cert[0],
-    }
+    return {"device_id": device_id, **_credentials(device.thing_name, cert, api_key),
+            "revoked_certificate_id": old_cert[0]}
 
 
 # ---------------------------------------------------------------- changes
