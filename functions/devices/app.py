@@ -12,10 +12,12 @@ from gridpulse.api import (
     NextToken,
     create_app,
     current_caller,
+    current_user,
     json_response,
     lambda_handler,
     status_doc,
 )
+from gridpulse.alerts import service as alerts
 from gridpulse.domain import devices
 from gridpulse.pagination import parse_limit
 from gridpulse.schemas.common import MessageOut
@@ -34,6 +36,13 @@ app = create_app()
 
 
 
+def _register(fields: dict, wifi: dict | None) -> tuple[dict, dict]:
+    caller, user = current_user(app)
+    created = devices.register(caller, fields, wifi)
+    alerts.subscribe_owner(user.email, user.user_id)  # alert emails for the new owner (idempotent)
+    return created
+
+
 def _created(device: dict, credentials: dict) -> Response:
     return json_response(201, {**device, "credentials": credentials})
 
@@ -43,7 +52,7 @@ def _created(device: dict, credentials: dict) -> Response:
 def create_device(body: DeviceIn) -> Response[DeviceCreatedOut]:
     fields = body.model_dump(exclude={"wifi"})
     wifi = body.wifi.model_dump() if body.wifi else None
-    return _created(*devices.register(current_caller(app), fields, wifi))
+    return _created(*_register(fields, wifi))
 
 
 @app.get("/devices", tags=["devices"], summary="Devices the caller may see", security=BEARER)
@@ -96,7 +105,7 @@ def create_room_device(room_id: str, body: RoomDeviceIn) -> Response[DeviceCreat
     fields = {"name": body.device_name, "device_type": body.device_type, "room_id": room_id,
               "power_rating_w": body.power_rating_w}
     wifi = {"ssid": body.ssid, "password": body.password} if body.ssid else None
-    return _created(*devices.register(current_caller(app), fields, wifi))
+    return _created(*_register(fields, wifi))
 
 
 handler = lambda_handler(app)

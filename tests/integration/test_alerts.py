@@ -40,13 +40,20 @@ def alerts(api, meter, **query):
 
 
 def test_over_power_raises_one_alert_and_notifies(api, meter, aws):
-    assert api.put(f"/devices/{meter['id']}/alert-rules", {"notify": True}, token=meter["token"])[0] == 200
+    # The owner was subscribed when it registered the device; notify is on by default.
     deliver(meter, {"readings": [{"timestamp": at(3), "power_w": 2000}, {"timestamp": at(2), "power_w": 4000},
                                  {"timestamp": at(1), "power_w": 4100}]})
     items = alerts(api, meter)
     assert [(a["alert_type"], a["status"], a["count"]) for a in items] == [("over_power", "open", 2)]
     mails = [m for m in sent_emails(aws.account, aws.region) if m["to"] == ["owner@example.com"]]
     assert len(mails) == 1 and "over power" in mails[0]["subject"]
+
+
+def test_notify_false_sends_nothing(api, meter, aws):
+    api.put(f"/devices/{meter['id']}/alert-rules", {"notify": False}, token=meter["token"])
+    deliver(meter, {"timestamp": at(1), "power_w": 5000})
+    assert alerts(api, meter)[0]["alert_type"] == "over_power"
+    assert [m for m in sent_emails(aws.account, aws.region) if m["to"] == ["owner@example.com"]] == []
 
 
 def test_no_storm_and_no_duplicate_for_a_redelivered_message(api, meter, aws):
