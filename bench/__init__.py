@@ -12,11 +12,15 @@ Each table prints its baseline measured (or, where stated, computed) in the same
   ingestion handler, requests and estimated capacity units per message and
   per reading, beside a naive one-put-per-reading design fed the same stream;
   items read by 1-day, 30-day and 365-day energy queries.
+* alerts    (bench/alerts.py): readings evaluated per second through the alert
+  evaluator's SQS handler, requests, estimated capacity units, alerts and
+  notifications per message (steady, breach episode, duplicate delivery),
+  beside ingestion of the same messages and a naive evaluator with no guard.
 * cost      (bench/cost.py): those measurements turned into $ per
   device-month at one reading every 30 s, ours beside the naive design, with
   the prices written in the code.
 
 Options: `--runs N` (fresh interpreters per import row, default 7), `--only
-imports|dynamodb|ingestion|cost` (repeatable) and `--size small|full`. See each
+imports|dynamodb|ingestion|alerts|cost` (repeatable) and `--size small|full`. See each
 module's docstring for how to read its table.
 """

@@ -1,4 +1,4 @@
-"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|ingestion|cost ...]`:
+"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|ingestion|alerts|cost ...]`:
 print the benchmark tables (all of them unless --only is given; --only may be repeated)."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-BENCHMARKS = ["imports", "dynamodb", "ingestion", "cost"]
+BENCHMARKS = ["imports", "dynamodb", "ingestion", "alerts", "cost"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,8 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, metavar="N",
                         help="fresh interpreters per row of the import table (default 7)")
     parser.add_argument("--size", choices=["small", "full"], default="full",
-                        help="telemetry stream of the ingestion and cost tables (default full; small is a quick "
-                             "smoke run)")
+                        help="telemetry stream of the ingestion, alerts and cost tables (default full; small is a "
+                             "quick smoke run)")
     parser.add_argument("--only", choices=BENCHMARKS, action="append",
                         help="run this benchmark only (repeat for several)")
     args = parser.parse_args(argv)
@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
 
             result, measurement = ingestion.run(args.size)
             status |= result
+        elif name == "alerts":
+            from bench import alerts
+
+            status |= alerts.run(args.size)
         elif name == "cost":
             from bench import cost
 

@@ -2,7 +2,8 @@
 answers with its expected status (the bench exits non-zero otherwise); the
 telemetry ingestion and cost tables run in their small size well within a
 minute, our rollups match the metered energy (the bench exits non-zero
-otherwise) and the naive baseline double counts a redelivery."""
+otherwise) and the naive baseline double counts a redelivery; the alert
+table runs small in under 30 s."""
 import subprocess
 import sys
 import time
@@ -35,6 +36,27 @@ def test_bench_telemetry_tables_run_small():
     assert "PutItem 1.00, UpdateItem 3.00" in _row(out, "naive: first delivery  ")
     assert "365 days by month" in out and "1,051,200" in out
     assert "total per device-month" in out and "DynamoDB writes" in out
+
+
+def test_bench_alert_table_runs_small():
+    """The alert table: a duplicate delivery evaluates and raises nothing, the
+    breach episode leaves one alert per meter where the naive evaluator leaves
+    one per breaching reading (the bench exits non-zero if our rows are off)."""
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "bench", "--only", "alerts", "--size", "small"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert time.monotonic() - started < 30
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert not any(line.startswith("! ") for line in out.splitlines()), out
+    # messages, readings, evaluated ... raised, resolved, notifications
+    assert _row(out, "steady, no breach (").split()[-3:] == ["0", "0", "0"]
+    duplicate = _row(out, "duplicate delivery of rows 1-3").split()
+    assert duplicate[-9] == "0" and duplicate[-3:] == ["0", "0", "0"]
+    assert _row(out, "breach episode (").split()[-3:] == ["2", "2", "2"]
+    assert "our alert items: over_power x2 (resolved, count 20)" in out
+    assert "fed the breach episode: 40 alert items and 40 emails" in out
+    assert _row(out, "ingestion (IngestFunction)") and _row(out, "both paths, no breach")
 
 
 def test_item_sizes_follow_dynamodb_rules():

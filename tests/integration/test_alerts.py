@@ -86,7 +86,7 @@ def test_voltage_current_temperature_and_spike(api, meter):
                                  {"timestamp": at(17), "power_w": 1500}]})
     kinds = {a["alert_type"]: a["severity"] for a in alerts(api, meter)}
     assert kinds == {"under_voltage": "warning", "over_current": "critical", "over_temperature": "critical",
-                     "spike": "warning"}
+                     "spike": "info"}
 
 
 def test_an_alert_resolves_itself_when_clear_for_a_while(api, meter):

@@ -88,7 +88,8 @@ def evaluate(readings: list[Reading], rules: AlertRules, state: State, tz: ZoneI
         p = r.power_w
         if p is not None:
             if state.baseline_w and p > SPIKE_FLOOR_W and p > rules.spike_factor * state.baseline_w:
-                breaches.append(Breach("spike", "warning",
+                # "info": a spike is worth seeing, not an email (an air conditioner starting is one).
+                breaches.append(Breach("spike", "info",
                                        f"Power {p:.0f} W is {p / state.baseline_w:.1f}x the recent baseline "
                                        f"{state.baseline_w:.0f} W", p, rules.spike_factor * state.baseline_w, r.ts_ms))
             local = datetime.fromtimestamp(r.ts_ms / 1000, tz)
