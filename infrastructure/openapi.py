@@ -85,7 +85,7 @@ def with_error_responses(doc: dict) -> dict:
     schemas.pop("ResponseValidationError", None)
     schemas["Error"] = ERROR_SCHEMA
     ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    for operations in doc.get("paths", {}).values():
+    for path, operations in doc.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
@@ -96,6 +96,8 @@ def with_error_responses(doc: dict) -> dict:
             if operation.get("security"):
                 responses["401"] = {"description": "Missing, invalid, expired or revoked token", **ref}
                 responses["403"] = {"description": "The caller's role does not allow this", **ref}
+            if path == "/auth/login":
+                responses["429"] = {"description": "Too many failed logins for this login name (Retry-After)", **ref}
             if "requestBody" in operation:
                 responses["413"] = {"description": "Body too large", **ref}
                 responses["415"] = {"description": "Body is not JSON", **ref}

@@ -269,3 +269,29 @@ def test_non_json_content_type_is_415(api):
 def test_body_that_is_not_an_object_is_400(api):
     status, body = api.post("/auth/login", raw="[1, 2]")
     assert status == 400 and body["error"] == "validation_error"
+
+
+def test_repeated_failures_lock_the_login_for_a_while(api, monkeypatch):
+    api.register("ann@example.com")
+    for _ in range(10):
+        assert api.post("/auth/login", {"email": "ann@example.com", "password": "wrong-wrong-1"})[0] == 401
+    response = api.client.post("/auth/login", json={"email": "ann@example.com", "password": "correct-horse-1"})
+    assert response.status_code == 429 and response.get_json()["error"] == "too_many_attempts"
+    assert 0 < int(response.headers["Retry-After"]) <= 900
+    # An unknown login locks the same way: a 429 does not reveal that an account exists.
+    for _ in range(10):
+        api.post("/auth/login", {"email": "ghost@example.com", "password": "wrong-wrong-1"})
+    assert api.post("/auth/login", {"email": "ghost@example.com", "password": "x"})[0] == 429
+    later = time.time() + 901
+    monkeypatch.setattr("gridpulse.domain.users.time.time", lambda: later)
+    assert api.login("ann@example.com")
+
+
+def test_a_successful_login_clears_earlier_failures(api):
+    api.register("ann@example.com")
+    for _ in range(9):
+        api.post("/auth/login", {"email": "ann@example.com", "password": "wrong-wrong-1"})
+    assert api.login("ann@example.com")
+    for _ in range(9):
+        api.post("/auth/login", {"email": "ann@example.com", "password": "wrong-wrong-1"})
+    assert api.login("ann@example.com")

@@ -93,7 +93,7 @@ def create_app() -> APIGatewayRestResolver:
 
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message, exc.fields)
+        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers or None)
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError):

@@ -10,12 +10,14 @@ class ApiError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, fields: list[dict] | None = None):
+    def __init__(self, message: str, *, code: str | None = None, fields: list[dict] | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
         self.fields = fields or []
+        self.headers = headers or {}
 
     def body(self) -> dict:
         body = {"error": self.code, "message": self.message}
@@ -47,6 +49,11 @@ class NotFound(ApiError):
 class Conflict(ApiError):
     status = 409
     code = "conflict"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "too_many_requests"
 
 
 class PayloadTooLarge(ApiError):

@@ -7,6 +7,7 @@ One table, key `pk` (string), item kinds told apart by the key prefix:
 | user              | `user#<user_id>`           | GetItem on every authenticated call   |
 | login name claim  | `email#<email>` / `username#<name>` | unique, strongly-consistent login lookup |
 | reset token       | `reset#<sha256 of token>`  | single-use, expires through TTL       |
+| login attempts    | `attempts#<login>`         | lockout after repeated failures, TTL  |
 | counter           | `counter#users`            | /admin/stats without a Scan           |
 
 Users are listed through the sparse GSI `users-by-created` (list_pk, list_sk).
@@ -105,6 +106,23 @@ class ResetTokenItem(Model):
     @staticmethod
     def key(token_hash: str) -> str:
         return f"reset#{token_hash}"
+
+
+class LoginAttemptsItem(Model):
+    """Failed logins for one login name (existing or not, so that a lockout
+    says nothing about whether an account exists); expires with its window."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    failures = NumberAttribute(default=0)
+    since = NumberAttribute()
+    ttl = NumberAttribute()
+
+    @staticmethod
+    def key(login: str) -> str:
+        return f"attempts#{login.strip().lower()}"
 
 
 class CounterItem(Model):

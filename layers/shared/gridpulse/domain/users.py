@@ -21,9 +21,9 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from gridpulse.data.base import connection
-from gridpulse.data.users import CounterItem, LoginNameItem, ResetTokenItem, UserItem
+from gridpulse.data.users import CounterItem, LoginAttemptsItem, LoginNameItem, ResetTokenItem, UserItem
 from gridpulse.domain.roles import Caller, Role
-from gridpulse.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, field_error
+from gridpulse.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, field_error
 from gridpulse.mailer import send_email
 from gridpulse.observability import count, logger
 from gridpulse.pagination import decode_token, page
@@ -195,14 +195,45 @@ def _new_session(user: UserItem) -> Session:
     return Session(token=token, claims=claims, user=user)
 
 
+MAX_FAILED_LOGINS = 10
+LOCKOUT_WINDOW_S = 15 * 60
+
+
+def _attempts(login: str) -> LoginAttemptsItem | None:
+    try:
+        item = LoginAttemptsItem.get(LoginAttemptsItem.key(login), consistent_read=True)
+    except DoesNotExist:
+        return None
+    return item if time.time() - item.since < LOCKOUT_WINDOW_S else None
+
+
+def _record_failure(login: str, attempts: LoginAttemptsItem | None) -> None:
+    now = int(time.time())
+    if attempts is None:
+        LoginAttemptsItem(LoginAttemptsItem.key(login), failures=1, since=now, ttl=now + LOCKOUT_WINDOW_S).save()
+    else:
+        attempts.update(actions=[LoginAttemptsItem.failures.add(1)])
+
+
 def login(*, login: str, password: str) -> Session:
-    """Email or username plus password. Unknown login and wrong password look alike."""
+    """Email or username plus password. Unknown login and wrong password look
+    alike; ten failures in 15 minutes lock that login name (known or not) for
+    the rest of the window."""
+    attempts = _attempts(login)
+    if attempts is not None and attempts.failures >= MAX_FAILED_LOGINS:
+        retry = int(attempts.since + LOCKOUT_WINDOW_S - time.time()) + 1
+        count("LoginLockedOut")
+        raise TooManyRequests("Too many failed logins; try again later.", code="too_many_attempts",
+                              headers={"Retry-After": str(max(retry, 1))})
     user_id = _user_id_for_login(login)
     user = _load_user(user_id) if user_id else None
     if not passwords.verify_password(user.password_hash if user else None, password):
         count("LoginFailed")
+        _record_failure(login, attempts)
         raise Unauthorized("Wrong login or password.", code="invalid_credentials")
     assert user is not None
+    if attempts is not None:
+        attempts.delete()
     if not user.active:
         count("LoginFailed")
         raise Forbidden("This account is deactivated.", code="account_deactivated")
