@@ -295,3 +295,8 @@ def test_a_successful_login_clears_earlier_failures(api):
     for _ in range(9):
         api.post("/auth/login", {"email": "ann@example.com", "password": "wrong-wrong-1"})
     assert api.login("ann@example.com")
+
+
+def test_a_body_that_is_not_utf8_is_400_not_500(api):
+    status, body = api.post("/auth/register", raw=b"\xff\xfe\x00junk")
+    assert status == 400 and body["error"] == "invalid_json"

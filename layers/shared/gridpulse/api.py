@@ -17,6 +17,7 @@ just its routes:
 """
 from __future__ import annotations
 
+import base64
 import json
 from typing import Annotated, Any, Callable
 
@@ -137,6 +138,14 @@ def _check_body(event: dict) -> dict | None:
                           [field_error("body", f"at most {limit} bytes", "too_large")])
     if not body:
         return None
+    if event.get("isBase64Encoded"):
+        # JSON routes take text: a body API Gateway had to base64 is not UTF-8.
+        try:
+            event["body"] = base64.b64decode(body).decode("utf-8")
+            event["isBase64Encoded"] = False
+        except (ValueError, UnicodeDecodeError):
+            return _raw_error(400, "invalid_json", "The request body is not UTF-8 JSON.",
+                              [field_error("body", "not UTF-8 text", "json_invalid")])
     headers = event.get("headers") or {}
     name = next((k for k in headers if k.lower() == "content-type"), None)
     content_type = (headers.get(name) or "").split(";")[0].strip().lower() if name else ""
