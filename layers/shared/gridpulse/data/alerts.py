@@ -10,10 +10,10 @@ and each device's evaluation state.
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import KeysOnlyProjection
 from pynamodb.models import Model
 
-from gridpulse.data.base import region, table_name
+from gridpulse.data.base import gsi, region, table_name
 
 ALERTS_TABLE = table_name("ALERTS_TABLE", "gridpulse-alerts")
 
@@ -21,15 +21,6 @@ ALERTS_TABLE = table_name("ALERTS_TABLE", "gridpulse-alerts")
 class _Meta:
     table_name = ALERTS_TABLE
     region = region()
-
-
-def _index(name: str, hash_name: str, range_name: str, range_attr=UnicodeAttribute, projection=AllProjection):
-    attrs = {
-        "Meta": type("Meta", (), {"index_name": name, "projection": projection()}),
-        hash_name: UnicodeAttribute(hash_key=True),
-        range_name: range_attr(range_key=True),
-    }
-    return type(f"Index_{name.replace('-', '_')}", (GlobalSecondaryIndex,), attrs)()
 
 
 class AlertItem(Model):
@@ -58,9 +49,9 @@ class AlertItem(Model):
     list_pk = UnicodeAttribute(default="alerts")
     created_sk = UnicodeAttribute()
 
-    by_device = _index("by-device", "device_id", "created_sk")
-    by_owner = _index("by-owner", "owner_id", "created_sk")
-    all_alerts = _index("all-alerts", "list_pk", "created_sk")
+    by_device = gsi("by-device", "device_id", "created_sk")
+    by_owner = gsi("by-owner", "owner_id", "created_sk")
+    all_alerts = gsi("all-alerts", "list_pk", "created_sk")
 
     @staticmethod
     def key(alert_id: str) -> str:
@@ -95,7 +86,7 @@ class AlertStateItem(Model):
     watch_at = NumberAttribute(null=True)
     version = NumberAttribute(default=0)
 
-    silence = _index("silence", "watch_pk", "watch_at", NumberAttribute, KeysOnlyProjection)
+    silence = gsi("silence", "watch_pk", "watch_at", NumberAttribute, KeysOnlyProjection)
 
     @staticmethod
     def key(device_id: str) -> str:

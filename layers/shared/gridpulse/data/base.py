@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import os
 
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 
 def table_name(env_var: str, default: str) -> str:
@@ -29,3 +31,15 @@ def connection() -> Connection:
 
 def reset_connection() -> None:
     connection.cache_clear()
+
+
+def gsi(name: str, hash_attr: str, range_attr: str, range_type=UnicodeAttribute, projection=AllProjection):
+    """A global secondary index for a model: `by_owner = gsi("by-owner", "owner_id", "owner_sk")`.
+
+    The names must match the index declared on the table in template.yaml."""
+    attrs = {
+        "Meta": type("Meta", (), {"index_name": name, "projection": projection()}),
+        hash_attr: UnicodeAttribute(hash_key=True),
+        range_attr: range_type(range_key=True),
+    }
+    return type(f"Index_{name.replace('-', '_')}", (GlobalSecondaryIndex,), attrs)()

@@ -29,10 +29,9 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from gridpulse.data.base import region, table_name
+from gridpulse.data.base import gsi, region, table_name
 
 DEVICES_TABLE = table_name("DEVICES_TABLE", "gridpulse-devices")
 
@@ -40,51 +39,6 @@ DEVICES_TABLE = table_name("DEVICES_TABLE", "gridpulse-devices")
 class _Meta:
     table_name = DEVICES_TABLE
     region = region()
-
-
-class ByOwner(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by-owner"
-        projection = AllProjection()
-
-    owner_id = UnicodeAttribute(hash_key=True)
-    owner_sk = UnicodeAttribute(range_key=True)
-
-
-class ByRoom(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by-room"
-        projection = AllProjection()
-
-    room_id = UnicodeAttribute(hash_key=True)
-    list_sk = UnicodeAttribute(range_key=True)
-
-
-class ByHotel(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by-hotel"
-        projection = AllProjection()
-
-    hotel_id = UnicodeAttribute(hash_key=True)
-    list_sk = UnicodeAttribute(range_key=True)
-
-
-class ByCity(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by-city"
-        projection = AllProjection()
-
-    city_key = UnicodeAttribute(hash_key=True)
-    list_sk = UnicodeAttribute(range_key=True)
-
-
-class ByType(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by-type"
-        projection = AllProjection()
-
-    device_type = UnicodeAttribute(hash_key=True)
-    list_sk = UnicodeAttribute(range_key=True)
 
 
 class DeviceItem(Model):
@@ -123,11 +77,11 @@ class DeviceItem(Model):
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
-    by_owner = ByOwner()
-    by_room = ByRoom()
-    by_hotel = ByHotel()
-    by_city = ByCity()
-    by_type = ByType()
+    by_owner = gsi("by-owner", "owner_id", "owner_sk")
+    by_room = gsi("by-room", "room_id", "list_sk")
+    by_hotel = gsi("by-hotel", "hotel_id", "list_sk")
+    by_city = gsi("by-city", "city_key", "list_sk")
+    by_type = gsi("by-type", "device_type", "list_sk")
 
     @staticmethod
     def key(device_id: str) -> str:
@@ -201,7 +155,7 @@ class GroupItem(Model):
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
-    by_owner = ByOwner()
+    by_owner = gsi("by-owner", "owner_id", "owner_sk")
 
     @staticmethod
     def key(group_id: str) -> str:

@@ -15,21 +15,11 @@ sorted by name/number. Sections and rooms keep `hotel_id` for scope checks.
 from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from gridpulse.data.base import region, table_name
+from gridpulse.data.base import gsi, region, table_name
 
 SITES_TABLE = table_name("SITES_TABLE", "gridpulse-sites")
-
-
-class Children(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "children"
-        projection = AllProjection()
-
-    parent = UnicodeAttribute(hash_key=True)
-    child_sk = UnicodeAttribute(range_key=True)
 
 
 class SiteNode(Model):
@@ -49,20 +39,20 @@ class SiteNode(Model):
 
 
 class HotelItem(SiteNode):
-    children = Children()
+    children = gsi("children", "parent", "child_sk")
     hotel_name = UnicodeAttribute()
     address = UnicodeAttribute(null=True)
     timezone = UnicodeAttribute(default="UTC")
 
 
 class SectionItem(SiteNode):
-    children = Children()
+    children = gsi("children", "parent", "child_sk")
     section_id = UnicodeAttribute()
     section_name = UnicodeAttribute()
 
 
 class RoomItem(SiteNode):
-    children = Children()
+    children = gsi("children", "parent", "child_sk")
     room_id = UnicodeAttribute()
     section_id = UnicodeAttribute()
     room_number = UnicodeAttribute()

@@ -21,10 +21,9 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from gridpulse.data.base import region, table_name
+from gridpulse.data.base import gsi, region, table_name
 
 USERS_TABLE = table_name("USERS_TABLE", "gridpulse-users")
 
@@ -32,15 +31,6 @@ USERS_TABLE = table_name("USERS_TABLE", "gridpulse-users")
 class _Meta:
     table_name = USERS_TABLE
     region = region()
-
-
-class UsersByCreated(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "users-by-created"
-        projection = AllProjection()
-
-    list_pk = UnicodeAttribute(hash_key=True)
-    list_sk = UnicodeAttribute(range_key=True)
 
 
 class UserItem(Model):
@@ -69,7 +59,7 @@ class UserItem(Model):
     list_pk = UnicodeAttribute(default="users")
     list_sk = UnicodeAttribute()
 
-    by_created = UsersByCreated()
+    by_created = gsi("users-by-created", "list_pk", "list_sk")
 
     @staticmethod
     def key(user_id: str) -> str:
