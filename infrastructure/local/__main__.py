@@ -107,6 +107,10 @@ def main() -> int:
 
     scheduler = Scheduler(stack, functions, log=None if os.environ.get("GRIDPULSE_QUIET") else _say)
     scheduler.start()
+    from infrastructure.local.sqs_poller import SqsPoller
+
+    poller = SqsPoller(stack, functions, boto3.session.Session(), log=_say)
+    poller.start()
     gateway = Gateway(stack, functions, stage=stack.parameters.get("Stage", "dev"),
                       outbox=lambda: sent_emails(stack.account, stack.region),
                       log=None if os.environ.get("GRIDPULSE_QUIET") else _say, run_schedule=scheduler.run)
@@ -162,6 +166,7 @@ def main() -> int:
             fleet_box["fleet"].stop()
         server.server_close()
         scheduler.stop()
+        poller.stop()
         iot.stop()
         moto.stop()
         shutil.rmtree(workdir, ignore_errors=True)

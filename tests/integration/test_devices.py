@@ -217,3 +217,31 @@ def test_deleting_a_user_deprovisions_its_devices(api, admin_token, owner):
     assert cert["certificateDescription"]["status"] == "REVOKED"
     assert api.get(f"/devices/{created['device_id']}", token=admin_token)[0] == 404
     assert api.get("/admin/stats", token=admin_token)[1]["total_devices"] == 0
+
+
+def test_deleting_a_device_queues_the_removal_of_its_data(api, owner, aws):
+    """Readings, rollups, alerts and rules of a deleted device are removed in the
+    background (CleanupFunction, fed by the cleanup queue)."""
+    from datetime import datetime, timedelta, timezone
+
+    from gridpulse.domain.cleanup import handle_sqs_batch
+
+    created = _meter(api, owner, power_rating_w=1000)
+    key = {"X-API-Key": created["credentials"]["api_key"]}
+    now = datetime.now(timezone.utc)
+    batch = {"readings": [{"timestamp": (now - timedelta(minutes=5 - i)).isoformat(), "power_w": 50,
+                           "energy_kwh": 1 + i / 100} for i in range(5)]}
+    assert api.post("/telemetry", batch, headers=key)[0] == 201
+    api.put(f"/devices/{created['device_id']}/alert-rules", {"max_power_w": 10}, token=owner)
+    assert api.delete(f"/devices/{created['device_id']}", token=owner)[0] == 200
+
+    sqs = boto3.client("sqs")
+    messages = sqs.receive_message(QueueUrl=aws.physical["CleanupQueue"], MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"]) for m in messages] == [{"device_id": created["device_id"]}]
+    result = handle_sqs_batch({"Records": [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]})
+    assert result == {"batchItemFailures": []}
+    for table in ("TelemetryTable", "DevicesTable"):
+        left = boto3.client("dynamodb").query(
+            TableName=aws.physical[table], KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"device#{created['device_id']}"}})["Items"]
+        assert left == [], table

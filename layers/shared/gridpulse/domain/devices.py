@@ -283,9 +283,12 @@ def delete(caller: Caller, device_id: str) -> None:
 
 
 def _deprovision(device: DeviceItem) -> None:
+    from gridpulse.domain.cleanup import enqueue_device_cleanup
+
     provisioning.revoke_certificate(device.thing_name, device.certificate_id, device.certificate_arn)
     provisioning.delete_thing(device.thing_name)
     _delete_items(device)
+    enqueue_device_cleanup(device.device_id)  # readings, rollups, alerts: in the background
     with TransactWrite(connection=connection()) as tx:
         tx.update(DeviceCounterItem(), actions=[DeviceCounterItem.total.add(-1)] + (
             [DeviceCounterItem.active.add(-1)] if device.status == "active" else []))

@@ -1,0 +1,14 @@
+"""Background removal of a deleted device's data (queue fed by device deletes)."""
+from __future__ import annotations
+
+from typing import Any
+
+from gridpulse.domain.cleanup import handle_sqs_batch
+from gridpulse.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict, context: Any) -> dict:
+    return handle_sqs_batch(event)
