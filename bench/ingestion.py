@@ -745,8 +745,9 @@ class NaiveDesign:
 
 
 def seed_year(device_id: str, tz_name: str) -> None:
-    """365 day rollups written directly, in the shape rollups._write_day writes."""
-    from gridpulse.data.telemetry import DayItem, day_sk, device_pk
+    """365 day rollups and their month rollups written directly, in the shape
+    rollups._write_day and rollups._record_day_in_month write."""
+    from gridpulse.data.telemetry import DayItem, MonthItem, day_sk, device_pk, month_sk
     from gridpulse.telemetry.readings import Reading
     from gridpulse.telemetry.rollups import HOUR_MS, day_bounds_ms
 
@@ -754,6 +755,7 @@ def seed_year(device_id: str, tz_name: str) -> None:
     tz = ZoneInfo(tz_name)
     today = datetime.now(tz).date()
     counter = 1000.0
+    months: dict[str, dict] = {}
     with DayItem.batch_write() as batch:
         for back in range(YEAR_DAYS - 1, -1, -1):
             day = today - timedelta(days=back)
@@ -775,6 +777,11 @@ def seed_year(device_id: str, tz_name: str) -> None:
                 kwh=round(sum(b["e"] for b in buckets.values()), 6), n=120 * len(buckets),
                 latest=json.dumps(latest.compact(), separators=(",", ":")), version=len(buckets) * 12,
                 updated_at=datetime.fromtimestamp(end / 1000, tz=timezone.utc).isoformat()))
+            months.setdefault(day.isoformat()[:7], {})[day.isoformat()] = {
+                "k": round(sum(b["e"] for b in buckets.values()), 6), "v": len(buckets) * 12}
+    with MonthItem.batch_write() as batch:
+        for month, days in months.items():
+            batch.save(MonthItem(device_pk(device_id), month_sk(month), tz=tz_name, days=days))
 
 
 def measure_queries(ledger: Ledger) -> list[QueryRow]:
@@ -932,7 +939,8 @@ def report(m: Measurement) -> int:
 
     print()
     print("Energy queries over a year of rollups: items DynamoDB returned, from the recorded Query responses")
-    print(f"(365 day items written directly, in the shape rollups._write_day writes: 23-25 hourly buckets with "
+    print(f"(365 day items and their month items written directly, in the shape rollups writes them; a day item: "
+          f"23-25 hourly buckets with "
           f"e/n/ps/pn/pmin/pmax, kwh, n, latest, version; {m.day_item_bytes:,.0f} bytes each on average. Seeding a "
           f"year through ingestion is too slow under moto.)")
     print(f"Naive columns are COMPUTED, not measured: a query over raw readings at {INTERVAL_S} s sampling, read "

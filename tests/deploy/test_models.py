@@ -12,7 +12,7 @@ MODELS = {
     "SitesTable": [sites.HotelItem, sites.SectionItem, sites.RoomItem],
     "DevicesTable": [devices.DeviceItem, devices.DeviceStateItem, devices.ApiKeyItem, devices.GroupItem,
                      devices.MembershipItem, devices.DeviceCounterItem, devices.DeviceLogItem],
-    "TelemetryTable": [telemetry.RawItem, telemetry.DayItem, telemetry.QuarantineItem],
+    "TelemetryTable": [telemetry.RawItem, telemetry.DayItem, telemetry.MonthItem, telemetry.QuarantineItem],
     "AlertsTable": [alerts.AlertItem, alerts.OpenGuardItem, alerts.AlertStateItem],
 }
 

@@ -259,3 +259,27 @@ def test_rollups_equal_raw_readings_across_a_dst_change(api, admin_token):
     assert math.isclose(by_day["2026-10-25"], 25 * 4 * 0.1, abs_tol=1e-6)  # 25 local hours of 0.4 kWh
     paris_hours = [h for h in hours["items"] if "2026-10-24T22:00" <= h["period"] < "2026-10-25T23:00"]
     assert len(paris_hours) == 25
+
+
+def test_monthly_totals_come_from_month_rollups(api, meter, dynamodb_calls):
+    from gridpulse.telemetry.ingest import Message, context_for, ingest
+
+    start = datetime(2026, 8, 1, 3, 0, tzinfo=timezone.utc)
+    samples = [start + timedelta(hours=6 * i) for i in range(4 * 75)]  # 75 days, Aug to mid-Oct
+    counter = [round(10 + 0.5 * i, 3) for i in range(len(samples))]
+    for first in range(0, len(samples), 100):
+        part = slice(first, first + 100)
+        event = {"readings": [{"timestamp": t.isoformat(), "energy_kwh": c}
+                              for t, c in zip(samples[part], counter[part])]}
+        ingest(context_for(meter["id"]), [Message(event, int(samples[part][-1].timestamp() * 1000) + 1, "http")])
+    dynamodb_calls.clear()
+    status, months = api.get(f"/devices/{meter['id']}/energy", token=meter["token"],
+                             query={"period": "month", "start": "2026-08-01T00:00:00Z",
+                                    "end": "2026-10-31T00:00:00Z"})
+    assert status == 200
+    assert math.isclose(months["total_kwh"], counter[-1] - counter[0], abs_tol=1e-6)
+    by_month = {m["period"]: m["kwh"] for m in months["items"]}
+    assert math.isclose(by_month["2026-08"], 0.5 * (31 * 4 - 1), abs_tol=1e-6)  # the first reading is the baseline
+    assert math.isclose(by_month["2026-09"], 0.5 * 30 * 4, abs_tol=1e-6)
+    # August and September: two month items; October (partial): its day items; plus auth and device lookups.
+    assert dynamodb_calls.dynamodb().count("Query") == 2

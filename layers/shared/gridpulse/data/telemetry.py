@@ -7,6 +7,7 @@ GetItem in one partition.
 | item | sk | holds |
 |---|---|---|
 | raw readings | `r#<bucket ms, 13 digits>#<first ts>#<digest>` | the readings of one message that fall in one bucket (a local hour), compact JSON; TTL = retention |
+| month rollup | `m#<YYYY-MM>` (site time zone) | the kWh of each day of the month, with the day rollup's version |
 | day rollup | `d#<YYYY-MM-DD>` (site time zone) | per-bucket stats (kWh, count, power sum/min/max), day totals, the newest reading, a version for optimistic locking |
 | quarantine | `q#<received ms>#<digest>#<index>` | a refused reading or message, the reason and field; TTL 30 days |
 
@@ -16,7 +17,7 @@ reading. Day items make a 30-day chart 30 items and a year 365 items.
 """
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from gridpulse.data.base import region, table_name
@@ -59,6 +60,19 @@ class DayItem(Model):
     updated_at = UnicodeAttribute(null=True)
 
 
+class MonthItem(Model):
+    """Monthly rollup: the kWh of each local day, with the version of the day
+    rollup it came from (an older day version never overwrites a newer one)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # m#YYYY-MM
+    tz = UnicodeAttribute()
+    days = MapAttribute(default=dict)  # {YYYY-MM-DD: {"k": kWh, "v": day version}}
+
+
 class QuarantineItem(Model):
     class Meta(_Meta):
         pass
@@ -84,3 +98,7 @@ def raw_prefix(bucket_ms: int) -> str:
 
 def day_sk(date: str) -> str:
     return f"d#{date}"
+
+
+def month_sk(month: str) -> str:
+    return f"m#{month}"

@@ -180,7 +180,19 @@ def energy(context: DeviceContext, period: str, start: str | None, end: str | No
                                tzinfo=tz)
         start_ts = local_start.astimezone(timezone.utc)
     totals: dict[str, float] = defaultdict(float)
-    for bucket, kwh in _slots(context.device_id, _ms(start_ts), _ms(end_ts), ZoneInfo(context.tz)):
+    slots_from = start_ts
+    if period == "month" and str(tz) == context.tz:
+        # Whole months before the one `end` falls in come from month rollups
+        # (12 items for a year); the last, partial month from its day rollups.
+        end_local = end_ts.astimezone(tz)
+        last_month_start = datetime(end_local.year, end_local.month, 1, tzinfo=tz)
+        if last_month_start > start_ts:
+            first, last = start_ts.astimezone(tz).strftime("%Y-%m"), (last_month_start - timedelta(days=1)).strftime("%Y-%m")
+            for item in rollups.month_items(context.device_id, first, last):
+                days = item.days.as_dict() if item.days is not None else {}
+                totals[item.sk[2:]] += math.fsum(float(d["k"]) for d in days.values())
+            slots_from = last_month_start.astimezone(timezone.utc)
+    for bucket, kwh in _slots(context.device_id, _ms(slots_from), _ms(end_ts), ZoneInfo(context.tz)):
         local = datetime.fromtimestamp(bucket / 1000, tz=tz)
         label = {"hour": iso_ms(bucket), "day": local.date().isoformat(), "month": local.strftime("%Y-%m")}[period]
         totals[label] += kwh

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from gridpulse.data.telemetry import DayItem, RawItem, day_sk, device_pk, raw_prefix
+from gridpulse.data.telemetry import DayItem, MonthItem, RawItem, day_sk, device_pk, month_sk, raw_prefix
 from gridpulse.observability import logger
 from gridpulse.telemetry.energy import intervals
 from gridpulse.telemetry.readings import Reading
@@ -230,6 +230,7 @@ def _write_day(device_id: str, day: str, buckets: list[int], tz_name: str, max_p
         condition = DayItem.version == version if version else DayItem.pk.does_not_exist()
         try:
             item.save(condition=condition)
+            _record_day_in_month(device_id, day, float(item.kwh), version + 1, tz_name)
             return jumps
         except PutError as exc:
             if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
@@ -237,6 +238,42 @@ def _write_day(device_id: str, day: str, buckets: list[int], tz_name: str, max_p
             logger.info("day rollup changed underneath; recomputing", extra={"attempt": attempt + 1})
             time.sleep(0.01 * (attempt + 1))
     raise RuntimeError(f"could not update the rollup of {day} after {MAX_RETRIES} attempts")
+
+
+def _record_day_in_month(device_id: str, day: str, kwh: float, version: int, tz_name: str) -> None:
+    """Put a day's total into its month rollup, unless a newer version of that
+    day is already there (writers of one day can finish in any order)."""
+    pk, sk = device_pk(device_id), month_sk(day[:7])
+    entry = {"k": round(kwh, 6), "v": version}
+    for _ in range(MAX_RETRIES):
+        try:
+            MonthItem(pk, sk).update(
+                actions=[MonthItem.days[day].set(entry), MonthItem.tz.set(tz_name)],
+                condition=MonthItem.days.exists() & (MonthItem.days[day].does_not_exist()
+                                                     | (MonthItem.days[day]["v"] < version)))
+            return
+        except UpdateError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+        try:
+            current = MonthItem.get(pk, sk, consistent_read=True)
+        except DoesNotExist:
+            current = None
+        if current is None:
+            try:
+                MonthItem(pk, sk, tz=tz_name, days={day: entry}).save(condition=MonthItem.pk.does_not_exist())
+                return
+            except PutError:
+                continue  # created meanwhile: update it
+        stored = (current.days.as_dict() if current.days is not None else {}).get(day)
+        if stored is not None and int(stored["v"]) >= version:
+            return  # a newer version of this day is already recorded
+    raise RuntimeError(f"could not record {day} in its month rollup")
+
+
+def month_items(device_id: str, first: str, last: str) -> list[MonthItem]:
+    """Month rollups from `first` to `last` (YYYY-MM, inclusive): one Query."""
+    return list(MonthItem.query(device_pk(device_id), MonthItem.sk.between(month_sk(first), month_sk(last))))
 
 
 # ---------------------------------------------------------------- reads
