@@ -69,8 +69,9 @@ def test_a_provisioned_device_publishes_over_mtls_and_its_readings_are_served(st
         _publish(connection, creds["topics"]["telemetry"], batch)
         _publish(connection, creds["topics"]["telemetry"], batch)  # a duplicate delivery
         _publish(connection, creds["topics"]["telemetry"], "{not json")
-        readings = _wait(lambda: stack.request("GET", f"/devices/{did}/readings", admin,
-                                               params={"start": "-1h"}).json()["items"])
+        # A batch that straddles an hour is stored as two bucket items: wait for all ten readings.
+        readings = _wait(lambda: (lambda items: items if len(items) >= 10 else None)(
+            stack.request("GET", f"/devices/{did}/readings", admin, params={"start": "-1h"}).json()["items"]))
         assert len(readings) == 10 and readings[0]["power_w"] == 460.0
         energy = _wait(lambda: stack.request("GET", f"/devices/{did}/energy", admin,
                                              params={"period": "hour", "start": "-2h"}).json()["total_kwh"])
