@@ -1,10 +1,8 @@
 """Users endpoint group: user admin, self-service profile, admin statistics."""
 from __future__ import annotations
 
-from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from gridpulse.api import (
     BEARER,

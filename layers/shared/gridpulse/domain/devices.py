@@ -26,7 +26,7 @@ from gridpulse.data.devices import (
     MembershipItem,
 )
 from gridpulse.domain import scope, sites
-from gridpulse.domain.roles import Caller, Role
+from gridpulse.domain.roles import Caller
 from gridpulse.errors import BadRequest, Forbidden, NotFound, Unauthorized, field_error
 from gridpulse.iot import provisioning
 from gridpulse.observability import count, logger
