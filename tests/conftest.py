@@ -54,6 +54,7 @@ for _key, _value in _predicted_environment().items():
 
 def _reset_caches() -> None:
     from gridpulse.aws import reset_clients
+    from gridpulse.pagination import reset_key as reset_page_key
     from gridpulse.security.secrets import jwt_signing_key
     from gridpulse.settings import get_settings
 
@@ -62,6 +63,7 @@ def _reset_caches() -> None:
 
     get_settings.cache_clear()
     jwt_signing_key.cache_clear()
+    reset_page_key()
     reset_clients()
     forget_context()
     forget_rules()

@@ -4,6 +4,8 @@
 * `start`/`end` accept ISO 8601 (with an offset or `Z`; a naive value is UTC)
   or a time relative to now: `-90s`, `-15m`, `-1h`, `-24h`, `-7d`, `-2w`, and `now`.
 * Calendar buckets use an IANA zone (`Europe/Paris`), DST included.
+* Every time the API accepts lies in [EARLIEST, LATEST]; anything else (or a
+  value whose offset pushes it past what `datetime` holds) is a 400.
 """
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from gridpulse.errors import BadRequest, field_error
 
 _RELATIVE = re.compile(r"^-(\d{1,6})([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# The oldest and newest instants a query may name: nothing is stored outside them.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
 def utcnow() -> datetime:
@@ -36,20 +41,30 @@ def parse_time(value: str, field: str, now: datetime | None = None) -> datetime:
     if text == "now":
         return now
     match = _RELATIVE.match(text)
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return now - timedelta(**{_UNITS[unit]: amount})
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        if match:
+            amount, unit = int(match.group(1)), match.group(2)
+            parsed = now - timedelta(**{_UNITS[unit]: amount})
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=timezone.utc)
+            parsed = parsed.astimezone(timezone.utc)
     except ValueError:
         raise BadRequest(
             f"{field} must be ISO 8601 or relative like -24h",
             code="invalid_time",
             fields=[field_error(field, "expected ISO 8601 (2026-11-22T10:00:00Z) or -15m, -24h, -7d")],
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        parsed = None  # past what datetime holds: out of range below
+    if parsed is None or not EARLIEST <= parsed <= LATEST:
+        raise BadRequest(
+            f"{field} is out of range",
+            code="time_out_of_range",
+            fields=[field_error(field, f"expected a time from {iso(EARLIEST)} to {iso(LATEST)}")],
+        )
+    return parsed
 
 
 def parse_range(

@@ -301,7 +301,7 @@ def _source(index, hash_value: str, filters: dict, keep=lambda a: True):
         items = [a for a in result if _matches(a, filters) and keep(a)]
         return items, result.last_evaluated_key
 
-    return query, lambda a: True
+    return f"{index.Meta.index_name}:{hash_value}", query, lambda a: True
 
 
 def list_alerts(caller: Caller, filters: dict, limit: int, next_token: str | None, user_id: str | None = None) -> dict:
@@ -321,7 +321,7 @@ def list_alerts(caller: Caller, filters: dict, limit: int, next_token: str | Non
         others = devices.list_visible(caller, {}, 1000, None)["items"]
         sources += [_source(AlertItem.by_device, d["device_id"], filters)
                     for d in others if d["owner_id"] != caller.user_id]
-    items, token = chained_page(sources, limit, next_token)
+    items, token = chained_page(sources, limit, next_token, f"alerts:{caller.user_id}:{sorted(filters.items())}")
     views = [alert_view(a) for a in items]
     return {"items": views, "count": len(views), "next_token": token}
 

@@ -342,7 +342,7 @@ def _index_source(index, hash_value: str, condition=None, filter_condition=None,
         items = list(result)
         return items, result.last_evaluated_key
 
-    return query, keep
+    return f"{index.Meta.index_name}:{hash_value}", query, keep
 
 
 def _filters(filters: dict):
@@ -375,7 +375,7 @@ def list_visible(caller: Caller, filters: dict, limit: int, next_token: str | No
         sources += [_index_source(DeviceItem.by_city, _city_key(c), filter_condition=cond,
                                   keep=lambda d: d.owner_id != caller.user_id and not scope.sees_hotel(caller, d.hotel_id))
                     for c in sorted(caller.cities)]
-    items, token = chained_page(sources, limit, next_token)
+    items, token = chained_page(sources, limit, next_token, f"devices:{caller.user_id}")
     views = with_states(items)
     return {"items": views, "count": len(views), "next_token": token}
 
@@ -390,8 +390,9 @@ def owned_items(caller: Caller, user_id: str, limit: int, next_token: str | None
     if not caller.is_admin and caller.user_id != user_id:
         raise NotFound("No such user.", code="user_not_found")
     result = DeviceItem.by_owner.query(user_id, DeviceItem.owner_sk.startswith("device#"), limit=limit,
-                                       last_evaluated_key=decode_token(next_token), scan_index_forward=False)
-    return list(result), encode_token(result.last_evaluated_key)
+                                       last_evaluated_key=decode_token(next_token, f"owned:{user_id}"),
+                                       scan_index_forward=False)
+    return list(result), encode_token(result.last_evaluated_key, f"owned:{user_id}")
 
 
 def list_owned_by(caller: Caller, user_id: str, limit: int, next_token: str | None) -> dict:
@@ -403,7 +404,7 @@ def list_owned_by(caller: Caller, user_id: str, limit: int, next_token: str | No
 def statuses(limit: int, next_token: str | None) -> dict:
     """Every device with online/offline, for admins: one Query per device type."""
     sources = [_index_source(DeviceItem.by_type, t) for t in DEVICE_TYPES]
-    items, token = chained_page(sources, limit, next_token)
+    items, token = chained_page(sources, limit, next_token, "statuses")
     states = states_for(items)
     rows = [{"device_id": d.device_id, "name": d.name, "device_type": d.device_type, "status": d.status,
              "online": is_online(states.get(d.device_id)),

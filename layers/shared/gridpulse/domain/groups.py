@@ -60,10 +60,12 @@ def create(caller: Caller, name: str, description: str | None, color: str | None
 
 def list_own(caller: Caller, include_devices: bool, limit: int, next_token: str | None) -> dict:
     result = GroupItem.by_owner.query(caller.user_id, GroupItem.owner_sk.startswith("group#"), limit=limit,
-                                      last_evaluated_key=decode_token(next_token), scan_index_forward=False)
+                                      last_evaluated_key=decode_token(next_token, f"groups:{caller.user_id}"),
+                                      scan_index_forward=False)
     groups = list(result)
     items = [group_view(g, _member_ids(g.group_id) if include_devices else None) for g in groups]
-    return {"items": items, "count": len(items), "next_token": encode_token(result.last_evaluated_key)}
+    token = encode_token(result.last_evaluated_key, f"groups:{caller.user_id}")
+    return {"items": items, "count": len(items), "next_token": token}
 
 
 def get(caller: Caller, group_id: str) -> dict:

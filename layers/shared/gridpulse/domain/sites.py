@@ -17,7 +17,7 @@ from gridpulse.data.sites import HotelItem, RoomItem, SectionItem, key, sort_key
 from gridpulse.domain import scope
 from gridpulse.domain.roles import Caller, Role
 from gridpulse.errors import Conflict, NotFound, field_error
-from gridpulse.pagination import decode_token, encode_token
+from gridpulse.pagination import decode_token, encode_token, invalid_token
 from gridpulse.timeutil import iso, utcnow, zone
 
 HOTELS_PARENT = "hotels"
@@ -76,10 +76,10 @@ def managed_room(caller: Caller, room_id: str) -> RoomItem:
 
 
 def _query_page(index_query, parent: str, limit: int, next_token: str | None, view) -> dict:
-    start = decode_token(next_token)
-    result = index_query(parent, limit=limit, last_evaluated_key=start)
+    purpose = f"children:{parent}"
+    result = index_query(parent, limit=limit, last_evaluated_key=decode_token(next_token, purpose))
     items = [view(item) for item in result]
-    return {"items": items, "count": len(items), "next_token": encode_token(result.last_evaluated_key)}
+    return {"items": items, "count": len(items), "next_token": encode_token(result.last_evaluated_key, purpose)}
 
 
 # ---------------------------------------------------------------- hotels
@@ -95,15 +95,17 @@ def list_hotels(caller: Caller, limit: int, next_token: str | None) -> dict:
     if caller.is_admin:
         return _query_page(HotelItem.children.query, HOTELS_PARENT, limit, next_token, hotel_view)
     # Everyone else: the hotels of its scope, read by key (no index needed).
-    start = decode_token(next_token) or {"i": 0}
     ids = sorted(caller.hotel_ids)
-    offset = start.get("i", 0) if isinstance(start.get("i"), int) else 0
+    purpose = f"hotels:{caller.user_id}:{','.join(ids)}"
+    offset = (decode_token(next_token, purpose) or {"i": 0}).get("i")
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= len(ids):
+        raise invalid_token("not a token of this list")
     chunk = ids[offset:offset + min(limit, 100)]
     found = {h.pk: h for h in HotelItem.batch_get([key("hotel", i) for i in chunk])} if chunk else {}
     items = [hotel_view(found[key("hotel", i)]) for i in chunk if key("hotel", i) in found]
     following = offset + len(chunk)
     return {"items": items, "count": len(items),
-            "next_token": encode_token({"i": following}) if following < len(ids) else None}
+            "next_token": encode_token({"i": following}, purpose) if following < len(ids) else None}
 
 
 def create_hotel(caller: Caller, hotel_name: str, address: str | None, timezone: str | None) -> dict:

@@ -62,13 +62,14 @@ def readings_page(context: DeviceContext, start: str | None, end: str | None, li
                   next_token: str | None) -> dict:
     start_ts, end_ts = parse_range(start, end, max_span=RAW_MAX_SPAN)
     start_ms, end_ms = _ms(start_ts), _ms(end_ts)
-    cursor = decode_token(next_token)
+    purpose = f"readings:{context.device_id}"
+    cursor = decode_token(next_token, purpose)
     after = (int(cursor.get("t", 0)), str(cursor.get("k", ""))) if cursor else None
     if after:
         start_ms = max(start_ms, after[0])
     readings = [r for r in readings_in(context, start_ms, end_ms) if after is None or (r.ts_ms, r.identity) > after]
     page, more = readings[:limit], len(readings) > limit
-    token = encode_token({"t": page[-1].ts_ms, "k": page[-1].identity}) if more and page else None
+    token = encode_token({"t": page[-1].ts_ms, "k": page[-1].identity}, purpose) if more and page else None
     return {"items": [r.view() for r in page], "count": len(page), "next_token": token,
             "start": iso(start_ts), "end": iso(end_ts)}
 
@@ -88,10 +89,11 @@ def latest(context: DeviceContext) -> dict | None:
 
 def rejected_page(device_id: str, limit: int, next_token: str | None) -> dict:
     result = QuarantineItem.query(device_pk(device_id), QuarantineItem.sk.startswith("q#"), scan_index_forward=False,
-                                  limit=limit, last_evaluated_key=decode_token(next_token))
+                                  limit=limit, last_evaluated_key=decode_token(next_token, f"rejected:{device_id}"))
     items = [{"received_at": q.received_at, "reason": q.reason, "field": q.field, "message": q.message,
               "source": q.source, "raw": q.raw} for q in result]
-    return {"items": items, "count": len(items), "next_token": encode_token(result.last_evaluated_key)}
+    return {"items": items, "count": len(items),
+            "next_token": encode_token(result.last_evaluated_key, f"rejected:{device_id}")}
 
 
 # ---------------------------------------------------------------- aggregates
