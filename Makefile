@@ -1,7 +1,7 @@
 # GridPulse developer commands. Each target bootstraps what it needs.
 #   make run    local stack (moto, gateway on :3000, seeded admin)
-#   make test   the whole suite: firmware host tests, then unit, integration, end-to-end,
-#               firmware/cloud contract, template lint, sam build
+#   make test   the whole suite: firmware host tests, ruff, then unit, integration, end-to-end
+#               (with schemathesis over the whole OpenAPI), firmware/cloud contract, template lint, sam build
 #   make bench  cold-start and DynamoDB-requests-per-call benchmarks
 PYTHON ?= python3
 VENV := .venv
@@ -28,6 +28,7 @@ run: $(STAMP)
 	$(PY) -m infrastructure.local
 
 test: $(STAMP) $(SAM_STAMP) firmware-test
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 unit: $(STAMP)

@@ -502,8 +502,8 @@ def report(m: Measurement) -> int:
                       f"({r.per_message(r.client_cpu_s * 1000):.1f} ms/msg)" for r in rows)
           + ". Transactions share one cached connection per container (gridpulse.data.base.connection), so a "
             "client is created once, not per alert raised or resolved.")
-    print(f"Notifications are SNS Publish calls (email, filtered to the owner); each comes with an MQTT publish "
-          f"for apps (IoT data plane): " + ", ".join(f"{r.label.split(' (')[0]} {r.mqtt}" for r in rows) + ".")
+    print("Notifications are SNS Publish calls (email, filtered to the owner); each comes with an MQTT publish "
+          "for apps (IoT data plane): " + ", ".join(f"{r.label.split(' (')[0]} {r.mqtt}" for r in rows) + ".")
     hours = size.messages * MESSAGE_SPAN_S / 3600
     types = ", ".join(f"{k} {v}" for k, v in m.default_types.most_common()) or "none"
     print(f"Default rules on this stream: {default.raised} alerts raised ({types}), {default.notifications} emails, "
