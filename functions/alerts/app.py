@@ -52,7 +52,7 @@ def user_alerts(user_id: str, status: Status = None, limit: Limit = None, next_t
 
 
 @app.post("/alerts", tags=["alerts"], summary="Raise a manual alert (operator, admin)", security=BEARER,
-          responses=status_doc(201, AlertOut, "Raised (200 when it bumped the open alert of that type)"))
+          responses=status_doc(201, AlertOut, "Raised", also={200: "Bumped the open alert of that type"}))
 def create_alert(body: ManualAlertIn) -> Response[AlertOut]:
     caller, _ = current_user(app)
     device = devices.visible(caller, body.device_id)

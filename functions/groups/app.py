@@ -6,7 +6,16 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from gridpulse.api import BEARER, create_app, current_caller, json_response, lambda_handler, status_doc
+from gridpulse.api import (
+    BEARER,
+    Limit,
+    NextToken,
+    create_app,
+    current_caller,
+    json_response,
+    lambda_handler,
+    status_doc,
+)
 from gridpulse.domain import groups
 from gridpulse.pagination import parse_limit
 from gridpulse.schemas.common import MessageOut
@@ -34,8 +43,8 @@ def create_group(body: GroupIn) -> Response[GroupOut]:
 @app.get("/groups", tags=["groups"], summary="The caller's groups", security=BEARER)
 def list_groups(
     include_devices: Annotated[bool, Query(description="add device_ids to each group")] = False,
-    limit: Annotated[str | None, Query()] = None,
-    next_token: Annotated[str | None, Query()] = None,
+    limit: Limit = None,
+    next_token: NextToken = None,
 ) -> GroupsPage:
     return groups.list_own(current_caller(app), include_devices, parse_limit(limit), next_token)
 

@@ -38,15 +38,19 @@ BEARER = [{"bearer": []}]
 API_KEY = [{"apiKey": []}]
 
 # Query parameters every list or time-range route shares.
-Limit = Annotated[str | None, Query(description="page size, 1 to 1000 (default 50)")]
-NextToken = Annotated[str | None, Query(description="next_token of the previous page")]
+Limit = Annotated[int | None, Query(ge=1, le=1000, description="page size, 1 to 1000 (default 50)")]
+NextToken = Annotated[str | None, Query(min_length=1, max_length=2048,
+                                        description="next_token of the previous page, unchanged")]
 Start = Annotated[str | None, Query(description="ISO 8601 or relative (-1h, -24h, -7d)")]
 End = Annotated[str | None, Query(description="ISO 8601 or relative; default now")]
 
 
-def status_doc(status: int, model: type, description: str) -> dict:
-    """OpenAPI `responses` for a route that answers `status` (201, 202) with `model`."""
-    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+def status_doc(status: int, model: type, description: str, also: dict[int, str] | None = None) -> dict:
+    """OpenAPI `responses` for a route that answers `status` (201, 202) with `model`,
+    and `also` the other success statuses it may answer with the same model."""
+    statuses = {status: description, **(also or {})}
+    return {code: {"description": text, "content": {"application/json": {"model": model}}}
+            for code, text in statuses.items()}
 
 
 def error_response(status: int, code: str, message: str, fields: list[dict] | None = None,
