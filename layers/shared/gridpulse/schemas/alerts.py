@@ -5,10 +5,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from gridpulse.schemas.common import Input, Output
+from gridpulse.schemas.common import Input, Output, integer, number, text
 
 Severity = Literal["info", "warning", "critical"]
-Positive = Annotated[float, Field(gt=0)]
+Positive = number(gt=0)
 
 
 class AlertOut(Output):
@@ -31,7 +31,7 @@ class AlertsPage(Output):
 
 class ManualAlertIn(Input):
     device_id: Annotated[str, Field(min_length=1, max_length=64)]
-    message: Annotated[str, Field(min_length=1, max_length=500)]
+    message: Annotated[text(500), Field(min_length=1)]
     alert_type: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")] = "manual"
     severity: Severity = "warning"
 
@@ -40,13 +40,13 @@ class AlertRulesIn(Input):
     """Thresholds; anything left out keeps its current value (defaults come from power_rating_w)."""
 
     max_power_w: Positive | None = None
-    min_voltage: Annotated[float, Field(ge=0, le=500)] | None = None
-    max_voltage: Annotated[float, Field(gt=0, le=500)] | None = None
+    min_voltage: number(ge=0, le=500) | None = None
+    max_voltage: number(gt=0, le=500) | None = None
     max_current: Positive | None = None
-    max_temperature: Annotated[float, Field(gt=-50, le=150)] | None = None
-    spike_factor: Annotated[float, Field(gt=1, le=100)] | None = None
-    offline_after_s: Annotated[int, Field(ge=60, le=7 * 86400)] | None = None
-    clear_after_s: Annotated[int, Field(ge=0, le=86400)] | None = None
+    max_temperature: number(gt=-50, le=150) | None = None
+    spike_factor: number(gt=1, le=100) | None = None
+    offline_after_s: integer(ge=60, le=7 * 86400) | None = None
+    clear_after_s: integer(ge=0, le=86400) | None = None
     anomaly: bool | None = None
     notify: bool | None = None
 

@@ -5,15 +5,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from gridpulse.schemas.common import Input, Output
+from gridpulse.schemas.common import Input, NotNull, Output, bounded_map, integer, label, number, text
 
 DeviceType = Literal["meter", "light", "sensor", "prepaid_meter"]
 DeviceStatus = Literal["active", "inactive", "maintenance"]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-Text = Annotated[str, Field(max_length=500)]
-Short = Annotated[str, Field(max_length=100)]
-Latitude = Annotated[float, Field(ge=-90, le=90)]
-Longitude = Annotated[float, Field(ge=-180, le=180)]
+Name = label(100)
+Text = text(500)
+Short = label(100, min_length=0)
+Tag = label(40, min_length=0)
+Latitude = number(ge=-90, le=90)
+Longitude = number(ge=-180, le=180)
+PowerRating = number(gt=0, le=1_000_000)
+# What a device reports about its configuration: a small free-form map.
+Config = bounded_map(max_depth=5, max_keys=200, max_key_length=64, max_string_length=1024, max_bytes=8 * 1024,
+                     description="a JSON object: keys 1-64 characters, at most 5 levels, 200 keys and 8 KiB; "
+                                 "leaves are strings, numbers, booleans or null")
 
 
 class Wifi(Input):
@@ -28,11 +34,11 @@ class DeviceFields(Input):
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     description: Text | None = None
-    power_rating_w: Annotated[float, Field(gt=0, le=1_000_000)] | None = None
-    firmware_version: Annotated[str, Field(max_length=40)] | None = None
-    hardware_version: Annotated[str, Field(max_length=40)] | None = None
-    provider: Annotated[str, Field(max_length=40)] | None = None
-    external_id: Annotated[str, Field(max_length=100)] | None = None
+    power_rating_w: PowerRating | None = None
+    firmware_version: Tag | None = None
+    hardware_version: Tag | None = None
+    provider: Tag | None = None
+    external_id: Short | None = None
 
 
 class DeviceIn(DeviceFields):
@@ -55,7 +61,7 @@ class RoomDeviceIn(Input):
     ssid: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     password: Annotated[str, Field(min_length=8, max_length=63)] | None = None
     device_type: DeviceType = "meter"
-    power_rating_w: Annotated[float, Field(gt=0, le=1_000_000)] | None = None
+    power_rating_w: PowerRating | None = None
 
     @model_validator(mode="after")
     def wifi_pair(self):
@@ -65,8 +71,10 @@ class RoomDeviceIn(Input):
 
 
 class DeviceUpdateIn(DeviceFields):
-    name: Name | None = None
-    status: DeviceStatus | None = None
+    """Fields left out keep their value; null clears an optional field."""
+
+    name: NotNull[Name] = None
+    status: NotNull[DeviceStatus] = None
     room_id: Annotated[str, Field(max_length=64)] | None = None
     wifi: Wifi | None = None
 
@@ -125,9 +133,9 @@ class DevicesPage(Output):
 
 
 class HeartbeatIn(Input):
-    firmware_version: Annotated[str, Field(max_length=40)] | None = None
-    uptime_s: Annotated[int, Field(ge=0)] | None = None
-    rssi: Annotated[int, Field(ge=-150, le=0)] | None = None
+    firmware_version: Tag | None = None
+    uptime_s: integer(ge=0) | None = None
+    rssi: integer(ge=-150, le=0) | None = None
 
 
 class HeartbeatOut(Output):
@@ -137,7 +145,7 @@ class HeartbeatOut(Output):
 
 
 class ConfigIn(Input):
-    config: dict[str, Any]
+    config: Config
 
 
 class ConfigOut(Output):
@@ -164,7 +172,9 @@ class GroupIn(Input):
 
 
 class GroupUpdateIn(Input):
-    name: Name | None = None
+    """Fields left out keep their value; null clears description or color."""
+
+    name: NotNull[Name] = None
     description: Text | None = None
     color: Color | None = None
 

@@ -5,21 +5,25 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from gridpulse.schemas.common import Input, Output
+from gridpulse.schemas.common import Input, NotNull, Output, label, text
 
-Label = Annotated[str, Field(min_length=1, max_length=100)]
+Label = label(100)
+RoomNumber = label(20)
+Address = text(300)
 Occupancy = Literal["vacant", "occupied", "reserved", "maintenance"]
 
 
 class HotelIn(Input):
     hotel_name: Label
-    address: Annotated[str, Field(max_length=300)] | None = None
+    address: Address | None = None
     timezone: Annotated[str, Field(max_length=64, description="IANA zone, default UTC")] | None = None
 
 
 class HotelUpdateIn(Input):
-    hotel_name: Label | None = None
-    address: Annotated[str, Field(max_length=300)] | None = None
+    """Fields left out keep their value; null clears the address and sets the time zone back to UTC."""
+
+    hotel_name: NotNull[Label] = None
+    address: Address | None = None
     timezone: Annotated[str, Field(max_length=64)] | None = None
 
 
@@ -37,7 +41,7 @@ class SectionIn(Input):
 
 
 class SectionUpdateIn(Input):
-    section_name: Label | None = None
+    section_name: NotNull[Label] = None
 
 
 class SectionOut(Output):
@@ -49,13 +53,15 @@ class SectionOut(Output):
 
 
 class RoomIn(Input):
-    room_number: Annotated[str, Field(min_length=1, max_length=20)]
+    room_number: RoomNumber
     occupancy_status: Occupancy = "vacant"
 
 
 class RoomUpdateIn(Input):
-    room_number: Annotated[str, Field(min_length=1, max_length=20)] | None = None
-    occupancy_status: Occupancy | None = None
+    """Fields left out keep their value."""
+
+    room_number: NotNull[RoomNumber] = None
+    occupancy_status: NotNull[Occupancy] = None
 
 
 class RoomOut(Output):

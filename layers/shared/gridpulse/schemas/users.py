@@ -5,13 +5,13 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, model_validator
 
-from gridpulse.schemas.common import Input, Output
+from gridpulse.schemas.common import Input, NotNull, Output, label
 from gridpulse.security.passwords import MAX_LENGTH, MIN_LENGTH
 
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH, description="8 to 128 characters")]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+Name = label(100)
 Username = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")]
-City = Annotated[str, Field(min_length=1, max_length=100)]
+City = label(100)
 ScopeId = Annotated[str, Field(min_length=1, max_length=100)]
 RoleName = Literal["admin", "operator", "viewer"]
 
@@ -82,15 +82,17 @@ class CreateUserIn(Input):
 
 
 class UpdateUserIn(Input):
-    name: Name | None = None
-    email: EmailStr | None = None
+    """Fields left out keep their value; null removes username or city."""
+
+    name: NotNull[Name] = None
+    email: NotNull[EmailStr] = None
     username: Username | None = None
     city: City | None = None
-    password: Password | None = None
+    password: NotNull[Password] = None
     current_password: Annotated[str, Field(max_length=MAX_LENGTH)] | None = None
-    role: RoleName | None = None
-    hotel_ids: Annotated[list[ScopeId], Field(max_length=500)] | None = None
-    cities: Annotated[list[City], Field(max_length=500)] | None = None
+    role: NotNull[RoleName] = None
+    hotel_ids: NotNull[Annotated[list[ScopeId], Field(max_length=500)]] = None
+    cities: NotNull[Annotated[list[City], Field(max_length=500)]] = None
 
 
 class UserUpdatedOut(UserOut):
