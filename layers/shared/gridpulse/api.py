@@ -28,7 +28,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from gridpulse.domain import users
 from gridpulse.domain.roles import Caller, Role
-from gridpulse.errors import ApiError, Forbidden, field_error
+from gridpulse.errors import ApiError, BadRequest, Forbidden, field_error
 from gridpulse.observability import logger, metrics, tracer
 from gridpulse.settings import get_settings
 
@@ -89,9 +89,50 @@ def validation_errors_to_response(errors: list[dict]) -> Response:
     return error_response(400, "validation_error", f"Invalid request: {names}.", fields)
 
 
+# How deeply a request body may nest objects and arrays. The deepest body an
+# endpoint takes is a device's reported config (5 levels inside {"config": ...}).
+MAX_JSON_DEPTH = 32
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def parse_json_body(text: str) -> dict:
+    """How every request body is read (the resolver's JSON deserializer): a JSON
+    object nested at most MAX_JSON_DEPTH deep, else a 400 naming `body`.
+
+    Without this, a body nested thousands deep overflows the parser's
+    recursion (a 5xx), and a top-level array reaches the validation layer,
+    which takes its first element for the body."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        value = None
+        too_deep = True
+    else:
+        too_deep = isinstance(value, (dict, list)) and _too_deep(value, MAX_JSON_DEPTH)
+    if too_deep:
+        raise BadRequest(f"The request body nests objects or arrays more than {MAX_JSON_DEPTH} deep.",
+                         code="validation_error",
+                         fields=[field_error("body", f"at most {MAX_JSON_DEPTH} levels of nesting", "too_deep")])
+    if not isinstance(value, dict):
+        raise BadRequest("The request body must be a JSON object.", code="validation_error",
+                         fields=[field_error("body", "a JSON object is required", "object_required")])
+    return value
+
+
 def create_app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(
         enable_validation=True,
+        json_body_deserializer=parse_json_body,
         response_validation_error_http_code=500,
         cors=CORSConfig(allow_origin="*", allow_headers=["Authorization", "X-API-Key", "Idempotency-Key"]),
     )
@@ -134,7 +175,10 @@ def lambda_handler(app: APIGatewayRestResolver) -> Callable:
 def _check_body(event: dict) -> dict | None:
     """Refuse what the validation layer should never see: bodies over the
     limit (413) and bodies that are not JSON (415). A body sent without a
-    Content-Type, or as curl's default form type, is read as JSON."""
+    Content-Type, or as curl's default form type, is read as JSON; media types
+    are compared case-insensitively and any `+json` type is JSON. The header
+    is then rewritten to `application/json`, the one spelling the resolver
+    recognises."""
     body = event.get("body") or ""
     limit = get_settings().max_body_bytes
     if len(body.encode() if isinstance(body, str) else body) > limit:
@@ -153,14 +197,16 @@ def _check_body(event: dict) -> dict | None:
     headers = event.get("headers") or {}
     name = next((k for k in headers if k.lower() == "content-type"), None)
     content_type = (headers.get(name) or "").split(";")[0].strip().lower() if name else ""
-    if content_type in ("", "application/x-www-form-urlencoded"):
-        headers = {k: v for k, v in headers.items() if k != name}
-        headers["Content-Type"] = "application/json"
-        event["headers"] = headers
-        event.pop("multiValueHeaders", None)
-    elif content_type != "application/json" and not content_type.endswith("+json"):
+    if content_type not in ("", "application/x-www-form-urlencoded", "application/json") \
+            and not (content_type.endswith("+json") and "/" in content_type):
         return _raw_error(415, "unsupported_media_type", "Send the request body as application/json.",
                           [field_error("Content-Type", "must be application/json", "unsupported")])
+    event["headers"] = {**{k: v for k, v in headers.items() if k.lower() != "content-type"},
+                        "Content-Type": "application/json"}
+    if event.get("multiValueHeaders"):
+        event["multiValueHeaders"] = {**{k: v for k, v in event["multiValueHeaders"].items()
+                                         if k.lower() != "content-type"},
+                                      "Content-Type": ["application/json"]}
     return None
 
 
