@@ -23,7 +23,7 @@ from gridpulse.alerts.evaluate import State, cleared, evaluate
 from gridpulse.alerts.rules import AlertRules, rules_for
 from gridpulse.aws import client
 from gridpulse.data.alerts import AlertItem, AlertStateItem, OpenGuardItem
-from gridpulse.data.base import connection
+from gridpulse.data.base import connection, intact
 from gridpulse.data.devices import DeviceItem
 from gridpulse.domain import devices, scope
 from gridpulse.domain.roles import Caller, Role
@@ -298,7 +298,7 @@ def _matches(alert: AlertItem, filters: dict) -> bool:
 def _source(index, hash_value: str, filters: dict, keep=lambda a: True):
     def query(limit: int, start: dict | None):
         result = index.query(hash_value, scan_index_forward=False, limit=limit, last_evaluated_key=start)
-        items = [a for a in result if _matches(a, filters) and keep(a)]
+        items = [a for a in intact(result, "alert") if _matches(a, filters) and keep(a)]
         return items, result.last_evaluated_key
 
     return f"{index.Meta.index_name}:{hash_value}", query, lambda a: True

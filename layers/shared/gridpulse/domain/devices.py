@@ -17,7 +17,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.transactions import TransactWrite
 
-from gridpulse.data.base import connection
+from gridpulse.data.base import batch_get_intact, connection, intact
 from gridpulse.data.devices import (
     ApiKeyItem,
     DeviceCounterItem,
@@ -125,9 +125,17 @@ def owned(caller: Caller, device_id: str) -> DeviceItem:
     return device
 
 
+# What a list shows of a device's state (presence); the reported config is only
+# read for one device at a time (detail_view).
+PRESENCE_ATTRIBUTES = ["pk", "sk", "last_seen", "last_seen_epoch", "connected"]
+
+
 def states_for(devices: list[DeviceItem]) -> dict[str, DeviceStateItem]:
+    """The presence of each device; a state that cannot be read back is left
+    out (the device shows as offline) rather than failing the list."""
     keys = [(DeviceItem.key(d.device_id), "state") for d in devices]
-    return {s.pk.split("#", 1)[1]: s for s in DeviceStateItem.batch_get(keys)} if keys else {}
+    states = batch_get_intact(DeviceStateItem, keys, "device state", attributes_to_get=PRESENCE_ATTRIBUTES)
+    return {s.pk.split("#", 1)[1]: s for s in states}
 
 
 def with_states(devices: list[DeviceItem]) -> list[dict]:
@@ -339,7 +347,7 @@ def _index_source(index, hash_value: str, condition=None, filter_condition=None,
     def query(limit: int, start: dict | None):
         result = index.query(hash_value, condition, filter_condition=filter_condition, limit=limit,
                              last_evaluated_key=start, scan_index_forward=False)
-        items = list(result)
+        items = list(intact(result, "device"))
         return items, result.last_evaluated_key
 
     return f"{index.Meta.index_name}:{hash_value}", query, keep
@@ -392,7 +400,7 @@ def owned_items(caller: Caller, user_id: str, limit: int, next_token: str | None
     result = DeviceItem.by_owner.query(user_id, DeviceItem.owner_sk.startswith("device#"), limit=limit,
                                        last_evaluated_key=decode_token(next_token, f"owned:{user_id}"),
                                        scan_index_forward=False)
-    return list(result), encode_token(result.last_evaluated_key, f"owned:{user_id}")
+    return list(intact(result, "device")), encode_token(result.last_evaluated_key, f"owned:{user_id}")
 
 
 def list_owned_by(caller: Caller, user_id: str, limit: int, next_token: str | None) -> dict:

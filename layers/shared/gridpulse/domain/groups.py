@@ -13,7 +13,7 @@ import uuid
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from gridpulse.data.base import connection
+from gridpulse.data.base import batch_get_intact, connection, intact
 from gridpulse.data.devices import DeviceItem, GroupItem, MembershipItem
 from gridpulse.domain import devices
 from gridpulse.domain.roles import Caller
@@ -62,7 +62,7 @@ def list_own(caller: Caller, include_devices: bool, limit: int, next_token: str 
     result = GroupItem.by_owner.query(caller.user_id, GroupItem.owner_sk.startswith("group#"), limit=limit,
                                       last_evaluated_key=decode_token(next_token, f"groups:{caller.user_id}"),
                                       scan_index_forward=False)
-    groups = list(result)
+    groups = list(intact(result, "group"))
     items = [group_view(g, _member_ids(g.group_id) if include_devices else None) for g in groups]
     token = encode_token(result.last_evaluated_key, f"groups:{caller.user_id}")
     return {"items": items, "count": len(items), "next_token": token}
@@ -108,7 +108,7 @@ def delete_all_owned_by(user_id: str) -> int:
 def list_devices(caller: Caller, group_id: str) -> dict:
     _owned(caller, group_id)
     ids = _member_ids(group_id)
-    found = list(DeviceItem.batch_get([(DeviceItem.key(i), "meta") for i in ids])) if ids else []
+    found = batch_get_intact(DeviceItem, [(DeviceItem.key(i), "meta") for i in ids], "device")
     found.sort(key=lambda d: ids.index(d.device_id))
     views = devices.with_states(found)
     return {"items": views, "count": len(views), "next_token": None}
@@ -171,7 +171,7 @@ def groups_of_device(caller: Caller, device_id: str) -> dict:
     devices.visible(caller, device_id)
     ids = [m.sk.split("#", 1)[1]
            for m in MembershipItem.query(DeviceItem.key(device_id), MembershipItem.sk.startswith("group#"))]
-    found = list(GroupItem.batch_get([(GroupItem.key(i), "meta") for i in ids])) if ids else []
+    found = batch_get_intact(GroupItem, [(GroupItem.key(i), "meta") for i in ids], "group")
     items = [group_view(g) for g in found if caller.is_admin or g.owner_id == caller.user_id]
     return {"items": items, "count": len(items), "next_token": None}
 

@@ -13,6 +13,7 @@ import uuid
 
 from pynamodb.exceptions import DoesNotExist
 
+from gridpulse.data.base import batch_get_intact, intact
 from gridpulse.data.sites import HotelItem, RoomItem, SectionItem, key, sort_key
 from gridpulse.domain import scope
 from gridpulse.domain.roles import Caller, Role
@@ -78,7 +79,7 @@ def managed_room(caller: Caller, room_id: str) -> RoomItem:
 def _query_page(index_query, parent: str, limit: int, next_token: str | None, view) -> dict:
     purpose = f"children:{parent}"
     result = index_query(parent, limit=limit, last_evaluated_key=decode_token(next_token, purpose))
-    items = [view(item) for item in result]
+    items = [view(item) for item in intact(result, "site")]
     return {"items": items, "count": len(items), "next_token": encode_token(result.last_evaluated_key, purpose)}
 
 
@@ -101,7 +102,7 @@ def list_hotels(caller: Caller, limit: int, next_token: str | None) -> dict:
     if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= len(ids):
         raise invalid_token("not a token of this list")
     chunk = ids[offset:offset + min(limit, 100)]
-    found = {h.pk: h for h in HotelItem.batch_get([key("hotel", i) for i in chunk])} if chunk else {}
+    found = {h.pk: h for h in batch_get_intact(HotelItem, [key("hotel", i) for i in chunk], "hotel")}
     items = [hotel_view(found[key("hotel", i)]) for i in chunk if key("hotel", i) in found]
     following = offset + len(chunk)
     return {"items": items, "count": len(items),
@@ -126,7 +127,7 @@ def update_hotel(caller: Caller, hotel_id: str, changes: dict) -> dict:
         actions += [HotelItem.hotel_name.set(changes["hotel_name"]),
                     HotelItem.child_sk.set(sort_key(changes["hotel_name"], hotel_id))]
     if "address" in changes:
-        actions.append(HotelItem.address.set(changes["address"]))
+        actions.append(HotelItem.address.set(changes["address"]) if changes["address"] else HotelItem.address.remove())
     if "timezone" in changes:
         actions.append(HotelItem.timezone.set(_check_timezone(changes["timezone"])))
     hotel.update(actions=actions, condition=HotelItem.pk.exists())
