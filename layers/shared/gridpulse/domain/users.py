@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from gridpulse.data.base import connection
+from gridpulse.data.base import connection, intact
 from gridpulse.data.users import CounterItem, LoginAttemptsItem, LoginNameItem, ResetTokenItem, UserItem
 from gridpulse.domain.roles import Caller, Role
 from gridpulse.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, field_error
@@ -432,13 +432,10 @@ def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, 
     if "username" in changes and (changes["username"] or None) != user.username:
         new_name = changes["username"].strip() if changes["username"] else None
         actions.append(UserItem.username.set(new_name) if new_name else UserItem.username.remove())
-        claim_ops.append(
-            (
-                "username",
-                LoginNameItem.username_key(user.username) if user.username else None,
-                LoginNameItem.username_key(new_name) if new_name else None,
-            )
-        )
+        old_key = LoginNameItem.username_key(user.username) if user.username else None
+        new_key = LoginNameItem.username_key(new_name) if new_name else None
+        if old_key != new_key:  # "Alice" -> "alice" keeps the claim it already holds
+            claim_ops.append(("username", old_key, new_key))
     if caller.is_admin:
         if "role" in changes:
             actions.append(UserItem.role.set(Role(changes["role"]).value))
@@ -523,7 +520,7 @@ def list_users(limit: int, next_token: str | None) -> dict:
     """Newest first, one Query on the users-by-created index per page."""
     start = decode_token(next_token, "users")
     result = UserItem.by_created.query("users", scan_index_forward=False, limit=limit, last_evaluated_key=start)
-    items = [public_view(u) for u in result]
+    items = [public_view(u) for u in intact(result, "user")]
     return page(items, result.last_evaluated_key, "users")
 
 
