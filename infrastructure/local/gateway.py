@@ -4,7 +4,8 @@ Routes come from the Api events of template.yaml; each request becomes an API
 Gateway proxy event (path parameters, query strings, single- and multi-value
 headers, body, request context) handed to the same handler code that Lambda
 runs. Like API Gateway it answers unknown routes itself (404/405), answers
-CORS preflights, and refuses bodies over 10 MB (413).
+CORS preflights, and refuses bodies over 10 MB (413), whether sized by
+Content-Length or sent chunked (it stops reading at the limit).
 
 Besides the API it serves, under paths no API route uses:
   /docs            Swagger UI for openapi.json
@@ -160,9 +161,10 @@ class Gateway:
             allowed = ", ".join(sorted(m for m in exc.valid_methods or [] if m != "HEAD"))
             return _error(405, "method_not_allowed", f"{request.method} is not allowed here; use {allowed}.",
                           {"Allow": allowed})
-        if (request.content_length or 0) > API_GATEWAY_MAX_BODY:
+        raw = read_body(request)
+        if raw is None:
             return _error(413, "payload_too_large", "Request bodies are limited to 10 MB.")
-        event = self.proxy_event(request, resource, path_params)
+        event = self.proxy_event(request, resource, path_params, raw)
         try:
             result = self.functions[logical].invoke(event, self.stack.region, self.stack.account)
         except Exception as exc:  # what API Gateway shows when the integration fails
@@ -173,8 +175,7 @@ class Gateway:
 
     # ------------------------------------------------------------ events
 
-    def proxy_event(self, request: Request, resource: str, path_params: dict) -> dict:
-        raw = request.get_data(cache=False)
+    def proxy_event(self, request: Request, resource: str, path_params: dict, raw: bytes) -> dict:
         try:
             body, is_b64 = (raw.decode("utf-8"), False) if raw else (None, False)
         except UnicodeDecodeError:
@@ -266,6 +267,26 @@ class Gateway:
             return Response(json.dumps({"items": messages, "count": len(messages)}, indent=2),
                             content_type="application/json")
         return None
+
+
+def read_body(request: Request, limit: int = API_GATEWAY_MAX_BODY) -> bytes | None:
+    """The request body, or None when it is larger than `limit`. A body whose
+    Content-Length is over the limit is not read at all; a chunked one (no
+    Content-Length) is read only until it passes the limit, never truncated."""
+    if request.content_length is not None:
+        return None if request.content_length > limit else request.get_data(cache=False)
+    if not request.environ.get("wsgi.input_terminated"):
+        return b""  # neither sized nor chunked: there is no body
+    stream = request.environ["wsgi.input"]
+    chunks, size = [], 0
+    while True:
+        chunk = stream.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
 
 
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
