@@ -99,6 +99,12 @@ def test_one_unreadable_device_state_does_not_break_any_device_list(api, aws, ad
     assert listed == {"Good": True, "Poisoned": False, "Mistyped": False}
     assert "UnreadableItemSkipped" in skipped
 
+    # The device itself still shows, without the config it cannot read, and can report a new one.
+    status, detail = api.get(f"/devices/{poisoned['id']}", token=admin_token)
+    assert status == 200 and detail["reported_config"] is None, detail
+    assert api.put("/device/config", {"config": {"interval_s": 30}}, headers=poisoned["key"])[0] == 200
+    assert api.get(f"/devices/{poisoned['id']}", token=admin_token)[1]["reported_config"] == {"interval_s": 30}
+
 
 def test_an_item_missing_a_required_attribute_is_skipped_not_fatal(api, aws, owner, admin_token, skipped):
     kept, broken = _meter(api, owner, "Kept"), _meter(api, owner, "Broken")

@@ -60,7 +60,8 @@ def gsi(name: str, hash_attr: str, range_attr: str, range_type=UnicodeAttribute,
 LOAD_ERRORS = (AttributeDeserializationError, AttributeError, KeyError, TypeError, ValueError)
 
 
-def _skip(kind: str, key: Any, reason: str) -> None:
+def skip_unreadable(kind: str, key: Any, reason: str) -> None:
+    """Log and count (metric UnreadableItemSkipped) a stored item left out because it cannot be read back."""
     logger.error("unreadable item skipped", extra={"kind": kind, "key": str(key), "reason": reason})
     count("UnreadableItemSkipped")
 
@@ -91,11 +92,11 @@ def intact(items: Iterable[M], kind: str) -> Iterator[M]:
         except StopIteration:
             return
         except AttributeDeserializationError as exc:
-            _skip(kind, None, f"{type(exc).__name__}: {exc}")
+            skip_unreadable(kind, None, f"{type(exc).__name__}: {exc}")
             continue
         missing = _missing_required(item)
         if missing:
-            _skip(kind, _key_of(item), f"missing {', '.join(missing)}")
+            skip_unreadable(kind, _key_of(item), f"missing {', '.join(missing)}")
             continue
         yield item
 
@@ -120,5 +121,5 @@ def batch_get_intact(model: type[M], keys: Iterable, kind: str, attributes_to_ge
             except DoesNotExist:
                 continue
             except LOAD_ERRORS as item_exc:
-                _skip(kind, key, f"{type(item_exc).__name__}: {item_exc}")
+                skip_unreadable(kind, key, f"{type(item_exc).__name__}: {item_exc}")
     return list(intact(loaded, kind))

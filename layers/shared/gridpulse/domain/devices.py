@@ -17,7 +17,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.transactions import TransactWrite
 
-from gridpulse.data.base import batch_get_intact, connection, intact
+from gridpulse.data.base import LOAD_ERRORS, batch_get_intact, connection, intact, skip_unreadable
 from gridpulse.data.devices import (
     ApiKeyItem,
     DeviceCounterItem,
@@ -96,14 +96,28 @@ def detail_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
 # ---------------------------------------------------------------- loading
 
 
+# What a list shows of a device's state (presence); the reported config is only
+# read for one device at a time (detail_view).
+PRESENCE_ATTRIBUTES = ["pk", "sk", "last_seen", "last_seen_epoch", "connected"]
+
+
 def state_of(device: DeviceItem) -> DeviceStateItem | None:
     return _state(device.device_id)
 
 
 def _state(device_id: str) -> DeviceStateItem | None:
+    """The device's state; one that cannot be read back whole (a reported
+    config stored before configs were checked) is read again without its
+    config, so that the device itself still shows (and can report a new one)."""
     try:
         return DeviceStateItem.get(DeviceItem.key(device_id), "state")
     except DoesNotExist:
+        return None
+    except LOAD_ERRORS as exc:
+        skip_unreadable("device state", device_id, f"{type(exc).__name__}: {exc}")
+    try:
+        return DeviceStateItem.get(DeviceItem.key(device_id), "state", attributes_to_get=PRESENCE_ATTRIBUTES)
+    except (DoesNotExist, *LOAD_ERRORS):
         return None
 
 
@@ -123,11 +137,6 @@ def owned(caller: Caller, device_id: str) -> DeviceItem:
     if not scope.owns_device(caller, device):
         raise Forbidden("Only the device's owner or an admin may do this.", code="forbidden")
     return device
-
-
-# What a list shows of a device's state (presence); the reported config is only
-# read for one device at a time (detail_view).
-PRESENCE_ATTRIBUTES = ["pk", "sk", "last_seen", "last_seen_epoch", "connected"]
 
 
 def states_for(devices: list[DeviceItem]) -> dict[str, DeviceStateItem]:
