@@ -287,3 +287,15 @@ def test_free_text_keeps_newlines_but_not_other_control_characters(api, owner):
     assert status == 200 and body["description"] == "Line 1\nLine 2\tend"
     status, body = api.put(f"/devices/{meter['id']}", {"description": "bell\x07"}, token=owner)
     assert status == 400 and fields_of(body) == {"description"}
+
+
+@pytest.mark.parametrize("raw,field", [
+    ('{"power_w": 5, "data": {"": 1}}', "data"),
+    ('{"power_w": 5, "metadata": {"probe": {"x": NaN}}}', "metadata.probe.x"),
+    ('{"power_w": 5, "data": {"a": {"b": {"c": {"d": {"e": 1}}}}}}', "data.a.b.c.d"),
+])
+def test_free_form_reading_fields_are_bounded_maps_too(api, owner, raw, field):
+    meter = _meter(api, owner)
+    status, body = api.call("POST", "/telemetry", raw=raw, headers=meter["key"])
+    assert status == 400 and body["error"] == "invalid_field" and fields_of(body) == {field}, body
+    assert api.get(f"/devices/{meter['id']}/readings/latest", token=owner)[0] == 404

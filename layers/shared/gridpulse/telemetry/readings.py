@@ -4,7 +4,8 @@ A message is one reading or `{"readings": [...]}`. Each reading may carry
 `timestamp` (ISO 8601 or epoch seconds/milliseconds), `seq`, `voltage` (V),
 `current` (A), `power_w`, `energy_kwh` (a cumulative counter),
 `temperature` (deg C), `power_factor`, `frequency` (Hz), `data` and
-`metadata` (small free-form objects).
+`metadata` (small free-form objects: the bounds of
+gridpulse.schemas.common.bounded_map, at most 2 KiB).
 
 A reading that fails a check is not dropped: it becomes a `Rejection` with a
 reason and the offending field, and ingestion keeps it in quarantine.
@@ -15,6 +16,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from gridpulse.schemas.common import free_map_problem
 
 MAX_BATCH = 500
 # A device clock may run this far ahead of the broker before a reading counts as "in the future".
@@ -197,8 +200,11 @@ def validate(raw: Any, index: int, received_ms: int) -> Reading | Rejection:
     extra = {}
     for name in ("data", "metadata"):
         if name in raw:
-            if not isinstance(raw[name], dict) or len(str(raw[name])) > MAX_FREEFORM_BYTES:
-                return reject("invalid_field", name, f"{name} must be an object of at most {MAX_FREEFORM_BYTES} bytes")
+            problem = free_map_problem(raw[name], max_depth=4, max_keys=100, max_key_length=64,
+                                       max_string_length=512, max_bytes=MAX_FREEFORM_BYTES)
+            if problem:
+                path, why = problem
+                return reject("invalid_field", f"{name}.{path}" if path else name, f"{name}: {why}")
             extra[name] = raw[name]
 
     derived = False
