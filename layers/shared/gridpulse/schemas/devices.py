@@ -13,6 +13,7 @@ Name = label(100)
 Text = text(500)
 Short = label(100, min_length=0)
 Tag = label(40, min_length=0)
+Ssid = label(32)
 Latitude = number(ge=-90, le=90)
 Longitude = number(ge=-180, le=180)
 PowerRating = number(gt=0, le=1_000_000)
@@ -23,7 +24,7 @@ Config = bounded_map(max_depth=5, max_keys=200, max_key_length=64, max_string_le
 
 
 class Wifi(Input):
-    ssid: Annotated[str, Field(min_length=1, max_length=32)]
+    ssid: Ssid
     password: Annotated[str, Field(min_length=8, max_length=63, description="WPA2 passphrase; never returned")]
 
 
@@ -58,7 +59,7 @@ class RoomDeviceIn(Input):
     """Seed 000's body: a meter in a room with the Wi-Fi it should join."""
 
     device_name: Name
-    ssid: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    ssid: Ssid | None = None
     password: Annotated[str, Field(min_length=8, max_length=63)] | None = None
     device_type: DeviceType = "meter"
     power_rating_w: PowerRating | None = None
