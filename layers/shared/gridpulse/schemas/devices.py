@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from gridpulse.schemas.common import Input, NotNull, Output, bounded_map, integer, label, number, text
 
@@ -42,7 +42,18 @@ class DeviceFields(Input):
     external_id: Short | None = None
 
 
+def _present(*names: str) -> dict:
+    """JSON Schema: each of `names` is there and not null."""
+    return {"required": list(names), "properties": {n: {"not": {"type": "null"}} for n in names}}
+
+
 class DeviceIn(DeviceFields):
+    # The cross-field rule below, stated in the OpenAPI document too (JSON Schema 2020-12).
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"required": ["device_type"], "properties": {"device_type": {"const": "prepaid_meter"}}},
+        "then": _present("provider", "external_id"),
+    })
+
     name: Name
     device_type: DeviceType
     room_id: Annotated[str, Field(max_length=64)] | None = None
@@ -57,6 +68,11 @@ class DeviceIn(DeviceFields):
 
 class RoomDeviceIn(Input):
     """Seed 000's body: a meter in a room with the Wi-Fi it should join."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": _present("ssid"), "then": _present("password")},
+        {"if": _present("password"), "then": _present("ssid")},
+    ]})
 
     device_name: Name
     ssid: Ssid | None = None
