@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from gridpulse.api import (
+    ADMIN,
     BEARER,
     Limit,
     NextToken,
@@ -44,7 +45,7 @@ def list_hotels(limit: Limit = None, next_token: NextToken = None) -> HotelsPage
     return sites.list_hotels(current_caller(app), parse_limit(limit), next_token)
 
 
-@app.post("/hotels", tags=["sites"], summary="Create a hotel (admin)", security=BEARER,
+@app.post("/hotels", tags=["sites"], summary="Create a hotel (admin)", security=ADMIN,
           responses=status_doc(201, HotelOut, "Hotel created"))
 def create_hotel(body: HotelIn) -> Response[HotelOut]:
     return json_response(201, sites.create_hotel(current_caller(app), body.hotel_name, body.address, body.timezone))
@@ -55,13 +56,13 @@ def get_hotel(hotel_id: str) -> HotelOut:
     return sites.hotel_view(sites.visible_hotel(current_caller(app), hotel_id))
 
 
-@app.put("/hotels/<hotel_id>", tags=["sites"], summary="Update a hotel (admin)", security=BEARER)
+@app.put("/hotels/<hotel_id>", tags=["sites"], summary="Update a hotel (admin)", security=ADMIN)
 def update_hotel(hotel_id: str, body: HotelUpdateIn) -> HotelOut:
     return sites.update_hotel(current_caller(app), hotel_id, body.model_dump(exclude_unset=True))
 
 
 @app.delete("/hotels/<hotel_id>", tags=["sites"], summary="Delete a hotel (admin); 409 while it has sections",
-            security=BEARER)
+            security=ADMIN)
 def delete_hotel(hotel_id: str, cascade: Cascade = False) -> DeletedOut:
     return sites.delete_hotel(current_caller(app), hotel_id, cascade)
 
