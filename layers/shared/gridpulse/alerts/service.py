@@ -27,7 +27,7 @@ from gridpulse.data.base import connection
 from gridpulse.data.devices import DeviceItem
 from gridpulse.domain import devices, scope
 from gridpulse.domain.roles import Caller, Role
-from gridpulse.errors import NotFound
+from gridpulse.errors import Forbidden, NotFound
 from gridpulse.iot import messaging
 from gridpulse.observability import count, logger
 from gridpulse.pagination import chained_page
@@ -279,7 +279,11 @@ def mark_read(caller: Caller, alert_id: str) -> dict:
 
 
 def resolve(caller: Caller, alert_id: str) -> dict:
+    """Resolve by hand: the device's owner, an operator in scope or an admin.
+    A viewer who sees the alert through its scope may only mark it read (403)."""
     alert = visible_alert(caller, alert_id)
+    if not (caller.is_admin or alert.owner_id == caller.user_id or caller.role is Role.operator):
+        raise Forbidden("Only the device's owner, an operator or an admin may resolve an alert.", code="forbidden")
     return alert_view(_resolve(alert.alert_id, f"user:{caller.user_id}") or alert)
 
 
