@@ -81,7 +81,7 @@ def raise_alert(device: DeviceItem, rules: AlertRules, alert_type: str, severity
         now = iso_ms(at_ms)
         alert = AlertItem(AlertItem.key(alert_id), alert_id=alert_id, device_id=device.device_id,
                           device_name=device.name, owner_id=device.owner_id, hotel_id=device.hotel_id,
-                          city=device.city, alert_type=alert_type, severity=severity, status="open", message=message,
+                          city=scope.city_scope(device), alert_type=alert_type, severity=severity, status="open", message=message,
                           value=value, threshold=threshold, count=occurrences, first_seen=now, last_seen=now,
                           source=source, created_sk=f"{now}#{alert_id}")
         try:
