@@ -97,7 +97,7 @@ def with_error_responses(doc: dict) -> dict:
                 responses["401"] = {"description": "Missing, invalid, expired or revoked token", **ref}
                 responses["403"] = {"description": "The caller's role does not allow this", **ref}
             if path == "/auth/login":
-                responses["429"] = {"description": "Too many failed logins for this login name (Retry-After)", **ref}
+                responses["429"] = {"description": "Too many failed logins for this account (Retry-After)", **ref}
             if "requestBody" in operation:
                 responses["413"] = {"description": "Body too large", **ref}
                 responses["415"] = {"description": "Body is not JSON", **ref}

@@ -300,3 +300,74 @@ def test_a_successful_login_clears_earlier_failures(api):
 def test_a_body_that_is_not_utf8_is_400_not_500(api):
     status, body = api.post("/auth/register", raw=b"\xff\xfe\x00junk")
     assert status == 400 and body["error"] == "invalid_json"
+
+
+def test_the_lockout_is_per_account_whichever_login_name_is_used(api):
+    api.register("ann@example.com", username="ann")
+    api.register("bob@example.com", username="bob")
+    for _ in range(10):
+        assert api.post("/auth/login", {"email": "ann@example.com", "password": "wrong-wrong-1"})[0] == 401
+    status, body = api.post("/auth/login", {"username": "ann", "password": "correct-horse-1"})
+    assert status == 429 and body["error"] == "too_many_attempts", body
+    for _ in range(10):
+        assert api.post("/auth/login", {"username": "bob", "password": "wrong-wrong-1"})[0] == 401
+    assert api.post("/auth/login", {"email": "BOB@example.com", "password": "correct-horse-1"})[0] == 429
+
+
+def test_parallel_guesses_cannot_get_past_the_limit(aws, monkeypatch):
+    """Eleven guesses at once (parallel Lambdas): at most ten passwords are
+    checked, the rest are refused without one. Each DynamoDB request is made
+    atomic, as DynamoDB makes it; everything between two requests interleaves."""
+    import threading
+
+    import botocore.client
+
+    from gridpulse.domain import users
+    from gridpulse.errors import TooManyRequests, Unauthorized
+    from gridpulse.security import passwords
+
+    users.create_user(name="Ann", email="ann@example.com", password="correct-horse-1")
+    atomic = threading.Lock()
+    original_call = botocore.client.BaseClient._make_api_call
+
+    def one_request_at_a_time(self, operation, params):
+        with atomic:
+            return original_call(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", one_request_at_a_time)
+    guesses = 11
+    outcomes: list[str] = []
+    checked: list[int] = []
+    release = threading.Event()
+    progress = threading.Condition()
+
+    def slow_wrong_check(stored_hash, password):
+        with progress:
+            checked.append(1)
+            progress.notify_all()
+        release.wait(10)  # every guess is in flight before any is answered
+        return False
+
+    monkeypatch.setattr(passwords, "verify_password", slow_wrong_check)
+
+    def guess():
+        try:
+            users.login(login="ann@example.com", password="wrong-wrong-1")
+        except Unauthorized:
+            outcome = "401"
+        except TooManyRequests:
+            outcome = "429"
+        with progress:
+            outcomes.append(outcome)
+            progress.notify_all()
+
+    threads = [threading.Thread(target=guess) for _ in range(guesses)]
+    for thread in threads:
+        thread.start()
+    with progress:
+        assert progress.wait_for(lambda: len(checked) + outcomes.count("429") == guesses, timeout=20)
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(outcomes) == ["401"] * 10 + ["429"]
+    assert len(checked) == 10

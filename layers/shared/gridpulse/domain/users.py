@@ -6,7 +6,9 @@ measured by `make bench`:
 
 * an authenticated call costs one GetItem (the user, which carries the
   token version and the list of logged-out token ids);
-* login costs two GetItems (login name, then user);
+* login costs two GetItems (login name, then user) and one conditional
+  UpdateItem that counts the attempt (plus a DeleteItem that clears the count
+  when the password was right);
 * every write that must keep names unique or counters right is one
   TransactWriteItems.
 """
@@ -17,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from gridpulse.data.base import connection
@@ -199,41 +201,72 @@ MAX_FAILED_LOGINS = 10
 LOCKOUT_WINDOW_S = 15 * 60
 
 
-def _attempts(login: str) -> LoginAttemptsItem | None:
+def _condition_failed(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def _locked_out(key: str) -> TooManyRequests:
     try:
-        item = LoginAttemptsItem.get(LoginAttemptsItem.key(login), consistent_read=True)
+        since = LoginAttemptsItem.get(key, consistent_read=True).since
     except DoesNotExist:
-        return None
-    return item if time.time() - item.since < LOCKOUT_WINDOW_S else None
+        since = time.time()
+    count("LoginLockedOut")
+    retry = int(since + LOCKOUT_WINDOW_S - time.time()) + 1
+    return TooManyRequests("Too many failed logins; try again later.", code="too_many_attempts",
+                           headers={"Retry-After": str(max(retry, 1))})
 
 
-def _record_failure(login: str, attempts: LoginAttemptsItem | None) -> None:
-    now = int(time.time())
-    if attempts is None:
-        LoginAttemptsItem(LoginAttemptsItem.key(login), failures=1, since=now, ttl=now + LOCKOUT_WINDOW_S).save()
-    else:
-        attempts.update(actions=[LoginAttemptsItem.failures.add(1)])
+def _claim_attempt(key: str) -> None:
+    """Count this attempt before its password is checked, or raise 429 when
+    the window already holds MAX_FAILED_LOGINS attempts.
+
+    Each step is one conditional write, so parallel requests (other Lambda
+    instances) can neither lose a count nor all slip under the limit: at most
+    MAX_FAILED_LOGINS passwords are checked per window.
+    """
+    for _ in range(3):
+        now = int(time.time())
+        cutoff = now - LOCKOUT_WINDOW_S
+        try:  # a window is open and has room: one more
+            LoginAttemptsItem(key).update(
+                actions=[LoginAttemptsItem.failures.add(1)],
+                condition=(LoginAttemptsItem.since > cutoff) & (LoginAttemptsItem.failures < MAX_FAILED_LOGINS))
+            return
+        except UpdateError as exc:
+            if not _condition_failed(exc):
+                raise
+        try:  # no window, or an expired one: open a new one with this attempt
+            LoginAttemptsItem(key, failures=1, since=now, ttl=now + LOCKOUT_WINDOW_S).save(
+                condition=LoginAttemptsItem.pk.does_not_exist() | (LoginAttemptsItem.since <= cutoff))
+            return
+        except PutError as exc:
+            if not _condition_failed(exc):
+                raise
+        # Neither: the open window is full (or it was reset in between: try again).
+        try:
+            item = LoginAttemptsItem.get(key, consistent_read=True)
+        except DoesNotExist:
+            continue
+        if item.since > cutoff and item.failures >= MAX_FAILED_LOGINS:
+            raise _locked_out(key)
+    raise _locked_out(key)
 
 
 def login(*, login: str, password: str) -> Session:
     """Email or username plus password. Unknown login and wrong password look
-    alike; ten failures in 15 minutes lock that login name (known or not) for
-    the rest of the window."""
-    attempts = _attempts(login)
-    if attempts is not None and attempts.failures >= MAX_FAILED_LOGINS:
-        retry = int(attempts.since + LOCKOUT_WINDOW_S - time.time()) + 1
-        count("LoginLockedOut")
-        raise TooManyRequests("Too many failed logins; try again later.", code="too_many_attempts",
-                              headers={"Retry-After": str(max(retry, 1))})
+    alike. Attempts are counted per account, whichever of its login names is
+    used (per login name for names that are no account): ten failures in 15
+    minutes lock it for the rest of the window (429), the right password
+    included; a successful login clears the count."""
     user_id = _user_id_for_login(login)
+    attempts_key = LoginAttemptsItem.account_key(user_id) if user_id else LoginAttemptsItem.key(login)
+    _claim_attempt(attempts_key)
     user = _load_user(user_id) if user_id else None
     if not passwords.verify_password(user.password_hash if user else None, password):
         count("LoginFailed")
-        _record_failure(login, attempts)
         raise Unauthorized("Wrong login or password.", code="invalid_credentials")
     assert user is not None
-    if attempts is not None:
-        attempts.delete()
+    LoginAttemptsItem(attempts_key).delete()
     if not user.active:
         count("LoginFailed")
         raise Forbidden("This account is deactivated.", code="account_deactivated")
