@@ -427,7 +427,16 @@ ADMIN_FIELDS = {"role", "hotel_ids", "cities"}
 
 def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, Session | None]:
     """Apply a partial update. Returns the user and, when the caller changed its
-    own password (which revokes its other sessions), a fresh session."""
+    own password or email, a fresh session.
+
+    The credentials of an account (password, email: the address a reset
+    token goes to) change only with proof: the user's own change needs its
+    current_password, and every such change, the user's or an admin's, ends
+    all the user's sessions. So a stolen token alone cannot take the account
+    over. An admin changes another user's email or password without that
+    user's password (it is how an admin repairs an account); the user then
+    logs in again.
+    """
     user = get_visible_user(caller, user_id)
     if not caller.is_admin:
         forbidden = sorted(set(changes) & ADMIN_FIELDS)
@@ -438,9 +447,12 @@ def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, 
                 fields=[field_error(f, "only an admin may change this", "forbidden") for f in forbidden],
             )
     self_service = caller.user_id == user_id
+    new_email = changes["email"].strip().lower() if changes.get("email") else None
+    email_changes = new_email is not None and new_email != user.email
+    credentials_change = "password" in changes or email_changes
     actions = []
     claim_ops: list[tuple[str, str | None, str | None]] = []  # (field, old key, new key)
-    if "password" in changes:
+    if credentials_change:
         if self_service:
             current = changes.get("current_password")
             if not current or not passwords.verify_password(user.password_hash, current):
@@ -449,17 +461,14 @@ def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, 
                     code="invalid_current_password",
                     fields=[field_error("current_password", "required and must match your password")],
                 )
-        actions += [
-            UserItem.password_hash.set(passwords.hash_password(changes["password"])),
-            UserItem.token_version.add(1),
-            UserItem.revoked.set({}),
-        ]
+        actions += [UserItem.token_version.add(1), UserItem.revoked.set({})]
+    if "password" in changes:
+        actions.append(UserItem.password_hash.set(passwords.hash_password(changes["password"])))
     if "name" in changes:
         actions.append(UserItem.name.set(changes["name"].strip()))
     if "city" in changes:
         actions.append(UserItem.city.set(changes["city"]) if changes["city"] else UserItem.city.remove())
-    if "email" in changes and changes["email"].strip().lower() != user.email:
-        new_email = changes["email"].strip().lower()
+    if email_changes:
         actions.append(UserItem.email.set(new_email))
         claim_ops.append(("email", LoginNameItem.email_key(user.email), LoginNameItem.email_key(new_email)))
     if "username" in changes and (changes["username"] or None) != user.username:
@@ -475,7 +484,7 @@ def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, 
     if caller.is_admin:
         if "role" in changes:
             actions.append(UserItem.role.set(Role(changes["role"]).value))
-            if Role(changes["role"]).value != user.role:
+            if Role(changes["role"]).value != user.role and not credentials_change:
                 # A token carries its role: a role change ends the user's sessions.
                 actions.append(UserItem.token_version.add(1))
         if "hotel_ids" in changes:
@@ -501,7 +510,7 @@ def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, 
         raise
     user = _load_user(user_id)
     assert user is not None
-    session = _new_session(user) if self_service and "password" in changes else None
+    session = _new_session(user) if self_service and credentials_change else None
     return user, session
 
 
