@@ -56,8 +56,9 @@ def get_user(user_id: str) -> UserOut:
     return users.public_view(users.get_visible_user(caller, user_id))
 
 
-@app.put("/users/<user_id>", tags=["users"], summary="Update a user (self: profile; email or password with current_password, ending other "
-                                     "sessions; admin: also role and scope)",
+@app.put("/users/<user_id>", tags=["users"],
+         summary="Update a user (self: profile; email or password with current_password, ending other sessions; "
+                 "admin: also role and scope)",
          security=BEARER)
 def update_user(user_id: str, body: UpdateUserIn) -> UserUpdatedOut:
     caller = current_caller(app)
