@@ -12,9 +12,25 @@ from gridpulse.security.secrets import jwt_signing_key
 from gridpulse.security.tokens import AUDIENCE, ISSUER
 
 
+def _send_queued_resets(aws) -> None:
+    """What PasswordResetFunction does with the reset queue (its SQS event)."""
+    import boto3
+
+    from gridpulse.domain.users import handle_reset_requests
+
+    sqs = boto3.client("sqs")
+    url = aws.physical["PasswordResetQueue"]
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+        assert handle_reset_requests({"Records": records}) == {"batchItemFailures": []}
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
 def _outbox(aws, to: str) -> list[str]:
     from infrastructure.local.outbox import sent_emails
 
+    _send_queued_resets(aws)
     return [m["body"] for m in sent_emails(aws.account, aws.region) if to in m["to"]]
 
 
@@ -174,6 +190,25 @@ def test_forgot_password_answers_the_same_for_known_and_unknown_email(api, aws):
     assert known[0] == 202
     assert len(_outbox(aws, "ann@example.com")) == 1
     assert _outbox(aws, "nobody@example.com") == []
+
+
+def test_forgot_password_does_the_same_work_for_any_email_and_never_sleeps(api, aws, dynamodb_calls, monkeypatch):
+    """The answer is the same in body and in timing because the request does
+    the same thing whatever the email: one SQS SendMessage. Looking the
+    account up and mailing happen out of band, so no worker is held."""
+    def no_sleeping(seconds):
+        raise AssertionError(f"forgot-password slept {seconds} s on the request path")
+
+    monkeypatch.setattr(time, "sleep", no_sleeping)
+    api.register("ann@example.com")
+    answers, work = [], []
+    for email in ("ann@example.com", "nobody@example.com"):
+        dynamodb_calls.clear()
+        answers.append(api.post("/auth/forgot-password", {"email": email}))
+        work.append(list(dynamodb_calls.calls))
+    assert answers[0] == answers[1] and answers[0][0] == 202
+    assert work[0] == work[1] == [("sqs", "SendMessage")]
+    assert len(_outbox(aws, "ann@example.com")) == 1
 
 
 def test_reset_token_works_once_and_ends_old_sessions(api, aws):

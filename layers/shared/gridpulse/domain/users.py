@@ -14,6 +14,7 @@ measured by `make bench`:
 """
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from gridpulse.aws import client
 from gridpulse.data.base import connection
 from gridpulse.data.users import CounterItem, LoginAttemptsItem, LoginNameItem, ResetTokenItem, UserItem
 from gridpulse.domain.roles import Caller, Role
@@ -326,12 +328,41 @@ def logout(caller: Caller) -> None:
 # ---------------------------------------------------------------- password reset
 
 
-def forgot_password(email: str) -> None:
-    """Email a single-use reset token if an active account has this email.
+def request_password_reset(email: str) -> None:
+    """POST /auth/forgot-password: queue the address for PasswordResetFunction.
 
-    Says nothing about whether it does: the API answers the same either way
-    (and pads its answer time, see functions/auth).
+    The request path does exactly this for any address, known or not (no
+    lookup, no mail, no sleep), so neither the answer nor its timing says
+    whether an account exists, and no worker waits on a mail server.
     """
+    client("sqs").send_message(QueueUrl=get_settings().password_reset_queue_url,
+                               MessageBody=json.dumps({"email": email}))
+
+
+def handle_reset_requests(event: dict) -> dict:
+    """PasswordResetFunction: one `forgot_password` per queued address; a
+    failed one (SES or DynamoDB down) is retried by SQS."""
+    failures = []
+    for record in event.get("Records", []):
+        try:
+            email = json.loads(record["body"])["email"]
+        except (KeyError, TypeError, ValueError):
+            logger.warning("reset request skipped: no email", extra={"message_id": record.get("messageId")})
+            continue
+        if not isinstance(email, str):
+            logger.warning("reset request skipped: no email", extra={"message_id": record.get("messageId")})
+            continue
+        try:
+            forgot_password(email)
+        except Exception:
+            logger.exception("reset email not sent; will be retried", extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def forgot_password(email: str) -> None:
+    """Email a single-use reset token if an active account has this email
+    (run off the request path, from the reset queue)."""
     user_id = _user_id_for_login(email) if "@" in email else None
     user = _load_user(user_id) if user_id else None
     if user is None or not user.active:
