@@ -73,6 +73,9 @@ def aws(monkeypatch):
         create_all(stack, boto3.session.Session())
         for key, value in function_environment(stack).items():
             monkeypatch.setenv(key, value)
+        # moto has no iot-data DeleteConnection: sessions ended by revocation are recorded instead.
+        stack.disconnected = []
+        monkeypatch.setattr("gridpulse.iot.provisioning.disconnector", stack.disconnected.append)
         _reset_caches()
         yield stack
     _reset_caches()
