@@ -19,8 +19,7 @@ PUBLIC_URL = "http://testserver"
 TEMPLATE = load()
 
 # Every benchmark process (the parent and each child interpreter) runs with these,
-# so that modules import and run without an AWS account, X-Ray or CloudWatch,
-# and forgot-password answers without padding its response time.
+# so that modules import and run without an AWS account, X-Ray or CloudWatch.
 PROCESS_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",

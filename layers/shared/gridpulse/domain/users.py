@@ -6,9 +6,10 @@ measured by `make bench`:
 
 * an authenticated call costs one GetItem (the user, which carries the
   token version and the list of logged-out token ids);
-* login costs two GetItems (login name, then user) and one conditional
-  UpdateItem that counts the attempt (plus a DeleteItem that clears the count
-  when the password was right);
+* login costs two GetItems (login name, then user) and a conditional write
+  that counts the attempt (a PutItem that opens the window; an UpdateItem
+  after it while failures are counted), plus a DeleteItem that clears the
+  count when the password was right;
 * every write that must keep names unique or counters right is one
   TransactWriteItems.
 """
@@ -229,19 +230,19 @@ def _claim_attempt(key: str) -> None:
     for _ in range(3):
         now = int(time.time())
         cutoff = now - LOCKOUT_WINDOW_S
+        try:  # no window, or an expired one (the usual case): open a new one with this attempt
+            LoginAttemptsItem(key, failures=1, since=now, ttl=now + LOCKOUT_WINDOW_S).save(
+                condition=LoginAttemptsItem.pk.does_not_exist() | (LoginAttemptsItem.since <= cutoff))
+            return
+        except PutError as exc:
+            if not _condition_failed(exc):
+                raise
         try:  # a window is open and has room: one more
             LoginAttemptsItem(key).update(
                 actions=[LoginAttemptsItem.failures.add(1)],
                 condition=(LoginAttemptsItem.since > cutoff) & (LoginAttemptsItem.failures < MAX_FAILED_LOGINS))
             return
         except UpdateError as exc:
-            if not _condition_failed(exc):
-                raise
-        try:  # no window, or an expired one: open a new one with this attempt
-            LoginAttemptsItem(key, failures=1, since=now, ttl=now + LOCKOUT_WINDOW_S).save(
-                condition=LoginAttemptsItem.pk.does_not_exist() | (LoginAttemptsItem.since <= cutoff))
-            return
-        except PutError as exc:
             if not _condition_failed(exc):
                 raise
         # Neither: the open window is full (or it was reset in between: try again).
