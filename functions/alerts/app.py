@@ -67,7 +67,7 @@ def read_alert(alert_id: str) -> AlertOut:
     return service.mark_read(caller, alert_id)
 
 
-@app.put("/alerts/<alert_id>/resolve", tags=["alerts"], summary="Resolve an alert", security=BEARER)
+@app.put("/alerts/<alert_id>/resolve", tags=["alerts"], summary="Resolve an alert (the device's owner, an operator in scope, an admin)", security=BEARER)
 def resolve_alert(alert_id: str) -> AlertOut:
     caller, _ = current_user(app)
     return service.resolve(caller, alert_id)

@@ -47,7 +47,10 @@ def test_a_bad_token_is_401_before_validation_too(api, aws):
 
 
 @pytest.mark.parametrize("method,path", [("POST", "/users"), ("PUT", "/hotels/no-such-id"),
-                                         ("POST", "/hotels"), ("POST", "/alerts")])
+                                         ("POST", "/hotels"), ("POST", "/alerts"),
+                                         ("POST", "/hotels/no-such-id/sections"), ("PUT", "/rooms/no-such-id"),
+                                         ("POST", "/sections/no-such-id/rooms"),
+                                         ("POST", "/rooms/no-such-id/devices")])
 def test_a_viewer_gets_403_on_a_route_its_role_may_not_use_whatever_the_body(api, method, path):
     viewer = api.register("viewer@example.com")["token"]
     status, body = api.call(method, path, {}, token=viewer)
