@@ -261,12 +261,20 @@ def check_offline(now_s: int | None = None) -> dict:
 
 
 def visible_alert(caller: Caller, alert_id: str) -> AlertItem:
+    """The alert, if the caller owns its device, is an admin, or can see its
+    device now (the device's current hotel and city scope, not the scope it
+    had when the alert was raised); 404 otherwise."""
     try:
         alert = AlertItem.get(AlertItem.key(alert_id))
     except DoesNotExist:
         alert = None
-    if alert is None or not (caller.is_admin or alert.owner_id == caller.user_id
-                             or scope.sees_hotel(caller, alert.hotel_id) or scope.sees_city(caller, alert.city)):
+    if alert is not None and (caller.is_admin or alert.owner_id == caller.user_id):
+        return alert
+    try:
+        device = DeviceItem.get(DeviceItem.key(alert.device_id), "meta") if alert is not None else None
+    except DoesNotExist:
+        device = None
+    if device is None or not scope.sees_device(caller, device):
         raise NotFound("No such alert.", code="alert_not_found")
     return alert
 
