@@ -62,17 +62,22 @@ def current_certificate(device_id: str) -> str | None:
 def sent_by_current_certificate(device_id: str, messages: list[Message]) -> tuple[list[int], list[int]]:
     """Indexes of the messages sent with the device's current certificate, and
     of those sent with another one (a rotated or revoked certificate whose
-    session outlived it). Messages without a principal (not from the IoT
-    rule) are not judged here. One GetItem, only when a principal is present."""
+    session outlived it; for a deleted device, every message that has a
+    principal). Messages without a principal (not from the IoT rule) are not
+    judged here. One GetItem, only when a principal is present."""
     if not any(m.principal for m in messages):
         return list(range(len(messages))), []
     current = current_certificate(device_id)
-    kept = [i for i, m in enumerate(messages) if not m.principal or m.principal == current]
-    refused = [i for i, m in enumerate(messages) if m.principal and m.principal != current]
+    kept = [i for i, m in enumerate(messages) if not m.principal or (current and m.principal == current)]
+    refused = [i for i, m in enumerate(messages) if i not in set(kept)]
     return kept, refused
 
 
 def _quarantine_foreign(device_id: str, messages: list[Message]) -> None:
+    if current_certificate(device_id) is None:  # deleted meanwhile: nothing would ever read its quarantine
+        count("MessagesDropped", len(messages))
+        logger.warning("telemetry for a deleted device", extra={"device_id": device_id, "count": len(messages)})
+        return
     for message in messages:
         quarantine_unknown_message(device_id, message.payload, message.received_ms, "revoked_certificate",
                                    "sent with a certificate that is no longer the device's; not stored", "mqtt")
