@@ -19,14 +19,12 @@ PUBLIC_URL = "http://testserver"
 TEMPLATE = load()
 
 # Every benchmark process (the parent and each child interpreter) runs with these,
-# so that modules import and run without an AWS account, X-Ray or CloudWatch,
-# and forgot-password answers without padding its response time.
+# so that modules import and run without an AWS account, X-Ray or CloudWatch.
 PROCESS_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
-    "FORGOT_PASSWORD_FLOOR_MS": "0",
 }
 
 

@@ -22,7 +22,6 @@ os.environ.update({
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "FORGOT_PASSWORD_FLOOR_MS": "50",
 })
 
 import boto3  # noqa: E402
@@ -76,7 +75,9 @@ def aws(monkeypatch):
         create_all(stack, boto3.session.Session())
         for key, value in function_environment(stack).items():
             monkeypatch.setenv(key, value)
-        monkeypatch.setenv("FORGOT_PASSWORD_FLOOR_MS", "50")
+        # moto has no iot-data DeleteConnection: sessions ended by revocation are recorded instead.
+        stack.disconnected = []
+        monkeypatch.setattr("gridpulse.iot.provisioning.disconnector", stack.disconnected.append)
         _reset_caches()
         yield stack
     _reset_caches()

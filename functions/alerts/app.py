@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from gridpulse.alerts import rules, service
 from gridpulse.api import (
     BEARER,
+    STAFF,
     Limit,
     NextToken,
     create_app,
@@ -51,7 +52,7 @@ def user_alerts(user_id: str, status: Status = None, limit: Limit = None, next_t
                                user_id=user_id)
 
 
-@app.post("/alerts", tags=["alerts"], summary="Raise a manual alert (operator, admin)", security=BEARER,
+@app.post("/alerts", tags=["alerts"], summary="Raise a manual alert (operator, admin)", security=STAFF,
           responses=status_doc(201, AlertOut, "Raised", also={200: "Bumped the open alert of that type"}))
 def create_alert(body: ManualAlertIn) -> Response[AlertOut]:
     caller, _ = current_user(app)
@@ -66,7 +67,7 @@ def read_alert(alert_id: str) -> AlertOut:
     return service.mark_read(caller, alert_id)
 
 
-@app.put("/alerts/<alert_id>/resolve", tags=["alerts"], summary="Resolve an alert", security=BEARER)
+@app.put("/alerts/<alert_id>/resolve", tags=["alerts"], summary="Resolve an alert (the device's owner, an operator in scope, an admin)", security=BEARER)
 def resolve_alert(alert_id: str) -> AlertOut:
     caller, _ = current_user(app)
     return service.resolve(caller, alert_id)

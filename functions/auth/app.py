@@ -1,15 +1,12 @@
 """Auth endpoint group: register, login, logout, me, forgot and reset password."""
 from __future__ import annotations
 
-import time
-
 from aws_lambda_powertools.event_handler import Response
 
 from gridpulse.api import BEARER, create_app, current_user, json_response, lambda_handler, status_doc
 from gridpulse.domain import users
 from gridpulse.schemas.common import MessageOut
 from gridpulse.schemas.users import ForgotPasswordIn, LoginIn, RegisterIn, ResetPasswordIn, SessionOut, UserOut
-from gridpulse.settings import get_settings
 
 app = create_app()
 
@@ -43,11 +40,8 @@ def me() -> UserOut:
 @app.post("/auth/forgot-password", tags=["auth"], summary="Email a password reset token",
           responses=status_doc(202, MessageOut, "Accepted (the same answer whether or not the account exists)"))
 def forgot_password(body: ForgotPasswordIn) -> Response[MessageOut]:
-    # Same status, body and (padded) timing whether or not the account exists.
-    started = time.monotonic()
-    users.forgot_password(str(body.email))
-    floor = get_settings().forgot_password_floor_ms / 1000
-    time.sleep(max(0.0, floor - (time.monotonic() - started)))
+    # Same status, body and work (one SQS message) whether or not the account exists.
+    users.request_password_reset(str(body.email))
     return json_response(202, {"message": "If an account exists for this email, a reset token is on its way."})
 
 

@@ -1,7 +1,7 @@
 """Device-facing endpoints: a device speaking HTTP, authenticated by its X-API-Key."""
 from __future__ import annotations
 
-from gridpulse.api import API_KEY, create_app, lambda_handler
+from gridpulse.api import API_KEY, create_app, current_device, lambda_handler
 from gridpulse.alerts import service as alerts
 from gridpulse.domain import devices
 from gridpulse.iot.provisioning import topics_for
@@ -18,8 +18,7 @@ app = create_app()
 
 
 def _device():
-    return devices.authenticate_device(app.current_event.headers.get("X-API-Key")
-                                       or app.current_event.headers.get("x-api-key"))
+    return current_device(app)
 
 
 @app.get("/device/status", tags=["device"], summary="The calling device", security=API_KEY)

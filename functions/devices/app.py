@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from gridpulse.api import (
     BEARER,
+    STAFF,
     Limit,
     NextToken,
     create_app,
@@ -100,7 +101,7 @@ def list_room_devices(room_id: str, limit: Limit = None, next_token: NextToken =
 
 
 @app.post("/rooms/<room_id>/devices", tags=["devices"], summary="Register a device in a room (admin, operator in scope)",
-          security=BEARER, responses=status_doc(201, DeviceCreatedOut, "Created; credentials are shown once"))
+          security=STAFF, responses=status_doc(201, DeviceCreatedOut, "Created; credentials are shown once"))
 def create_room_device(room_id: str, body: RoomDeviceIn) -> Response[DeviceCreatedOut]:
     fields = {"name": body.device_name, "device_type": body.device_type, "room_id": room_id,
               "power_rating_w": body.power_rating_w}

@@ -15,6 +15,7 @@ from gridpulse.api import (
     Start,
     create_app,
     current_caller,
+    current_device,
     json_response,
     lambda_handler,
     status_doc,
@@ -52,8 +53,7 @@ def _context(device_id: str, owner_only: bool = False):
 @app.post("/telemetry", tags=["telemetry"], summary="Readings from a device speaking HTTP (one or {readings: [...]})",
           security=API_KEY, responses=status_doc(201, IngestOut, "All stored"))
 def post_telemetry(body: Annotated[dict[str, Any], Body()]) -> Response[IngestOut]:
-    device = devices.authenticate_device(app.current_event.headers.get("X-API-Key")
-                                         or app.current_event.headers.get("x-api-key"))
+    device = current_device(app)
     status, out = http_ingest.ingest_http(device.device_id, body)
     return json_response(status, out)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from gridpulse.api import (
+    ADMIN,
     BEARER,
     Limit,
     NextToken,
@@ -33,13 +34,13 @@ app = create_app()
 
 
 
-@app.get("/users", tags=["users"], summary="List users (admin)", security=BEARER)
+@app.get("/users", tags=["users"], summary="List users (admin)", security=ADMIN)
 def list_users(limit: Limit = None, next_token: NextToken = None) -> UsersPage:
     current_caller(app, Role.admin)
     return users.list_users(parse_limit(limit), next_token)
 
 
-@app.post("/users", tags=["users"], summary="Create a user with role and scope (admin)", security=BEARER,
+@app.post("/users", tags=["users"], summary="Create a user with role and scope (admin)", security=ADMIN,
           responses=status_doc(201, UserOut, "User created"))
 def create_user(body: CreateUserIn) -> Response[UserOut]:
     current_caller(app, Role.admin)
@@ -55,7 +56,9 @@ def get_user(user_id: str) -> UserOut:
     return users.public_view(users.get_visible_user(caller, user_id))
 
 
-@app.put("/users/<user_id>", tags=["users"], summary="Update a user (self: profile and password; admin: also role and scope)",
+@app.put("/users/<user_id>", tags=["users"],
+         summary="Update a user (self: profile; email or password with current_password, ending other sessions; "
+                 "admin: also role and scope)",
          security=BEARER)
 def update_user(user_id: str, body: UpdateUserIn) -> UserUpdatedOut:
     caller = current_caller(app)
@@ -66,19 +69,19 @@ def update_user(user_id: str, body: UpdateUserIn) -> UserUpdatedOut:
 
 
 @app.patch("/users/<user_id>/deactivate", tags=["users"], summary="Deactivate: no login, tokens stop (admin)",
-           security=BEARER)
+           security=ADMIN)
 def deactivate(user_id: str) -> UserOut:
     caller = current_caller(app, Role.admin)
     return users.public_view(users.set_active(caller, user_id, False))
 
 
-@app.patch("/users/<user_id>/activate", tags=["users"], summary="Re-activate (admin)", security=BEARER)
+@app.patch("/users/<user_id>/activate", tags=["users"], summary="Re-activate (admin)", security=ADMIN)
 def activate(user_id: str) -> UserOut:
     caller = current_caller(app, Role.admin)
     return users.public_view(users.set_active(caller, user_id, True))
 
 
-@app.delete("/users/<user_id>", tags=["users"], summary="Delete a user and what it owns (admin)", security=BEARER)
+@app.delete("/users/<user_id>", tags=["users"], summary="Delete a user and what it owns (admin)", security=ADMIN)
 def delete_user(user_id: str) -> MessageOut:
     caller = current_caller(app, Role.admin)
     users.delete_user(caller, user_id)
@@ -90,14 +93,14 @@ def user_devices(user_id: str, limit: Limit = None, next_token: NextToken = None
     return devices.list_owned_by(current_caller(app), user_id, parse_limit(limit), next_token)
 
 
-@app.get("/admin/stats", tags=["admin"], summary="Platform counts (admin)", security=BEARER)
+@app.get("/admin/stats", tags=["admin"], summary="Platform counts (admin)", security=ADMIN)
 def admin_stats() -> StatsOut:
     current_caller(app, Role.admin)
     return stats.platform_stats()
 
 
 @app.get("/admin/devices/statuses", tags=["admin"], summary="Every device with online/offline (admin)",
-         security=BEARER)
+         security=ADMIN)
 def device_statuses(limit: Limit = None, next_token: NextToken = None) -> DeviceStatusesPage:
     current_caller(app, Role.admin)
     return stats.device_statuses(parse_limit(limit), next_token)

@@ -11,8 +11,9 @@ What it implements, and how that maps to IoT Core:
   TLS 1.2+, client certificate REQUIRED and verified against the LocalCA. A
   client without a certificate, or with one from another CA, fails the TLS
   handshake. MQTT 5 CONNECTs are answered "unacceptable protocol version".
-* Identity: the certificate's CN is the thing name; its SHA-256 (the AWS IoT
-  certificate id) is the principal.
+* Identity: the certificate's CN is the thing name; the principal is its
+  IoT certificate id (`principal_of(certificate PEM)`, by default its
+  SHA-256, which is how AWS IoT names certificates).
 * CONNECT: accepted only if `cert_is_active(certificate PEM)` returns True
   (the local stack asks the IoT registry, so REVOKED or INACTIVE certificates
   are refused) and the policy allows iot:Connect on client/<clientId> with
@@ -23,13 +24,19 @@ What it implements, and how that maps to IoT Core:
   session-present flag is 0); the keep-alive is enforced at 1.5 times the
   client's value (0 means none). Last-will messages are sent on every
   disconnect but a client-initiated one, if the policy allows publishing them.
+* Revocation: every `recheck_s` seconds each connected client's certificate
+  is checked again with `cert_is_active`; a client whose certificate left
+  ACTIVE (or whose thing is gone) is disconnected (AUTH_ERROR, without its
+  last will), so a revoked certificate cannot keep a session open. `disconnect(client_id)` ends a
+  session from the cloud side at once (IoT's DeleteConnection: no last will,
+  SERVER_INITIATED_DISCONNECT).
 * PUBLISH (QoS 0 and 1; PUBACK after routing): needs iot:Publish on
   topic/<topic>. An unauthorised publish is dropped and the client
   disconnected (AUTH_ERROR), as IoT Core does. QoS 2 is refused (CLIENT_ERROR),
   as IoT Core does not support it; the retain flag is ignored (messages are
   not retained). Every accepted message is handed to `on_publish(topic,
-  payload, client_id)`: that is where the local rules engine sees traffic,
-  like IoT Core's rules engine.
+  payload, client_id, principal)`: that is where the local rules engine sees
+  traffic, like IoT Core's rules engine (principal() in its SQL).
 * SUBSCRIBE: per filter, iot:Subscribe on topicfilter/<filter> taken
   literally; a refused or malformed filter gets the SUBACK failure code 0x80.
   Granted QoS is at most 1. UNSUBSCRIBE, PINGREQ and DISCONNECT as in the spec.
@@ -46,7 +53,7 @@ What it implements, and how that maps to IoT Core:
   clientInitiatedDisconnect and disconnectReason: CLIENT_INITIATED_DISCONNECT,
   CONNECTION_LOST, DUPLICATE_CLIENTID, MQTT_KEEP_ALIVE_TIMEOUT, AUTH_ERROR,
   CLIENT_ERROR, SERVER_INITIATED_DISCONNECT (broker stopped), SERVER_ERROR).
-  They go to `on_publish` with client_id "" (the broker published them) and
+  They go to `on_publish` with client_id and principal "" (the broker published them) and
   to subscribers allowed to receive them. Refused connections produce none.
 * Not implemented: persistent sessions, retained messages, QoS 2, MQTT 5,
   WebSockets, the Device Shadow service (shadow topics are ordinary topics
@@ -99,7 +106,8 @@ CLIENT_ERROR = "CLIENT_ERROR"
 SERVER_INITIATED = "SERVER_INITIATED_DISCONNECT"
 SERVER_ERROR = "SERVER_ERROR"
 
-OnPublish = Callable[[str, bytes, str], None]
+OnPublish = Callable[[str, bytes, str, str], None]
+RECHECK_S = 5.0  # seconds between two checks of the connected clients' certificates
 
 
 class ProtocolError(Exception):
@@ -229,6 +237,7 @@ class Client:
     ip_address: str
     keep_alive: int
     writer: asyncio.StreamWriter
+    cert_pem: str = ""
     will: tuple[str, bytes, int] | None = None
     version: int = 0
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -250,18 +259,24 @@ class LocalBroker:
     (`port` 0 picks a free port, readable from `.port` afterwards).
 
     `cert_is_active(cert_pem)` gets the client certificate as PEM and says
-    whether it is ACTIVE (and so attached to the thing named by its CN);
-    `on_publish(topic, payload, client_id)` sees every accepted message and
-    every lifecycle event. Both are called outside the broker's loop.
+    whether it is ACTIVE (and so attached to the thing named by its CN); it is
+    asked at CONNECT and again every `recheck_s` seconds while the client is
+    connected. `on_publish(topic, payload, client_id, principal)` sees every
+    accepted message and every lifecycle event; `principal_of(cert_pem)`
+    names the certificate (default: its SHA-256). All are called outside the
+    broker's loop.
     """
 
     def __init__(self, host: str, port: int, ca: LocalCA, policy: PolicyEvaluator,
                  cert_is_active: Callable[[str], bool], on_publish: OnPublish | None = None,
-                 server_hosts: tuple[str, ...] = ("localhost", "127.0.0.1")):
+                 server_hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
+                 principal_of: Callable[[str], str] = certificate_id, recheck_s: float = RECHECK_S):
         self.host, self.port = host, port
         self.ca, self.policy = ca, policy
         self._cert_is_active = cert_is_active
         self._on_publish = on_publish
+        self._principal_of = principal_of
+        self.recheck_s = recheck_s
         self._server_hosts = server_hosts
         self._clients: dict[str, Client] = {}
         self._versions: dict[str, int] = {}
@@ -313,6 +328,8 @@ class LocalBroker:
             loop.close()
             return
         ready.set()
+        recheck = loop.create_task(self._recheck_certificates())
+        self._tasks.add(recheck)
         try:
             loop.run_forever()
         finally:
@@ -360,6 +377,41 @@ class LocalBroker:
     def connected_clients(self) -> list[str]:
         return list(self._clients)
 
+    def disconnect(self, client_id: str) -> bool:
+        """End a client's session from the cloud side (IoT's DeleteConnection:
+        no last will). Thread-safe; False when the client is not connected."""
+        def close() -> bool:
+            client = self._clients.get(client_id)
+            if client is None:
+                return False
+            self._close(client, SERVER_INITIATED, send_will=False)
+            return True
+
+        async def close_in_loop() -> bool:
+            return close()
+
+        if threading.current_thread() is self._thread:
+            return close()
+        if not self._loop or not self._loop.is_running():
+            return False
+        return asyncio.run_coroutine_threadsafe(close_in_loop(), self._loop).result(timeout=10)
+
+    async def _recheck_certificates(self) -> None:
+        """Disconnect clients whose certificate is no longer ACTIVE (AUTH_ERROR)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.recheck_s)
+            for client in list(self._clients.values()):
+                try:
+                    active = await loop.run_in_executor(None, self._cert_is_active, client.cert_pem)
+                except Exception:  # noqa: BLE001 - try again at the next round
+                    log.exception("cert_is_active failed")
+                    continue
+                if not active and not client.closed:
+                    log.warning("MQTT client %s disconnected: its certificate is no longer active",
+                                client.client_id)
+                    self._close(client, AUTH_ERROR, send_will=False)  # not its to send any more
+
     def publish(self, topic: str, payload: bytes, qos: int = 0) -> int:
         """Send a message from the cloud side to the subscribers allowed to
         receive it; returns how many clients it was sent to. Thread-safe.
@@ -379,9 +431,9 @@ class LocalBroker:
 
     # -------------------------------------------------------------- callbacks
 
-    def _emit(self, topic: str, payload: bytes, client_id: str) -> None:
+    def _emit(self, topic: str, payload: bytes, client_id: str, principal: str = "") -> None:
         if self._on_publish:
-            self._callbacks.put((topic, payload, client_id))
+            self._callbacks.put((topic, payload, client_id, principal))
 
     def _run_callbacks(self) -> None:
         while (item := self._callbacks.get()) is not None:
@@ -469,8 +521,8 @@ class LocalBroker:
             return None
 
         client = Client(client_id=client_id, thing_name=thing_name, attached=attached,
-                        principal=certificate_id(pem), ip_address=ip_address, keep_alive=keep_alive,
-                        writer=writer, will=will)
+                        principal=self._principal_of(pem), ip_address=ip_address, keep_alive=keep_alive,
+                        writer=writer, will=will, cert_pem=pem)
         previous = self._clients.get(client_id)
         if previous:
             self._close(previous, DUPLICATE_CLIENTID)
@@ -520,7 +572,7 @@ class LocalBroker:
             log.warning("MQTT PUBLISH refused: %s may not publish to %s", client.client_id, topic)
             raise Disconnect(AUTH_ERROR)
         self._route(topic, payload, qos)
-        self._emit(topic, payload, client.client_id)
+        self._emit(topic, payload, client.client_id, client.principal)
         if packet_id is not None:
             client.send(encode(PUBACK, 0, packet_id.to_bytes(2, "big")))
 
@@ -559,7 +611,7 @@ class LocalBroker:
             sent += 1
         return sent
 
-    def _close(self, client: Client, reason: str) -> None:
+    def _close(self, client: Client, reason: str, send_will: bool = True) -> None:
         """Disconnect a client once: last will, lifecycle event, socket closed."""
         if client.closed:
             return
@@ -567,11 +619,11 @@ class LocalBroker:
         if self._clients.get(client.client_id) is client:
             del self._clients[client.client_id]
         log.info("MQTT client %s disconnected: %s", client.client_id, reason)
-        if client.will and reason != CLIENT_INITIATED and not self._stopping:
+        if client.will and send_will and reason != CLIENT_INITIATED and not self._stopping:
             topic, payload, qos = client.will
             if self.policy.can_publish(topic, client.thing_name, client.attached, client.client_id):
                 self._route(topic, payload, qos)
-                self._emit(topic, payload, client.client_id)
+                self._emit(topic, payload, client.client_id, client.principal)
         self._presence(client, "disconnected", reason)
         client.writer.close()
 

@@ -7,7 +7,12 @@
   everything else in provisioning (thing, policy, principal) is unchanged.
 * The broker (infrastructure/local/broker.py) authorises with the DevicePolicy
   of template.yaml and refuses certificates the registry does not list as
-  ACTIVE, so deleting a device or rotating its credentials locks it out.
+  ACTIVE and attached to their thing, at CONNECT and every few seconds while
+  connected; provisioning's disconnector (IoT's DeleteConnection in AWS) is
+  the broker's disconnect. So deleting a device or rotating its credentials
+  ends the old session at once and locks the old certificate out. The
+  principal the rules see (principal()) is the registry's certificate id,
+  the one the device record keeps.
 * The rules engine (infrastructure/local/rules.py) sees every accepted message
   and runs the template's topic rules against the same handler code.
 """
@@ -22,7 +27,7 @@ import boto3
 from gridpulse.iot import messaging, provisioning
 from infrastructure.cfn import Stack
 from infrastructure.local.broker import LocalBroker
-from infrastructure.local.ca import LocalCA, certificate_id
+from infrastructure.local.ca import LocalCA, certificate_id, common_name
 from infrastructure.local.iot_policy import PolicyEvaluator
 from infrastructure.local.rules import RuleRunner
 
@@ -37,7 +42,8 @@ class LocalIoT:
         self._lock = threading.Lock()
         self.rules = RuleRunner(stack, functions, log=log)
         self.broker = LocalBroker("127.0.0.1", port, self.ca, PolicyEvaluator.from_stack(stack),
-                                  cert_is_active=self.cert_is_active, on_publish=self.rules.on_publish)
+                                  cert_is_active=self.cert_is_active, on_publish=self.rules.on_publish,
+                                  principal_of=self.principal_of)
 
     # ------------------------------------------------------------ certificates
 
@@ -53,7 +59,13 @@ class LocalIoT:
             private_key=key_pem,
         )
 
+    def principal_of(self, cert_pem: str) -> str:
+        """The certificate id IoT gave this certificate (what principal() returns)."""
+        with self._lock:
+            return self._registry_ids.get(certificate_id(cert_pem), certificate_id(cert_pem))
+
     def cert_is_active(self, cert_pem: str) -> bool:
+        """ACTIVE in the registry and still attached to the thing its CN names."""
         with self._lock:
             registry_id = self._registry_ids.get(certificate_id(cert_pem))
         if registry_id is None:
@@ -62,7 +74,14 @@ class LocalIoT:
             description = self.iot.describe_certificate(certificateId=registry_id)["certificateDescription"]
         except self.iot.exceptions.ResourceNotFoundException:
             return False
-        return description["status"] == "ACTIVE"
+        if description["status"] != "ACTIVE":
+            return False
+        thing_name = common_name(cert_pem)
+        try:
+            things = self.iot.list_principal_things(principal=description["certificateArn"])["things"]
+        except self.iot.exceptions.ResourceNotFoundException:
+            return False
+        return thing_name in things
 
     # ------------------------------------------------------------ life cycle
 
@@ -70,6 +89,7 @@ class LocalIoT:
         """Route provisioning to the local CA and open the broker."""
         provisioning.certificate_issuer = self.issue
         messaging.publisher = lambda topic, payload, qos: self.broker.publish(topic, payload, qos)
+        provisioning.disconnector = self.broker.disconnect
         os.environ["DEVICE_CA_PEM_PATH"] = str(self.ca.cert_path)
         os.environ["IOT_ENDPOINT_ADDRESS"] = "127.0.0.1"
         self.broker.start()

@@ -27,7 +27,9 @@ Supported
   ``<``, ``>``, ``<=``, ``>=``, ``AND``, ``OR``, ``NOT``, parentheses.
 * Functions: ``topic()``, ``topic(n)`` (1-based segment, Undefined when out of
   range), ``clientid()`` (whatever the broker passes; IoT Core gives the
-  broker's own id for ``$aws/events/...`` messages), ``timestamp()`` (epoch ms
+  broker's own id for ``$aws/events/...`` messages), ``principal()`` (the
+  certificate id of the client that published, as the broker passes it;
+  Undefined for messages the broker itself published), ``timestamp()`` (epoch ms
   when the rules engine processes the message; `now_ms` injects it),
   ``newuuid()``, ``isUndefined(x)``, ``isNull(x)``. A function used without
   AS must be given a name (IoT Core would invent one; we refuse to guess).
@@ -211,6 +213,7 @@ class _Context:
     payload: dict | None  # the JSON object payload, None when the payload is not one
     client_id: str
     now_ms: int
+    principal: str = ""
 
     @property
     def segments(self) -> list[str]:
@@ -256,6 +259,7 @@ def _fn_topic(ctx: _Context, *args: Any) -> Any:
 _FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
     "topic": (_fn_topic, (0, 1)),
     "clientid": (lambda ctx: ctx.client_id, (0,)),
+    "principal": (lambda ctx: ctx.principal or UNDEFINED, (0,)),
     "timestamp": (lambda ctx: ctx.now_ms, (0,)),
     "newuuid": (lambda ctx: str(uuid.uuid4()), (0,)),
     "isundefined": (lambda ctx, value: value is UNDEFINED, (1,)),
@@ -412,7 +416,7 @@ class Rule:
         return topic_matches(self.topic_filter, topic)
 
     def apply(self, topic: str, payload: bytes | str, client_id: str, now_ms: int | None = None,
-              raw_payload_key: str | None = None) -> dict | None:
+              raw_payload_key: str | None = None, principal: str = "") -> dict | None:
         """The rule's output for one message, or None when the topic does not
         match the FROM filter or WHERE is not true. `now_ms` is what
         timestamp() returns (default: the current time). With `raw_payload_key`,
@@ -420,7 +424,7 @@ class Rule:
         if not self.matches(topic):
             return None
         ctx = _Context(topic=topic, payload=load_payload(payload), client_id=client_id,
-                       now_ms=int(time.time() * 1000) if now_ms is None else int(now_ms))
+                       now_ms=int(time.time() * 1000) if now_ms is None else int(now_ms), principal=principal)
         if self.where is not None and _as_bool(self.where.evaluate(ctx)) is not True:
             return None
         output: dict = {}

@@ -43,7 +43,7 @@ Differences from AWS, on purpose or for lack of need:
 Wiring it into the local stack (infrastructure/local/__main__.py):
 
     rules = RuleRunner(stack, functions, log=_say)   # functions = load_functions(stack)
-    # the broker calls rules.on_publish(topic, payload, client_id) for every
+    # the broker calls rules.on_publish(topic, payload, client_id, principal) for every
     # message it accepts, its own $aws/events/presence/... included
     ...
     rules.stop()    # after the broker stops: delivers what is buffered, ends the workers
@@ -359,8 +359,9 @@ class RuleRunner:
 
     # ------------------------------------------------------------ the broker's side
 
-    def on_publish(self, topic: str, payload: bytes, client_id: str) -> None:
-        """Evaluate every rule for one accepted message and queue its actions.
+    def on_publish(self, topic: str, payload: bytes, client_id: str, principal: str = "") -> None:
+        """Evaluate every rule for one accepted message and queue its actions
+        (`principal`: the publisher's certificate id, what principal() returns).
         Never blocks on a handler; never raises (a broker callback must not)."""
         now_ms = int(self.clock() * 1000)
         outputs = []
@@ -368,7 +369,8 @@ class RuleRunner:
             if not rule.sql.matches(topic):
                 continue
             try:
-                output = rule.sql.apply(topic, payload, client_id, now_ms=now_ms, raw_payload_key=RAW_PAYLOAD_KEY)
+                output = rule.sql.apply(topic, payload, client_id, now_ms=now_ms, raw_payload_key=RAW_PAYLOAD_KEY,
+                                        principal=principal)
             except Exception as exc:  # a bug here must not take the broker down
                 self._log(f"IoT rule {rule.name}: evaluating {topic}: {type(exc).__name__}: {exc}")
                 continue

@@ -36,15 +36,21 @@ def test_password_reset_from_the_captured_email(stack):
     stack.request("POST", "/auth/register",
                   json={"name": "Bo", "email": "bo.e2e@example.com", "password": "correct-horse-1"})
     timings = {}
-    for email in ("bo.e2e@example.com", "ghost.e2e@example.com"):
+    # The unknown address first: the reset queue is worked in order, so once
+    # Bo's email is out, the ghost's request has been handled too.
+    for email in ("ghost.e2e@example.com", "bo.e2e@example.com"):
         started = time.monotonic()
         r = stack.request("POST", "/auth/forgot-password", json={"email": email})
         timings[email] = time.monotonic() - started
         assert r.status_code == 202
         assert r.json() == {"message": "If an account exists for this email, a reset token is on its way."}
     assert abs(timings["bo.e2e@example.com"] - timings["ghost.e2e@example.com"]) < 0.5
+    assert max(timings.values()) < 0.9  # nothing pads the answer: the email is sent out of band
 
-    outbox = stack.request("GET", "/_local/outbox", params={"to": "bo.e2e@example.com"}).json()
+    deadline = time.monotonic() + 20
+    while (outbox := stack.request("GET", "/_local/outbox", params={"to": "bo.e2e@example.com"}).json())["count"] == 0:
+        assert time.monotonic() < deadline, "the reset email was never sent"
+        time.sleep(0.2)
     assert outbox["count"] == 1
     assert stack.request("GET", "/_local/outbox", params={"to": "ghost.e2e@example.com"}).json()["count"] == 0
     token = re.search(r"Reset token: (\S+)", outbox["items"][0]["body"]).group(1)

@@ -4,6 +4,7 @@ connect with the returned certificate, publish, read back through the API."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -133,6 +134,62 @@ def test_deleted_or_rotated_credentials_are_refused(stack, admin):
     with pytest.raises(Exception):
         _connect(new)
 
+
+
+def _watched(credentials: dict):
+    """A connection whose `interrupted` event is set when the broker drops it."""
+    interrupted = threading.Event()
+    connection = mqtt_connection_builder.mtls_from_bytes(
+        endpoint=credentials["iot_endpoint"], port=credentials["mqtt_port"],
+        cert_bytes=credentials["certificate_pem"].encode(), pri_key_bytes=credentials["private_key"].encode(),
+        ca_bytes=credentials["ca_pem"].encode(), client_id=credentials["thing_name"], clean_session=True,
+        keep_alive_secs=30, reconnect_min_timeout_secs=1, reconnect_max_timeout_secs=2,
+        on_connection_interrupted=lambda connection, error, **kwargs: interrupted.set())
+    connection.connect().result(10)
+    connection.interrupted = interrupted
+    return connection
+
+
+def _energies(stack, admin, did) -> list[float]:
+    items = stack.request("GET", f"/devices/{did}/readings", admin, params={"start": "-1h"}).json()["items"]
+    return sorted(r["energy_kwh"] for r in items)
+
+
+def test_rotation_and_deletion_end_the_old_session_and_nothing_it_sends_is_stored(stack, admin):
+    device = _meter(stack, admin, "revoked while connected")
+    did, old = device["device_id"], device["credentials"]
+    topic = old["topics"]["telemetry"]
+    sessions = []
+    try:
+        sessions.append(old_session := _watched(old))
+        _publish(old_session, topic, _batch(1.0, count=1))
+        assert _wait(lambda: _energies(stack, admin, did) == [1.0])
+
+        rotated = stack.request("POST", f"/devices/{did}/rotate-credentials", admin)
+        assert rotated.status_code == 200, rotated.text
+        assert old_session.interrupted.wait(10), "the old certificate's session stayed up after rotation"
+        old_session.publish(topic, json.dumps(_batch(5.0, count=1)), mqtt.QoS.AT_LEAST_ONCE)  # never delivered
+        with pytest.raises(Exception):
+            _connect(old)  # reconnecting with the old certificate is refused
+
+        new = {**old, **{k: rotated.json()[k] for k in ("certificate_pem", "private_key")}}
+        sessions.append(new_session := _watched(new))
+        _publish(new_session, topic, _batch(2.0, count=1))
+        # Messages of one device are ingested in order: once the new one is stored,
+        # anything the old certificate got through would have been stored too.
+        assert _wait(lambda: 2.0 in _energies(stack, admin, did))
+        assert _energies(stack, admin, did) == [1.0, 2.0]
+
+        assert stack.request("DELETE", f"/devices/{did}", admin).status_code == 200
+        assert new_session.interrupted.wait(10), "a deleted device's session stayed up"
+        with pytest.raises(Exception):
+            _connect(new)
+    finally:
+        for session in sessions:
+            try:
+                session.disconnect().result(5)
+            except Exception:
+                pass
 
 
 def test_an_over_power_reading_over_mqtt_raises_an_alert_and_emails_the_owner(stack, admin):

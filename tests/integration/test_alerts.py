@@ -156,3 +156,45 @@ def test_manual_alerts_need_an_operator_or_admin(api, meter, admin_token):
     assert status == 201 and alert["source"].startswith("user:")
     assert api.post("/alerts", body, token=admin_token)[0] == 200  # bumped, not duplicated
     assert api.post("/alerts", {**body, "severity": "apocalyptic"}, token=admin_token)[0] == 400
+
+
+def test_a_scoped_viewer_marks_read_but_only_owner_operator_or_admin_resolve(api, admin_token):
+    hotel = api.create("/hotels", {"hotel_name": "H"}, admin_token)
+    floor = api.create(f"/hotels/{hotel['hotel_id']}/sections", {"section_name": "F1"}, admin_token)
+    room = api.create(f"/sections/{floor['section_id']}/rooms", {"room_number": "101"}, admin_token)
+    created = api.create("/devices", {"name": "m", "device_type": "meter", "room_id": room["room_id"]}, admin_token)
+    viewer = api.user(admin_token, "v@example.com", "viewer", hotel_ids=[hotel["hotel_id"]])
+    operator = api.user(admin_token, "op@example.com", "operator", hotel_ids=[hotel["hotel_id"]])
+    meter = {"thing": created["credentials"]["thing_name"]}
+    deliver(meter, {"timestamp": at(3), "power_w": 50_000})
+    alert_id = api.get("/alerts", token=viewer)[1]["items"][0]["alert_id"]
+
+    status, body = api.put(f"/alerts/{alert_id}/resolve", token=viewer)
+    assert status == 403 and body["error"] == "forbidden", body
+    assert api.get("/alerts", token=viewer)[1]["items"][0]["status"] == "open"
+    status, body = api.put(f"/alerts/{alert_id}/read", token=viewer)
+    assert status == 200 and body["status"] == "read"
+    status, body = api.put(f"/alerts/{alert_id}/resolve", token=operator)
+    assert status == 200 and body["status"] == "resolved", body
+
+
+def test_a_viewer_resolves_the_alerts_of_its_own_device(api, meter):
+    deliver(meter, {"timestamp": at(3), "power_w": 5000})
+    alert_id = alerts(api, meter)[0]["alert_id"]
+    assert api.get("/auth/me", token=meter["token"])[1]["role"] == "viewer"
+    assert api.put(f"/alerts/{alert_id}/resolve", token=meter["token"])[1]["status"] == "resolved"
+
+
+def test_an_alert_follows_the_current_scope_of_its_device(api, admin_token):
+    hotel = api.create("/hotels", {"hotel_name": "H"}, admin_token)
+    floor = api.create(f"/hotels/{hotel['hotel_id']}/sections", {"section_name": "F1"}, admin_token)
+    room = api.create(f"/sections/{floor['section_id']}/rooms", {"room_number": "101"}, admin_token)
+    created = api.create("/devices", {"name": "m", "device_type": "meter", "room_id": room["room_id"]}, admin_token)
+    operator = api.user(admin_token, "op@example.com", "operator", hotel_ids=[hotel["hotel_id"]])
+    deliver({"thing": created["credentials"]["thing_name"]}, {"timestamp": at(3), "power_w": 50_000})
+    alert_id = api.get("/alerts", token=operator)[1]["items"][0]["alert_id"]
+    # The device leaves the hotel: its alerts leave the hotel staff's reach with it.
+    assert api.put(f"/devices/{created['device_id']}", {"room_id": None}, token=admin_token)[0] == 200
+    assert api.get("/alerts", token=operator)[1]["items"] == []
+    assert api.put(f"/alerts/{alert_id}/read", token=operator)[0] == 404
+    assert api.put(f"/alerts/{alert_id}/resolve", token=operator)[0] == 404

@@ -12,9 +12,25 @@ from gridpulse.security.secrets import jwt_signing_key
 from gridpulse.security.tokens import AUDIENCE, ISSUER
 
 
+def _send_queued_resets(aws) -> None:
+    """What PasswordResetFunction does with the reset queue (its SQS event)."""
+    import boto3
+
+    from gridpulse.domain.users import handle_reset_requests
+
+    sqs = boto3.client("sqs")
+    url = aws.physical["PasswordResetQueue"]
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+        assert handle_reset_requests({"Records": records}) == {"batchItemFailures": []}
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
 def _outbox(aws, to: str) -> list[str]:
     from infrastructure.local.outbox import sent_emails
 
+    _send_queued_resets(aws)
     return [m["body"] for m in sent_emails(aws.account, aws.region) if to in m["to"]]
 
 
@@ -176,6 +192,25 @@ def test_forgot_password_answers_the_same_for_known_and_unknown_email(api, aws):
     assert _outbox(aws, "nobody@example.com") == []
 
 
+def test_forgot_password_does_the_same_work_for_any_email_and_never_sleeps(api, aws, dynamodb_calls, monkeypatch):
+    """The answer is the same in body and in timing because the request does
+    the same thing whatever the email: one SQS SendMessage. Looking the
+    account up and mailing happen out of band, so no worker is held."""
+    def no_sleeping(seconds):
+        raise AssertionError(f"forgot-password slept {seconds} s on the request path")
+
+    monkeypatch.setattr(time, "sleep", no_sleeping)
+    api.register("ann@example.com")
+    answers, work = [], []
+    for email in ("ann@example.com", "nobody@example.com"):
+        dynamodb_calls.clear()
+        answers.append(api.post("/auth/forgot-password", {"email": email}))
+        work.append(list(dynamodb_calls.calls))
+    assert answers[0] == answers[1] and answers[0][0] == 202
+    assert work[0] == work[1] == [("sqs", "SendMessage")]
+    assert len(_outbox(aws, "ann@example.com")) == 1
+
+
 def test_reset_token_works_once_and_ends_old_sessions(api, aws):
     api.register("ann@example.com")
     old_session = api.login("ann@example.com")
@@ -300,3 +335,74 @@ def test_a_successful_login_clears_earlier_failures(api):
 def test_a_body_that_is_not_utf8_is_400_not_500(api):
     status, body = api.post("/auth/register", raw=b"\xff\xfe\x00junk")
     assert status == 400 and body["error"] == "invalid_json"
+
+
+def test_the_lockout_is_per_account_whichever_login_name_is_used(api):
+    api.register("ann@example.com", username="ann")
+    api.register("bob@example.com", username="bob")
+    for _ in range(10):
+        assert api.post("/auth/login", {"email": "ann@example.com", "password": "wrong-wrong-1"})[0] == 401
+    status, body = api.post("/auth/login", {"username": "ann", "password": "correct-horse-1"})
+    assert status == 429 and body["error"] == "too_many_attempts", body
+    for _ in range(10):
+        assert api.post("/auth/login", {"username": "bob", "password": "wrong-wrong-1"})[0] == 401
+    assert api.post("/auth/login", {"email": "BOB@example.com", "password": "correct-horse-1"})[0] == 429
+
+
+def test_parallel_guesses_cannot_get_past_the_limit(aws, monkeypatch):
+    """Eleven guesses at once (parallel Lambdas): at most ten passwords are
+    checked, the rest are refused without one. Each DynamoDB request is made
+    atomic, as DynamoDB makes it; everything between two requests interleaves."""
+    import threading
+
+    import botocore.client
+
+    from gridpulse.domain import users
+    from gridpulse.errors import TooManyRequests, Unauthorized
+    from gridpulse.security import passwords
+
+    users.create_user(name="Ann", email="ann@example.com", password="correct-horse-1")
+    atomic = threading.Lock()
+    original_call = botocore.client.BaseClient._make_api_call
+
+    def one_request_at_a_time(self, operation, params):
+        with atomic:
+            return original_call(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", one_request_at_a_time)
+    guesses = 11
+    outcomes: list[str] = []
+    checked: list[int] = []
+    release = threading.Event()
+    progress = threading.Condition()
+
+    def slow_wrong_check(stored_hash, password):
+        with progress:
+            checked.append(1)
+            progress.notify_all()
+        release.wait(10)  # every guess is in flight before any is answered
+        return False
+
+    monkeypatch.setattr(passwords, "verify_password", slow_wrong_check)
+
+    def guess():
+        try:
+            users.login(login="ann@example.com", password="wrong-wrong-1")
+        except Unauthorized:
+            outcome = "401"
+        except TooManyRequests:
+            outcome = "429"
+        with progress:
+            outcomes.append(outcome)
+            progress.notify_all()
+
+    threads = [threading.Thread(target=guess) for _ in range(guesses)]
+    for thread in threads:
+        thread.start()
+    with progress:
+        assert progress.wait_for(lambda: len(checked) + outcomes.count("429") == guesses, timeout=20)
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(outcomes) == ["401"] * 10 + ["429"]
+    assert len(checked) == 10

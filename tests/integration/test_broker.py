@@ -66,15 +66,18 @@ def creds(ca, tmp_path_factory):
 
 
 class Recorder:
-    """on_publish: keeps every (topic, payload, client_id) and waits for them."""
+    """on_publish: keeps every (topic, payload, client_id) and waits for them
+    (and the principal of each, in `principals`)."""
 
     def __init__(self):
         self.messages: list[tuple[str, bytes, str]] = []
+        self.principals: list[str] = []
         self._cond = threading.Condition()
 
-    def __call__(self, topic: str, payload: bytes, client_id: str) -> None:
+    def __call__(self, topic: str, payload: bytes, client_id: str, principal: str = "") -> None:
         with self._cond:
             self.messages.append((topic, payload, client_id))
+            self.principals.append(principal)
             self._cond.notify_all()
 
     def wait(self, condition, timeout: float = WAIT) -> None:
@@ -106,7 +109,7 @@ def recorder() -> Recorder:
 @pytest.fixture
 def broker(ca, policy, revoked, recorder):
     with LocalBroker("127.0.0.1", 0, ca, policy, lambda pem: certificate_id(pem) not in revoked,
-                     recorder) as running:
+                     recorder, recheck_s=0.3) as running:
         yield running
 
 
@@ -462,3 +465,37 @@ def test_stopping_the_broker_disconnects_everyone_and_leaves_nothing_running(ca,
     assert not [t for t in threading.enumerate() if t.name.startswith("mqtt-broker")]
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_a_live_session_whose_certificate_is_revoked_is_disconnected_and_cannot_reconnect(
+        broker, devices, creds, recorder, revoked, raw):
+    device = devices(creds("gp-a"), "gp-a")
+    connected = recorder.wait_presence("connected", "gp-a")[0]
+    revoked.add(certificate_id(creds("gp-a").cert))  # revoked in the registry while connected
+    disconnected = recorder.wait_presence("disconnected", "gp-a")[0]
+    assert disconnected["disconnectReason"] == "AUTH_ERROR"
+    assert disconnected["sessionIdentifier"] == connected["sessionIdentifier"]
+    assert device.interrupted.wait(WAIT)
+    wait_until(lambda: broker.connected_clients == [])
+    _refused(devices(creds("gp-a"), "gp-a", start=False))  # a reconnect with it is refused
+    assert raw(creds("gp-a")).connect("gp-a") == 5  # CONNACK: not authorized
+
+
+def test_the_cloud_ends_a_session_at_once(broker, devices, creds, recorder):
+    device = devices(creds("gp-a"), "gp-a")
+    recorder.wait_presence("connected", "gp-a")
+    assert broker.disconnect("gp-a") is True
+    disconnected = recorder.wait_presence("disconnected", "gp-a")[0]
+    assert disconnected["disconnectReason"] == "SERVER_INITIATED_DISCONNECT"
+    assert device.interrupted.wait(WAIT)
+    assert broker.disconnect("nobody") is False
+
+
+def test_the_rules_engine_is_told_the_principal_of_each_message(broker, devices, creds, recorder):
+    device = devices(creds("gp-a"), "gp-a")
+    device.publish("gridpulse/gp-a/telemetry", b'{"kwh": 1.5}', mqtt.QoS.AT_LEAST_ONCE)[0].result(WAIT)
+    recorder.wait(lambda: any(m[0] == "gridpulse/gp-a/telemetry" for m in recorder.messages))
+    index = next(i for i, m in enumerate(recorder.messages) if m[0] == "gridpulse/gp-a/telemetry")
+    assert recorder.principals[index] == certificate_id(creds("gp-a").cert)
+    presence = [i for i, m in enumerate(recorder.messages) if m[0].startswith("$aws/events/")]
+    assert presence and {recorder.principals[i] for i in presence} == {""}

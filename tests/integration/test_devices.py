@@ -245,3 +245,31 @@ def test_deleting_a_device_queues_the_removal_of_its_data(api, owner, aws):
             TableName=aws.physical[table], KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": f"device#{created['device_id']}"}})["Items"]
         assert left == [], table
+
+
+def test_an_owner_cannot_put_its_private_meter_into_a_citys_scope(api, owner, admin_token):
+    staff = api.user(admin_token, "city@example.com", "operator", cities=["Lisbon"])
+    meter = _meter(api, owner, city="Lisbon")["device_id"]
+    moved = _meter(api, owner, name="moved")["device_id"]
+    assert api.put(f"/devices/{moved}", {"city": "lisbon"}, token=owner)[0] == 200
+    lamp = api.create("/devices", {"name": "lamp", "device_type": "light", "city": "Lisbon"}, owner)["device_id"]
+    placed = api.create("/devices", {"name": "city meter", "device_type": "meter", "city": "Lisbon"},
+                        admin_token)["device_id"]
+
+    for hidden in (meter, moved):
+        assert api.get(f"/devices/{hidden}", token=staff)[0] == 404
+        assert api.get(f"/devices/{hidden}/readings", token=staff)[0] == 404
+    assert api.get(f"/devices/{lamp}", token=staff)[0] == 200
+    assert api.get(f"/devices/{placed}", token=staff)[0] == 200
+    listed = {d["device_id"] for d in api.get("/devices", token=staff)[1]["items"]}
+    assert listed == {lamp, placed}
+    by_city = {d["device_id"] for d in api.get("/devices", token=staff, query={"city": "Lisbon"})[1]["items"]}
+    assert by_city == {lamp, placed}
+    # The owner still finds its own meters by the city it gave them.
+    mine = {d["device_id"] for d in api.get("/devices", token=owner, query={"city": "Lisbon"})[1]["items"]}
+    assert mine == {meter, moved, lamp}
+    # An admin may place an owner's meter in a city; the owner changing the city takes it out again.
+    assert api.put(f"/devices/{meter}", {"city": "Lisbon"}, token=admin_token)[0] == 200
+    assert api.get(f"/devices/{meter}", token=staff)[0] == 200
+    assert api.put(f"/devices/{meter}", {"city": "Lisbon"}, token=owner)[0] == 200
+    assert api.get(f"/devices/{meter}", token=staff)[0] == 404

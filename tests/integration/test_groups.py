@@ -76,3 +76,30 @@ def test_deleting_a_device_removes_it_from_groups(api, owner):
     api.post(f"/groups/{gid}/devices", {"device_id": did}, token=owner)
     api.delete(f"/devices/{did}", token=owner)
     assert api.get(f"/groups/{gid}", token=owner)[1]["device_ids"] == []
+
+
+def test_group_reads_follow_the_callers_current_scope(api, admin_token):
+    hotel = api.create("/hotels", {"hotel_name": "H"}, admin_token)
+    floor = api.create(f"/hotels/{hotel['hotel_id']}/sections", {"section_name": "F1"}, admin_token)
+    room = api.create(f"/sections/{floor['section_id']}/rooms", {"room_number": "101"}, admin_token)
+    did = api.create("/devices", {"name": "hotel meter", "device_type": "meter", "room_id": room["room_id"]},
+                     admin_token)["device_id"]
+    viewer = api.user(admin_token, "v@example.com", "viewer", hotel_ids=[hotel["hotel_id"]])
+    own = _device(api, viewer, "own")
+    gid = api.create("/groups", {"name": "Watched"}, viewer)["group_id"]
+    assert api.post(f"/groups/{gid}/devices/bulk", {"device_ids": [did, own]}, token=viewer)[1]["added"] == [did, own]
+    assert {d["device_id"] for d in api.get(f"/groups/{gid}/devices", token=viewer)[1]["items"]} == {did, own}
+
+    me = api.get("/auth/me", token=viewer)[1]
+    assert api.put(f"/users/{me['user_id']}", {"hotel_ids": []}, token=admin_token)[0] == 200
+    assert api.get(f"/devices/{did}", token=viewer)[0] == 404
+    status, page = api.get(f"/groups/{gid}/devices", token=viewer)
+    assert status == 200 and [d["device_id"] for d in page["items"]] == [own], page
+    assert api.get(f"/groups/{gid}", token=viewer)[1]["device_ids"] == [own]
+    listed = api.get("/groups", token=viewer, query={"include_devices": "true"})[1]["items"][0]
+    assert (listed["device_ids"], listed["device_count"]) == ([own], 1)
+    assert api.put(f"/groups/{gid}", {"name": "W"}, token=viewer)[1]["device_ids"] == [own]
+    assert api.get(f"/devices/{did}/groups", token=viewer)[0] == 404
+    # Scope back: the membership was kept, so the device shows again.
+    assert api.put(f"/users/{me['user_id']}", {"hotel_ids": [hotel["hotel_id"]]}, token=admin_token)[0] == 200
+    assert {d["device_id"] for d in api.get(f"/groups/{gid}/devices", token=viewer)[1]["items"]} == {did, own}

@@ -283,3 +283,37 @@ def test_monthly_totals_come_from_month_rollups(api, meter, dynamodb_calls):
     assert math.isclose(by_month["2026-09"], 0.5 * 30 * 4, abs_tol=1e-6)
     # August and September: two month items; October (partial): its day items; plus auth and device lookups.
     assert dynamodb_calls.dynamodb().count("Query") == 2
+
+
+def test_messages_sent_with_a_rotated_or_revoked_certificate_are_quarantined_not_stored(api, meter, aws,
+                                                                                         dynamodb_calls):
+    """After rotate-credentials the old certificate's session may still be up
+    (IoT Core closes it late): what it publishes reaches the rule, which
+    selects principal(); ingestion keeps only the device's current certificate."""
+    from gridpulse.alerts.pipeline import handle_sqs_batch as evaluate_batch
+
+    from gridpulse.data.devices import DeviceItem
+
+    old_cert = DeviceItem.get(DeviceItem.key(meter["id"]), "meta").certificate_id
+    dynamodb_calls.clear()
+    status, rotated = api.post(f"/devices/{meter['id']}/rotate-credentials", token=meter["token"])
+    assert status == 200
+    # Rights first, then REVOKED, then the live session is ended.
+    iot_calls = [op for service, op in dynamodb_calls.calls if service == "iot"]
+    revoking = [op for op in iot_calls if op in ("DetachPolicy", "DetachThingPrincipal", "UpdateCertificate")]
+    assert revoking == ["DetachPolicy", "DetachThingPrincipal", "UpdateCertificate"], iot_calls
+    assert aws.disconnected == [meter["thing"]]
+
+    stolen = rule_output(meter["thing"], {"readings": [{"timestamp": at(5), "energy_kwh": 9, "power_w": 90_000}]})
+    fresh = rule_output(meter["thing"], {"readings": [{"timestamp": at(4), "energy_kwh": 9.1}]})
+    batch = sqs_event([{**stolen, "principal": old_cert}, {**fresh, "principal": rotated["certificate_id"]},
+                       {**rule_output(meter["thing"], {"x": 1}), "_raw_payload": "{oops", "principal": old_cert}])
+    assert handle_sqs_batch(batch) == {"batchItemFailures": []}
+    assert evaluate_batch(batch) == {"batchItemFailures": []}
+    assert [r["energy_kwh"] for r in readings(api, meter)] == [9.1]
+    rejected = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["items"]
+    assert sorted(r["reason"] for r in rejected) == ["revoked_certificate", "revoked_certificate"]
+    assert api.get("/alerts", token=meter["token"], query={"device_id": meter["id"]})[1]["items"] == []
+
+    assert api.delete(f"/devices/{meter['id']}", token=meter["token"])[0] == 200
+    assert aws.disconnected == [meter["thing"], meter["thing"]]

@@ -91,7 +91,8 @@ def test_password_change_needs_the_current_password_and_ends_other_sessions(api)
 def test_email_change_moves_the_login_and_frees_the_old_address(api):
     me = api.register("ann@example.com")
     uid = me["user"]["user_id"]
-    assert api.put(f"/users/{uid}", {"email": "ann2@example.com"}, token=me["token"])[0] == 200
+    assert api.put(f"/users/{uid}", {"email": "ann2@example.com", "current_password": "correct-horse-1"},
+                   token=me["token"])[0] == 200
     assert api.login("ann2@example.com")
     assert api.post("/auth/login", {"email": "ann@example.com", "password": "correct-horse-1"})[0] == 401
     api.register("ann@example.com")  # free again
@@ -100,7 +101,8 @@ def test_email_change_moves_the_login_and_frees_the_old_address(api):
 def test_email_change_to_a_taken_address_is_409(api):
     api.register("taken@example.com")
     me = api.register("ann@example.com")
-    status, body = api.put(f"/users/{me['user']['user_id']}", {"email": "taken@example.com"}, token=me["token"])
+    status, body = api.put(f"/users/{me['user']['user_id']}",
+                           {"email": "taken@example.com", "current_password": "correct-horse-1"}, token=me["token"])
     assert status == 409 and body["fields"][0]["field"] == "email"
     assert api.login("ann@example.com")
 
@@ -170,3 +172,36 @@ def test_an_authenticated_call_costs_one_dynamodb_read(api, dynamodb_calls):
     dynamodb_calls.clear()
     assert api.get("/auth/me", token=token)[0] == 200
     assert dynamodb_calls.dynamodb() == ["GetItem"]
+
+
+def test_email_change_needs_the_current_password_and_ends_other_sessions(api):
+    me = api.register("ann@example.com")
+    uid = me["user"]["user_id"]
+    other_session = api.login("ann@example.com")
+    status, body = api.put(f"/users/{uid}", {"email": "thief@example.com"}, token=me["token"])
+    assert status == 400 and body["error"] == "invalid_current_password", body
+    assert [f["field"] for f in body["fields"]] == ["current_password"]
+    status, body = api.put(f"/users/{uid}", {"email": "thief@example.com", "current_password": "wrong-one-1"},
+                           token=me["token"])
+    assert status == 400 and body["error"] == "invalid_current_password"
+    assert api.get("/auth/me", token=me["token"])[1]["email"] == "ann@example.com"
+    assert api.post("/auth/login", {"email": "thief@example.com", "password": "correct-horse-1"})[0] == 401
+
+    status, body = api.put(f"/users/{uid}", {"email": "ann2@example.com", "current_password": "correct-horse-1"},
+                           token=me["token"])
+    assert status == 200 and body["email"] == "ann2@example.com" and body["token"], body
+    assert api.get("/auth/me", token=other_session)[0] == 401
+    assert api.get("/auth/me", token=me["token"])[0] == 401
+    assert api.get("/auth/me", token=body["token"])[1]["email"] == "ann2@example.com"
+    # The same address again is no change: nothing to confirm.
+    assert api.put(f"/users/{uid}", {"email": "ANN2@example.com", "name": "Ann"}, token=body["token"])[0] == 200
+
+
+def test_an_admin_changes_a_users_email_without_its_password_and_ends_its_sessions(api, admin_token):
+    me = api.register("ann@example.com")
+    uid = me["user"]["user_id"]
+    status, body = api.put(f"/users/{uid}", {"email": "ann.new@example.com"}, token=admin_token)
+    assert status == 200 and body["email"] == "ann.new@example.com" and body["token"] is None, body
+    assert api.get("/auth/me", token=me["token"])[0] == 401
+    assert api.login("ann.new@example.com")
+    assert api.get("/auth/me", token=admin_token)[0] == 200

@@ -341,3 +341,12 @@ def test_unsupported_sql_is_refused_naming_the_token(sql, token):
 def test_is_null_error_points_to_the_iot_functions():
     with pytest.raises(IoTSqlError, match=r"isNull\(x\) / isUndefined\(x\)"):
         parse("SELECT * FROM 'a' WHERE a IS NOT NULL")
+
+
+def test_principal_is_the_publishers_certificate_and_cannot_be_spoofed_by_the_payload():
+    rule = parse("SELECT *, principal() AS principal FROM 'gridpulse/+/telemetry'")
+    out = rule.apply("gridpulse/m-1/telemetry", b'{"w": 5, "principal": "forged"}', "m-1", now_ms=0,
+                     principal="abc123")
+    assert out == {"w": 5, "principal": "abc123"}
+    # Messages the broker published itself have none: principal() is Undefined, left out.
+    assert parse("SELECT principal() AS p FROM 'a/b'").apply("a/b", b"{}", "", now_ms=0) == {}

@@ -33,8 +33,14 @@ from gridpulse.observability import logger, metrics, tracer
 from gridpulse.settings import get_settings
 
 # Security requirements for route decorators; the schemes themselves are
-# declared once, in infrastructure/openapi.py.
+# declared once, in infrastructure/openapi.py. A route's requirement is also
+# what `create_app()`'s resolver enforces before anything else runs (request
+# validation included): bearer routes need a valid token, and the role names
+# listed under "bearer" (OpenAPI 3.1 allows role names there) restrict the
+# route to those roles; apiKey routes need a valid device API key.
 BEARER = [{"bearer": []}]
+ADMIN = [{"bearer": ["admin"]}]
+STAFF = [{"bearer": ["operator", "admin"]}]  # routes a viewer may never use (scope still applies)
 API_KEY = [{"apiKey": []}]
 
 # Query parameters every list or time-range route shares.
@@ -129,8 +135,46 @@ def parse_json_body(text: str) -> dict:
     return value
 
 
+class Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver that authenticates a route's caller before
+    the route's middleware stack (where request validation runs): a request
+    without valid credentials is 401, and a caller whose role the route does
+    not list is 403, whatever its body, query or path parameters hold."""
+
+    def _call_route(self, route, route_arguments):
+        try:
+            _authenticate_route(self, route.security or [])
+        except ApiError as exc:
+            handled = self._call_exception_handler(exc, route)
+            if handled is not None:
+                return handled
+            raise
+        return super()._call_route(route, route_arguments)
+
+
+def _header(app: APIGatewayRestResolver, name: str) -> str | None:
+    headers = app.current_event.headers or {}
+    return headers.get(name) or next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
+def _authenticate_route(app: APIGatewayRestResolver, security: list[dict]) -> None:
+    """Check the credentials a route's security requirement names and keep
+    what they resolve to for the handler (`current_user`, `current_device`)."""
+    for requirement in security:
+        if "bearer" in requirement:
+            caller, user = users.authenticate(_header(app, "Authorization"))
+            app.append_context(gridpulse_caller=(caller, user))
+            roles = requirement["bearer"]
+            if roles and caller.role.value not in roles:
+                raise Forbidden("Your role does not allow this.", code="forbidden")
+        elif "apiKey" in requirement:
+            from gridpulse.domain import devices
+
+            app.append_context(gridpulse_device=devices.authenticate_device(_header(app, "X-API-Key")))
+
+
 def create_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(
+    app = Resolver(
         enable_validation=True,
         json_body_deserializer=parse_json_body,
         response_validation_error_http_code=500,
@@ -223,9 +267,11 @@ def _raw_error(status: int, code: str, message: str, fields: list[dict]) -> dict
 
 
 def current_user(app: APIGatewayRestResolver, *roles: Role):
-    """Authenticate the bearer token of the current request; optionally require a role."""
-    caller, user = users.authenticate(app.current_event.headers.get("Authorization")
-                                      or app.current_event.headers.get("authorization"))
+    """The authenticated caller of the current request (authenticated once,
+    before validation, for routes that declare bearer security); optionally
+    require a role."""
+    known = app.context.get("gridpulse_caller")
+    caller, user = known if known is not None else users.authenticate(_header(app, "Authorization"))
     if roles and caller.role not in roles:
         raise Forbidden("Your role does not allow this.", code="forbidden")
     logger.append_keys(user_id=caller.user_id)
@@ -234,3 +280,13 @@ def current_user(app: APIGatewayRestResolver, *roles: Role):
 
 def current_caller(app: APIGatewayRestResolver, *roles: Role) -> Caller:
     return current_user(app, *roles)[0]
+
+
+def current_device(app: APIGatewayRestResolver):
+    """The device whose X-API-Key authenticated the current request."""
+    known = app.context.get("gridpulse_device")
+    if known is not None:
+        return known
+    from gridpulse.domain import devices
+
+    return devices.authenticate_device(_header(app, "X-API-Key"))

@@ -18,6 +18,7 @@ class Settings(BaseModel):
     telemetry_table: str = "gridpulse-telemetry"
     alerts_topic_arn: str = ""
     cleanup_queue_url: str = ""
+    password_reset_queue_url: str = ""
     # Raw readings are kept this long; hourly/daily rollups are kept for good.
     raw_retention_days: int = Field(90, ge=1, le=3650)
     jwt_secret_arn: str = ""
@@ -28,8 +29,6 @@ class Settings(BaseModel):
     mail_from: str = "no-reply@gridpulse.example.com"
     public_url: str = "http://127.0.0.1:3000"
     max_body_bytes: int = Field(256 * 1024, ge=1024)
-    # Forgot-password answers no sooner than this, known account or not.
-    forgot_password_floor_ms: int = Field(1000, ge=0)
 
     @classmethod
     def from_env(cls) -> "Settings":

@@ -27,7 +27,7 @@ from gridpulse.data.base import connection, intact
 from gridpulse.data.devices import DeviceItem
 from gridpulse.domain import devices, scope
 from gridpulse.domain.roles import Caller, Role
-from gridpulse.errors import NotFound
+from gridpulse.errors import Forbidden, NotFound
 from gridpulse.iot import messaging
 from gridpulse.observability import count, logger
 from gridpulse.pagination import chained_page
@@ -81,7 +81,7 @@ def raise_alert(device: DeviceItem, rules: AlertRules, alert_type: str, severity
         now = iso_ms(at_ms)
         alert = AlertItem(AlertItem.key(alert_id), alert_id=alert_id, device_id=device.device_id,
                           device_name=device.name, owner_id=device.owner_id, hotel_id=device.hotel_id,
-                          city=device.city, alert_type=alert_type, severity=severity, status="open", message=message,
+                          city=scope.city_scope(device), alert_type=alert_type, severity=severity, status="open", message=message,
                           value=value, threshold=threshold, count=occurrences, first_seen=now, last_seen=now,
                           source=source, created_sk=f"{now}#{alert_id}")
         try:
@@ -261,12 +261,20 @@ def check_offline(now_s: int | None = None) -> dict:
 
 
 def visible_alert(caller: Caller, alert_id: str) -> AlertItem:
+    """The alert, if the caller owns its device, is an admin, or can see its
+    device now (the device's current hotel and city scope, not the scope it
+    had when the alert was raised); 404 otherwise."""
     try:
         alert = AlertItem.get(AlertItem.key(alert_id))
     except DoesNotExist:
         alert = None
-    if alert is None or not (caller.is_admin or alert.owner_id == caller.user_id
-                             or scope.sees_hotel(caller, alert.hotel_id) or scope.sees_city(caller, alert.city)):
+    if alert is not None and (caller.is_admin or alert.owner_id == caller.user_id):
+        return alert
+    try:
+        device = DeviceItem.get(DeviceItem.key(alert.device_id), "meta") if alert is not None else None
+    except DoesNotExist:
+        device = None
+    if device is None or not scope.sees_device(caller, device):
         raise NotFound("No such alert.", code="alert_not_found")
     return alert
 
@@ -279,7 +287,11 @@ def mark_read(caller: Caller, alert_id: str) -> dict:
 
 
 def resolve(caller: Caller, alert_id: str) -> dict:
+    """Resolve by hand: the device's owner, an operator in scope or an admin.
+    A viewer who sees the alert through its scope may only mark it read (403)."""
     alert = visible_alert(caller, alert_id)
+    if not (caller.is_admin or alert.owner_id == caller.user_id or caller.role is Role.operator):
+        raise Forbidden("Only the device's owner, an operator or an admin may resolve an alert.", code="forbidden")
     return alert_view(_resolve(alert.alert_id, f"user:{caller.user_id}") or alert)
 
 

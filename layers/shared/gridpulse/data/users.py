@@ -99,8 +99,10 @@ class ResetTokenItem(Model):
 
 
 class LoginAttemptsItem(Model):
-    """Failed logins for one login name (existing or not, so that a lockout
-    says nothing about whether an account exists); expires with its window."""
+    """Login attempts in the current window of one account (`account_key`,
+    whichever of its login names was used) or, for a login name that is no
+    account, of that name (`key`), so that a lockout says nothing about
+    whether an account exists; expires with its window."""
 
     class Meta(_Meta):
         pass
@@ -113,6 +115,10 @@ class LoginAttemptsItem(Model):
     @staticmethod
     def key(login: str) -> str:
         return f"attempts#{login.strip().lower()}"
+
+    @staticmethod
+    def account_key(user_id: str) -> str:
+        return f"attempts-account#{user_id}"
 
 
 class CounterItem(Model):

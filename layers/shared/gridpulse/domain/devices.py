@@ -185,6 +185,7 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
         list_sk=f"{now}#{device_id}",
         city=fields.get("city"),
         city_key=_city_key(fields.get("city")),
+        city_scoped=True if fields.get("city") and caller.is_admin else None,
         thing_name=thing_name,
         api_key_hash=secret_hash(api_key),
         wifi_ssid=(wifi or {}).get("ssid"),
@@ -270,6 +271,9 @@ def update(caller: Caller, device_id: str, changes: dict) -> dict:
         city = changes["city"]
         actions += ([DeviceItem.city.set(city), DeviceItem.city_key.set(_city_key(city))] if city
                     else [DeviceItem.city.remove(), DeviceItem.city_key.remove()])
+        # Only an admin puts a device into a city's scope (lights are in it by type).
+        actions.append(DeviceItem.city_scoped.set(True) if city and caller.is_admin
+                       else DeviceItem.city_scoped.remove())
     if "room_id" in changes:
         placement = _placement(caller, changes["room_id"]) if changes["room_id"] else {}
         for attr in ("room_id", "section_id", "hotel_id"):
@@ -390,7 +394,8 @@ def list_visible(caller: Caller, filters: dict, limit: int, next_token: str | No
         sources += [_index_source(DeviceItem.by_hotel, h, filter_condition=cond,
                                   keep=lambda d: d.owner_id != caller.user_id) for h in sorted(caller.hotel_ids)]
         sources += [_index_source(DeviceItem.by_city, _city_key(c), filter_condition=cond,
-                                  keep=lambda d: d.owner_id != caller.user_id and not scope.sees_hotel(caller, d.hotel_id))
+                                  keep=lambda d: d.owner_id != caller.user_id and not scope.sees_hotel(caller, d.hotel_id)
+                                  and scope.sees_city(caller, scope.city_scope(d)))
                     for c in sorted(caller.cities)]
     items, token = chained_page(sources, limit, next_token, f"devices:{caller.user_id}")
     views = with_states(items)

@@ -1,7 +1,11 @@
 """Device groups: a user's own named sets of devices it can see.
 
 A group belongs to its creator; only the owner (or an admin) sees or changes
-it, and a device can only be added by someone who can see that device.
+it, and a device can only be added by someone who can see that device. A
+membership does not outlive the caller's scope: every read through a group
+(its devices, its device ids and count) shows only the members the caller
+can see now; a member that left the caller's scope stays in the group,
+hidden, and shows again if the scope comes back.
 Deleting a group keeps its devices. Each membership is two items (group ->
 device and device -> group) written together, so both "devices of a group"
 and "groups of a device" are one Query.
@@ -15,7 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from gridpulse.data.base import batch_get_intact, connection, intact
 from gridpulse.data.devices import DeviceItem, GroupItem, MembershipItem
-from gridpulse.domain import devices
+from gridpulse.domain import devices, scope
 from gridpulse.domain.roles import Caller
 from gridpulse.errors import Conflict, NotFound
 from gridpulse.pagination import decode_token, encode_token
@@ -49,6 +53,20 @@ def _member_ids(group_id: str) -> list[str]:
             for m in MembershipItem.query(GroupItem.key(group_id), MembershipItem.sk.startswith("device#"))]
 
 
+def _visible_members(caller: Caller, group_id: str) -> list[DeviceItem]:
+    """The group's devices the caller may see now, in membership order (one
+    Query and a BatchGetItem)."""
+    ids = _member_ids(group_id)
+    found = batch_get_intact(DeviceItem, [(DeviceItem.key(i), "meta") for i in ids], "device")
+    found = [d for d in found if scope.sees_device(caller, d)]
+    order = {device_id: n for n, device_id in enumerate(ids)}
+    return sorted(found, key=lambda d: order[d.device_id])
+
+
+def _visible_ids(caller: Caller, group_id: str) -> list[str]:
+    return [d.device_id for d in _visible_members(caller, group_id)]
+
+
 def create(caller: Caller, name: str, description: str | None, color: str | None) -> dict:
     group_id, now = str(uuid.uuid4()), iso(utcnow())
     group = GroupItem(GroupItem.key(group_id), "meta", group_id=group_id, owner_id=caller.user_id,
@@ -63,14 +81,14 @@ def list_own(caller: Caller, include_devices: bool, limit: int, next_token: str 
                                       last_evaluated_key=decode_token(next_token, f"groups:{caller.user_id}"),
                                       scan_index_forward=False)
     groups = list(intact(result, "group"))
-    items = [group_view(g, _member_ids(g.group_id) if include_devices else None) for g in groups]
+    items = [group_view(g, _visible_ids(caller, g.group_id) if include_devices else None) for g in groups]
     token = encode_token(result.last_evaluated_key, f"groups:{caller.user_id}")
     return {"items": items, "count": len(items), "next_token": token}
 
 
 def get(caller: Caller, group_id: str) -> dict:
     group = _owned(caller, group_id)
-    return group_view(group, _member_ids(group_id))
+    return group_view(group, _visible_ids(caller, group_id))
 
 
 def update(caller: Caller, group_id: str, changes: dict) -> dict:
@@ -81,7 +99,7 @@ def update(caller: Caller, group_id: str, changes: dict) -> dict:
             attr = getattr(GroupItem, field)
             actions.append(attr.set(changes[field]) if changes[field] is not None else attr.remove())
     group.update(actions=actions, condition=GroupItem.pk.exists())
-    return group_view(group, _member_ids(group_id))
+    return group_view(group, _visible_ids(caller, group_id))
 
 
 def delete(caller: Caller, group_id: str) -> None:
@@ -107,10 +125,7 @@ def delete_all_owned_by(user_id: str) -> int:
 
 def list_devices(caller: Caller, group_id: str) -> dict:
     _owned(caller, group_id)
-    ids = _member_ids(group_id)
-    found = batch_get_intact(DeviceItem, [(DeviceItem.key(i), "meta") for i in ids], "device")
-    found.sort(key=lambda d: ids.index(d.device_id))
-    views = devices.with_states(found)
+    views = devices.with_states(_visible_members(caller, group_id))
     return {"items": views, "count": len(views), "next_token": None}
 
 
@@ -139,13 +154,13 @@ def add_devices(caller: Caller, group_id: str, device_ids: list[str]) -> dict:
     present = set(_member_ids(group_id))
     added, skipped = [], []
     for device_id in dict.fromkeys(device_ids):
-        if device_id in present:
-            skipped.append({"device_id": device_id, "reason": "already_in_group"})
-            continue
         try:
             devices.visible(caller, device_id)
         except NotFound:
             skipped.append({"device_id": device_id, "reason": "device_not_found"})
+            continue
+        if device_id in present:
+            skipped.append({"device_id": device_id, "reason": "already_in_group"})
             continue
         try:
             _add(group_id, device_id)

@@ -15,6 +15,7 @@ from pynamodb.exceptions import UpdateError
 from gridpulse.data.devices import DeviceItem, DeviceLogItem, DeviceStateItem
 from gridpulse.iot.provisioning import device_id_for
 from gridpulse.observability import count, logger
+from gridpulse.telemetry.pipeline import current_certificate
 from gridpulse.telemetry.readings import iso_ms
 
 LIGHT_STATUSES = ("on", "off", "error")
@@ -61,6 +62,10 @@ def apply_light_status(event: dict) -> dict:
     if device_id is None or status not in LIGHT_STATUSES:
         logger.warning("light status refused", extra={"reason": "unknown thing or status", "status": str(status)[:20]})
         return {"applied": False, "reason": "status must be on, off or error"}
+    principal = event.get("principal")
+    if principal and principal != current_certificate(device_id):
+        logger.warning("light status refused", extra={"reason": "revoked_certificate", "device_id": device_id})
+        return {"applied": False, "reason": "sent with a certificate that is no longer the device's"}
     details = event.get("error_details")
     details = str(details)[:500] if details is not None else None
     at = _event_ms(event.get("received_at"))

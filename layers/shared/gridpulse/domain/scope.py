@@ -5,6 +5,10 @@
 * viewer: reads what is in its scope.
 * Everyone: the devices it owns (and, with billing, is assigned to).
 
+City scope covers a city's lights and what an admin placed in that city
+(`city_scope`); the `city` an owner gives its own meter describes where it
+is and exposes it to nobody.
+
 Outside its scope an object does not exist for the caller: 404, never 403,
 so that ids cannot be probed. Inside its scope but without the right role:
 403.
@@ -39,12 +43,20 @@ def require_hotel_managed(caller: Caller, hotel_id: str | None, what: str = "hot
         raise Forbidden("Your role does not allow changes here.", code="forbidden")
 
 
+def city_scope(device) -> str | None:
+    """The city whose staff see this device (or its alerts): a light's city, or
+    the city an admin set; None for a city its owner set on any other device."""
+    if device.city and (device.device_type == "light" or device.city_scoped):
+        return device.city
+    return None
+
+
 def sees_device(caller: Caller, device) -> bool:
     return (
         caller.is_admin
         or device.owner_id == caller.user_id
         or sees_hotel(caller, device.hotel_id)
-        or sees_city(caller, device.city)
+        or sees_city(caller, city_scope(device))
     )
 
 

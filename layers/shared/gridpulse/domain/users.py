@@ -6,20 +6,25 @@ measured by `make bench`:
 
 * an authenticated call costs one GetItem (the user, which carries the
   token version and the list of logged-out token ids);
-* login costs two GetItems (login name, then user);
+* login costs two GetItems (login name, then user) and a conditional write
+  that counts the attempt (a PutItem that opens the window; an UpdateItem
+  after it while failures are counted), plus a DeleteItem that clears the
+  count when the password was right;
 * every write that must keep names unique or counters right is one
   TransactWriteItems.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from gridpulse.aws import client
 from gridpulse.data.base import connection, intact
 from gridpulse.data.users import CounterItem, LoginAttemptsItem, LoginNameItem, ResetTokenItem, UserItem
 from gridpulse.domain.roles import Caller, Role
@@ -199,41 +204,72 @@ MAX_FAILED_LOGINS = 10
 LOCKOUT_WINDOW_S = 15 * 60
 
 
-def _attempts(login: str) -> LoginAttemptsItem | None:
+def _condition_failed(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def _locked_out(key: str) -> TooManyRequests:
     try:
-        item = LoginAttemptsItem.get(LoginAttemptsItem.key(login), consistent_read=True)
+        since = LoginAttemptsItem.get(key, consistent_read=True).since
     except DoesNotExist:
-        return None
-    return item if time.time() - item.since < LOCKOUT_WINDOW_S else None
+        since = time.time()
+    count("LoginLockedOut")
+    retry = int(since + LOCKOUT_WINDOW_S - time.time()) + 1
+    return TooManyRequests("Too many failed logins; try again later.", code="too_many_attempts",
+                           headers={"Retry-After": str(max(retry, 1))})
 
 
-def _record_failure(login: str, attempts: LoginAttemptsItem | None) -> None:
-    now = int(time.time())
-    if attempts is None:
-        LoginAttemptsItem(LoginAttemptsItem.key(login), failures=1, since=now, ttl=now + LOCKOUT_WINDOW_S).save()
-    else:
-        attempts.update(actions=[LoginAttemptsItem.failures.add(1)])
+def _claim_attempt(key: str) -> None:
+    """Count this attempt before its password is checked, or raise 429 when
+    the window already holds MAX_FAILED_LOGINS attempts.
+
+    Each step is one conditional write, so parallel requests (other Lambda
+    instances) can neither lose a count nor all slip under the limit: at most
+    MAX_FAILED_LOGINS passwords are checked per window.
+    """
+    for _ in range(3):
+        now = int(time.time())
+        cutoff = now - LOCKOUT_WINDOW_S
+        try:  # no window, or an expired one (the usual case): open a new one with this attempt
+            LoginAttemptsItem(key, failures=1, since=now, ttl=now + LOCKOUT_WINDOW_S).save(
+                condition=LoginAttemptsItem.pk.does_not_exist() | (LoginAttemptsItem.since <= cutoff))
+            return
+        except PutError as exc:
+            if not _condition_failed(exc):
+                raise
+        try:  # a window is open and has room: one more
+            LoginAttemptsItem(key).update(
+                actions=[LoginAttemptsItem.failures.add(1)],
+                condition=(LoginAttemptsItem.since > cutoff) & (LoginAttemptsItem.failures < MAX_FAILED_LOGINS))
+            return
+        except UpdateError as exc:
+            if not _condition_failed(exc):
+                raise
+        # Neither: the open window is full (or it was reset in between: try again).
+        try:
+            item = LoginAttemptsItem.get(key, consistent_read=True)
+        except DoesNotExist:
+            continue
+        if item.since > cutoff and item.failures >= MAX_FAILED_LOGINS:
+            raise _locked_out(key)
+    raise _locked_out(key)
 
 
 def login(*, login: str, password: str) -> Session:
     """Email or username plus password. Unknown login and wrong password look
-    alike; ten failures in 15 minutes lock that login name (known or not) for
-    the rest of the window."""
-    attempts = _attempts(login)
-    if attempts is not None and attempts.failures >= MAX_FAILED_LOGINS:
-        retry = int(attempts.since + LOCKOUT_WINDOW_S - time.time()) + 1
-        count("LoginLockedOut")
-        raise TooManyRequests("Too many failed logins; try again later.", code="too_many_attempts",
-                              headers={"Retry-After": str(max(retry, 1))})
+    alike. Attempts are counted per account, whichever of its login names is
+    used (per login name for names that are no account): ten failures in 15
+    minutes lock it for the rest of the window (429), the right password
+    included; a successful login clears the count."""
     user_id = _user_id_for_login(login)
+    attempts_key = LoginAttemptsItem.account_key(user_id) if user_id else LoginAttemptsItem.key(login)
+    _claim_attempt(attempts_key)
     user = _load_user(user_id) if user_id else None
     if not passwords.verify_password(user.password_hash if user else None, password):
         count("LoginFailed")
-        _record_failure(login, attempts)
         raise Unauthorized("Wrong login or password.", code="invalid_credentials")
     assert user is not None
-    if attempts is not None:
-        attempts.delete()
+    LoginAttemptsItem(attempts_key).delete()
     if not user.active:
         count("LoginFailed")
         raise Forbidden("This account is deactivated.", code="account_deactivated")
@@ -293,12 +329,41 @@ def logout(caller: Caller) -> None:
 # ---------------------------------------------------------------- password reset
 
 
-def forgot_password(email: str) -> None:
-    """Email a single-use reset token if an active account has this email.
+def request_password_reset(email: str) -> None:
+    """POST /auth/forgot-password: queue the address for PasswordResetFunction.
 
-    Says nothing about whether it does: the API answers the same either way
-    (and pads its answer time, see functions/auth).
+    The request path does exactly this for any address, known or not (no
+    lookup, no mail, no sleep), so neither the answer nor its timing says
+    whether an account exists, and no worker waits on a mail server.
     """
+    client("sqs").send_message(QueueUrl=get_settings().password_reset_queue_url,
+                               MessageBody=json.dumps({"email": email}))
+
+
+def handle_reset_requests(event: dict) -> dict:
+    """PasswordResetFunction: one `forgot_password` per queued address; a
+    failed one (SES or DynamoDB down) is retried by SQS."""
+    failures = []
+    for record in event.get("Records", []):
+        try:
+            email = json.loads(record["body"])["email"]
+        except (KeyError, TypeError, ValueError):
+            logger.warning("reset request skipped: no email", extra={"message_id": record.get("messageId")})
+            continue
+        if not isinstance(email, str):
+            logger.warning("reset request skipped: no email", extra={"message_id": record.get("messageId")})
+            continue
+        try:
+            forgot_password(email)
+        except Exception:
+            logger.exception("reset email not sent; will be retried", extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def forgot_password(email: str) -> None:
+    """Email a single-use reset token if an active account has this email
+    (run off the request path, from the reset queue)."""
     user_id = _user_id_for_login(email) if "@" in email else None
     user = _load_user(user_id) if user_id else None
     if user is None or not user.active:
@@ -394,7 +459,16 @@ ADMIN_FIELDS = {"role", "hotel_ids", "cities"}
 
 def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, Session | None]:
     """Apply a partial update. Returns the user and, when the caller changed its
-    own password (which revokes its other sessions), a fresh session."""
+    own password or email, a fresh session.
+
+    The credentials of an account (password, email: the address a reset
+    token goes to) change only with proof: the user's own change needs its
+    current_password, and every such change, the user's or an admin's, ends
+    all the user's sessions. So a stolen token alone cannot take the account
+    over. An admin changes another user's email or password without that
+    user's password (it is how an admin repairs an account); the user then
+    logs in again.
+    """
     user = get_visible_user(caller, user_id)
     if not caller.is_admin:
         forbidden = sorted(set(changes) & ADMIN_FIELDS)
@@ -405,9 +479,12 @@ def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, 
                 fields=[field_error(f, "only an admin may change this", "forbidden") for f in forbidden],
             )
     self_service = caller.user_id == user_id
+    new_email = changes["email"].strip().lower() if changes.get("email") else None
+    email_changes = new_email is not None and new_email != user.email
+    credentials_change = "password" in changes or email_changes
     actions = []
     claim_ops: list[tuple[str, str | None, str | None]] = []  # (field, old key, new key)
-    if "password" in changes:
+    if credentials_change:
         if self_service:
             current = changes.get("current_password")
             if not current or not passwords.verify_password(user.password_hash, current):
@@ -416,17 +493,14 @@ def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, 
                     code="invalid_current_password",
                     fields=[field_error("current_password", "required and must match your password")],
                 )
-        actions += [
-            UserItem.password_hash.set(passwords.hash_password(changes["password"])),
-            UserItem.token_version.add(1),
-            UserItem.revoked.set({}),
-        ]
+        actions += [UserItem.token_version.add(1), UserItem.revoked.set({})]
+    if "password" in changes:
+        actions.append(UserItem.password_hash.set(passwords.hash_password(changes["password"])))
     if "name" in changes:
         actions.append(UserItem.name.set(changes["name"].strip()))
     if "city" in changes:
         actions.append(UserItem.city.set(changes["city"]) if changes["city"] else UserItem.city.remove())
-    if "email" in changes and changes["email"].strip().lower() != user.email:
-        new_email = changes["email"].strip().lower()
+    if email_changes:
         actions.append(UserItem.email.set(new_email))
         claim_ops.append(("email", LoginNameItem.email_key(user.email), LoginNameItem.email_key(new_email)))
     if "username" in changes and (changes["username"] or None) != user.username:
@@ -439,7 +513,7 @@ def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, 
     if caller.is_admin:
         if "role" in changes:
             actions.append(UserItem.role.set(Role(changes["role"]).value))
-            if Role(changes["role"]).value != user.role:
+            if Role(changes["role"]).value != user.role and not credentials_change:
                 # A token carries its role: a role change ends the user's sessions.
                 actions.append(UserItem.token_version.add(1))
         if "hotel_ids" in changes:
@@ -465,7 +539,7 @@ def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, 
         raise
     user = _load_user(user_id)
     assert user is not None
-    session = _new_session(user) if self_service and "password" in changes else None
+    session = _new_session(user) if self_service and credentials_change else None
     return user, session
 
 

@@ -4,8 +4,14 @@ Provisioning a device makes a thing named after it, an X.509 certificate and
 key pair created by IoT (handed back once, never stored), attaches the
 certificate exclusively to that thing and attaches the device policy from
 template.yaml, which lets a connection act only as its own thing and only on
-its own topics. Revoking marks the certificate REVOKED (it can never be
-re-activated) and detaches it; the certificate record stays in IoT as proof.
+its own topics. Revoking first takes the certificate's rights away (policy
+and thing detached), then marks it REVOKED (it can never be re-activated),
+then ends its live MQTT session: IoT Core does not close the sessions of a
+revoked certificate by itself (or only after a while), so the platform asks
+for it (DeleteConnection on the thing's client id). The certificate record
+stays in IoT as proof. Ingestion also refuses messages whose principal is no
+longer the device's certificate (gridpulse.telemetry.pipeline), for what was
+in flight.
 """
 from __future__ import annotations
 
@@ -117,16 +123,36 @@ def create_thing(thing_name: str, device_id: str, device_type: str) -> None:
     )
 
 
+def _delete_connection(client_id: str) -> None:
+    """End the live MQTT session of a client id (the IoT data plane's
+    DeleteConnection), without its last will; nothing to do if it is offline."""
+    try:
+        client("iot-data").delete_connection(clientId=client_id, cleanSession=True, preventWillMessage=True)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+
+
+# Who ends a client's MQTT session. In AWS: the data plane's DeleteConnection.
+# The local stack swaps in its broker's disconnect (infrastructure/local/iot.py).
+disconnector: Callable[[str], None] = _delete_connection
+
+
 def revoke_certificate(thing_name: str, certificate_id: str | None, certificate_arn: str | None) -> None:
-    """REVOKED, detached from the policy and the thing. Each step tolerates
-    having been done already, so a retried delete finishes the job."""
+    """Detached from the policy and the thing, REVOKED, and its session ended.
+
+    The rights go first, so that a live session can do nothing more while the
+    rest happens. Each step tolerates having been done already, so a retried
+    delete finishes the job. Ending the session is best effort (logged): the
+    certificate is revoked either way and ingestion refuses what it sends.
+    """
     if not certificate_id or not certificate_arn:
         return
     iot = client("iot")
     steps = [
-        lambda: iot.update_certificate(certificateId=certificate_id, newStatus="REVOKED"),
         lambda: iot.detach_policy(policyName=_policy_name(), target=certificate_arn),
         lambda: iot.detach_thing_principal(thingName=thing_name, principal=certificate_arn),
+        lambda: iot.update_certificate(certificateId=certificate_id, newStatus="REVOKED"),
     ]
     for step in steps:
         try:
@@ -135,6 +161,10 @@ def revoke_certificate(thing_name: str, certificate_id: str | None, certificate_
             if exc.response["Error"]["Code"] not in ("ResourceNotFoundException", "InvalidRequestException"):
                 raise
             logger.info("certificate cleanup step skipped", extra={"reason": exc.response["Error"]["Code"]})
+    try:
+        disconnector(thing_name)  # the policy makes the thing name the only client id it may use
+    except Exception:
+        logger.exception("the revoked certificate's session was not ended", extra={"thing_name": thing_name})
 
 
 def delete_thing(thing_name: str) -> None:

@@ -96,7 +96,7 @@ class UpdateUserIn(Input):
 
 
 class UserUpdatedOut(UserOut):
-    token: str | None = Field(None, description="A new token when you changed your own password "
+    token: str | None = Field(None, description="A new token when you changed your own password or email "
                                                  "(your other sessions were ended).")
 
 

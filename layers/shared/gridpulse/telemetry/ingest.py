@@ -85,6 +85,7 @@ class Message:
     payload: Any
     received_ms: int
     source: str  # "mqtt" or "http"
+    principal: str | None = None  # MQTT: the certificate id it was published with (the rule's principal())
 
 
 @dataclass

@@ -1,9 +1,14 @@
 """The SQS side of ingestion: a batch of IoT rule outputs in, partial failures out.
 
 Each SQS record's body is what iot_rules/telemetry.sql selected: the device's
-payload plus `thing_name`, `client_id` and `received_at` (the broker's
-receive time, epoch ms). Records are grouped by device so that a backlog of
-many messages from one device is stored and rolled up once. A device whose
+payload plus `thing_name`, `client_id`, `principal` (the id of the
+certificate it was published with) and `received_at` (the broker's receive
+time, epoch ms). Records are grouped by device so that a backlog of many
+messages from one device is stored and rolled up once. A message published
+with a certificate that is no longer the device's (rotated or revoked while
+its session was still up) is quarantined (`revoked_certificate`), not
+stored; the device's current certificate is read once per device and batch
+(strongly consistent), never from a cache. A device whose
 group fails (DynamoDB throttled, say) reports its records as failed; SQS
 retries only those, and the recompute-based rollups make the retry safe.
 """
@@ -12,11 +17,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pynamodb.exceptions import DoesNotExist
+
+from gridpulse.data.devices import DeviceItem
 from gridpulse.iot.provisioning import device_id_for
 from gridpulse.observability import count, logger
 from gridpulse.telemetry.ingest import Message, context_for, ingest, now_ms, quarantine_unknown_message
 
-RULE_FIELDS = ("thing_name", "client_id", "received_at")
+RULE_FIELDS = ("thing_name", "client_id", "principal", "received_at")
 RAW_PAYLOAD = "_raw_payload"  # set by the rules engine when the payload was not JSON
 
 
@@ -33,10 +41,49 @@ def parse_record(record: dict) -> tuple[str | None, Message | None, str | None]:
         return None, None, "unknown_thing"
     received = body.get("received_at")
     received_ms = int(received) if isinstance(received, (int, float)) and not isinstance(received, bool) else now_ms()
+    principal = body.get("principal")
+    principal = str(principal) if principal is not None else None
     if RAW_PAYLOAD in body:
-        return device_id, Message(body[RAW_PAYLOAD], received_ms, "mqtt"), "malformed_json"
+        return device_id, Message(body[RAW_PAYLOAD], received_ms, "mqtt", principal), "malformed_json"
     payload = {k: v for k, v in body.items() if k not in RULE_FIELDS}
-    return device_id, Message(payload, received_ms, "mqtt"), None
+    return device_id, Message(payload, received_ms, "mqtt", principal), None
+
+
+def current_certificate(device_id: str) -> str | None:
+    """The id of the device's certificate now (None for a deleted device)."""
+    try:
+        item = DeviceItem.get(DeviceItem.key(device_id), "meta", consistent_read=True,
+                              attributes_to_get=["certificate_id"])
+    except DoesNotExist:
+        return None
+    return item.certificate_id
+
+
+def sent_by_current_certificate(device_id: str, messages: list[Message]) -> tuple[list[int], list[int]]:
+    """Indexes of the messages sent with the device's current certificate, and
+    of those sent with another one (a rotated or revoked certificate whose
+    session outlived it; for a deleted device, every message that has a
+    principal). Messages without a principal (not from the IoT rule) are not
+    judged here. One GetItem, only when a principal is present."""
+    if not any(m.principal for m in messages):
+        return list(range(len(messages))), []
+    current = current_certificate(device_id)
+    kept = [i for i, m in enumerate(messages) if not m.principal or (current and m.principal == current)]
+    refused = [i for i, m in enumerate(messages) if i not in set(kept)]
+    return kept, refused
+
+
+def _quarantine_foreign(device_id: str, messages: list[Message]) -> None:
+    if current_certificate(device_id) is None:  # deleted meanwhile: nothing would ever read its quarantine
+        count("MessagesDropped", len(messages))
+        logger.warning("telemetry for a deleted device", extra={"device_id": device_id, "count": len(messages)})
+        return
+    for message in messages:
+        quarantine_unknown_message(device_id, message.payload, message.received_ms, "revoked_certificate",
+                                   "sent with a certificate that is no longer the device's; not stored", "mqtt")
+    count("MessagesFromRevokedCertificates", len(messages))
+    logger.warning("messages from a revoked certificate quarantined",
+                   extra={"device_id": device_id, "count": len(messages)})
 
 
 def handle_sqs_batch(event: dict) -> dict:
@@ -44,6 +91,9 @@ def handle_sqs_batch(event: dict) -> dict:
     for record in event.get("Records", []):
         device_id, message, problem = parse_record(record)
         if problem == "malformed_json" and device_id and context_for(device_id):
+            if sent_by_current_certificate(device_id, [message])[1]:
+                _quarantine_foreign(device_id, [message])
+                continue
             quarantine_unknown_message(device_id, message.payload, message.received_ms, "malformed_json",
                                        "the message is not valid JSON", "mqtt")
             continue
@@ -61,7 +111,12 @@ def handle_sqs_batch(event: dict) -> dict:
             logger.warning("telemetry for an unknown or deleted device", extra={"device_id": device_id})
             continue
         try:
-            ingest(context, [m for _, m in items])
+            kept, refused = sent_by_current_certificate(device_id, [m for _, m in items])
+            if refused:
+                _quarantine_foreign(device_id, [items[i][1] for i in refused])
+            items = [items[i] for i in kept]
+            if items:
+                ingest(context, [m for _, m in items])
         except Exception:
             logger.exception("ingestion failed; the messages will be retried", extra={"device_id": device_id})
             failures += [{"itemIdentifier": message_id} for message_id, _ in items]
