@@ -239,6 +239,19 @@ def test_a_non_json_media_type_is_415_in_our_envelope(api, owner):
     assert status == 415 and body["error"] == "unsupported_media_type" and fields_of(body) == {"Content-Type"}
 
 
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "application/x-www-form-urlencoded", "text/plain"])
+def test_an_empty_body_with_a_form_media_type_is_a_400_not_a_parse_crash(api, owner, content_type):
+    """Found by schemathesis: a multipart type without a boundary and no body was a 502.
+    Now a 400 naming the body, or a 415 naming the media type, in our envelope."""
+    status, body = api.call("PUT", f"/users/{_me(api, owner)}", raw=b"", token=owner,
+                            headers={"Content-Type": content_type})
+    assert (status, fields_of(body)) in ((400, {"body"}), (415, {"Content-Type"})), (status, body)
+
+
+def _me(api, token):
+    return api.get("/auth/me", token=token)[1]["user_id"]
+
+
 def test_a_body_that_is_not_a_json_object_is_refused_and_nothing_happens(api, owner):
     meter = _meter(api, owner)
     status, body = api.call("POST", "/telemetry", raw=json.dumps([{"power_w": 5}]), headers=meter["key"])

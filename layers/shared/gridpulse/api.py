@@ -229,6 +229,9 @@ def _check_body(event: dict) -> dict | None:
         return _raw_error(413, "payload_too_large", f"The request body is larger than {limit} bytes.",
                           [field_error("body", f"at most {limit} bytes", "too_large")])
     if not body:
+        # No body, whatever the header claims: the resolver must not try to
+        # parse one as a form (a 5xx for a multipart type without a boundary).
+        _as_json(event)
         return None
     if event.get("isBase64Encoded"):
         # JSON routes take text: a body API Gateway had to base64 is not UTF-8.
@@ -245,13 +248,19 @@ def _check_body(event: dict) -> dict | None:
             and not (content_type.endswith("+json") and "/" in content_type):
         return _raw_error(415, "unsupported_media_type", "Send the request body as application/json.",
                           [field_error("Content-Type", "must be application/json", "unsupported")])
+    _as_json(event)
+    return None
+
+
+def _as_json(event: dict) -> None:
+    """Label the request's body `application/json` for the resolver."""
+    headers = event.get("headers") or {}
     event["headers"] = {**{k: v for k, v in headers.items() if k.lower() != "content-type"},
                         "Content-Type": "application/json"}
     if event.get("multiValueHeaders"):
         event["multiValueHeaders"] = {**{k: v for k, v in event["multiValueHeaders"].items()
                                          if k.lower() != "content-type"},
                                       "Content-Type": ["application/json"]}
-    return None
 
 
 def _raw_error(status: int, code: str, message: str, fields: list[dict]) -> dict:
