@@ -54,7 +54,8 @@ def _context(device_id: str, owner_only: bool = False):
 def post_telemetry(body: Annotated[dict[str, Any], Body()]) -> Response[IngestOut]:
     device = devices.authenticate_device(app.current_event.headers.get("X-API-Key")
                                          or app.current_event.headers.get("x-api-key"))
-    status, out = http_ingest.ingest_http(device.device_id, body)
+    request_id = (app.current_event.request_context.request_id or None) if app.current_event.request_context else None
+    status, out = http_ingest.ingest_http(device.device_id, body, request_id)
     return json_response(status, out)
 
 

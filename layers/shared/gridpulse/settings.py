@@ -18,6 +18,8 @@ class Settings(BaseModel):
     telemetry_table: str = "gridpulse-telemetry"
     alerts_topic_arn: str = ""
     cleanup_queue_url: str = ""
+    # Where POST /telemetry sends accepted messages for alert evaluation (the alerts IoT rule's queue).
+    alerts_queue_url: str = ""
     # Raw readings are kept this long; hourly/daily rollups are kept for good.
     raw_retention_days: int = Field(90, ge=1, le=3650)
     jwt_secret_arn: str = ""
