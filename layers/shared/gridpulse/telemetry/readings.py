@@ -146,6 +146,18 @@ def as_number(value: Any) -> float | None:
         return math.inf if value > 0 else -math.inf
 
 
+def _freeform_ok(value: Any) -> bool:
+    """`data`/`metadata`: an object that is small and strict JSON (no NaN or
+    Infinity, which would be stored and echoed back as invalid JSON)."""
+    if not isinstance(value, dict):
+        return False
+    try:
+        encoded = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (ValueError, TypeError, RecursionError):
+        return False
+    return len(encoded.encode()) <= MAX_FREEFORM_BYTES
+
+
 def _timestamp_ms(value: Any) -> int | None:
     number = as_number(value)
     if number is not None:
@@ -214,8 +226,9 @@ def validate(raw: Any, index: int, received_ms: int) -> Reading | Rejection:
     extra = {}
     for name in ("data", "metadata"):
         if name in raw:
-            if not isinstance(raw[name], dict) or len(str(raw[name])) > MAX_FREEFORM_BYTES:
-                return reject("invalid_field", name, f"{name} must be an object of at most {MAX_FREEFORM_BYTES} bytes")
+            if not _freeform_ok(raw[name]):
+                return reject("invalid_field", name, f"{name} must be an object of at most {MAX_FREEFORM_BYTES} "
+                                                     "bytes of JSON, with finite numbers")
             extra[name] = raw[name]
 
     derived = False
