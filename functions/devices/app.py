@@ -18,6 +18,7 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
+from gridpulse import idempotency
 from gridpulse.alerts import service as alerts
 from gridpulse.domain import devices
 from gridpulse.pagination import parse_limit
@@ -37,23 +38,40 @@ app = create_app()
 
 
 
-def _register(fields: dict, wifi: dict | None) -> tuple[dict, dict]:
+def _register(fields: dict, wifi: dict | None, body=None, idempotency_key: str | None = None) -> Response:
+    """Register and provision; with an Idempotency-Key, at most once per key and body.
+
+    Credentials are shown once and kept nowhere (only hashes and IoT ids are
+    stored), so the remembered answer holds the device without them: a retry
+    with the same key gets the same device with new credentials, and the
+    ones of the lost first answer are revoked."""
     caller, user = current_user(app)
-    created = devices.register(caller, fields, wifi)
-    alerts.subscribe_owner(user.email, user.user_id)  # alert emails for the new owner (idempotent)
-    return created
+    key = idempotency.checked_key(idempotency_key)
+    issued: dict = {}
 
+    def run() -> tuple[int, dict]:
+        device, issued["credentials"] = devices.register(caller, fields, wifi)
+        alerts.subscribe_owner(user.email, user.user_id)  # alert emails for the new owner (idempotent)
+        return 201, device
 
-def _created(device: dict, credentials: dict) -> Response:
-    return json_response(201, {**device, "credentials": credentials})
+    status, out, replayed = idempotency.run_once("devices.create", caller.user_id, key,
+                                                 body.model_dump(mode="json") if body is not None else None, run,
+                                                 app.lambda_context)
+    if replayed:
+        rotated = devices.rotate_credentials(caller, out["device_id"])
+        issued["credentials"] = {k: v for k, v in rotated.items() if k not in ("device_id", "revoked_certificate_id")}
+    return json_response(status, {**out, "credentials": issued["credentials"]},
+                         headers=idempotency.replay_headers(replayed))
 
 
 @app.post("/devices", tags=["devices"], summary="Register and provision a device (owner = caller)",
-          security=BEARER, responses=status_doc(201, DeviceCreatedOut, "Created; credentials are shown once"))
-def create_device(body: DeviceIn) -> Response[DeviceCreatedOut]:
+          security=BEARER, responses=status_doc(201, DeviceCreatedOut, "Created; credentials are shown once (a retry "
+                                                                      "with its Idempotency-Key gets new ones)"))
+def create_device(body: DeviceIn, idempotency_key: idempotency.IdempotencyKeyHeader = None
+                  ) -> Response[DeviceCreatedOut]:
     fields = body.model_dump(exclude={"wifi"})
     wifi = body.wifi.model_dump() if body.wifi else None
-    return _created(*_register(fields, wifi))
+    return _register(fields, wifi, body, idempotency_key)
 
 
 @app.get("/devices", tags=["devices"], summary="Devices the caller may see", security=BEARER)
@@ -106,7 +124,7 @@ def create_room_device(room_id: str, body: RoomDeviceIn) -> Response[DeviceCreat
     fields = {"name": body.device_name, "device_type": body.device_type, "room_id": room_id,
               "power_rating_w": body.power_rating_w}
     wifi = {"ssid": body.ssid, "password": body.password} if body.ssid else None
-    return _created(*_register(fields, wifi))
+    return _register(fields, wifi)
 
 
 handler = lambda_handler(app)

@@ -20,6 +20,7 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
+from gridpulse import idempotency
 from gridpulse.domain import devices, sites
 from gridpulse.errors import NotFound
 from gridpulse.pagination import parse_limit
@@ -52,10 +53,16 @@ def _context(device_id: str, owner_only: bool = False):
 
 @app.post("/telemetry", tags=["telemetry"], summary="Readings from a device speaking HTTP (one or {readings: [...]})",
           security=API_KEY, responses=status_doc(201, IngestOut, "All stored"))
-def post_telemetry(body: Annotated[dict[str, Any], Body()]) -> Response[IngestOut]:
+def post_telemetry(body: Annotated[dict[str, Any], Body()],
+                   idempotency_key: idempotency.IdempotencyKeyHeader = None) -> Response[IngestOut]:
     device = current_device(app)
-    status, out = http_ingest.ingest_http(device.device_id, body)
-    return json_response(status, out)
+    key = idempotency.checked_key(idempotency_key)
+    context = app.current_event.request_context
+    request_id = (context.request_id or None) if context else None
+    status, out, replayed = idempotency.run_once(
+        "telemetry.post", device.device_id, key, body,
+        lambda: http_ingest.ingest_http(device.device_id, body, request_id), app.lambda_context)
+    return json_response(status, out, headers=idempotency.replay_headers(replayed))
 
 
 @app.get("/devices/<device_id>/readings", tags=["telemetry"], summary="Raw readings over a time range", security=BEARER)

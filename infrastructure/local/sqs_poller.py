@@ -3,8 +3,10 @@
 For every function with an `SQS` event in template.yaml, poll its queue in
 moto and invoke the function with SQS-shaped records, deleting the ones that
 succeeded and leaving reported failures (batchItemFailures) to come back
-after their visibility timeout, as Lambda does. (The IoT rules' queues are fed
-straight to their functions by infrastructure/local/rules.py and stay empty.)
+after their visibility timeout, as Lambda does. The IoT rules' own messages
+are fed straight to their functions by infrastructure/local/rules.py and never
+reach moto; what application code sends to those queues (POST /telemetry sends
+HTTP readings to the AlertsQueue) is delivered from moto by this poller.
 """
 from __future__ import annotations
 

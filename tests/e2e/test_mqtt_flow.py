@@ -214,3 +214,46 @@ def test_an_over_power_reading_over_mqtt_raises_an_alert_and_emails_the_owner(st
     mails = _wait(lambda: [m for m in stack.request("GET", "/_local/outbox", params={"to": ADMIN_EMAIL}).json()["items"]
                            if "over power" in (m["subject"] or "")])
     assert len(mails) == 1
+
+
+def test_a_poison_message_costs_only_itself(stack, admin):
+    """Ten valid readings published around one message carrying a number no
+    float holds: the ten are stored, the poison is quarantined with its reason."""
+    device = _meter(stack, admin, "poisoned")
+    did, creds = device["device_id"], device["credentials"]
+    now = datetime.now(timezone.utc)
+    valid = [{"timestamp": (now - timedelta(seconds=30 * (10 - i))).isoformat(), "seq": i, "power_w": 100 + i}
+             for i in range(10)]
+    poison = '{"timestamp": "%s", "power_w": 1%s}' % ((now - timedelta(seconds=5)).isoformat(), "0" * 400)
+    connection = _connect(creds)
+    try:
+        for reading in valid[:5]:
+            _publish(connection, creds["topics"]["telemetry"], reading)
+        _publish(connection, creds["topics"]["telemetry"], poison)
+        for reading in valid[5:]:
+            _publish(connection, creds["topics"]["telemetry"], reading)
+    finally:
+        connection.disconnect().result(10)
+    stored = _wait(lambda: (lambda items: items if len(items) >= 10 else None)(
+        stack.request("GET", f"/devices/{did}/readings", admin, params={"start": "-1h"}).json()["items"]), 30)
+    assert stored is not None and [r["power_w"] for r in stored] == [100 + i for i in range(10)]
+    rejected = _wait(lambda: stack.request("GET", f"/devices/{did}/readings/rejected", admin).json()["items"])
+    assert [(r["reason"], r["field"]) for r in rejected] == [("out_of_range", "power_w")]
+
+
+def test_an_over_power_reading_over_http_raises_an_alert_too(stack, admin):
+    """POST /telemetry feeds the same alert evaluation as MQTT (through the alerts queue)."""
+    device = _meter(stack, admin, "http alerting")
+    did, key = device["device_id"], device["credentials"]["api_key"]
+    assert stack.request("PUT", f"/devices/{did}/alert-rules", admin, json={"max_power_w": 1000}).status_code == 200
+    now = datetime.now(timezone.utc)
+    batch = {"readings": [{"timestamp": (now - timedelta(seconds=30 * (3 - i))).isoformat(), "power_w": p}
+                          for i, p in enumerate((400, 1800, 1900))]}
+    for _ in range(2):  # the second upload is a retry: duplicates, no second alert
+        response = stack.request("POST", "/telemetry", headers={"X-API-Key": key}, json=batch)
+        assert response.status_code in (201, 207), response.text
+    alerts = _wait(lambda: stack.request("GET", "/alerts", admin, params={"device_id": did}).json()["items"], 20)
+    time.sleep(1.5)
+    alerts = stack.request("GET", "/alerts", admin, params={"device_id": did}).json()["items"]
+    over = [a for a in alerts if a["alert_type"] == "over_power"]
+    assert len(over) == 1 and over[0]["count"] == 2 and over[0]["status"] == "open"

@@ -26,9 +26,9 @@ def meter(api):
             "key": {"X-API-Key": created["credentials"]["api_key"]}}
 
 
-def deliver(meter, *messages):
+def deliver(meter, *messages, received: datetime = NOW):
     records = [{"messageId": f"m{i}", "body": json.dumps({**m, "thing_name": meter["thing"],
-                                                          "received_at": int(NOW.timestamp() * 1000)})}
+                                                          "received_at": int(received.timestamp() * 1000)})}
                for i, m in enumerate(messages)]
     assert handle_sqs_batch({"Records": records}) == {"batchItemFailures": []}
 
@@ -111,7 +111,7 @@ def test_read_and_resolve_by_a_user(api, meter):
 
 
 def test_offline_is_raised_for_silence_and_cleared_by_a_heartbeat(api, meter, aws):
-    deliver(meter, {"timestamp": at(30), "power_w": 100})
+    deliver(meter, {"timestamp": at(30), "power_w": 100}, received=NOW - timedelta(minutes=30))
     api.put(f"/devices/{meter['id']}/alert-rules", {"offline_after_s": 600}, token=meter["token"])
     now_s = int(NOW.timestamp())
     assert check_offline(now_s)["raised"] == 1
@@ -198,3 +198,150 @@ def test_an_alert_follows_the_current_scope_of_its_device(api, admin_token):
     assert api.get("/alerts", token=operator)[1]["items"] == []
     assert api.put(f"/alerts/{alert_id}/read", token=operator)[0] == 404
     assert api.put(f"/alerts/{alert_id}/resolve", token=operator)[0] == 404
+
+
+# ------------------------------------------------------------------ one bad record costs only itself
+
+POISON = "1" + "0" * 400
+
+
+def test_a_poison_message_does_not_cost_another_devices_alerts(api, meter):
+    other = api.create("/devices", {"name": "Other", "device_type": "meter", "power_rating_w": 3000}, meter["token"])
+    received = int(NOW.timestamp() * 1000)
+    records = [
+        {"messageId": "poison", "body": '{"timestamp": "%s", "power_w": %s, "thing_name": "%s", "received_at": %d}'
+                                        % (at(2), POISON, meter["thing"], received)},
+        {"messageId": "poison-ts", "body": '{"timestamp": %s, "power_w": 1, "thing_name": "%s", "received_at": %d}'
+                                           % (POISON, meter["thing"], received)},
+        {"messageId": "good", "body": json.dumps({"timestamp": at(1), "power_w": 5000, "received_at": received,
+                                                  "thing_name": other["credentials"]["thing_name"]})},
+        {"messageId": "mine", "body": json.dumps({"timestamp": at(1), "power_w": 4000, "received_at": received,
+                                                  "thing_name": meter["thing"]})},
+    ]
+    assert handle_sqs_batch({"Records": records}) == {"batchItemFailures": []}
+    assert {(a["device_id"], a["alert_type"]) for a in alerts(api, meter)} == {
+        (other["device_id"], "over_power"), (meter["id"], "over_power")}
+
+
+def test_an_unexpected_evaluation_failure_costs_only_that_record(api, meter, monkeypatch):
+    from gridpulse.alerts import pipeline
+
+    real = pipeline.evaluate_readings
+
+    def fragile(device, readings, tz, **kwargs):
+        if any(r.power_w == 13 for r in readings):
+            raise KeyError("a bug that only this reading triggers")
+        return real(device, readings, tz, **kwargs)
+
+    monkeypatch.setattr(pipeline, "evaluate_readings", fragile)
+    deliver(meter, {"timestamp": at(3), "power_w": 13}, {"timestamp": at(2), "power_w": 5000})
+    assert [a["alert_type"] for a in alerts(api, meter)] == ["over_power"]
+
+
+def test_a_throttled_evaluation_is_retried(api, meter, monkeypatch):
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import GetError
+
+    from gridpulse.alerts import pipeline
+
+    def throttled(*args, **kwargs):
+        raise GetError(cause=ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "GetItem"))
+
+    monkeypatch.setattr(pipeline, "evaluate_readings", throttled)
+    records = [{"messageId": "m0", "body": json.dumps({"timestamp": at(1), "power_w": 5000, "thing_name": meter["thing"],
+                                                       "received_at": int(NOW.timestamp() * 1000)})}]
+    assert handle_sqs_batch({"Records": records}) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+
+
+# ------------------------------------------------------------------ silence is measured on the platform's clock
+
+
+def test_readings_stamped_in_the_past_are_not_silence(api, meter):
+    """A backlog upload (or a slow device clock): readings 40 minutes old, received now."""
+    api.put(f"/devices/{meter['id']}/alert-rules", {"offline_after_s": 900}, token=meter["token"])
+    deliver(meter, {"readings": [{"timestamp": at(45 - i), "power_w": 100} for i in range(5)]})
+    now_s = int(NOW.timestamp())
+    for minutes in (0, 5, 10, 15):  # the checks of the next quarter of an hour
+        assert check_offline(now_s + minutes * 60)["raised"] == 0
+    assert alerts(api, meter) == []
+    # Silent (nothing received) for longer than the limit: offline, measured from the receive time.
+    assert check_offline(now_s + 16 * 60)["raised"] == 1
+    # Another old reading arrives (received later): the device is back.
+    deliver(meter, {"timestamp": at(30), "power_w": 100}, received=NOW + timedelta(minutes=17))
+    assert alerts(api, meter, status="open") == []
+
+
+def test_old_readings_that_were_already_evaluated_still_mean_the_device_is_heard(api, meter):
+    api.put(f"/devices/{meter['id']}/alert-rules", {"offline_after_s": 600}, token=meter["token"])
+    deliver(meter, {"timestamp": at(31), "power_w": 100}, received=NOW - timedelta(minutes=30))
+    now_s = int(NOW.timestamp())
+    assert check_offline(now_s)["raised"] == 1
+    # A late redelivery of a message received before the alert changes nothing ...
+    deliver(meter, {"timestamp": at(31), "power_w": 100}, received=NOW - timedelta(minutes=30))
+    assert [a["alert_type"] for a in alerts(api, meter, status="open")] == ["offline"]
+    # ... a new message does, even if its readings are older than those already evaluated.
+    deliver(meter, {"timestamp": at(40), "power_w": 100}, received=NOW)
+    assert alerts(api, meter, status="open") == []
+
+
+def test_a_connected_device_is_not_offline(api, meter):
+    from gridpulse.domain.presence import apply_presence
+
+    api.put(f"/devices/{meter['id']}/alert-rules", {"offline_after_s": 600}, token=meter["token"])
+    deliver(meter, {"timestamp": at(40), "power_w": 100}, received=NOW - timedelta(minutes=40))
+    connected_at = int((NOW - timedelta(minutes=45)).timestamp() * 1000)
+    assert apply_presence({"event_type": "connected", "thing_name": meter["thing"], "event_time": connected_at})[
+        "applied"]
+    now_s = int(NOW.timestamp())
+    assert check_offline(now_s)["raised"] == 0  # the broker holds its connection
+    # It drops off: silence counts from the disconnect, not from its last reading.
+    gone_at = NOW - timedelta(minutes=5)
+    apply_presence({"event_type": "disconnected", "thing_name": meter["thing"],
+                    "event_time": int(gone_at.timestamp() * 1000)})
+    assert check_offline(now_s)["raised"] == 0
+    assert check_offline(now_s + 6 * 60)["raised"] == 1
+
+
+def test_a_heartbeat_before_any_reading_does_not_block_evaluation(api, meter):
+    assert api.post("/device/heartbeat", headers=meter["key"])[0] == 200
+    deliver(meter, {"timestamp": at(1), "power_w": 5000})
+    assert [a["alert_type"] for a in alerts(api, meter)] == ["over_power"]
+
+
+# ------------------------------------------------------------------ /admin/stats: open alerts
+
+
+def test_admin_stats_count_open_alerts(api, meter, admin_token):
+    def open_alerts():
+        status, body = api.get("/admin/stats", token=admin_token)
+        assert status == 200, body
+        return body["open_alerts"]
+
+    assert open_alerts() == 0
+    deliver(meter, {"readings": [{"timestamp": at(3), "power_w": 5000}, {"timestamp": at(2), "voltage": 300}]})
+    deliver(meter, {"readings": [{"timestamp": at(3), "power_w": 5000}, {"timestamp": at(2), "voltage": 300}]})
+    assert open_alerts() == 2
+    first = alerts(api, meter)[0]
+    api.put(f"/alerts/{first['alert_id']}/read", token=meter["token"])
+    assert open_alerts() == 2  # read is still open
+    assert api.put(f"/alerts/{first['alert_id']}/resolve", token=meter["token"])[0] == 200
+    assert api.put(f"/alerts/{first['alert_id']}/resolve", token=meter["token"])[0] == 200  # twice
+    assert open_alerts() == 1
+
+
+def test_a_deleted_devices_alerts_and_readings_leave_the_counts(api, meter, admin_token, aws):
+    import boto3
+
+    from gridpulse.domain.cleanup import handle_sqs_batch as cleanup_batch
+
+    assert api.post("/telemetry", {"timestamp": at(1), "power_w": 5000}, headers=meter["key"])[0] == 201
+    deliver(meter, {"timestamp": at(1), "power_w": 5000})
+    stats = api.get("/admin/stats", token=admin_token)[1]
+    assert (stats["readings_stored"], stats["open_alerts"]) == (1, 1)
+    assert api.delete(f"/devices/{meter['id']}", token=meter["token"])[0] == 200
+    messages = boto3.client("sqs").receive_message(QueueUrl=aws.physical["CleanupQueue"])["Messages"]
+    records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+    assert cleanup_batch({"Records": records}) == {"batchItemFailures": []}
+    assert cleanup_batch({"Records": records}) == {"batchItemFailures": []}  # redelivered
+    stats = api.get("/admin/stats", token=admin_token)[1]
+    assert (stats["readings_stored"], stats["open_alerts"]) == (0, 0)

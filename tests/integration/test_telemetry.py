@@ -222,7 +222,7 @@ def test_a_storage_failure_reports_only_that_devices_records(api, meter, monkeyp
     from gridpulse.telemetry import ingest as ingest_module
 
     def broken(*args, **kwargs):
-        raise RuntimeError("throttled")
+        raise throttled()
 
     monkeypatch.setattr(ingest_module, "_put_raw", broken)
     result = handle_sqs_batch(sqs_event([rule_output(meter["thing"], {"timestamp": at(1), "power_w": 10})]))
@@ -317,3 +317,169 @@ def test_messages_sent_with_a_rotated_or_revoked_certificate_are_quarantined_not
 
     assert api.delete(f"/devices/{meter['id']}", token=meter["token"])[0] == 200
     assert aws.disconnected == [meter["thing"], meter["thing"]]
+
+
+# ------------------------------------------------------------------ numbers no float can hold (issue: poison messages)
+
+POISON = "1" + "0" * 400  # a JSON integer far beyond what a float (or DynamoDB) holds
+
+
+def throttled(operation: str = "PutItem") -> Exception:
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import PutError
+
+    return PutError(cause=ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
+                                                 "Message": "slow down"}}, operation))
+
+
+def test_a_number_too_large_for_a_float_is_a_400_naming_the_field_and_kept(api, meter):
+    status, body = api.post("/telemetry", raw='{"timestamp": "%s", "power_w": %s}' % (at(1), POISON),
+                            headers=meter["key"])
+    assert status == 400 and body["error"] == "out_of_range" and body["fields"][0]["field"] == "power_w"
+    status, body = api.post("/telemetry", raw='{"timestamp": %s, "power_w": 5}' % POISON, headers=meter["key"])
+    assert status == 400 and body["error"] == "invalid_timestamp" and body["fields"][0]["field"] == "timestamp"
+    status, body = api.post("/telemetry", raw='{"timestamp": -%s, "power_w": 5}' % POISON, headers=meter["key"])
+    assert status == 400 and body["error"] == "invalid_timestamp"
+    status, body = api.post("/telemetry", raw='{"timestamp": "%s", "seq": %s, "power_w": 5}' % (at(1), POISON),
+                            headers=meter["key"])
+    assert status == 400 and body["error"] == "invalid_seq"
+    status, kept = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])
+    assert kept["count"] == 4
+    status, body = api.post("/telemetry", raw='{"timestamp": "%s", "power_w": 5, "data": {"x": NaN}}' % at(1),
+                            headers=meter["key"])
+    assert status == 400 and body["error"] == "invalid_field" and body["fields"][0]["field"] == "data"
+    batch = '{"readings": [{"timestamp": "%s", "power_w": 5}, {"timestamp": "%s", "voltage": %s}]}' % (
+        at(2), at(1), POISON)
+    status, body = api.post("/telemetry", raw=batch, headers=meter["key"])
+    assert status == 207 and body["accepted"] == 1 and body["results"][1]["reason"] == "out_of_range"
+    assert len(readings(api, meter)) == 1
+
+
+def test_a_poison_message_costs_only_itself_on_the_mqtt_path(api, meter):
+    valid = [rule_output(meter["thing"], {"timestamp": at(20 - i), "seq": i, "power_w": 100 + i}) for i in range(10)]
+    bodies = [json.dumps(m) for m in valid[:5]]
+    bodies.append('{"timestamp": "%s", "power_w": %s, "thing_name": "%s", "received_at": %d}'
+                  % (at(9), POISON, meter["thing"], int(NOW.timestamp() * 1000)))
+    bodies.append('{"timestamp": %s, "power_w": 1, "thing_name": "%s", "received_at": %d}'
+                  % (POISON, meter["thing"], int(NOW.timestamp() * 1000)))
+    bodies += [json.dumps(m) for m in valid[5:]]
+    event = {"Records": [{"messageId": f"m{i}", "body": body} for i, body in enumerate(bodies)]}
+    assert handle_sqs_batch(event) == {"batchItemFailures": []}
+    assert [r["power_w"] for r in readings(api, meter)] == [100 + i for i in range(10)]
+    rejected = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["items"]
+    assert sorted((r["reason"], r["field"]) for r in rejected) == [("invalid_timestamp", "timestamp"),
+                                                                  ("out_of_range", "power_w")]
+
+
+def test_an_unexpected_failure_of_one_record_costs_only_that_record(api, meter, monkeypatch):
+    from gridpulse.telemetry import ingest as ingest_module
+
+    real = ingest_module.validate
+
+    def fragile(raw, index, received_ms):
+        if isinstance(raw, dict) and raw.get("power_w") == 13:
+            raise ValueError("a bug that only this reading triggers")
+        return real(raw, index, received_ms)
+
+    monkeypatch.setattr(ingest_module, "validate", fragile)
+    messages = [rule_output(meter["thing"], {"timestamp": at(10 - i), "power_w": p})
+                for i, p in enumerate((11, 12, 13, 14))]
+    assert handle_sqs_batch(sqs_event(messages)) == {"batchItemFailures": []}
+    assert [r["power_w"] for r in readings(api, meter)] == [11, 12, 14]
+    rejected = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["items"]
+    assert [r["reason"] for r in rejected] == ["ingest_error"] and '"power_w": 13' in rejected[0]["raw"]
+
+
+def test_a_throttled_device_is_retried_without_failing_other_devices(api, meter, monkeypatch):
+    from gridpulse.telemetry import ingest as ingest_module
+
+    other = api.create("/devices", {"name": "n", "device_type": "meter"}, meter["token"])
+    real = ingest_module._put_raw
+
+    def throttle_one(device_id, bucket, new):
+        if device_id == meter["id"]:
+            raise throttled()
+        return real(device_id, bucket, new)
+
+    monkeypatch.setattr(ingest_module, "_put_raw", throttle_one)
+    event = sqs_event([rule_output(meter["thing"], {"timestamp": at(2), "power_w": 1}),
+                       rule_output(other["credentials"]["thing_name"], {"timestamp": at(2), "power_w": 2}),
+                       rule_output(meter["thing"], {"timestamp": at(1), "power_w": 3})])
+    assert handle_sqs_batch(event) == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m2"}]}
+    status, body = api.get(f"/devices/{other['device_id']}/readings", token=meter["token"], query={"start": "-1h"})
+    assert [r["power_w"] for r in body["items"]] == [2]
+    assert api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["count"] == 0
+
+
+# ------------------------------------------------------------------ readings without a device timestamp or seq
+
+
+def test_batched_readings_without_timestamp_or_seq_are_each_stored(api, meter):
+    status, body = post(api, meter, {"readings": [{"power_w": 100 + i} for i in range(5)]})
+    assert status == 201 and body["accepted"] == 5
+    assert [r["power_w"] for r in readings(api, meter)] == [100, 101, 102, 103, 104]
+    # Over MQTT too, and a redelivery of that message stores nothing twice.
+    message = rule_output(meter["thing"], {"readings": [{"power_w": 200 + i} for i in range(3)]})
+    assert handle_sqs_batch(sqs_event([message, message])) == {"batchItemFailures": []}
+    assert sorted(r["power_w"] for r in readings(api, meter)) == [100, 101, 102, 103, 104, 200, 201, 202]
+
+
+def test_identical_malformed_messages_in_one_millisecond_each_get_a_quarantine_row(api, meter):
+    received = int(NOW.timestamp() * 1000)
+    body = json.dumps({"_raw_payload": "{not json", "thing_name": meter["thing"], "received_at": received})
+    event = {"Records": [{"messageId": "a", "body": body}, {"messageId": "b", "body": body}]}
+    assert handle_sqs_batch(event) == {"batchItemFailures": []}
+    assert handle_sqs_batch({"Records": [event["Records"][0]]}) == {"batchItemFailures": []}  # a redelivery of "a"
+    rejected = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["items"]
+    assert [r["reason"] for r in rejected] == ["malformed_json", "malformed_json"]
+    bad = rule_output(meter["thing"], {"power_w": "lots"}, received=NOW)
+    assert handle_sqs_batch(sqs_event([bad])) == {"batchItemFailures": []}
+    assert handle_sqs_batch({"Records": [{"messageId": "other", "body": json.dumps(bad)}]}) == {
+        "batchItemFailures": []}
+    rejected = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["items"]
+    assert sorted(r["reason"] for r in rejected) == ["malformed_json", "malformed_json", "not_a_number", "not_a_number"]
+
+
+# ------------------------------------------------------------------ HTTP readings reach alert evaluation
+
+
+def test_http_readings_are_evaluated_for_alerts_like_mqtt_ones(api, meter, aws):
+    import boto3
+
+    from gridpulse.alerts.pipeline import handle_sqs_batch as evaluate_batch
+
+    api.put(f"/devices/{meter['id']}/alert-rules", {"max_power_w": 1000}, token=meter["token"])
+    batch = {"readings": [{"timestamp": at(3 - i), "power_w": p, "data": {"note": "x" * 100}}
+                          for i, p in enumerate((400, 1800, 1900))]}
+    assert post(api, meter, batch)[0] == 201
+    assert post(api, meter, batch)[0] == 207  # a retried upload: duplicates
+    sqs = boto3.client("sqs")
+    messages = sqs.receive_message(QueueUrl=aws.physical["AlertsQueue"], MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 2
+    records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+    assert evaluate_batch({"Records": records}) == {"batchItemFailures": []}
+    status, body = api.get("/alerts", token=meter["token"], query={"device_id": meter["id"]})
+    over = [a for a in body["items"] if a["alert_type"] == "over_power"]
+    assert len(over) == 1 and over[0]["count"] == 2  # the duplicate upload raised nothing more
+
+
+# ------------------------------------------------------------------ /admin/stats: readings stored
+
+
+def test_admin_stats_count_the_readings_stored(api, meter, admin_token, dynamodb_calls):
+    def stored():
+        status, body = api.get("/admin/stats", token=admin_token)
+        assert status == 200, body
+        return body["readings_stored"]
+
+    assert stored() == 0
+    post(api, meter, {"readings": [{"timestamp": at(10 - i), "power_w": 5} for i in range(4)]})
+    post(api, meter, {"readings": [{"timestamp": at(10 - i), "power_w": 5} for i in range(5)]})  # 4 duplicates
+    message = rule_output(meter["thing"], {"readings": [{"timestamp": at(30 + i), "power_w": 5} for i in range(3)]})
+    handle_sqs_batch(sqs_event([message]))
+    handle_sqs_batch(sqs_event([message]))  # redelivered
+    assert stored() == 8
+    api.delete(f"/devices/{meter['id']}/readings", token=meter["token"], query={"start": at(9.5), "end": at(7.5)})
+    dynamodb_calls.clear()
+    assert stored() == 6
+    assert "Scan" not in dynamodb_calls.dynamodb()

@@ -19,6 +19,11 @@ class Settings(BaseModel):
     alerts_topic_arn: str = ""
     cleanup_queue_url: str = ""
     password_reset_queue_url: str = ""
+    # Where POST /telemetry sends accepted messages for alert evaluation (the alerts IoT rule's queue).
+    alerts_queue_url: str = ""
+    # Idempotency-Key records (POST /devices, POST /telemetry): table and how long a key is remembered.
+    idempotency_table: str = "gridpulse-idempotency"
+    idempotency_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400)
     # Raw readings are kept this long; hourly/daily rollups are kept for good.
     raw_retention_days: int = Field(90, ge=1, le=3650)
     jwt_secret_arn: str = ""

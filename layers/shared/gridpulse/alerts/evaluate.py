@@ -1,7 +1,8 @@
 """Alert conditions for a run of readings (pure: no I/O).
 
-For each new reading (newer than the last one evaluated, so a redelivered
-message raises nothing): thresholds (power, voltage, current, temperature),
+For each new reading (after the last one evaluated in (device time, identity)
+order, so a redelivered message raises nothing, and readings that share a
+time, such as a batch sent without timestamps, are each evaluated): thresholds (power, voltage, current, temperature),
 a spike against the device's recent baseline (an exponentially weighted
 mean of power), and an anomaly against the same local hour of past days (a
 running mean and variance per hour of day, Welford's method). The state that
@@ -37,6 +38,9 @@ class Breach:
 @dataclass
 class State:
     last_ts: int = 0
+    # Identity of the last reading evaluated at last_ts; None (state written
+    # before identities were kept) means every reading at last_ts was seen.
+    last_key: str | None = None
     baseline_w: float | None = None
     profile: dict = field(default_factory=dict)  # hour -> [n, mean, m2]
     hour_acc: list | None = None  # [hour key "YYYY-MM-DDTHH", hour of day, sum, n]
@@ -80,8 +84,9 @@ def evaluate(readings: list[Reading], rules: AlertRules, state: State, tz: ZoneI
     """Breaches found in the new readings, merged per type; and how many readings were new."""
     found: dict[str, Breach] = {}
     fresh = 0
-    for r in sorted(readings, key=lambda x: x.ts_ms):
-        if r.ts_ms <= state.last_ts:
+    done = (state.last_ts, state.last_key if state.last_key is not None else "\U0010ffff")
+    for r in sorted(readings, key=lambda x: (x.ts_ms, x.identity)):
+        if (r.ts_ms, r.identity) <= done:
             continue  # already evaluated (duplicate delivery) or older than what we saw
         fresh += 1
         breaches = _threshold_breaches(r, rules)
@@ -118,7 +123,8 @@ def evaluate(readings: list[Reading], rules: AlertRules, state: State, tz: ZoneI
                 found[breach.alert_type].at_ms = breach.at_ms
             else:
                 found[breach.alert_type] = breach
-        state.last_ts = r.ts_ms
+        state.last_ts, state.last_key = r.ts_ms, r.identity
+        done = (r.ts_ms, r.identity)
     return list(found.values()), fresh
 
 

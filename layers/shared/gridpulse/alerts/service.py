@@ -16,15 +16,16 @@ import uuid
 import zlib
 from zoneinfo import ZoneInfo
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from gridpulse.alerts.evaluate import State, cleared, evaluate
 from gridpulse.alerts.rules import AlertRules, rules_for
 from gridpulse.aws import client
-from gridpulse.data.alerts import AlertItem, AlertStateItem, OpenGuardItem
+from gridpulse.batch import Retryable
+from gridpulse.data.alerts import AlertItem, AlertStateItem, OpenAlertsCounterItem, OpenGuardItem
 from gridpulse.data.base import connection, intact
-from gridpulse.data.devices import DeviceItem
+from gridpulse.data.devices import DeviceItem, DeviceStateItem
 from gridpulse.domain import devices, scope
 from gridpulse.domain.roles import Caller, Role
 from gridpulse.errors import Forbidden, NotFound
@@ -73,9 +74,15 @@ def raise_alert(device: DeviceItem, rules: AlertRules, alert_type: str, severity
                                       AlertItem.message.set(message)],
                              condition=AlertItem.pk.exists())
                 return alert, False
-            except Exception:  # the alert went away under us: its guard is stale
+            except UpdateError as exc:
+                if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                    raise
+                # The alert went away under us: its guard is stale.
                 logger.info("stale open guard", extra={"alert_id": guard.alert_id})
-                guard.delete()
+                try:
+                    guard.delete(condition=OpenGuardItem.alert_id == guard.alert_id)
+                except DeleteError:
+                    pass  # replaced meanwhile: read it again
                 continue
         alert_id = str(uuid.uuid4())
         now = iso_ms(at_ms)
@@ -88,13 +95,16 @@ def raise_alert(device: DeviceItem, rules: AlertRules, alert_type: str, severity
             with TransactWrite(connection=connection()) as tx:
                 tx.save(OpenGuardItem(guard_key, alert_id=alert_id), condition=OpenGuardItem.pk.does_not_exist())
                 tx.save(alert)
-        except TransactWriteError:
+                tx.update(OpenAlertsCounterItem(OpenAlertsCounterItem.KEY), actions=[OpenAlertsCounterItem.n.add(1)])
+        except TransactWriteError as exc:
+            if not _lost_race(exc):
+                raise
             continue  # someone opened it first: bump theirs
         count("AlertsRaised")
         if rules.notify and SEVERITIES.index(severity) >= SEVERITIES.index(NOTIFY_MIN_SEVERITY):
             notify(alert)
         return alert, True
-    raise RuntimeError(f"could not raise {alert_type} for {device.device_id}")
+    raise Retryable(f"could not raise {alert_type} for {device.device_id}")
 
 
 def resolve_type(device_id: str, alert_type: str, by: str) -> AlertItem | None:
@@ -105,6 +115,11 @@ def resolve_type(device_id: str, alert_type: str, by: str) -> AlertItem | None:
     return _resolve(guard.alert_id, by)
 
 
+def resolve_by_id(alert_id: str, by: str) -> AlertItem | None:
+    """Resolve an alert (no caller checks: for the platform itself)."""
+    return _resolve(alert_id, by)
+
+
 def _resolve(alert_id: str, by: str) -> AlertItem | None:
     try:
         alert = AlertItem.get(AlertItem.key(alert_id), consistent_read=True)
@@ -112,13 +127,36 @@ def _resolve(alert_id: str, by: str) -> AlertItem | None:
         return None
     if alert.status == "resolved":
         return alert
-    with TransactWrite(connection=connection()) as tx:
-        tx.update(alert, actions=[AlertItem.status.set("resolved"), AlertItem.resolved_at.set(iso_ms(_now_ms())),
-                                  AlertItem.resolved_by.set(by)])
-        tx.delete(OpenGuardItem(OpenGuardItem.key(alert.device_id, alert.alert_type)))
+    try:
+        # Conditional, so that two resolvers racing count the alert out of the open ones once.
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(alert, actions=[AlertItem.status.set("resolved"), AlertItem.resolved_at.set(iso_ms(_now_ms())),
+                                      AlertItem.resolved_by.set(by)],
+                      condition=AlertItem.status != "resolved")
+            tx.delete(OpenGuardItem(OpenGuardItem.key(alert.device_id, alert.alert_type)),
+                      condition=OpenGuardItem.pk.does_not_exist() | (OpenGuardItem.alert_id == alert_id))
+            tx.update(OpenAlertsCounterItem(OpenAlertsCounterItem.KEY), actions=[OpenAlertsCounterItem.n.add(-1)])
+    except TransactWriteError as exc:
+        if not _lost_race(exc):
+            raise
     alert.refresh(consistent_read=True)
     count("AlertsResolved")
     return alert
+
+
+def _lost_race(exc: TransactWriteError) -> bool:
+    """The transaction was refused by one of its conditions (someone else got there first)."""
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return getattr(exc, "cause_response_code", None) == "TransactionCanceledException" and any(
+        r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+
+
+def open_alerts() -> int:
+    """Alerts not resolved (open or read), platform-wide: one GetItem."""
+    try:
+        return int(OpenAlertsCounterItem.get(OpenAlertsCounterItem.KEY).n or 0)
+    except DoesNotExist:
+        return 0
 
 
 def notify(alert: AlertItem) -> None:
@@ -156,7 +194,7 @@ def _load_state(device_id: str) -> tuple[AlertStateItem, State]:
         item = AlertStateItem.get(AlertStateItem.key(device_id), consistent_read=True)
     except DoesNotExist:
         item = AlertStateItem(AlertStateItem.key(device_id), version=0)
-    state = State(last_ts=int(item.last_ts or 0), baseline_w=item.baseline_w,
+    state = State(last_ts=int(item.last_ts or 0), last_key=item.last_key, baseline_w=item.baseline_w,
                   profile=json.loads(item.profile or "{}"),
                   hour_acc=json.loads(item.hour_acc) if item.hour_acc else None,
                   breaches=json.loads(item.breaches or "{}"))
@@ -167,19 +205,25 @@ def _shard(device_id: str) -> str:
     return f"w#{zlib.crc32(device_id.encode()) % WATCH_SHARDS}"
 
 
-def _save_state(item: AlertStateItem, state: State, rules: AlertRules, device_id: str, seen_s: int) -> bool:
+def _save_state(item: AlertStateItem, state: State, rules: AlertRules, device_id: str, heard_s: int,
+                offline: bool) -> bool:
     version = int(item.version or 0)
     item.last_ts = state.last_ts
+    item.last_key = state.last_key
     item.baseline_w = round(state.baseline_w, 3) if state.baseline_w is not None else None
     item.profile = json.dumps(state.profile, separators=(",", ":"))
     item.hour_acc = json.dumps(state.hour_acc) if state.hour_acc else None
     item.breaches = json.dumps(state.breaches, separators=(",", ":"))
     item.offline_after_s = rules.offline_after_s
-    item.watch_pk = _shard(device_id)
-    item.watch_at = max(int(item.watch_at or 0), seen_s)
+    item.offline_open = offline
+    # An offline device stays out of the silence index until it is heard from again.
+    item.watch_pk = None if offline else _shard(device_id)
+    item.watch_at = max(int(item.watch_at or 0), heard_s)
     item.version = version + 1
     try:
-        item.save(condition=AlertStateItem.version == version if version else AlertStateItem.pk.does_not_exist())
+        # Version 0: no evaluation saved yet (a heartbeat may have created the item).
+        item.save(condition=AlertStateItem.version == version if version else
+                  (AlertStateItem.version.does_not_exist() | (AlertStateItem.version == 0)))
         return True
     except PutError as exc:
         if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
@@ -187,23 +231,32 @@ def _save_state(item: AlertStateItem, state: State, rules: AlertRules, device_id
         raise
 
 
-def evaluate_readings(device: DeviceItem, readings: list[Reading], tz: ZoneInfo) -> dict:
-    """Evaluate new readings of a device: raise, bump and auto-resolve alerts."""
+def evaluate_readings(device: DeviceItem, readings: list[Reading], tz: ZoneInfo, heard_ms: int | None = None) -> dict:
+    """Evaluate new readings of a device: raise, bump and auto-resolve alerts.
+
+    `heard_ms` is when the platform received the newest message behind these
+    readings (default: the readings' own receive times). It, not the device's
+    clock, is what the offline check measures silence from: a device uploading
+    a backlog of old readings is heard now."""
     rules = rules_for(device)
+    heard_s = (heard_ms if heard_ms is not None else max((r.received_ms for r in readings), default=0)) // 1000
     for _ in range(MAX_RETRIES):
         item, state = _load_state(device.device_id)
         was_offline = bool(item.offline_open)
+        # A message received before `offline` was raised (a late redelivery) does not clear it.
+        heard_since = heard_s > int(item.watch_at or 0)
         breaches, fresh = evaluate(readings, rules, state, tz)
         if fresh == 0:
+            if heard_since:
+                _heard(device.device_id, heard_s, was_offline)
             return {"evaluated": 0, "raised": 0}
         to_clear = cleared(state, rules, state.last_ts, {b.alert_type for b in breaches})
         for alert_type in to_clear:
             state.breaches.pop(alert_type, None)
-        item.offline_open = False
-        if _save_state(item, state, rules, device.device_id, state.last_ts // 1000):
+        if _save_state(item, state, rules, device.device_id, heard_s, offline=was_offline and not heard_since):
             break
     else:
-        raise RuntimeError("alert state kept changing underneath")
+        raise Retryable("alert state kept changing underneath")
     raised = 0
     for breach in breaches:
         _, created = raise_alert(device, rules, breach.alert_type, breach.severity, breach.message, breach.value,
@@ -211,10 +264,27 @@ def evaluate_readings(device: DeviceItem, readings: list[Reading], tz: ZoneInfo)
         raised += created
     for alert_type in to_clear:
         resolve_type(device.device_id, alert_type, "auto")
-    if was_offline:
+    recovered = was_offline and heard_since
+    if recovered:
         resolve_type(device.device_id, "offline", "auto")
     count("AlertEvaluations", fresh)
-    return {"evaluated": fresh, "raised": raised, "resolved": len(to_clear) + was_offline}
+    return {"evaluated": fresh, "raised": raised, "resolved": len(to_clear) + recovered}
+
+
+def _heard(device_id: str, heard_s: int, was_offline: bool) -> None:
+    """The device was heard at `heard_s` (only older readings, or none that
+    passed the checks): move its silence clock, and clear `offline`."""
+    state = AlertStateItem(AlertStateItem.key(device_id))
+    try:
+        state.update(actions=[AlertStateItem.watch_pk.set(_shard(device_id)), AlertStateItem.watch_at.set(heard_s),
+                              AlertStateItem.offline_open.set(False)],
+                     condition=AlertStateItem.watch_at.does_not_exist() | (AlertStateItem.watch_at < heard_s))
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return  # heard more recently by another message
+        raise
+    if was_offline:
+        resolve_type(device_id, "offline", "auto")
 
 
 def touch(device: DeviceItem) -> None:
@@ -226,8 +296,21 @@ def touch(device: DeviceItem) -> None:
     resolve_type(device.device_id, "offline", "auto")
 
 
+def _presence(device_id: str) -> DeviceStateItem | None:
+    try:
+        return DeviceStateItem.get(DeviceItem.key(device_id), "state")
+    except DoesNotExist:
+        return None
+
+
 def check_offline(now_s: int | None = None) -> dict:
     """Raise `offline` for watched devices silent longer than their offline_after_s.
+
+    Silence is measured on the platform's clock, never the device's: from the
+    last time a message of the device was received (telemetry on either path,
+    a heartbeat) or the broker reported it connecting or disconnecting,
+    whichever is later. A device the broker reports connected is online and
+    not flagged, however old the readings it sends.
 
     One Query per shard of the sparse `silence` index (watch_at older than the
     shortest allowed threshold); a device that went offline leaves the index
@@ -246,8 +329,14 @@ def check_offline(now_s: int | None = None) -> dict:
         except DoesNotExist:
             continue
         rules = rules_for(device)
-        silent_for = now_s - int(item.watch_at or now_s)
-        if item.offline_open or silent_for <= rules.offline_after_s or device.status != "active":
+        if item.offline_open or device.status != "active":
+            continue
+        presence = _presence(device_id)
+        if presence is not None and presence.connected:
+            continue
+        heard_s = max(int(item.watch_at or 0), int(presence.presence_at or 0) // 1000 if presence else 0)
+        silent_for = now_s - heard_s
+        if silent_for <= rules.offline_after_s:
             continue
         _, created = raise_alert(device, rules, "offline", "warning",
                                  f"No data for {silent_for // 60} min (limit {rules.offline_after_s // 60} min)",

@@ -5,7 +5,8 @@ and each device's evaluation state.
 |---|---|---|
 | alert | `alert#<alert_id>` | GetItem by id; listed by index `by-device`, `by-owner` and `all-alerts` (all three on `created_sk` = `<created>#<id>`) |
 | open guard | `open#<device_id>#<type>` | exists while an alert of that type is open (or read) for the device; created in the same transaction as the alert, so a second one cannot be |
-| evaluation state | `state#<device_id>` | last evaluated reading, power baseline, hour-of-day profile, last breach per type; `watch_pk`/`watch_at` put it in the sparse `silence` index that the offline check queries |
+| open alerts counter | `counter#open-alerts` | alerts not resolved, platform-wide (/admin/stats); changed in the transactions that open and resolve alerts |
+| evaluation state | `state#<device_id>` | last evaluated reading, power baseline, hour-of-day profile, last breach per type; `watch_pk`/`watch_at` (when the platform last heard from the device: receive time, epoch s) put it in the sparse `silence` index that the offline check queries |
 """
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ class AlertStateItem(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     last_ts = NumberAttribute(default=0)
+    last_key = UnicodeAttribute(null=True)  # identity of the last reading evaluated at last_ts
     baseline_w = NumberAttribute(null=True)
     profile = UnicodeAttribute(default="{}")  # JSON {local hour: [n, mean, m2]}
     hour_acc = UnicodeAttribute(null=True)  # JSON [hour key, sum, n] of the hour being accumulated
@@ -91,3 +93,13 @@ class AlertStateItem(Model):
     @staticmethod
     def key(device_id: str) -> str:
         return f"state#{device_id}"
+
+
+class OpenAlertsCounterItem(Model):
+    class Meta(_Meta):
+        pass
+
+    KEY = "counter#open-alerts"
+
+    pk = UnicodeAttribute(hash_key=True)
+    n = NumberAttribute(default=0)

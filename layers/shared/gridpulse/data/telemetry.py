@@ -9,7 +9,10 @@ GetItem in one partition.
 | raw readings | `r#<bucket ms, 13 digits>#<first ts>#<digest>` | the readings of one message that fall in one bucket (a local hour), compact JSON; TTL = retention |
 | month rollup | `m#<YYYY-MM>` (site time zone) | the kWh of each day of the month, with the day rollup's version |
 | day rollup | `d#<YYYY-MM-DD>` (site time zone) | per-bucket stats (kWh, count, power sum/min/max), day totals, the newest reading, a version for optimistic locking |
-| quarantine | `q#<received ms>#<digest>#<index>` | a refused reading or message, the reason and field; TTL 30 days |
+| quarantine | `q#<received ms>#<digest of origin and text>#<index>` | a refused reading or message, the reason and field; TTL 30 days |
+
+One more item, outside any device: `pk` = `counter#readings`, `sk` =
+`counter`, the number of readings stored (for /admin/stats; atomic ADD).
 
 Raw items are grouped by bucket so that recomputing a bucket is one Query; a
 message costs one write per bucket it touches (usually one), not one per
@@ -86,6 +89,17 @@ class QuarantineItem(Model):
     received_at = UnicodeAttribute()
     source = UnicodeAttribute()
     ttl = NumberAttribute()
+
+
+class ReadingsCounterItem(Model):
+    class Meta(_Meta):
+        pass
+
+    KEY = "counter#readings"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    n = NumberAttribute(default=0)
 
 
 def device_pk(device_id: str) -> str:

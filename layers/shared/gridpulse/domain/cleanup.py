@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from gridpulse.aws import client
+from gridpulse.batch import process_groups
 from gridpulse.data.alerts import AlertItem, AlertStateItem, OpenGuardItem
 from gridpulse.data.devices import DeviceItem, MembershipItem
 from gridpulse.data.telemetry import RawItem, device_pk
@@ -23,14 +24,26 @@ def enqueue_device_cleanup(device_id: str) -> None:
 
 
 def purge_device_data(device_id: str) -> dict:
-    """Delete every item of a deleted device outside the registry. Idempotent."""
+    """Delete every item of a deleted device outside the registry. Idempotent.
+
+    Its open alerts are resolved first (which takes them off the platform's
+    open-alerts count) and its readings are taken off the readings count."""
+    from gridpulse.alerts.service import resolve_by_id
+    from gridpulse.telemetry.ingest import record_readings_stored
+
     pk = device_pk(device_id)
-    removed = {"telemetry": 0, "alerts": 0, "device_items": 0}
+    removed = {"telemetry": 0, "readings": 0, "alerts": 0, "device_items": 0}
+    alerts = list(AlertItem.by_device.query(device_id))
+    for alert in alerts:
+        if alert.status != "resolved":
+            resolve_by_id(alert.alert_id, "device_deleted")
     with RawItem.batch_write() as batch:  # raw readings, day rollups, quarantine: one partition
-        for item in RawItem.query(pk, attributes_to_get=["pk", "sk"]):
+        for item in RawItem.query(pk, attributes_to_get=["pk", "sk", "n"]):
             batch.delete(item)
             removed["telemetry"] += 1
-    alerts = list(AlertItem.by_device.query(device_id))
+            if item.sk.startswith("r#"):
+                removed["readings"] += int(item.n or 0)
+    record_readings_stored(-removed["readings"])
     with AlertItem.batch_write() as batch:
         for alert in alerts:
             batch.delete(alert)
@@ -47,16 +60,26 @@ def purge_device_data(device_id: str) -> dict:
 
 
 def handle_sqs_batch(event: dict) -> dict:
-    failures = []
+    """One record per device; a record is retried only for a failure worth
+    retrying (gridpulse.batch), so a record that cannot be purged costs no other."""
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
     for record in event.get("Records", []):
+        message_id = str(record.get("messageId"))
         try:
             device_id = json.loads(record["body"])["device_id"]
-        except (KeyError, TypeError, ValueError):
-            logger.warning("cleanup record skipped: no device_id", extra={"message_id": record.get("messageId")})
+        except (KeyError, TypeError, ValueError, RecursionError):
+            logger.warning("cleanup record skipped: no device_id", extra={"message_id": message_id})
             continue
-        try:
-            purge_device_data(str(device_id))
-        except Exception:
-            logger.exception("device cleanup failed; will be retried", extra={"device_id": device_id})
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+        if not isinstance(device_id, str) or not device_id:
+            logger.warning("cleanup record skipped: device_id is not a string", extra={"message_id": message_id})
+            continue
+        groups.append((message_id, [(message_id, device_id)]))
+
+    def purge(_: str, device_ids: list[str]) -> None:
+        for device_id in device_ids:
+            purge_device_data(device_id)
+
+    def leave(_: str, device_id: str, exc: Exception) -> None:
+        logger.error("device data left in place", extra={"device_id": device_id})
+
+    return {"batchItemFailures": process_groups(groups, purge, leave, "device cleanup")}

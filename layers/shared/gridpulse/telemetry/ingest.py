@@ -9,8 +9,9 @@ For each device, a group of messages is:
 3. stored, one raw item per bucket per message group (conditional put, so a
    replay of the same group is a no-op);
 4. rolled up: the touched buckets are recomputed into their day items.
-A failure in 3 or 4 raises, so the SQS message is retried; because of 2 and
-the recompute, a retry never double-counts.
+A failure in 3 or 4 raises; the SQS consumer retries it when it is worth
+retrying (gridpulse.batch), and because of 2 and the recompute, a retry never
+double-counts. Nothing in 1 raises for anything a device can send.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from gridpulse.data.devices import DeviceItem
-from gridpulse.data.telemetry import QuarantineItem, RawItem, device_pk, raw_prefix
+from gridpulse.data.telemetry import QuarantineItem, RawItem, ReadingsCounterItem, device_pk, raw_prefix
 from gridpulse.domain.sites import hotel_timezone
 from gridpulse.errors import NotFound
 from gridpulse.observability import count, logger
@@ -85,6 +86,10 @@ class Message:
     payload: Any
     received_ms: int
     source: str  # "mqtt" or "http"
+    # What tells two deliveries of one message from two messages alike: the SQS
+    # message id (the same on a redelivery), or an id per HTTP request.
+    origin: str = ""
+    malformed: bool = False  # the payload is the text of a message that was not JSON
     principal: str | None = None  # MQTT: the certificate id it was published with (the rule's principal())
 
 
@@ -118,6 +123,11 @@ def ingest(context: DeviceContext, messages: list[Message]) -> list[Outcome]:
     for message in messages:
         outcome = Outcome()
         outcomes.append(outcome)
+        if message.malformed:
+            refused = Rejection(0, "malformed_json", None, "the message is not valid JSON", message.payload)
+            rejections.append((message, refused))
+            outcome.results.append(refused.view())
+            continue
         raw_readings, refused = split_message(message.payload)
         if refused is not None:
             rejections.append((message, refused))
@@ -195,15 +205,19 @@ def _put_raw(device_id: str, bucket: int, readings: list[Reading]) -> bool:
 
 
 def _quarantine(device_id: str, rejections: list[tuple[Message, Rejection]]) -> None:
+    """One row per refused reading or message. The key is the receive time and
+    a digest of the message's origin and the refused text: a redelivery of a
+    message rewrites its own rows, two messages alike each keep theirs."""
     if not rejections:
         return
     expires = int(time.time()) + QUARANTINE_DAYS * 86400
     with QuarantineItem.batch_write() as batch:
-        for n, (message, rejection) in enumerate(rejections):
+        for message, rejection in rejections:
             raw = json.dumps(rejection.raw, default=str, allow_nan=True)[:4000]
+            digest = hashlib.sha256(f"{message.origin}|{raw}".encode()).hexdigest()[:12]
             batch.save(QuarantineItem(
                 device_pk(device_id),
-                f"q#{message.received_ms:013d}#{hashlib.sha256(raw.encode()).hexdigest()[:8]}#{rejection.index}#{n}",
+                f"q#{message.received_ms:013d}#{digest}#{rejection.index}",
                 reason=rejection.reason, field=rejection.field, message=rejection.message, raw=raw,
                 received_at=iso_ms(message.received_ms), source=message.source, ttl=expires,
             ))
@@ -214,16 +228,32 @@ def _quarantine(device_id: str, rejections: list[tuple[Message, Rejection]]) -> 
 def _quarantine_jumps(device_id: str, readings: list[Reading]) -> None:
     message = "the counter rose faster than the device can draw power; not counted"
     _quarantine(device_id, [
-        (Message(payload=None, received_ms=r.received_ms, source="rollup"),
+        (Message(payload=None, received_ms=r.received_ms, source="rollup", origin=r.identity),
          Rejection(0, "impossible_jump", "energy_kwh", message, r.view()))
         for r in readings
     ])
 
 
 def quarantine_unknown_message(device_id: str, payload: Any, received_ms: int, reason: str, message: str,
-                               source: str) -> None:
-    """Keep a message that could not even be read (e.g. malformed JSON)."""
-    _quarantine(device_id, [(Message(payload, received_ms, source), Rejection(0, reason, None, message, payload))])
+                               source: str, origin: str = "") -> None:
+    """Keep a message that could not be ingested (one that made ingestion fail, say)."""
+    _quarantine(device_id, [(Message(payload, received_ms, source, origin),
+                             Rejection(0, reason, None, message, payload))])
+
+
+def record_readings_stored(n: int) -> None:
+    """Add newly stored (or, negative, deleted) readings to the platform
+    counter (/admin/stats): one atomic ADD per SQS batch or HTTP request. Only
+    readings that were new are counted (a redelivery stores nothing new). Best
+    effort: the readings are stored whether or not the figure could be
+    updated, so a failure is logged and counted, not retried."""
+    if n == 0:
+        return
+    try:
+        ReadingsCounterItem(ReadingsCounterItem.KEY, "counter").update(actions=[ReadingsCounterItem.n.add(n)])
+    except Exception:
+        count("ReadingsCounterMissed", n)
+        logger.exception("readings counter not updated", extra={"readings": n})
 
 
 def now_ms() -> int:

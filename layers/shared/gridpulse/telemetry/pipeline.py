@@ -4,49 +4,69 @@ Each SQS record's body is what iot_rules/telemetry.sql selected: the device's
 payload plus `thing_name`, `client_id`, `principal` (the id of the
 certificate it was published with) and `received_at` (the broker's receive
 time, epoch ms). Records are grouped by device so that a backlog of many
-messages from one device is stored and rolled up once. A message published
-with a certificate that is no longer the device's (rotated or revoked while
-its session was still up) is quarantined (`revoked_certificate`), not
-stored; the device's current certificate is read once per device and batch
-(strongly consistent), never from a cache. A device whose
-group fails (DynamoDB throttled, say) reports its records as failed; SQS
-retries only those, and the recompute-based rollups make the retry safe.
+messages from one device is stored and rolled up once
+(gridpulse.batch.process_groups). A message published with a certificate
+that is no longer the device's (rotated or revoked while its session was
+still up) is quarantined (`revoked_certificate`), not stored; the device's
+current certificate is read once per device and batch (strongly
+consistent), never from a cache. A device whose group fails for a reason
+worth retrying (DynamoDB throttled, say) reports its records as failed; SQS
+retries only those, and the recompute-based rollups make the retry safe. Any
+other failure is narrowed down to the record that caused it, which is
+quarantined with reason `ingest_error`; the device's other records are stored.
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
 
 from pynamodb.exceptions import DoesNotExist
 
+from gridpulse.batch import process_groups
 from gridpulse.data.devices import DeviceItem
 from gridpulse.iot.provisioning import device_id_for
 from gridpulse.observability import count, logger
-from gridpulse.telemetry.ingest import Message, context_for, ingest, now_ms, quarantine_unknown_message
+from gridpulse.telemetry.ingest import (
+    Message,
+    context_for,
+    ingest,
+    now_ms,
+    quarantine_unknown_message,
+    record_readings_stored,
+)
+from gridpulse.telemetry.readings import as_number
 
 RULE_FIELDS = ("thing_name", "client_id", "principal", "received_at")
 RAW_PAYLOAD = "_raw_payload"  # set by the rules engine when the payload was not JSON
 
 
+def _received_ms(value) -> int:
+    number = as_number(value)
+    if number is None or not math.isfinite(number) or not 0 < number < 1e14:
+        return now_ms()
+    return int(number)
+
+
 def parse_record(record: dict) -> tuple[str | None, Message | None, str | None]:
-    """(device id, message, reason it cannot be ingested)."""
+    """(device id, message, reason it cannot be ingested). Never raises."""
     try:
         body = json.loads(record["body"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, RecursionError):
         return None, None, "unreadable_record"
     if not isinstance(body, dict):
         return None, None, "unreadable_record"
     device_id = device_id_for(str(body.get("thing_name") or ""))
     if device_id is None:
         return None, None, "unknown_thing"
-    received = body.get("received_at")
-    received_ms = int(received) if isinstance(received, (int, float)) and not isinstance(received, bool) else now_ms()
+    origin = str(record.get("messageId") or "")
+    received_ms = _received_ms(body.get("received_at"))
     principal = body.get("principal")
     principal = str(principal) if principal is not None else None
     if RAW_PAYLOAD in body:
-        return device_id, Message(body[RAW_PAYLOAD], received_ms, "mqtt", principal), "malformed_json"
+        return device_id, Message(body[RAW_PAYLOAD], received_ms, "mqtt", origin, principal=principal,
+                                  malformed=True), "malformed_json"
     payload = {k: v for k, v in body.items() if k not in RULE_FIELDS}
-    return device_id, Message(payload, received_ms, "mqtt", principal), None
+    return device_id, Message(payload, received_ms, "mqtt", origin, principal=principal), None
 
 
 def current_certificate(device_id: str) -> str | None:
@@ -80,7 +100,8 @@ def _quarantine_foreign(device_id: str, messages: list[Message]) -> None:
         return
     for message in messages:
         quarantine_unknown_message(device_id, message.payload, message.received_ms, "revoked_certificate",
-                                   "sent with a certificate that is no longer the device's; not stored", "mqtt")
+                                   "sent with a certificate that is no longer the device's; not stored", "mqtt",
+                                   message.origin)
     count("MessagesFromRevokedCertificates", len(messages))
     logger.warning("messages from a revoked certificate quarantined",
                    extra={"device_id": device_id, "count": len(messages)})
@@ -90,34 +111,33 @@ def handle_sqs_batch(event: dict) -> dict:
     groups: dict[str, list[tuple[str, Message]]] = {}
     for record in event.get("Records", []):
         device_id, message, problem = parse_record(record)
-        if problem == "malformed_json" and device_id and context_for(device_id):
-            if sent_by_current_certificate(device_id, [message])[1]:
-                _quarantine_foreign(device_id, [message])
-                continue
-            quarantine_unknown_message(device_id, message.payload, message.received_ms, "malformed_json",
-                                       "the message is not valid JSON", "mqtt")
-            continue
-        if problem or device_id is None or message is None:
+        if device_id is None or message is None:
             count("MessagesDropped")
             logger.warning("telemetry record skipped", extra={"reason": problem, "message_id": record.get("messageId")})
             continue
-        groups.setdefault(device_id, []).append((record["messageId"], message))
+        groups.setdefault(device_id, []).append((str(record.get("messageId")), message))
 
-    failures: list[dict[str, Any]] = []
-    for device_id, items in groups.items():
+    stored = 0
+
+    def store(device_id: str, messages: list[Message]) -> None:
+        nonlocal stored
         context = context_for(device_id)
         if context is None:
-            count("MessagesDropped", len(items))
+            count("MessagesDropped", len(messages))
             logger.warning("telemetry for an unknown or deleted device", extra={"device_id": device_id})
-            continue
-        try:
-            kept, refused = sent_by_current_certificate(device_id, [m for _, m in items])
-            if refused:
-                _quarantine_foreign(device_id, [items[i][1] for i in refused])
-            items = [items[i] for i in kept]
-            if items:
-                ingest(context, [m for _, m in items])
-        except Exception:
-            logger.exception("ingestion failed; the messages will be retried", extra={"device_id": device_id})
-            failures += [{"itemIdentifier": message_id} for message_id, _ in items]
+            return
+        kept, refused = sent_by_current_certificate(device_id, messages)
+        if refused:
+            _quarantine_foreign(device_id, [messages[i] for i in refused])
+        if kept:
+            stored += sum(outcome.accepted for outcome in ingest(context, [messages[i] for i in kept]))
+
+    def keep(device_id: str, message: Message, exc: Exception) -> None:
+        if context_for(device_id) is not None:
+            quarantine_unknown_message(device_id, message.payload, message.received_ms, "ingest_error",
+                                       f"the message could not be ingested ({type(exc).__name__}); "
+                                       "kept here instead of being retried", message.source, message.origin)
+
+    failures = process_groups(groups.items(), store, keep, "telemetry ingestion")
+    record_readings_stored(stored)
     return {"batchItemFailures": failures}

@@ -21,7 +21,7 @@ from gridpulse.errors import BadRequest, field_error
 from gridpulse.pagination import decode_token, encode_token
 from gridpulse.settings import get_settings
 from gridpulse.telemetry import rollups
-from gridpulse.telemetry.ingest import DeviceContext
+from gridpulse.telemetry.ingest import DeviceContext, record_readings_stored
 from gridpulse.telemetry.readings import Reading, iso_ms
 from gridpulse.timeutil import iso, parse_range, utcnow, zone
 
@@ -231,6 +231,7 @@ def delete_readings(context: DeviceContext, start: str | None, end: str | None) 
             item.delete()
     if touched:
         rollups.recompute(context.device_id, touched, context.tz, context.max_power_w)
+    record_readings_stored(-removed)
     return {"device_id": context.device_id, "deleted": removed, "start": iso(start_ts), "end": iso(end_ts)}
 
 

@@ -12,6 +12,8 @@ reason and the offending field, and ingestion keeps it in quarantine.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,13 +40,15 @@ RANGES: dict[str, tuple[float, float]] = {
 MEASUREMENTS = tuple(RANGES)
 KNOWN_FIELDS = set(MEASUREMENTS) | {"timestamp", "ts", "seq", "data", "metadata"}
 MAX_FREEFORM_BYTES = 2048
+# Sequence numbers fit a signed 64-bit integer (what firmware counters and DynamoDB numbers hold).
+MAX_SEQ = 2**63 - 1
 
 
 @dataclass(frozen=True)
 class Reading:
     ts_ms: int
     received_ms: int
-    identity: str  # what makes two deliveries "the same reading" (device timestamp, else seq)
+    identity: str  # what makes two deliveries "the same reading" (device time, else seq, else receive time + place)
     seq: int | None = None
     voltage: float | None = None
     current: float | None = None
@@ -133,14 +137,38 @@ def split_message(payload: Any) -> tuple[list[Any], Rejection | None]:
     return [], Rejection(0, "invalid_payload", None, "a message is a JSON object", payload)
 
 
-def _timestamp_ms(value: Any) -> int | None:
-    if isinstance(value, bool):
+def as_number(value: Any) -> float | None:
+    """A JSON number as a float, or None when it is not a number (booleans are
+    not). An integer too large for a float becomes +/-inf instead of raising
+    OverflowError, so every check after this one is plain float arithmetic."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value):
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _freeform_ok(value: Any) -> bool:
+    """`data`/`metadata`: an object that is small and strict JSON (no NaN or
+    Infinity, which would be stored and echoed back as invalid JSON)."""
+    if not isinstance(value, dict):
+        return False
+    try:
+        encoded = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (ValueError, TypeError, RecursionError):
+        return False
+    return len(encoded.encode()) <= MAX_FREEFORM_BYTES
+
+
+def _timestamp_ms(value: Any) -> int | None:
+    number = as_number(value)
+    if number is not None:
+        if not math.isfinite(number):
             return None
-        # Epoch seconds until the year 5138, then milliseconds.
-        return int(value * 1000) if value < 1e11 else int(value)
+        # Epoch seconds until the year 5138, then milliseconds. Far-off values
+        # stay finite here and are refused as too old or in the future.
+        return int(number * 1000) if number < 1e11 else int(number)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -177,23 +205,24 @@ def validate(raw: Any, index: int, received_ms: int) -> Reading | Rejection:
             return reject("timestamp_too_old", "timestamp", "older than 400 days")
 
     seq = raw.get("seq")
-    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
-        return reject("invalid_seq", "seq", "a non-negative integer")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ):
+        return reject("invalid_seq", "seq", f"an integer from 0 to {MAX_SEQ}")
 
     values: dict[str, float] = {}
     for name, (low, high) in RANGES.items():
         value = raw.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        number = as_number(value)
+        if number is None:
             return reject("not_a_number", name, f"{name} must be a number")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             return reject("not_finite", name, f"{name} is NaN or infinite")
-        if name in ("power_w", "energy_kwh", "current") and value < 0:
+        if name in ("power_w", "energy_kwh", "current") and number < 0:
             return reject("negative_value", name, f"{name} cannot be negative")
-        if not low <= value <= high:
+        if not low <= number <= high:  # an integer beyond a float's range is +/-inf: out of range
             return reject("out_of_range", name, f"{name} must be within {low:g}..{high:g}")
-        values[name] = float(value)
+        values[name] = number
     if not values:
         return reject("no_measurement", None, f"send at least one of {', '.join(MEASUREMENTS)}")
 
@@ -212,6 +241,16 @@ def validate(raw: Any, index: int, received_ms: int) -> Reading | Rejection:
         values["power_w"] = round(values["voltage"] * values["current"] * abs(values.get("power_factor", 1.0)), 3)
         derived = True
 
-    identity = f"t{ts_ms}" if device_time else (f"s{seq}" if seq is not None else f"t{ts_ms}")
+    if device_time:
+        identity = f"t{ts_ms}"
+    elif seq is not None:
+        identity = f"s{seq}"
+    else:
+        # Neither a device time nor a seq: the receive time, the place in the
+        # message and a digest of the reading. A redelivered message gets the
+        # same identities (and is not stored twice); the readings of one batch,
+        # all received in the same millisecond, get different ones.
+        digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:6]
+        identity = f"t{ts_ms}.{index:03d}.{digest}"
     return Reading(ts_ms=ts_ms, received_ms=received_ms, identity=identity, seq=seq, power_derived=derived,
                    extra=extra, **values)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
+from gridpulse.batch import Retryable
 from gridpulse.data.telemetry import DayItem, MonthItem, RawItem, day_sk, device_pk, month_sk, raw_prefix
 from gridpulse.observability import logger
 from gridpulse.telemetry.energy import intervals
@@ -237,7 +238,7 @@ def _write_day(device_id: str, day: str, buckets: list[int], tz_name: str, max_p
                 raise
             logger.info("day rollup changed underneath; recomputing", extra={"attempt": attempt + 1})
             time.sleep(0.01 * (attempt + 1))
-    raise RuntimeError(f"could not update the rollup of {day} after {MAX_RETRIES} attempts")
+    raise Retryable(f"could not update the rollup of {day} after {MAX_RETRIES} attempts")
 
 
 def _record_day_in_month(device_id: str, day: str, kwh: float, version: int, tz_name: str) -> None:
@@ -268,7 +269,7 @@ def _record_day_in_month(device_id: str, day: str, kwh: float, version: int, tz_
         stored = (current.days.as_dict() if current.days is not None else {}).get(day)
         if stored is not None and int(stored["v"]) >= version:
             return  # a newer version of this day is already recorded
-    raise RuntimeError(f"could not record {day} in its month rollup")
+    raise Retryable(f"could not record {day} in its month rollup")
 
 
 def month_items(device_id: str, first: str, last: str) -> list[MonthItem]:
