@@ -347,7 +347,7 @@ def test_a_number_too_large_for_a_float_is_a_400_naming_the_field_and_kept(api, 
     assert kept["count"] == 4
     status, body = api.post("/telemetry", raw='{"timestamp": "%s", "power_w": 5, "data": {"x": NaN}}' % at(1),
                             headers=meter["key"])
-    assert status == 400 and body["error"] == "invalid_field" and body["fields"][0]["field"] == "data"
+    assert status == 400 and body["error"] == "invalid_field" and body["fields"][0]["field"] == "data.x"
     batch = '{"readings": [{"timestamp": "%s", "power_w": 5}, {"timestamp": "%s", "voltage": %s}]}' % (
         at(2), at(1), POISON)
     status, body = api.post("/telemetry", raw=batch, headers=meter["key"])
