@@ -4,30 +4,36 @@ What is measured: for each AWS::Serverless::Function in template.yaml, a fresh
 interpreter imports the handler module from CodeUri (spec_from_file_location
 + exec_module, as Lambda and infrastructure/local/gateway.py do) and reports
 the CPU time (time.process_time) and the wall time (time.perf_counter) that
-import took, measured inside the child. Two reference rows are measured the
-same way: a bare `import boto3`, and the floor, `import boto3` plus creating a
-DynamoDB client (boto3.session.Session().client("dynamodb"), as gridpulse.aws
-does): every function needs at least that much, whatever its own code does.
+import took, measured inside the child. Reference rows are measured the same
+way:
+- `import boto3`;
+- the floor: `import boto3` and create a DynamoDB client
+  (boto3.session.Session().client("dynamodb"), as gridpulse.aws does), which
+  every function needs at least, whatever its own code does;
+- a Powertools REST resolver with request validation and one pydantic-typed
+  route, after `import boto3`: what any API function pays before its own code;
+- the Powertools Tracer on the first traced invocation: with tracing on, the
+  Tracer (X-Ray SDK, botocore patched) is created on a function's first
+  invocation, not at import (gridpulse/observability.py); this row is that
+  cost, measured after importing HealthFunction. Setting
+  POWERTOOLS_TRACE_DISABLED=true (Lambda's `Tracing: Active` alone) saves it.
 
-Each function is imported twice per round:
-- `local`: tracing off (POWERTOOLS_TRACE_DISABLED=true, not in Lambda), as the
-  local stack, the tests and the other benchmarks run;
-- `AWS`: as deployed: LAMBDA_TASK_ROOT set (so the X-Ray SDK, if loaded, takes
-  its in-Lambda path) and POWERTOOLS_TRACE_DISABLED as template.yaml sets it,
-  so the Tracer and whatever it patches are paid here if the function traces.
+Functions are imported as deployed: LAMBDA_TASK_ROOT set and tracing on
+unless template.yaml sets POWERTOOLS_TRACE_DISABLED, so whatever the X-Ray SDK
+would cost at import in Lambda shows here.
 
 How to read it: `x floor` is the median, over --runs rounds, of the row's CPU
 time divided by the floor's CPU time in the same round. CPU time rather than
 wall time because the machine may be shared: waiting for a core inflates wall
 time, not CPU time, and a same-round ratio cancels slower or faster rounds.
-`target` compares the AWS ratio with the cold-start budget: 1.4x the floor for
-a function behind the API, 1.2x for the ingestion and event functions.
+`target` is the cold-start budget: 1.4x the floor for a function behind the
+API, 1.2x for the ingestion and event functions.
 
-The second table lists, per function (AWS mode), the five biggest contributors
-to the import: `-X importtime` self times summed per top-level package (per
-module for gridpulse's own), median of a few children; `(handler)` is the
-handler module's own code (building the resolver and its routes), i.e. the
-wall time not spent in any import. A regression shows up there by name.
+The second table lists, per function, the five biggest contributors to the
+import: `-X importtime` self times summed per top-level package (per module
+for gridpulse's own), median of a few children; `(handler)` is the handler
+module's own code (building the resolver and its routes), i.e. the wall time
+not spent in any import. A regression shows up there by name.
 
 Conditions: each child runs isolated (`-I`) with the function's environment
 from template.yaml (plus PROCESS_ENV); packages of this virtualenv that the
@@ -35,10 +41,11 @@ shared layer does not ship (layers/shared/requirements.txt) cannot be imported
 there, as in Lambda: botocore would otherwise load awscrt, and PyJWT
 cryptography, which the deployed functions never do. Each child has a
 bytecode cache private to this run (`-X pycache_prefix`), filled by one
-discarded warm-up child per row and mode. So the numbers are imports from cached bytecode, the same whatever
-PYTHONDONTWRITEBYTECODE says, and nothing is written into the repo. They are
-relative figures for this machine and interpreter, not Lambda's (python3.14 on
-arm64, whose layer is built without bytecode: see layers/shared/Makefile).
+discarded warm-up child per row. So the numbers are imports from cached
+bytecode, the same whatever PYTHONDONTWRITEBYTECODE says, and nothing is
+written into the repo. They are relative figures for this machine and
+interpreter, not Lambda's (python3.14 on arm64, whose layer is built without
+bytecode: see layers/shared/Makefile).
 """
 from __future__ import annotations
 
@@ -55,7 +62,8 @@ from bench.stack import PROCESS_ENV, predicted_stack
 from bench.table import render
 from infrastructure.cfn import ROOT
 
-# Run in each child: `python -c CHILD boto3`, `python -c CHILD floor` or `python -c CHILD <path> <module> <attr>`.
+# Run in each child: `python -c CHILD <what> [<path> <module> <attr>]`, <what> one of boto3, floor, resolver,
+# handler (import the handler at <path>) or first-trace (import the handler, then time loading the Tracer).
 # What the child itself needs (importlib.util, time) is imported before the clock starts, in every child alike.
 # It prints "<cpu ms> <wall ms>"; the marker on stderr separates -X importtime lines of the measured imports
 # from the interpreter's own start-up.
@@ -81,26 +89,57 @@ def import_handler(path, module_name, attr):
     spec.loader.exec_module(module)
     return getattr(module, attr)
 
+def resolver():
+    import boto3
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from pydantic import BaseModel
+
+    class Out(BaseModel):
+        status: str
+
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.get("/ping")
+    def ping() -> Out:
+        return Out(status="ok")
+
+what, args = sys.argv[1], sys.argv[2:]
+if what == "first-trace":
+    import_handler(*args)
 sys.stderr.write("-- measured imports --\n")
 sys.stderr.flush()
 cpu, wall = time.process_time(), time.perf_counter()
-if sys.argv[1:] == ["boto3"]:
+if what == "boto3":
     import boto3
-elif sys.argv[1:] == ["floor"]:
+elif what == "floor":
     import boto3
     boto3.session.Session().client("dynamodb")
+elif what == "resolver":
+    resolver()
+elif what == "first-trace":
+    sys.modules["gridpulse.observability"].tracer.load()
 else:
-    import_handler(*sys.argv[1:])
+    import_handler(*args)
 print((time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000)
 """
 MARKER = "-- measured imports --"
 
-BOTO3 = "import boto3"
 FLOOR = "import boto3 + DynamoDB client (floor)"
 API_TARGET = 1.4  # x floor, a function behind the API
 EVENT_TARGET = 1.2  # x floor, the ingestion and event functions
 TOP = 5  # contributors listed per function
 IMPORTTIME_RUNS = 3
+
+
+@dataclass
+class Target:
+    label: str
+    args: list[str]
+    env: dict[str, str]
+    budget: float | None = None  # x floor, for a function
+    increment: bool = False  # a cost on top of a function's import, not a whole cold start
+    cpu: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
 
 
 def not_in_layer() -> str:
@@ -117,41 +156,34 @@ def not_in_layer() -> str:
                            if top not in sys.stdlib_module_names and not any(canonical(d) in layer for d in dists)))
 
 
-@dataclass
-class Target:
-    label: str
-    args: list[str]
-    env: dict[str, str]  # as the local stack runs it (tracing off)
-    aws_env: dict[str, str] | None = None  # as deployed; None for the reference rows
-    budget: float | None = None  # x floor
-    cpu: list[float] = field(default_factory=list)
-    wall: list[float] = field(default_factory=list)
-    aws_cpu: list[float] = field(default_factory=list)
-
-
 def targets(lambda_root: str) -> list[Target]:
-    """The two reference rows first (bare boto3, then the floor), then one target per function in template.yaml."""
+    """The reference rows (the floor second), then one target per function in template.yaml, then the Tracer's
+    first-invocation cost."""
     stack = predicted_stack()
     base = {**os.environ, **PROCESS_ENV, "GRIDPULSE_BENCH_NOT_IN_LAYER": not_in_layer(),
             "GRIDPULSE_BENCH_LAYER": str(ROOT / "layers" / "shared")}
-    found = [Target(BOTO3, ["boto3"], base), Target(FLOOR, ["floor"], base)]
+    found = [Target("import boto3", ["boto3"], base), Target(FLOOR, ["floor"], base),
+             Target("Powertools resolver + validation (reference)", ["resolver"], base)]
+    functions = []
     for logical, resource in stack.functions().items():
         props = resource["Properties"]
         module_name, _, attr = props["Handler"].rpartition(".")
         path = ROOT / props["CodeUri"] / (module_name.replace(".", "/") + ".py")
+        # As deployed: in Lambda, and tracing on unless the template turns it off.
         template_env = stack.function_environment(logical)
-        local = {**base, **template_env, **PROCESS_ENV}
-        aws = {k: v for k, v in {**base, **template_env}.items() if k != "POWERTOOLS_TRACE_DISABLED"}
-        if "POWERTOOLS_TRACE_DISABLED" in template_env:
-            aws["POWERTOOLS_TRACE_DISABLED"] = template_env["POWERTOOLS_TRACE_DISABLED"]
-        aws["LAMBDA_TASK_ROOT"] = lambda_root
+        env = {**base, **template_env, "LAMBDA_TASK_ROOT": lambda_root}
+        env.pop("POWERTOOLS_TRACE_DISABLED", None)
+        env.update({k: v for k, v in template_env.items() if k == "POWERTOOLS_TRACE_DISABLED"})
         behind_api = any(e.get("Type") == "Api" for e in (props.get("Events") or {}).values())
-        found.append(Target(
+        functions.append(Target(
             label=f"{logical} ({path.relative_to(ROOT)})",
-            args=[str(path), f"gridpulse_fn_{logical}", attr],
-            env=local, aws_env=aws, budget=API_TARGET if behind_api else EVENT_TARGET,
+            args=["handler", str(path), f"gridpulse_fn_{logical}", attr],
+            env=env, budget=API_TARGET if behind_api else EVENT_TARGET,
         ))
-    return found
+    health = next(t for t in functions if t.label.startswith("HealthFunction"))
+    first_trace = Target("+ Tracer on the first traced invocation", ["first-trace", *health.args[1:]],
+                         health.env, increment=True)
+    return found + functions + [first_trace]
 
 
 def _child(args: list[str], env: dict[str, str], cache_dir: str, importtime: bool = False):
@@ -162,9 +194,9 @@ def _child(args: list[str], env: dict[str, str], cache_dir: str, importtime: boo
     )
 
 
-def time_once(target: Target, env: dict[str, str], cache_dir: str) -> tuple[float, float]:
+def time_once(target: Target, cache_dir: str) -> tuple[float, float]:
     """(CPU ms, wall ms) one fresh interpreter took to import the target."""
-    done = _child(target.args, env, cache_dir)
+    done = _child(target.args, target.env, cache_dir)
     if done.returncode != 0:
         raise RuntimeError(f"{target.label}: the child failed to import\n{done.stderr.strip()}")
     cpu, wall = done.stdout.strip().splitlines()[-1].split()
@@ -177,9 +209,9 @@ def contributor(module: str) -> str:
 
 
 def contributors(target: Target, cache_dir: str) -> dict[str, float]:
-    """Milliseconds per contributor in one `-X importtime` child (AWS mode), plus `(handler)`:
+    """Milliseconds per contributor in one `-X importtime` child, plus `(handler)`:
     the wall time of the import not spent importing modules."""
-    done = _child(target.args, target.aws_env or target.env, cache_dir, importtime=True)
+    done = _child(target.args, target.env, cache_dir, importtime=True)
     if done.returncode != 0:
         raise RuntimeError(f"{target.label}: the child failed to import\n{done.stderr.strip()}")
     lines = done.stderr.splitlines()
@@ -204,48 +236,35 @@ def top_contributors(target: Target, cache_dir: str, runs: int = IMPORTTIME_RUNS
 
 
 def run(runs: int) -> int:
-    print(f"Cold-start import time: {runs} rounds, one fresh interpreter per row and mode each "
-          f"({sys.executable}, Python {sys.version.split()[0]})")
+    print(f"Cold-start import time: {runs} rounds, one fresh interpreter per row each "
+          f"({sys.executable}, Python {sys.version.split()[0]}); functions as deployed (in Lambda, tracing on)")
     with tempfile.TemporaryDirectory(prefix="gridpulse-bench-pycache-") as cache_dir, \
             tempfile.TemporaryDirectory(prefix="gridpulse-bench-task-root-") as lambda_root:
         rows = targets(lambda_root)
         for target in rows:  # warm-up: compile bytecode into the private cache; not counted
-            time_once(target, target.env, cache_dir)
-            if target.aws_env:
-                time_once(target, target.aws_env, cache_dir)
+            time_once(target, cache_dir)
         for _ in range(runs):  # interleaved: a load change on the machine hits every row alike
             for target in rows:
-                cpu, wall = time_once(target, target.env, cache_dir)
+                cpu, wall = time_once(target, cache_dir)
                 target.cpu.append(cpu)
                 target.wall.append(wall)
-                if target.aws_env:
-                    target.aws_cpu.append(time_once(target, target.aws_env, cache_dir)[0])
-        functions = [t for t in rows if t.aws_env]
+        functions = [t for t in rows if t.budget is not None]
         tops = {t.label: top_contributors(t, cache_dir) for t in functions}
 
-    floor = rows[1].cpu
-
-    def ratio(samples: list[float]) -> float:
-        return statistics.median(s / f for s, f in zip(samples, floor))
-
+    floor = next(t for t in rows if t.label == FLOOR).cpu
     table, over = [], []
     for target in rows:
-        cells = [target.label, f"{statistics.median(target.cpu):.1f}", f"{statistics.median(target.wall):.1f}",
-                 f"{ratio(target.cpu):.2f}x"]
-        if target.aws_env:
-            aws = ratio(target.aws_cpu)
-            verdict = "ok" if aws <= target.budget else "OVER"
-            if verdict == "OVER":
-                over.append(target.label)
-            cells += [f"{statistics.median(target.aws_cpu):.1f}", f"{aws:.2f}x", f"<= {target.budget:.1f}x {verdict}"]
-        else:
-            cells += ["", "", ""]
-        table.append(cells)
-    print(render(["function", "local cpu ms", "wall ms", "x floor", "AWS cpu ms", "x floor", "target"],
-                 table, right={1, 2, 3, 4, 5}))
-    if over:
-        print(f"over the cold-start target: {', '.join(over)}")
-    print(f"\nBiggest imports per function (AWS mode; -X importtime self ms, median of {IMPORTTIME_RUNS}):")
+        ratio = statistics.median(s / f for s, f in zip(target.cpu, floor))
+        verdict = ""
+        if target.budget is not None:
+            verdict = f"<= {target.budget:.1f}x " + ("ok" if ratio <= target.budget else "OVER")
+            if ratio > target.budget:
+                over.append(target.label.split(" ")[0])
+        table.append([target.label, f"{statistics.median(target.cpu):.1f}", f"{statistics.median(target.wall):.1f}",
+                      f"{'+' if target.increment else ''}{ratio:.2f}x", verdict])
+    print(render(["function", "cpu ms", "wall ms", "x floor", "target"], table, right={1, 2, 3}))
+    print("over the cold-start target: " + (", ".join(over) if over else "none"))
+    print(f"\nBiggest imports per function (-X importtime self ms, median of {IMPORTTIME_RUNS}):")
     print(render(["function", f"top {TOP}"],
                  [[t.label.split(" ")[0], ", ".join(f"{name} {ms:.0f}" for name, ms in tops[t.label])]
                   for t in functions]))

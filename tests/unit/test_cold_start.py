@@ -4,9 +4,12 @@ Each handler in template.yaml is imported in a fresh interpreter, as Lambda
 does, and sys.modules is read afterwards:
 - no function imports Argon2 (or computes a hash) at import: a password is
   hashed only by the routes that check or set one;
-- with tracing off (local stack, tests) no function imports the X-Ray SDK;
-- in Lambda with tracing on, the Tracer is still the Powertools one and a
-  handler invocation is recorded as an X-Ray subsegment.
+- no function imports the X-Ray SDK at import, with tracing off (local stack,
+  tests) or on (in Lambda);
+- in Lambda with tracing on, the first invocation loads the Powertools Tracer
+  and every invocation is recorded as an X-Ray subsegment;
+- the ingestion and event functions (no HTTP request to validate) do not
+  import pydantic.
 """
 from __future__ import annotations
 
@@ -68,17 +71,34 @@ def test_no_function_imports_argon2_or_the_xray_sdk_at_import(logical):
     assert not loaded & {"argon2", "_argon2_cffi_bindings", "aws_xray_sdk"}, logical
 
 
-def test_in_lambda_with_tracing_on_the_xray_sdk_is_loaded_and_still_no_argon2(tmp_path):
+EVENT_FUNCTIONS = sorted(logical for logical, res in STACK.functions().items()
+                         if not any(e.get("Type") == "Api" for e in (res["Properties"].get("Events") or {}).values()))
+
+
+@pytest.mark.parametrize("logical", EVENT_FUNCTIONS)
+def test_event_functions_do_not_import_pydantic(logical):
+    assert "IngestFunction" in EVENT_FUNCTIONS and "HealthFunction" not in EVENT_FUNCTIONS
+    loaded = _top_level(_modules_after_import(logical, _env()))
+    assert not loaded & {"pydantic", "pydantic_core"}, logical
+
+
+@pytest.mark.parametrize("logical", ["HealthFunction", "IngestFunction"])
+def test_in_lambda_with_tracing_on_no_function_imports_argon2_or_the_xray_sdk_at_import(logical, tmp_path):
     loaded = _top_level(_modules_after_import(
-        "HealthFunction", _env(POWERTOOLS_TRACE_DISABLED=None, LAMBDA_TASK_ROOT=str(tmp_path))))
-    assert "aws_xray_sdk" in loaded
-    assert "argon2" not in loaded
+        logical, _env(POWERTOOLS_TRACE_DISABLED=None, LAMBDA_TASK_ROOT=str(tmp_path))))
+    assert not loaded & {"argon2", "_argon2_cffi_bindings", "aws_xray_sdk"}, logical
 
 
 TRACED_INVOCATION = r"""
-import json
-from aws_xray_sdk.core import xray_recorder
+import json, sys
 from gridpulse.observability import tracer
+
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event, context):
+    return {"ok": True}
+
+loaded_at_import = "aws_xray_sdk" in sys.modules
+from aws_xray_sdk.core import xray_recorder
 
 sent = []
 
@@ -90,27 +110,24 @@ class Emitter:
         pass
 
 xray_recorder.configure(emitter=Emitter())
-
-@tracer.capture_lambda_handler(capture_response=False)
-def handler(event, context):
-    return {"ok": True}
-
-print(json.dumps({"result": handler({}, None), "sent": sent}))
+results = [handler({}, None), handler({}, None)]
+print(json.dumps({"loaded_at_import": loaded_at_import, "results": results, "sent": sent}))
 """
 
 
-def test_in_lambda_with_tracing_on_a_handler_invocation_is_a_subsegment(tmp_path):
+def test_in_lambda_with_tracing_on_every_invocation_is_a_subsegment(tmp_path):
     env = _env(POWERTOOLS_TRACE_DISABLED=None, LAMBDA_TASK_ROOT=str(tmp_path), POWERTOOLS_SERVICE_NAME="gridpulse",
                _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
     done = subprocess.run([sys.executable, "-c", TRACED_INVOCATION], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert out["result"] == {"ok": True}
-    [subsegment] = [e for e in out["sent"] if e.get("name") == "## handler"]
-    assert subsegment["annotations"]["ColdStart"] is True
-    assert subsegment["annotations"]["Service"] == "gridpulse"
-    assert subsegment["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+    assert out["loaded_at_import"] is False
+    assert out["results"] == [{"ok": True}, {"ok": True}]
+    first, second = [e for e in out["sent"] if e.get("name") == "## handler"]
+    assert first["annotations"] == {"ColdStart": True, "Service": "gridpulse"}
+    assert second["annotations"] == {"ColdStart": False, "Service": "gridpulse"}
+    assert first["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
 
 
 def test_with_tracing_off_capture_lambda_handler_leaves_the_handler_as_it_is():

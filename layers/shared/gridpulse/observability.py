@@ -3,17 +3,20 @@
 Service name and namespace come from POWERTOOLS_SERVICE_NAME and
 POWERTOOLS_METRICS_NAMESPACE (set in template.yaml Globals).
 
-The Tracer is the Powertools Tracer (X-Ray SDK, boto calls patched) wherever
-tracing is on, i.e. in Lambda unless POWERTOOLS_TRACE_DISABLED is true: it is
-created at import there, during Lambda's init phase (importing it later would
-only move the same cost into the first request). Where tracing is off (the
-local stack, the tests, SAM local) the X-Ray SDK is never imported and
-`tracer.capture_lambda_handler` returns the handler unchanged. With tracing
-off in Lambda, `Tracing: Active` still records each invocation's segment
-(init, invocation, overhead), without subsegments.
+`tracer.capture_lambda_handler` is the Powertools Tracer's wherever tracing is
+on, i.e. in Lambda unless POWERTOOLS_TRACE_DISABLED is true: the Tracer (and
+with it the X-Ray SDK, which patches botocore) is created on the first
+invocation rather than at import, so it is not part of the import a cold start
+waits for; the first invocation pays for it instead (`python -m bench --only
+imports` prints how much). Where tracing is off (the local stack, the tests,
+SAM local) the X-Ray SDK is never imported and the handler is left as it is.
+Lambda's own active tracing (`Tracing: Active`) records each invocation either
+way; the Tracer adds the subsegments (AWS calls) and the ColdStart and Service
+annotations.
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +31,7 @@ __all__ = ["logger", "tracer", "metrics", "MetricUnit", "count", "tracing_enable
 
 
 def tracing_enabled() -> bool:
-    """Whether the Powertools Tracer would trace here (its own rule): in Lambda
+    """Whether the Powertools Tracer traces here (its own rule): in Lambda
     (LAMBDA_TASK_ROOT set), not under SAM local or Chalice, and
     POWERTOOLS_TRACE_DISABLED not true."""
     disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower()
@@ -39,22 +42,39 @@ def tracing_enabled() -> bool:
 
 
 class _Tracer:
-    """`capture_lambda_handler` of the Powertools Tracer where tracing is on,
-    a pass-through (and no X-Ray SDK) where it is off."""
+    """The Powertools Tracer, created on first use."""
 
     def __init__(self) -> None:
-        self.powertools = None
-        if tracing_enabled():
+        self._powertools = None
+
+    def load(self):
+        """The Powertools Tracer (importing the X-Ray SDK and patching botocore the first time)."""
+        if self._powertools is None:
             from aws_lambda_powertools import Tracer
 
-            self.powertools = Tracer()
+            self._powertools = Tracer()
+        return self._powertools
 
     def capture_lambda_handler(self, lambda_handler: Callable | None = None, capture_response: bool | None = None,
                                capture_error: bool | None = None) -> Any:
-        if self.powertools is not None:
-            return self.powertools.capture_lambda_handler(lambda_handler, capture_response=capture_response,
-                                                          capture_error=capture_error)
-        return lambda_handler if lambda_handler is not None else (lambda handler: handler)
+        """Powertools' `capture_lambda_handler`, applied on the first invocation;
+        with tracing off, the handler unchanged."""
+        if lambda_handler is None:
+            return functools.partial(self.capture_lambda_handler, capture_response=capture_response,
+                                     capture_error=capture_error)
+        if not tracing_enabled():
+            return lambda_handler
+        traced: Callable | None = None
+
+        @functools.wraps(lambda_handler)
+        def handler(event, context, **kwargs):
+            nonlocal traced
+            if traced is None:
+                traced = self.load().capture_lambda_handler(lambda_handler, capture_response=capture_response,
+                                                            capture_error=capture_error)
+            return traced(event, context, **kwargs)
+
+        return handler
 
 
 tracer = _Tracer()
