@@ -5,14 +5,8 @@ from gridpulse.api import API_KEY, create_app, current_device, lambda_handler
 from gridpulse.alerts import service as alerts
 from gridpulse.domain import devices
 from gridpulse.iot.provisioning import topics_for
-from gridpulse.schemas.devices import (
-    ConfigIn,
-    ConfigOut,
-    DeviceCredentialsOut,
-    DeviceOut,
-    HeartbeatIn,
-    HeartbeatOut,
-)
+from gridpulse.schemas.device_api import ConfigIn, ConfigOut, DeviceCredentialsOut, HeartbeatIn, HeartbeatOut
+from gridpulse.schemas.device_common import DeviceOut
 
 app = create_app()
 

@@ -19,10 +19,10 @@ from gridpulse.api import (
 from gridpulse.domain import groups
 from gridpulse.pagination import parse_limit
 from gridpulse.schemas.common import MessageOut
-from gridpulse.schemas.devices import (
+from gridpulse.schemas.device_common import DevicesPage
+from gridpulse.schemas.groups import (
     BulkIn,
     BulkOut,
-    DevicesPage,
     GroupDeviceIn,
     GroupIn,
     GroupOut,

@@ -19,7 +19,7 @@ from gridpulse.domain import devices, stats, users
 from gridpulse.domain.roles import Role
 from gridpulse.pagination import parse_limit
 from gridpulse.schemas.common import MessageOut
-from gridpulse.schemas.devices import DevicesPage
+from gridpulse.schemas.device_common import DevicesPage
 from gridpulse.schemas.users import (
     CreateUserIn,
     DeviceStatusesPage,

@@ -67,3 +67,21 @@ def test_item_sizes_follow_dynamodb_rules():
     assert item_size(item) == (2 + 8) + (2 + 1) + (1 + 3 + 1 + 2) + (1 + 3 + 1 + 1 + 2)
     assert (wru(0), wru(1024), wru(1025)) == (1, 1, 2)
     assert (rru(0, True), rru(4096, True), rru(4097, True), rru(4097, False)) == (1, 1, 2, 1.0)
+
+
+def test_bench_import_table_runs():
+    """The cold-start table: the floor row is the 1.00x reference, every
+    function has a row with its budget, and the contributors table lists no
+    Argon2 or X-Ray SDK at import."""
+    result = subprocess.run([sys.executable, "-m", "bench", "--only", "imports", "--runs", "1"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, check=False)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert _row(out, "import boto3 + DynamoDB client (floor)").split()[-1] == "1.00x"
+    assert _row(out, "import boto3 ").split()[-1].endswith("x")
+    assert _row(out, "HealthFunction (functions/health/app.py)").split()[-2:][0] == "1.4x"
+    assert _row(out, "IngestFunction (functions/ingest/app.py)").split()[-2:][0] == "1.2x"
+    assert _row(out, "+ Tracer on the first traced invocation").split()[-1].startswith("+")
+    tops = out[out.index("Biggest imports per function"):]
+    assert _row(tops, "AuthFunction ") and _row(tops, "CleanupFunction ")
+    assert "argon2" not in tops and "aws_xray_sdk" not in tops and "botocore" not in tops

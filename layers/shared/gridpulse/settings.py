@@ -1,18 +1,24 @@
 """Typed configuration, read from the environment once per container.
 
 Every function gets its settings from template.yaml (Globals and per-function
-Environment). A missing or malformed variable fails at cold start with a clear
-message rather than at the first request that happens to need it.
+Environment). A malformed variable fails the first `get_settings()` with a
+message naming it, rather than a request later on. A plain dataclass, not a
+pydantic model: the ingestion and event functions read settings and never
+import pydantic otherwise (cold start, see `python -m bench --only imports`).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 
-from pydantic import BaseModel, Field
+
+def _bounded(ge: int, le: int | None = None) -> dict:
+    return {"metadata": {"ge": ge, "le": le}}
 
 
-class Settings(BaseModel):
+@dataclasses.dataclass(frozen=True)
+class Settings:
     stage: str = "dev"
     users_table: str = "gridpulse-users"
     telemetry_table: str = "gridpulse-telemetry"
@@ -23,26 +29,40 @@ class Settings(BaseModel):
     alerts_queue_url: str = ""
     # Idempotency-Key records (POST /devices, POST /telemetry): table and how long a key is remembered.
     idempotency_table: str = "gridpulse-idempotency"
-    idempotency_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400)
+    idempotency_ttl_seconds: int = dataclasses.field(default=3600, **_bounded(60, 7 * 86400))
     # Raw readings are kept this long; hourly/daily rollups are kept for good.
-    raw_retention_days: int = Field(90, ge=1, le=3650)
+    raw_retention_days: int = dataclasses.field(default=90, **_bounded(1, 3650))
     jwt_secret_arn: str = ""
     # Only for unit tests and tools: a literal secret instead of Secrets Manager.
-    jwt_secret: str = ""
-    token_ttl_seconds: int = Field(3600, ge=60, le=86400)
-    reset_token_ttl_seconds: int = Field(900, ge=60, le=86400)
+    jwt_secret: str = dataclasses.field(default="", repr=False)
+    token_ttl_seconds: int = dataclasses.field(default=3600, **_bounded(60, 86400))
+    reset_token_ttl_seconds: int = dataclasses.field(default=900, **_bounded(60, 86400))
     mail_from: str = "no-reply@gridpulse.example.com"
     public_url: str = "http://127.0.0.1:3000"
-    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    max_body_bytes: int = dataclasses.field(default=256 * 1024, **_bounded(1024))
 
     @classmethod
     def from_env(cls) -> "Settings":
-        values = {}
-        for name in cls.model_fields:
-            raw = os.environ.get(name.upper())
-            if raw is not None and raw != "":
-                values[name] = raw
+        """Each field from its upper-case environment variable; unset or empty keeps the default."""
+        values: dict[str, str | int] = {}
+        for f in dataclasses.fields(cls):
+            raw = os.environ.get(f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _integer(f, raw) if f.type == "int" else raw
         return cls(**values)
+
+
+def _integer(f: dataclasses.Field, raw: str) -> int:
+    ge, le = f.metadata["ge"], f.metadata["le"]
+    bounds = f"from {ge} to {le}" if le is not None else f"at least {ge}"
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or value < ge or (le is not None and value > le):
+        raise ValueError(f"{f.name.upper()} must be a whole number {bounds}, got {raw!r}")
+    return value
 
 
 @functools.cache

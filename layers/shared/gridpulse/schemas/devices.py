@@ -1,26 +1,26 @@
-"""Request and response bodies of the devices, device-facing and groups groups."""
+"""Request and response bodies of the devices group (the device-facing and
+groups bodies are in device_api.py and groups.py)."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, model_validator
 
-from gridpulse.schemas.common import Input, NotNull, Output, bounded_map, integer, label, number, text
-
-DeviceType = Literal["meter", "light", "sensor", "prepaid_meter"]
-DeviceStatus = Literal["active", "inactive", "maintenance"]
-Name = label(100)
-Text = text(500)
-Short = label(100, min_length=0)
-Tag = label(40, min_length=0)
-Ssid = label(32)
-Latitude = number(ge=-90, le=90)
-Longitude = number(ge=-180, le=180)
-PowerRating = number(gt=0, le=1_000_000)
-# What a device reports about its configuration: a small free-form map.
-Config = bounded_map(max_depth=5, max_keys=200, max_key_length=64, max_string_length=1024, max_bytes=8 * 1024,
-                     description="a JSON object: keys 1-64 characters, at most 5 levels, 200 keys and 8 KiB; "
-                                 "leaves are strings, numbers, booleans or null")
+from gridpulse.schemas.common import Input, NotNull, Output
+from gridpulse.schemas.device_common import (  # noqa: F401 - DevicesPage re-exported
+    DeviceOut,
+    DevicesPage,
+    DeviceStatus,
+    DeviceType,
+    Latitude,
+    Longitude,
+    Name,
+    PowerRating,
+    Short,
+    Ssid,
+    Tag,
+    Text,
+)
 
 
 class Wifi(Input):
@@ -96,23 +96,6 @@ class DeviceUpdateIn(DeviceFields):
     wifi: Wifi | None = None
 
 
-class DeviceOut(Output):
-    device_id: str
-    name: str
-    device_name: str
-    device_type: DeviceType
-    status: DeviceStatus
-    owner_id: str
-    room_id: str | None = None
-    hotel_id: str | None = None
-    city: str | None = None
-    thing_name: str
-    online: bool
-    last_seen: str | None = None
-    created_at: str
-    updated_at: str
-
-
 class DeviceDetailOut(DeviceOut):
     reported_config: dict[str, Any] | None = None
     connected: bool | None = None
@@ -138,101 +121,3 @@ class DeviceCreatedOut(DeviceOut):
 class RotatedOut(Credentials):
     device_id: str
     revoked_certificate_id: str | None = None
-
-
-class DevicesPage(Output):
-    items: list[DeviceOut]
-    count: int
-    next_token: str | None = None
-
-
-# ---------------------------------------------------------------- device-facing
-
-
-class HeartbeatIn(Input):
-    firmware_version: Tag | None = None
-    uptime_s: integer(ge=0) | None = None
-    rssi: integer(ge=-150, le=0) | None = None
-
-
-class HeartbeatOut(Output):
-    device_id: str
-    last_seen: str
-    online: bool
-
-
-class ConfigIn(Input):
-    config: Config
-
-
-class ConfigOut(Output):
-    device_id: str
-    reported_config: dict[str, Any] | None = None
-
-
-class DeviceCredentialsOut(Output):
-    device_id: str
-    name: str
-    thing_name: str
-    topics: dict[str, str]
-
-
-# ---------------------------------------------------------------- groups
-
-Color = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$", description="#RRGGBB")]
-
-
-class GroupIn(Input):
-    name: Name
-    description: Text | None = None
-    color: Color | None = None
-
-
-class GroupUpdateIn(Input):
-    """Fields left out keep their value; null clears description or color."""
-
-    name: NotNull[Name] = None
-    description: Text | None = None
-    color: Color | None = None
-
-
-class GroupOut(Output):
-    group_id: str
-    owner_id: str
-    name: str
-    description: str | None = None
-    color: str | None = None
-    device_ids: list[str] | None = None
-    device_count: int | None = None
-    created_at: str
-    updated_at: str
-
-
-class GroupsPage(Output):
-    items: list[GroupOut]
-    count: int
-    next_token: str | None = None
-
-
-class GroupDeviceIn(Input):
-    device_id: Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class BulkIn(Input):
-    device_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=100)]
-
-
-class Skipped(Output):
-    device_id: str
-    reason: str
-
-
-class BulkOut(Output):
-    added: list[str]
-    skipped: list[Skipped]
-
-
-class MembershipOut(Output):
-    group_id: str
-    device_id: str
-    added: bool
