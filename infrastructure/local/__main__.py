@@ -11,8 +11,12 @@
 * a simulated fleet (infrastructure/simulator) registers hotels, rooms,
   meters, street lights and a prepaid meter through the API and publishes over
   MQTT with the AWS IoT Device SDK: GRIDPULSE_FLEET=2x3x4 (hotels x floors x
-  rooms, the default) or 0 for none; GRIDPULSE_FLEET_SPEED (60: a simulated
-  minute per second, replaying the last day until it catches up with now).
+  rooms, the default) or 0 for none. It runs in real time from the start and
+  each device uploads the last GRIDPULSE_FLEET_HISTORY_DAYS (14) as a backlog
+  (the last 2 days hourly, the rest every 6 hours, newest first), its live
+  readings first, so live figures have data within a minute and charts and
+  forecasts soon after; GRIDPULSE_FLEET_SPEED > 1 (a soak test) replays the
+  last day that many times faster until it catches up.
 
 Every port is bound before anything starts (infrastructure/local/ports.py):
 a port that is taken ends the run at once, exit status 1, with a message
@@ -39,6 +43,7 @@ from infrastructure.local.ports import bind_all
 DEFAULT_ADMIN_EMAIL = "admin@gridpulse.example.com"
 DEFAULT_ADMIN_PASSWORD = "gridpulse-admin-123"
 DEFAULT_FLEET = "2x3x4"  # hotels x floors x rooms
+DEFAULT_HISTORY_DAYS = 14.0  # the fleet's backfill (GRIDPULSE_FLEET_HISTORY_DAYS): 2 days hourly, the rest 6-hourly
 STOP_GRACE_S = 12.0  # after a stop signal, the process exits within this, stopped cleanly or not
 
 
@@ -50,14 +55,14 @@ def _fleet_size(spec: str) -> tuple[int, int, int]:
         raise SystemExit(f"GRIDPULSE_FLEET must be 0 or HOTELSxFLOORSxROOMS like 2x3x4, not {spec!r}") from None
 
 
-def _seconds(variable: str, default: float) -> float:
-    raw = os.environ.get(variable, "")
+def _number(variable: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(variable, "").strip()
     try:
         value = float(raw) if raw else default
     except ValueError:
-        value = -1
-    if not 1 <= value <= 86400:
-        raise SystemExit(f"{variable} must be a number of seconds from 1 to 86400, not {raw!r}")
+        value = float("nan")
+    if not low <= value <= high:
+        raise SystemExit(f"{variable} must be a number from {low:g} to {high:g}, not {raw!r}")
     return value
 
 
@@ -169,7 +174,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
                   parameters={"PublicUrl": f"http://127.0.0.1:{api_port}"})
     create_all(stack, boto3.session.Session())
     os.environ.update(function_environment(stack))
-    housekeeper = Housekeeper(stack, boto3.session.Session(), every_s=_seconds("GRIDPULSE_TTL_SWEEP_S", 60), log=_say)
+    housekeeper = Housekeeper(stack, boto3.session.Session(), every_s=_number("GRIDPULSE_TTL_SWEEP_S", 60, 1, 86400), log=_say)
     housekeeper.start()  # TTL expiry, outbox and queue bookkeeping trimmed
     os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("GRIDPULSE_LOG_LEVEL", "WARNING")
     data = [k for k, v in stack.template["Resources"].items()
@@ -222,21 +227,24 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     fleet_spec = os.environ.get("GRIDPULSE_FLEET", DEFAULT_FLEET)
     if fleet_spec != "0":
         hotels, floors, rooms = _fleet_size(fleet_spec)
-        speed = float(os.environ.get("GRIDPULSE_FLEET_SPEED", "60"))
+        speed = _number("GRIDPULSE_FLEET_SPEED", 1.0, 1.0, 100_000.0)
+        history_days = _number("GRIDPULSE_FLEET_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, 0.0, 366.0)
 
         def _run_fleet():
-            from infrastructure.simulator import start_fleet
+            from infrastructure.simulator import history_tiers, start_fleet
 
             try:
                 fleet_box["fleet"] = start_fleet(base, admin_email, admin_password, hotels=hotels, floors=floors,
                                                  rooms=rooms, speed=speed, cancel=cancel_fleet,
+                                                 history=history_tiers(history_days), report_at_start=True,
                                                  log=lambda line: _say(f"  fleet: {line}"))
             except Exception as exc:  # the stack stays up without a fleet
                 if not cancel_fleet.is_set():
                     _say(f"  fleet: not started: {type(exc).__name__}: {exc}")
 
         _say(f"  Fleet      {hotels} hotels x {floors} floors x {rooms} rooms, street lights, a prepaid meter; "
-             f"{speed:g}x time (GRIDPULSE_FLEET=0 for none)")
+             f"{'real time' if speed == 1 else f'{speed:g}x time'}, {history_days:g} days of history "
+             f"(GRIDPULSE_FLEET=0 for none)")
         threading.Thread(target=_run_fleet, name="fleet", daemon=True).start()
 
     try:
@@ -260,4 +268,10 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is stopped: skip tearing down moto's object graph one object at a
+    # time (seconds for a stack that ran a while); the process is done.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -66,3 +66,51 @@ def test_sigterm_stops_a_stack_with_a_running_fleet_within_seconds():
     assert code == 0, output[-3000:]
     assert took < 10, f"exited {took:.1f} s after SIGTERM:\n{output[-3000:]}"
     assert "Stopping ..." in output and "Stopped" in output
+
+
+def test_a_fresh_stack_shows_live_figures_within_a_minute_and_history_soon_after():
+    """The fleet runs in real time from the start and uploads its history as a
+    backlog, live readings first: no zeros, no device flagged offline."""
+    from datetime import datetime, timedelta, timezone
+
+    from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    local = LocalStack(GRIDPULSE_FLEET="1x1x2", GRIDPULSE_FLEET_HISTORY_DAYS="3", GRIDPULSE_QUIET="1")
+    try:
+        local.wait_ready()
+        token = local.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("[fleet] sim" in line for line in local.output):
+            time.sleep(0.5)  # provisioning
+        fleet_started = time.monotonic()
+        meters: list[dict] = []
+        usage: list[dict] = []
+        while time.monotonic() - fleet_started < 60:
+            meters = [m for m in local.request("GET", "/devices", token, params={"device_type": "meter"}).json()["items"]
+                      if m.get("room_id")]
+            usage = [local.request("GET", f"/rooms/{m['room_id']}/real-time-usage", token).json() for m in meters]
+            if len(usage) == 2 and all(u["current_power_w"] > 0 for u in usage):
+                break
+            time.sleep(2)
+        live_after = time.monotonic() - fleet_started
+        assert len(usage) == 2 and all(u["current_power_w"] > 0 and u["timestamp"] for u in usage), usage
+        newest = max(datetime.fromisoformat(u["timestamp"].replace("Z", "+00:00")) for u in usage)
+        assert datetime.now(timezone.utc) - newest < timedelta(minutes=2)  # live, not a replay of yesterday
+        hours: dict = {}
+        while time.monotonic() - fleet_started < 150:
+            hours = local.request("GET", f"/devices/{meters[0]['device_id']}/energy", token,
+                                  params={"period": "hour", "start": "-48h"}).json()
+            if hours["count"] >= 46:
+                break
+            time.sleep(3)
+        assert hours["count"] >= 46, hours  # the last 48 hours, hour by hour (a forecast's input)
+        days = local.request("GET", f"/devices/{meters[0]['device_id']}/energy", token,
+                             params={"period": "day", "start": "-3d"}).json()
+        assert days["count"] >= 3 and days["total_kwh"] > 0
+        alerts = local.request("GET", "/alerts", token, params={"status": "open"}).json()["items"]
+        assert [a for a in alerts if a["alert_type"] == "offline"] == []
+        devices = local.request("GET", "/devices", token).json()["items"]
+        assert devices and all(d["online"] for d in devices)
+    finally:
+        local.stop()
+    assert live_after < 60
