@@ -122,18 +122,6 @@ class _Stop:
         os._exit(128 + signum)
 
 
-def _moto_server(sock):
-    """moto in server mode on an already listening socket (ports.bind_all)."""
-    from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", sock.getsockname()[1], DomainDispatcherApplication(create_backend_app),
-                         threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno())
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="moto-server",
-                     daemon=True).start()
-    return server
-
-
 def main() -> int:
     # Every listening socket first: a port that is taken ends the run here, naming its variable.
     sockets = bind_all()
@@ -168,7 +156,9 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     from infrastructure.local.housekeeping import Housekeeper, untrack_moto_models
 
     untrack_moto_models()  # moto would keep every object it ever made: memory grew without bound
-    moto = _moto_server(sockets["aws"])
+    from infrastructure.local import moto_server
+
+    moto = moto_server.start(sockets["aws"])
 
     stack = Stack(load(), region=os.environ["AWS_REGION"],
                   parameters={"PublicUrl": f"http://127.0.0.1:{api_port}"})

@@ -76,24 +76,17 @@ def _backend(stack: Stack, service: str):
     return getattr(module, f"{service}_backends")[stack.account][stack.region]
 
 
-def _snapshot(items_of: Callable[[], list]) -> list:
-    """A list copy of a dict view that request threads may be changing."""
-    for _ in range(5):
-        try:
-            return items_of()
-        except RuntimeError:  # changed size during iteration: try again
-            time.sleep(0.01)
-    return []
-
-
 def expired_keys(table, attribute: str, now_s: float) -> list[dict]:
-    """Keys (DynamoDB JSON) of a moto table's items whose TTL has passed."""
+    """Keys (DynamoDB JSON) of a moto table's items whose TTL has passed. Reads
+    moto's table under the lock its server takes for DynamoDB requests."""
+    from infrastructure.local.moto_server import DYNAMODB_LOCK
+
     keys = []
-    if table.has_range_key:
-        partitions = _snapshot(lambda: list(table.items.values()))
-        items = [item for part in partitions for item in _snapshot(lambda p=part: list(p.values()))]
-    else:
-        items = _snapshot(lambda: list(table.items.values()))
+    with DYNAMODB_LOCK:
+        if table.has_range_key:
+            items = [item for part in table.items.values() for item in part.values()]
+        else:
+            items = list(table.items.values())
     for item in items:
         value = item.attrs.get(attribute)
         if value is None or value.type != "N":
