@@ -253,7 +253,8 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
         housekeeper.stop()
         moto.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
-        _say(f"Stopped ({time.monotonic() - started:.1f} s).")
+        _say(f"  (stopped in {time.monotonic() - started:.1f} s)")
+        _say("Stopped.")
     return 0
 
 
