@@ -3,6 +3,7 @@
 #   make test   the whole suite: firmware host tests, ruff, then unit, integration, end-to-end
 #               (with schemathesis over the whole OpenAPI), firmware/cloud contract, template lint, sam build
 #   make bench  cold-start and DynamoDB-requests-per-call benchmarks
+#   make soak   the local stack's memory (RSS per 10,000 readings) under a fast fleet
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
@@ -11,7 +12,7 @@ SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: run test unit bench lint build openapi lock clean firmware-test
+.PHONY: run test unit bench soak lint build openapi lock clean firmware-test
 
 $(STAMP): requirements/dev.in requirements/runtime.in requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,9 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+soak: $(STAMP)
+	$(PY) -m bench --only soak
 
 lint: $(STAMP) $(SAM_STAMP)
 	$(VENV)/bin/cfn-lint template.yaml

@@ -1,12 +1,14 @@
-"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|ingestion|alerts|cost ...]`:
-print the benchmark tables (all of them unless --only is given; --only may be repeated)."""
+"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|ingestion|alerts|cost|soak ...]`:
+print the benchmark tables (all but soak unless --only is given; --only may be repeated).
+`--only soak [--soak-readings N] [--soak-speed X]` (`make soak`) is the local stack's memory under a fleet."""
 from __future__ import annotations
 
 import argparse
 import sys
 import time
 
-BENCHMARKS = ["imports", "dynamodb", "ingestion", "alerts", "cost"]
+BENCHMARKS = ["imports", "dynamodb", "ingestion", "alerts", "cost", "soak"]
+DEFAULT = ["imports", "dynamodb", "ingestion", "alerts", "cost"]  # soak takes minutes: its own target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,10 +20,16 @@ def main(argv: list[str] | None = None) -> int:
                              "quick smoke run)")
     parser.add_argument("--only", choices=BENCHMARKS, action="append",
                         help="run this benchmark only (repeat for several)")
+    parser.add_argument("--soak-readings", type=int, default=100_000, metavar="N",
+                        help="readings the soak's fleet publishes (default 100000, about 1.2 days of the default fleet)")
+    parser.add_argument("--soak-speed", type=float, default=200.0, metavar="X",
+                        help="the soak fleet's time acceleration (default 200)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    selected = [name for name in BENCHMARKS if args.only is None or name in args.only]
+    if args.soak_readings < 10_000 or args.soak_speed < 1:
+        parser.error("--soak-readings must be at least 10000 and --soak-speed at least 1")
+    selected = [name for name in BENCHMARKS if (name in DEFAULT if args.only is None else name in args.only)]
 
     # Handlers loaded in this process must not leave __pycache__ in the repo.
     sys.dont_write_bytecode = True
@@ -52,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import cost
 
             status |= cost.run(args.size, measurement)
+        elif name == "soak":
+            from bench import soak
+
+            status |= soak.run(args.soak_readings, args.soak_speed)
     print(f"\n(bench took {time.perf_counter() - started:.1f} s)")
     return status
 

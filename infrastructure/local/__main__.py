@@ -11,11 +11,20 @@
 * a simulated fleet (infrastructure/simulator) registers hotels, rooms,
   meters, street lights and a prepaid meter through the API and publishes over
   MQTT with the AWS IoT Device SDK: GRIDPULSE_FLEET=2x3x4 (hotels x floors x
-  rooms, the default) or 0 for none; GRIDPULSE_FLEET_SPEED (60: a simulated
-  minute per second, replaying the last day until it catches up with now).
+  rooms, the default) or 0 for none. It runs in real time from the start and
+  each device uploads the last GRIDPULSE_FLEET_HISTORY_DAYS (14) as a backlog
+  (the last 2 days hourly, the rest every 6 hours, newest first), its live
+  readings first, so live figures have data within a minute and charts and
+  forecasts soon after; GRIDPULSE_FLEET_SPEED > 1 (a soak test) replays the
+  last day that many times faster until it catches up.
 
-Runs in the foreground; Ctrl-C (or SIGTERM) stops it cleanly. State lives in
-memory and starts fresh each time.
+Every port is bound before anything starts (infrastructure/local/ports.py):
+a port that is taken ends the run at once, exit status 1, with a message
+naming the variable to change. Runs in the foreground; Ctrl-C or SIGTERM stops
+it: the fleet disconnects, work under way gets a few seconds to finish, what
+is still queued in memory is dropped (state lives in memory and starts fresh
+each time), and the process exits within seconds (a watchdog ends it if a
+part does not stop; a second Ctrl-C ends it at once).
 """
 from __future__ import annotations
 
@@ -27,10 +36,15 @@ import signal
 import sys
 import tempfile
 import threading
+import time
+
+from infrastructure.local.ports import bind_all
 
 DEFAULT_ADMIN_EMAIL = "admin@gridpulse.example.com"
 DEFAULT_ADMIN_PASSWORD = "gridpulse-admin-123"
 DEFAULT_FLEET = "2x3x4"  # hotels x floors x rooms
+DEFAULT_HISTORY_DAYS = 14.0  # the fleet's backfill (GRIDPULSE_FLEET_HISTORY_DAYS): 2 days hourly, the rest 6-hourly
+STOP_GRACE_S = 12.0  # after a stop signal, the process exits within this, stopped cleanly or not
 
 
 def _fleet_size(spec: str) -> tuple[int, int, int]:
@@ -39,6 +53,28 @@ def _fleet_size(spec: str) -> tuple[int, int, int]:
         return hotels, floors, rooms
     except ValueError:
         raise SystemExit(f"GRIDPULSE_FLEET must be 0 or HOTELSxFLOORSxROOMS like 2x3x4, not {spec!r}") from None
+
+
+def _number(variable: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(variable, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise SystemExit(f"{variable} must be a number from {low:g} to {high:g}, not {raw!r}")
+    return value
+
+
+def _event_concurrency() -> int:
+    raw = os.environ.get("GRIDPULSE_EVENT_CONCURRENCY", "4")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise SystemExit(f"GRIDPULSE_EVENT_CONCURRENCY must be a whole number from 1 to 64, not {raw!r}")
+    return value
 
 
 def _say(text: str) -> None:
@@ -59,17 +95,54 @@ def configure_environment(api_port: int, aws_port: int) -> None:
     os.environ["POWERTOOLS_DEV"] = os.environ.get("POWERTOOLS_DEV", "false")
 
 
+class _Stop:
+    """Ctrl-C and SIGTERM: the first asks the stack to stop (and arms a
+    watchdog that ends the process STOP_GRACE_S later whatever still runs);
+    a second one ends the process at once."""
+
+    def __init__(self):
+        self.requested = threading.Event()
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.requested.is_set():
+            _say("Stopped (forced).")
+            os._exit(128 + signum)
+        self.requested.set()
+        watchdog = threading.Timer(STOP_GRACE_S, self._overdue, args=(signum,))
+        watchdog.daemon = True
+        watchdog.start()
+
+    @staticmethod
+    def _overdue(signum: int) -> None:
+        _say(f"Stopped (a part did not stop within {STOP_GRACE_S:g} s).")
+        os._exit(128 + signum)
+
+
 def main() -> int:
-    api_port = int(os.environ.get("GRIDPULSE_API_PORT", "3000"))
-    mqtt_port = int(os.environ.get("GRIDPULSE_MQTT_PORT", "8883"))
-    aws_port = int(os.environ.get("GRIDPULSE_AWS_PORT", "4566"))
+    # Every listening socket first: a port that is taken ends the run here, naming its variable.
+    sockets = bind_all()
+    ports = {key: sock.getsockname()[1] for key, sock in sockets.items()}
+    stop = _Stop()
+    stop.install()
     admin_email = os.environ.get("GRIDPULSE_ADMIN_EMAIL") or DEFAULT_ADMIN_EMAIL
     admin_password = os.environ.get("GRIDPULSE_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
-    configure_environment(api_port, aws_port)
+    configure_environment(ports["api"], ports["aws"])
+    try:
+        return _run(sockets, ports, stop, admin_email, admin_password)
+    finally:
+        for sock in sockets.values():
+            sock.close()
+
+
+def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_password: str) -> int:
+    api_port, mqtt_port, aws_port = ports["api"], ports["mqtt"], ports["aws"]
 
     # Imported after the environment is set: models read table names at import.
     import boto3
-    from moto.server import ThreadedMotoServer
     from werkzeug.serving import make_server
 
     from infrastructure.cfn import Stack, load
@@ -80,13 +153,19 @@ def main() -> int:
     # moto's server logs every SDK call; the gateway prints its own access log.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _say(f"GridPulse local stack: AWS endpoint (moto) on 127.0.0.1:{aws_port} ...")
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
-    moto.start()
+    from infrastructure.local.housekeeping import Housekeeper, untrack_moto_models
+
+    untrack_moto_models()  # moto would keep every object it ever made: memory grew without bound
+    from infrastructure.local import moto_server
+
+    moto = moto_server.start(sockets["aws"])
 
     stack = Stack(load(), region=os.environ["AWS_REGION"],
                   parameters={"PublicUrl": f"http://127.0.0.1:{api_port}"})
     create_all(stack, boto3.session.Session())
     os.environ.update(function_environment(stack))
+    housekeeper = Housekeeper(stack, boto3.session.Session(), every_s=_number("GRIDPULSE_TTL_SWEEP_S", 60, 1, 86400), log=_say)
+    housekeeper.start()  # TTL expiry, outbox and queue bookkeeping trimmed
     os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("GRIDPULSE_LOG_LEVEL", "WARNING")
     data = [k for k, v in stack.template["Resources"].items()
             if v["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret",
@@ -100,21 +179,24 @@ def main() -> int:
 
     functions = load_functions(stack)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="gridpulse-local-"))
+    from infrastructure.local.event_sources import EventSources
+
+    # SQS event source mappings and asynchronous invocations: the IoT rules' and the SDK's queues.
+    events = EventSources(stack, functions, default_concurrency=_event_concurrency(), log=_say)
+    events.attach_sdk_queues(boto3.session.Session())
     iot = LocalIoT(stack, functions, workdir / "ca", mqtt_port, boto3.session.Session(),
-                   log=None if os.environ.get("GRIDPULSE_QUIET") else _say)
+                   log=None if os.environ.get("GRIDPULSE_QUIET") else _say, sock=sockets["mqtt"], events=events)
     iot.start()
     from infrastructure.local.scheduler import Scheduler
 
     scheduler = Scheduler(stack, functions, log=None if os.environ.get("GRIDPULSE_QUIET") else _say)
     scheduler.start()
-    from infrastructure.local.sqs_poller import SqsPoller
-
-    poller = SqsPoller(stack, functions, boto3.session.Session(), log=_say)
-    poller.start()
     gateway = Gateway(stack, functions, stage=stack.parameters.get("Stage", "dev"),
                       outbox=lambda: sent_emails(stack.account, stack.region),
                       log=None if os.environ.get("GRIDPULSE_QUIET") else _say, run_schedule=scheduler.run)
-    server = make_server("127.0.0.1", api_port, gateway, threaded=True)
+    server = make_server("127.0.0.1", api_port, gateway, threaded=True, fd=sockets["api"].fileno())
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api-server",
+                     daemon=True).start()
 
     base = f"http://127.0.0.1:{api_port}"
     _say("")
@@ -135,44 +217,52 @@ def main() -> int:
     fleet_spec = os.environ.get("GRIDPULSE_FLEET", DEFAULT_FLEET)
     if fleet_spec != "0":
         hotels, floors, rooms = _fleet_size(fleet_spec)
-        speed = float(os.environ.get("GRIDPULSE_FLEET_SPEED", "60"))
+        speed = _number("GRIDPULSE_FLEET_SPEED", 1.0, 1.0, 100_000.0)
+        history_days = _number("GRIDPULSE_FLEET_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, 0.0, 366.0)
 
         def _run_fleet():
-            from infrastructure.simulator import start_fleet
+            from infrastructure.simulator import history_tiers, start_fleet
 
             try:
                 fleet_box["fleet"] = start_fleet(base, admin_email, admin_password, hotels=hotels, floors=floors,
                                                  rooms=rooms, speed=speed, cancel=cancel_fleet,
+                                                 history=history_tiers(history_days), report_at_start=True,
                                                  log=lambda line: _say(f"  fleet: {line}"))
             except Exception as exc:  # the stack stays up without a fleet
                 if not cancel_fleet.is_set():
                     _say(f"  fleet: not started: {type(exc).__name__}: {exc}")
 
         _say(f"  Fleet      {hotels} hotels x {floors} floors x {rooms} rooms, street lights, a prepaid meter; "
-             f"{speed:g}x time (GRIDPULSE_FLEET=0 for none)")
+             f"{'real time' if speed == 1 else f'{speed:g}x time'}, {history_days:g} days of history "
+             f"(GRIDPULSE_FLEET=0 for none)")
         threading.Thread(target=_run_fleet, name="fleet", daemon=True).start()
 
-    def _stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
     try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
+        while not stop.requested.wait(0.5):
+            pass
         _say("Stopping ...")
     finally:
+        started = time.monotonic()
         cancel_fleet.set()
         if "fleet" in fleet_box:
-            fleet_box["fleet"].stop()
-        server.server_close()
+            fleet_box["fleet"].stop(drain_s=1.0)
+        server.shutdown()
         scheduler.stop()
-        poller.stop()
         iot.stop()
-        moto.stop()
+        events.stop(drain_s=2.0)
+        housekeeper.stop()
+        moto.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
+        _say(f"  (stopped in {time.monotonic() - started:.1f} s)")
         _say("Stopped.")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is stopped: skip tearing down moto's object graph one object at a
+    # time (seconds for a stack that ran a while); the process is done.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

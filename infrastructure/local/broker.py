@@ -70,6 +70,7 @@ import asyncio
 import json
 import logging
 import queue
+import socket
 import ssl
 import threading
 import time
@@ -256,7 +257,8 @@ class Client:
 
 class LocalBroker:
     """The MQTT broker. `start()` returns once it listens on `host:port`
-    (`port` 0 picks a free port, readable from `.port` afterwards).
+    (`port` 0 picks a free port, readable from `.port` afterwards), or on
+    `sock`, a listening socket bound beforehand.
 
     `cert_is_active(cert_pem)` gets the client certificate as PEM and says
     whether it is ACTIVE (and so attached to the thing named by its CN); it is
@@ -270,8 +272,10 @@ class LocalBroker:
     def __init__(self, host: str, port: int, ca: LocalCA, policy: PolicyEvaluator,
                  cert_is_active: Callable[[str], bool], on_publish: OnPublish | None = None,
                  server_hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
-                 principal_of: Callable[[str], str] = certificate_id, recheck_s: float = RECHECK_S):
+                 principal_of: Callable[[str], str] = certificate_id, recheck_s: float = RECHECK_S,
+                 sock: socket.socket | None = None):
         self.host, self.port = host, port
+        self._sock = sock  # a listening socket to adopt (infrastructure/local/ports.py), else bind host:port
         self.ca, self.policy = ca, policy
         self._cert_is_active = cert_is_active
         self._on_publish = on_publish
@@ -319,8 +323,9 @@ class LocalBroker:
     def _run(self, context: ssl.SSLContext, ready: threading.Event, failure: list) -> None:
         loop = self._loop = asyncio.new_event_loop()
         try:
+            where = {"sock": self._sock} if self._sock is not None else {"host": self.host, "port": self.port}
             self._server = loop.run_until_complete(asyncio.start_server(
-                self._handle, self.host, self.port, ssl=context, ssl_handshake_timeout=CONNECT_TIMEOUT))
+                self._handle, **where, ssl=context, ssl_handshake_timeout=CONNECT_TIMEOUT))
             self.port = self._server.sockets[0].getsockname()[1]
         except Exception as exc:  # noqa: BLE001 - handed to start()
             failure.append(exc)

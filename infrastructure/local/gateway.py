@@ -54,18 +54,28 @@ class LambdaContext:
 
 @dataclass
 class LocalFunction:
-    """One Lambda function: its handler, loaded once, and a lock so that, as in
-    Lambda, one instance handles one request at a time."""
+    """One Lambda function: its handler, loaded once, and `instances`, how many
+    invocations may run at once (each a Lambda instance handling one event).
+
+    A function with Api events has one instance: its Powertools resolver keeps
+    the current request on the app object, so one process cannot serve two
+    requests of it at once. Other functions (SQS and schedule consumers) run
+    up to their ReservedConcurrentExecutions at once, else up to
+    `default_instances`; their event sources (infrastructure/local/
+    event_sources.py) decide how many batches they start."""
 
     logical_id: str
     name: str
     handler: Callable
     memory: int
     timeout: int
-    lock: threading.Lock
+    instances: int = 1
+
+    def __post_init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(max(1, self.instances))
 
     def invoke(self, event: dict, region: str, account: str) -> dict:
-        with self.lock:
+        with self._slots:
             context = LambdaContext(
                 function_name=self.name,
                 memory_limit_in_mb=self.memory,
@@ -91,18 +101,21 @@ def load_handler(code_uri: pathlib.Path, handler: str, unique_name: str) -> Call
     return getattr(module, attr)
 
 
-def load_functions(stack: Stack) -> dict[str, LocalFunction]:
+def load_functions(stack: Stack, default_instances: int = 64) -> dict[str, LocalFunction]:
     glob = (stack.template.get("Globals") or {}).get("Function") or {}
     functions = {}
     for logical, res in stack.functions().items():
         props = res["Properties"]
+        serves_api = any(e.get("Type") == "Api" for e in (props.get("Events") or {}).values())
+        reserved = props.get("ReservedConcurrentExecutions")
+        instances = 1 if serves_api else int(stack.resolve(reserved)) if reserved is not None else default_instances
         functions[logical] = LocalFunction(
             logical_id=logical,
             name=str(stack.resolve(props.get("FunctionName", logical))),
             handler=load_handler(ROOT / props["CodeUri"], props["Handler"], f"gridpulse_fn_{logical}"),
             memory=int(props.get("MemorySize", glob.get("MemorySize", 128))),
             timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
-            lock=threading.Lock(),
+            instances=instances,
         )
     return functions
 

@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-from infrastructure.simulator.fleet import ALL_FAULTS, start_fleet
+from infrastructure.simulator.fleet import ALL_FAULTS, history_tiers, start_fleet
 from infrastructure.simulator.provision import ProvisioningError
 
 
@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--backfill-hours", type=float, default=None,
                      help="start simulated time this long before now (default: (speed-1) x duration, "
                           "or 24 h when --duration is 0; 0 when speed is 1)")
+    run.add_argument("--history-days", type=float, default=0.0,
+                     help="also upload this many days before the start as a backlog (the last 2 days hourly, the "
+                          "rest every 6 hours), live data first")
     run.add_argument("--interval", type=float, default=30.0, help="simulated seconds between samples")
     run.add_argument("--batch", type=int, default=10, help="readings per telemetry message")
     run.add_argument("--seed", type=int, default=0)
@@ -57,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.speed < 1:
         p.error("--speed must be >= 1")
+    if not 0 <= args.history_days <= 366:
+        p.error("--history-days must be within 0..366")
     if not 1 <= args.batch <= 500:
         p.error("--batch must be within 1..500 (the ingestion limit)")
     return args
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             speed=args.speed, duration_s=args.duration,
             backfill_s=None if args.backfill_hours is None else args.backfill_hours * 3600,
             sample_interval_s=args.interval, batch_size=args.batch, seed=args.seed, faults=faults,
+            history=history_tiers(args.history_days), report_at_start=args.history_days > 0,
             buffer_capacity=args.buffer, progress_s=args.progress, log=say)
         while not fleet.wait(0.5):
             pass

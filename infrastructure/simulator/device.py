@@ -27,6 +27,18 @@ Three parts, the first two pure (no network, unit-tested):
   messages pile up in the outbox, and after `on_connection_resumed` the
   backlog is uploaded oldest first.
 
+History: a device made with `history`, tiers of (how far back, interval)
+such as ((2 days, 1 h), (14 days, 6 h)), also uploads the past before the
+clock's start: the last 2 days hourly, the 12 days before every 6 hours (a
+backlog upload, `backlog_batch` readings per message, the newest first, so
+the recent past is stored first). Ingestion's cost grows with the hours
+touched, so the older past is coarse. History goes out from a second,
+lower-priority outbox, `history_delay_s` after the device connected: live
+messages always go first, so live figures never wait for the backfill. With
+`report_at_start` the device samples at once when it starts and sends that
+reading alone (a device reporting as it boots), then batches of
+`batch_size` on its usual schedule.
+
 Reconnecting: the first connection is retried by the device with
 exponential backoff and full jitter (awscrt does not retry a first CONNECT
 that fails). Once connected, awscrt reconnects by itself after an
@@ -124,11 +136,13 @@ class Composer:
     """Samples in, messages out: batching, seq numbers, status changes, duplicate and late faults."""
 
     def __init__(self, telemetry_topic: str, status_topic: str | None = None, batch_size: int = 10,
-                 faults: FaultPlan = FaultPlan(), first_seq: int = 0):
+                 faults: FaultPlan = FaultPlan(), first_seq: int = 0, first_batch_size: int | None = None):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.telemetry_topic, self.status_topic = telemetry_topic, status_topic
         self.batch_size = batch_size
+        # The first message may be sent sooner (a device reporting as it starts), then batch_size.
+        self.first_batch_size = max(1, min(first_batch_size or batch_size, batch_size))
         self.faults = faults
         self.seq = first_seq
         self.batch: list[dict] = []
@@ -162,9 +176,19 @@ class Composer:
             self.batch.append(reading)
         self.seq += 1
         self.window += 1
-        if self.window >= self.batch_size:
+        if self.window >= (self.first_batch_size if self.telemetry_count == 0 else self.batch_size):
             out += self._emit_batch()
         return out
+
+    def history(self, samples: list[Sample]) -> Message:
+        """One backlog message of history readings (no seq; identified by their
+        timestamps), outside the live stream: no status message, no fault."""
+        readings = []
+        for sample in samples:
+            reading = sample.reading(0)
+            del reading["seq"]
+            readings.append(reading)
+        return self._message(self.telemetry_topic, {"readings": readings}, "history", len(readings))
 
     def _emit_batch(self) -> list[Message]:
         out: list[Message] = []
@@ -265,6 +289,7 @@ class DeviceStats:
     samples: int = 0
     messages_sent: int = 0
     readings_sent: int = 0
+    history_sent: int = 0
     status_sent: int = 0
     publish_failures: int = 0
     dropped: int = 0
@@ -282,12 +307,22 @@ class SimulatedDevice:
                  sample_interval_s: float = 30.0, batch_size: int = 10, faults: FaultPlan = FaultPlan(),
                  buffer_capacity: int = 10_000, max_inflight: int = 10, keep_alive_s: int = 60,
                  reconnect_min_s: float = 1.0, reconnect_max_s: float = 16.0, operation_timeout_s: float = 30.0,
-                 seed: int = 0, connection_factory: Callable[..., Any] | None = None):
+                 seed: int = 0, connection_factory: Callable[..., Any] | None = None,
+                 history: tuple[tuple[float, float], ...] = (), backlog_batch: int = 96,
+                 history_delay_s: float = 10.0, report_at_start: bool = False):
         self.spec, self.model, self.clock = spec, model, clock
         self.interval = timedelta(seconds=sample_interval_s)
         self.composer = Composer(spec.telemetry_topic, spec.status_topic if spec.kind == "light" else None,
-                                 batch_size, faults)
+                                 batch_size, faults, first_batch_size=1 if report_at_start else None)
         self.outbox = Outbox(buffer_capacity, spec.name)
+        self.history = tuple(sorted((float(back), float(every)) for back, every in history if back > 0 and every > 0))
+        self.history_s = max((back for back, _ in self.history), default=0.0)
+        self.backlog_batch = max(1, min(backlog_batch, 500))  # 500: the ingestion limit per message
+        self.history_delay_s = history_delay_s
+        self.history_outbox = Outbox(buffer_capacity, f"{spec.name} (history)")
+        self._history_due = bool(self.history)
+        self._history_from = 0.0  # time.monotonic() from which history may go out
+        self.report_at_start = report_at_start
         self.max_inflight = max_inflight
         self.rng = random.Random(f"{seed}:{spec.key or spec.thing_name}:net")
         self.keep_alive_s = keep_alive_s
@@ -297,7 +332,8 @@ class SimulatedDevice:
         self._factory = connection_factory or self._mqtt_connection
         # Devices do not sample in lock-step: each starts somewhere in its first interval.
         self.phase = timedelta(seconds=unit(seed, spec.key or spec.thing_name, "phase") * sample_interval_s)
-        self.next_sample: datetime = clock.start() + self.phase
+        self.next_sample: datetime = clock.start() if report_at_start else clock.start() + self.phase
+        self._booting = report_at_start
         self.stats = DeviceStats()
         self._lock = threading.RLock()
         self._inflight: dict[int, Message] = {}
@@ -372,6 +408,8 @@ class SimulatedDevice:
             self._attempt = 0
             self.stats.connects += 1
             self.stats.connected = True
+            if self.stats.connects == 1:
+                self._history_from = time.monotonic() + self.history_delay_s
         self.pump()
 
     def _on_interrupted(self, connection, error, **kwargs) -> None:
@@ -398,15 +436,48 @@ class SimulatedDevice:
     def reschedule(self) -> None:
         """Sample from the clock's (new) start: after `SimClock.restart()`, before the first tick."""
         with self._lock:
-            self.next_sample = self.clock.start() + self.phase
+            self.next_sample = self.clock.start() if self.report_at_start else self.clock.start() + self.phase
+            self._booting = self.report_at_start
+
+    def history_times(self) -> list[datetime]:
+        """When the history samples fall, oldest first: each tier from its
+        distance back up to the next finer tier (or the clock's start)."""
+        start, out = self.clock.start() + self.phase, []
+        ends = [back for back, _ in self.history[:-1]]
+        for (back, every), until in zip(reversed(self.history), reversed([0.0, *ends])):
+            step = timedelta(seconds=every)
+            t = start - timedelta(seconds=back)
+            while t < start - timedelta(seconds=until):
+                out.append(t)
+                t += step
+        return out
+
+    def _take_history(self) -> None:
+        """The whole history, sampled now (cheap: no I/O) and queued as backlog
+        messages, the newest readings first."""
+        samples = [self.model.sample(t, history=True) for t in self.history_times()]
+        chunks = [samples[max(0, end - self.backlog_batch):end]
+                  for end in range(len(samples), 0, -self.backlog_batch)]
+        for chunk in chunks:
+            self.history_outbox.put(self.composer.history(chunk))
+        self._history_due = False
 
     def tick(self) -> None:
-        """Take the samples simulated time has reached, connect if due, publish."""
+        """Take the history (first tick) and the samples simulated time has
+        reached, connect if due, publish."""
         now = self.clock.now()
         with self._lock:
+            if self._history_due and self._state != "stopped":
+                self._take_history()
             while self.next_sample <= now and self._state != "stopped":
                 self._record(self.model.sample(self.next_sample))
-                self.next_sample += self.interval
+                if self._booting:  # the boot reading; then the usual schedule
+                    self._booting = False
+                    self.next_sample = self.clock.start() + self.phase
+                    if self.next_sample - self.clock.start() < timedelta(seconds=1):
+                        self.next_sample += self.interval
+                else:
+                    self.next_sample += self.interval
         self._maybe_connect()
         self.pump()
 
@@ -430,7 +501,9 @@ class SimulatedDevice:
             with self._lock:
                 if self._state != "connected" or len(self._inflight) >= self.max_inflight:
                     return
-                taken = self.outbox.take(1)
+                taken = self.outbox.take(1)  # live first; history once the delay after connecting is over
+                if not taken and time.monotonic() >= self._history_from:
+                    taken = self.history_outbox.take(1)
                 if not taken:
                     return
                 message = taken[0]
@@ -452,24 +525,25 @@ class SimulatedDevice:
             if exc is None:
                 self.stats.messages_sent += 1
                 self.stats.readings_sent += message.readings
+                self.stats.history_sent += message.readings if message.kind == "history" else 0
                 self.stats.status_sent += message.kind == "status"
                 self.stats.duplicates_injected += message.kind == "duplicate"
                 self.stats.late_injected += message.kind == "late"
             else:
                 self.stats.publish_failures += 1
                 self._last_error = f"publish: {exc}"
-                self.outbox.requeue([message])
+                (self.history_outbox if message.kind == "history" else self.outbox).requeue([message])
         if exc is None:
             self.pump()
 
     def backlog(self) -> int:
         with self._lock:
-            return len(self.outbox) + len(self._inflight)
+            return len(self.outbox) + len(self.history_outbox) + len(self._inflight)
 
     def snapshot(self) -> DeviceStats:
         with self._lock:
-            self.stats.backlog = len(self.outbox) + len(self._inflight)
-            self.stats.dropped = self.outbox.dropped
+            self.stats.backlog = len(self.outbox) + len(self.history_outbox) + len(self._inflight)
+            self.stats.dropped = self.outbox.dropped + self.history_outbox.dropped
             return DeviceStats(**vars(self.stats))
 
     def stop(self, timeout_s: float = 5.0) -> None:

@@ -12,6 +12,13 @@ line to `log`. `stop()` queues each device's partial batch, waits up to
 estate through the REST API (infrastructure/simulator/provision.py) and
 returns a started `Fleet`; the local stack calls it from a background thread.
 
+History: with `history` (tiers of (how far back, interval); `history_tiers(days)`
+gives the last 2 days hourly and the rest every 6 hours) every device also
+uploads the past before the simulated start as a backlog (device.py), the
+newest first, while its live readings go out first; the local stack uses this
+(14 days, in real time) so that live figures have data within a minute and
+day charts and forecasts (48 hours hourly) soon after.
+
 Simulated time: see `SimClock` in infrastructure/simulator/model.py. With
 `speed` > 1 the fleet replays the recent past (`backfill_s`, by default
 `(speed - 1) * duration_s`, or 24 h when the run has no duration) `speed`
@@ -40,6 +47,20 @@ FAULT_POSITIONS = {
     "light_error": FaultPlan(light_error_at=30),
 }
 ALL_FAULTS = tuple(FAULT_POSITIONS)
+RECENT_HISTORY_S, RECENT_INTERVAL_S, OLDER_INTERVAL_S = 2 * 86400, 3600, 6 * 3600
+
+
+def history_tiers(days: float) -> tuple[tuple[float, float], ...]:
+    """The history a device uploads at start: the last 2 days hourly (what an
+    hourly chart or a 48-hour forecast needs), the days before every 6 hours
+    (enough for day charts, a quarter of the hours to store)."""
+    if days <= 0:
+        return ()
+    span = days * 86400
+    tiers = [(min(span, RECENT_HISTORY_S), RECENT_INTERVAL_S)]
+    if span > RECENT_HISTORY_S:
+        tiers.append((span, OLDER_INTERVAL_S))
+    return tuple(tiers)
 
 
 def assign_faults(specs: list[DeviceSpec], faults: Iterable[str] = ALL_FAULTS) -> dict[str, FaultPlan]:
@@ -87,6 +108,7 @@ class FleetStats:
     samples: int
     messages_sent: int
     readings_sent: int
+    history_sent: int
     status_sent: int
     backlog: int
     dropped: int
@@ -103,7 +125,8 @@ class FleetStats:
 
     def line(self) -> str:
         return (f"[fleet] sim {self.sim_time} | connected {self.connected}/{self.devices} | "
-                f"messages {self.messages_sent} | readings {self.readings_sent} | status {self.status_sent} | "
+                f"messages {self.messages_sent} | readings {self.readings_sent} (history {self.history_sent}) | "
+                f"status {self.status_sent} | "
                 f"backlog {self.backlog} | dropped {self.dropped} | reconnects {self.resumes} | "
                 f"faults: reset {self.counter_resets}, duplicate {self.duplicates_injected}, "
                 f"late {self.late_injected}, bulb {self.light_errors}")
@@ -125,7 +148,8 @@ class Fleet:
                  faults: Iterable[str] = ALL_FAULTS, buffer_capacity: int = 10_000, max_inflight: int = 10,
                  reconnect_min_s: float = 1.0, reconnect_max_s: float = 16.0, light_error_prob: float = 5e-5,
                  spike_prob: float = 0.01, tick_s: float = 0.1, progress_s: float = 5.0, drain_s: float = 5.0,
-                 log: Callable[[str], None] | None = None, connection_factory=None):
+                 history: tuple[tuple[float, float], ...] = (), backlog_batch: int = 96, history_delay_s: float = 10.0,
+                 report_at_start: bool = False, log: Callable[[str], None] | None = None, connection_factory=None):
         if backfill_s is None:
             backfill_s = SimClock.backfill_for(speed, duration_s)
         self.clock = SimClock(speed, backfill_s)
@@ -141,7 +165,8 @@ class Fleet:
             self.devices.append(SimulatedDevice(
                 spec, model, self.clock, sample_interval_s=sample_interval_s, batch_size=batch_size, faults=plan,
                 buffer_capacity=buffer_capacity, max_inflight=max_inflight, reconnect_min_s=reconnect_min_s,
-                reconnect_max_s=reconnect_max_s, seed=seed, connection_factory=factory))
+                reconnect_max_s=reconnect_max_s, seed=seed, connection_factory=factory, history=history,
+                backlog_batch=backlog_batch, history_delay_s=history_delay_s, report_at_start=report_at_start))
         self._stop = threading.Event()
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
@@ -158,8 +183,10 @@ class Fleet:
         self.clock.restart()  # simulated time starts now, however long ago the fleet was built
         for device in self.devices:
             device.reschedule()
+        history = self.devices[0].history_s if self.devices else 0
         self._say(f"[fleet] {len(self.devices)} devices, speed {self.clock.speed:g}x, simulated time from "
                   f"{self.clock.start().strftime('%Y-%m-%d %H:%M:%S')} UTC"
+                  + (f"; uploading the {history / 86400:g} days before as history" if history else "")
                   + (f", fault plans: {self._fault_summary()}" if self.plans else ", no faults"))
         self._thread = threading.Thread(target=self._run, name="gridpulse-fleet", daemon=True)
         self._thread.start()
@@ -249,6 +276,7 @@ class Fleet:
         return FleetStats(
             devices=len(per), connected=sum(s.connected for s in per),
             samples=total("samples"), messages_sent=total("messages_sent"), readings_sent=total("readings_sent"),
+            history_sent=total("history_sent"),
             status_sent=total("status_sent"), backlog=total("backlog"), dropped=total("dropped"),
             publish_failures=total("publish_failures"), connect_failures=total("connect_failures"),
             interruptions=total("interruptions"), resumes=total("resumes"),
@@ -275,7 +303,8 @@ def start_fleet(api_url: str, admin_email: str, admin_password: str, **options) 
     duration_s=0 (0 = until stop()), backfill_s, seed=0, faults (names from
     ALL_FAULTS; () for none), buffer_capacity=10000, max_inflight=10,
     reconnect_min_s=1, reconnect_max_s=16, light_error_prob, spike_prob,
-    progress_s=5, drain_s=5, log (callable(str); default: logging).
+    progress_s=5, drain_s=5, history=() (see history_tiers), backlog_batch=96,
+    history_delay_s=10, report_at_start=False, log (callable(str); default: logging).
     Returns the started Fleet (call .stop() to end it, .stats() for numbers).
     """
     from infrastructure.simulator.provision import EstatePlan, provision_estate

@@ -229,7 +229,11 @@ class MeterModel:
 
     # ---------------------------------------------------------------- sampling
 
-    def sample(self, ts: datetime) -> Sample:
+    def sample(self, ts: datetime, history: bool = False) -> Sample:
+        """The sample at `ts`. A `history` sample (the backfill a device uploads
+        at start, infrastructure/simulator/device.py) continues the energy
+        counter but applies no FaultPlan fault and does not count towards the
+        fault positions (sample indexes count live samples)."""
         ts = _utc(ts)
         local = ts.astimezone(self.tz)
         hour = _hour(local)
@@ -243,10 +247,10 @@ class MeterModel:
         voltage, frequency = self.grid.sample(hour, fraction)
         pf = min(max(0.90 + 0.09 * min(fraction / 0.5, 1.0) + self.rng.gauss(0, 0.004), 0.90), 0.99)
         pf = round(pf, 3)
-        reset = self.faults.counter_reset_at == self.index
+        reset = not history and self.faults.counter_reset_at == self.index
         energy = self.counter.add(ts, power, reset=reset)
         temperature = self.temp_base + 1.2 * math.sin(2 * math.pi * (hour - 9) / 24) + 9.0 * fraction
-        self.index += 1
+        self.index += not history
         return Sample(ts=ts, voltage=voltage, current=round(power / voltage / pf, 3), power_w=power,
                       energy_kwh=energy, temperature=round(temperature + self.rng.gauss(0, 0.2), 1),
                       power_factor=pf, frequency=frequency, spike=spike, counter_reset=reset)
@@ -287,11 +291,12 @@ class LightModel:
     def dark(self, ts: datetime) -> bool:
         return solar_elevation(ts, self.latitude, self.longitude) < self.threshold
 
-    def sample(self, ts: datetime) -> Sample:
+    def sample(self, ts: datetime, history: bool = False) -> Sample:
+        """The sample at `ts`; a `history` sample applies no FaultPlan fault (see MeterModel.sample)."""
         ts = _utc(ts)
         if self.failed_until is not None and ts >= self.failed_until:
             self.failed_until = None  # the crew replaced the bulb
-        if self.failed_until is None and (self.faults.light_error_at == self.index
+        if self.failed_until is None and ((not history and self.faults.light_error_at == self.index)
                                           or self.rng.random() < self.error_prob):
             self.failed_until = ts + self.repair_after
         failed = self.failed_until is not None
@@ -303,7 +308,7 @@ class LightModel:
         pf = round(min(max((0.95 if on else 0.90) + self.rng.gauss(0, 0.005), 0.90), 0.99), 3)
         energy = self.counter.add(ts, power)
         outdoor = 14 + 7 * math.sin(2 * math.pi * (_hour(ts) + self.longitude / 15 - 9) / 24)
-        self.index += 1
+        self.index += not history
         return Sample(ts=ts, voltage=voltage, current=round(power / voltage / pf, 3), power_w=power,
                       energy_kwh=energy, temperature=round(outdoor + 12 * fraction + self.rng.gauss(0, 0.2), 1),
                       power_factor=pf, frequency=frequency,

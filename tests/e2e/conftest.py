@@ -26,7 +26,7 @@ def _free_port() -> int:
 
 
 class LocalStack:
-    def __init__(self):
+    def __init__(self, **overrides: str):
         self.api_port = _free_port()
         self.aws_port = _free_port()
         self.mqtt_port = _free_port()
@@ -43,6 +43,7 @@ class LocalStack:
             "GRIDPULSE_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "PYTHONUNBUFFERED": "1",
         })
+        env.update(overrides)
         self.process = subprocess.Popen([sys.executable, "-m", "infrastructure.local"], cwd=ROOT, env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -257,3 +257,57 @@ def test_an_over_power_reading_over_http_raises_an_alert_too(stack, admin):
     alerts = stack.request("GET", "/alerts", admin, params={"device_id": did}).json()["items"]
     over = [a for a in alerts if a["alert_type"] == "over_power"]
     assert len(over) == 1 and over[0]["count"] == 2 and over[0]["status"] == "open"
+
+
+BURST_DEVICES, BURST_MESSAGES, BURST_READINGS = 20, 10, 10  # 2,000 readings
+BURST_READABLE_WITHIN_S = 20.0
+BACKLOG_MESSAGES = 25  # each 96 hourly readings: a device uploading weeks of history, slow to store
+
+
+def test_a_burst_of_2000_readings_over_mqtt_is_readable_within_seconds(stack, admin):
+    """SQS batches run concurrently, as Lambda runs them (up to the function's
+    reserved concurrency): a burst is not stuck behind a batch that takes long
+    (here a device uploading a backlog of history just before)."""
+    uploader = _meter(stack, admin, "backlog")
+    devices = [_meter(stack, admin, f"burst {n}") for n in range(BURST_DEVICES)]
+    connections = [_connect(d["credentials"]) for d in [uploader, *devices]]
+    now = datetime.now(timezone.utc)
+    total, per_device = BURST_DEVICES * BURST_MESSAGES * BURST_READINGS, BURST_MESSAGES * BURST_READINGS
+    try:
+        hours = BACKLOG_MESSAGES * 96
+        for m in range(BACKLOG_MESSAGES):
+            readings = [{"timestamp": (now - timedelta(hours=hours + 1 - (m * 96 + i))).isoformat(),
+                         "energy_kwh": round(10 + (m * 96 + i) * 0.2, 3)} for i in range(96)]
+            _publish(connections[0], uploader["credentials"]["topics"]["telemetry"], {"readings": readings})
+        time.sleep(2)  # its batch is under way
+        started = time.monotonic()
+        futures = []
+        for m in range(BURST_MESSAGES):
+            for device, connection in zip(devices, connections[1:]):
+                first = m * BURST_READINGS
+                readings = [{"timestamp": (now - timedelta(seconds=20 * (per_device - first - i))).isoformat(),
+                             "power_w": 100.0 + i, "energy_kwh": round(1 + (first + i) * 0.001, 4)}
+                            for i in range(BURST_READINGS)]
+                future, _ = connection.publish(device["credentials"]["topics"]["telemetry"],
+                                               json.dumps({"readings": readings}), mqtt.QoS.AT_LEAST_ONCE)
+                futures.append(future)
+        for future in futures:
+            future.result(30)
+        published_in = time.monotonic() - started
+
+        def readable() -> int:
+            return sum(stack.request("GET", f"/devices/{d['device_id']}/readings", admin,
+                                     params={"start": "-2h", "limit": 1000}).json()["count"] for d in devices)
+
+        deadline, count = started + published_in + BURST_READABLE_WITHIN_S, 0
+        while time.monotonic() < deadline:
+            count = readable()
+            if count >= total:
+                break
+            time.sleep(0.5)
+        took = time.monotonic() - started
+    finally:
+        for connection in connections:
+            connection.disconnect().result(10)
+    assert count == total, f"{count} of {total} readings readable {took:.0f} s after the burst"
+    assert took < published_in + BURST_READABLE_WITHIN_S

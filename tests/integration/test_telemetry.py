@@ -483,3 +483,41 @@ def test_admin_stats_count_the_readings_stored(api, meter, admin_token, dynamodb
     dynamodb_calls.clear()
     assert stored() == 6
     assert "Scan" not in dynamodb_calls.dynamodb()
+
+
+# ------------------------------------------------------------------ windows cover whole buckets
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def test_an_energy_window_includes_the_bucket_its_start_falls_in(api, meter):
+    """A meter that reported for 20 minutes, asked for from a start inside that
+    hour: the hour bucket counts (not 0 kWh), and the answer states the whole
+    hours it covers."""
+    hour = NOW.replace(minute=0, second=0) - timedelta(hours=23)  # meter's zone is UTC (no hotel)
+    post(api, meter, {"readings": [{"timestamp": _iso(hour + timedelta(minutes=5 + m)), "energy_kwh": 7 + m * 0.01}
+                                   for m in range(21)]})
+    status, body = api.get(f"/devices/{meter['id']}/energy", token=meter["token"],
+                           query={"period": "hour", "start": _iso(hour + timedelta(minutes=12)),
+                                  "end": _iso(hour + timedelta(minutes=50))})
+    assert status == 200, body
+    assert math.isclose(body["total_kwh"], 0.2, abs_tol=1e-9)
+    assert body["items"] == [{"period": _iso(hour).replace("Z", ".000Z"), "kwh": 0.2}]
+    assert (body["start"], body["end"]) == (_iso(hour), _iso(hour + timedelta(hours=1)))
+
+
+@pytest.mark.parametrize("period,start,end,aligned", [
+    ("hour", "2026-03-10T10:20:00Z", "2026-03-10T12:00:00Z", ("2026-03-10T10:00:00Z", "2026-03-10T12:00:00Z")),
+    ("hour", "2026-03-10T10:00:00Z", "2026-03-10T12:00:01Z", ("2026-03-10T10:00:00Z", "2026-03-10T13:00:00Z")),
+    ("day", "2026-03-10T10:20:00Z", "2026-03-12T00:00:00Z", ("2026-03-10T00:00:00Z", "2026-03-12T00:00:00Z")),
+    ("day", "2026-03-10T00:00:00Z", "2026-03-12T05:00:00Z", ("2026-03-10T00:00:00Z", "2026-03-13T00:00:00Z")),
+    ("month", "2026-03-10T10:20:00Z", "2026-05-01T00:00:00Z", ("2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z")),
+    ("month", "2026-03-01T00:00:00Z", "2026-04-02T00:00:00Z", ("2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z")),
+])
+def test_an_energy_answer_states_the_aligned_window_it_covers(api, meter, period, start, end, aligned):
+    status, body = api.get(f"/devices/{meter['id']}/energy", token=meter["token"],
+                           query={"period": period, "start": start, "end": end})
+    assert status == 200, body
+    assert (body["start"], body["end"]) == aligned

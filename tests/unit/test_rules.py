@@ -440,8 +440,89 @@ def test_concurrent_publishers_lose_and_duplicate_nothing(make_runner):
     records = ingest.records
     assert len(records) == 400 == len({r["messageId"] for r in records})
     assert all(len(e["Records"]) <= 100 for e in ingest.events)
-    for t in range(8):  # one queue, one lane: each device's messages stay in order
-        assert [b["seq"] for b in ingest.bodies() if b["thing_name"] == f"meter-{t}"] == list(range(50))
+    # Batches run concurrently (as in Lambda) and may finish in any order; a batch keeps queue order.
+    for event in ingest.events:
+        for t in range(8):
+            seqs = [json.loads(r["body"])["seq"] for r in event["Records"]
+                    if json.loads(r["body"])["thing_name"] == f"meter-{t}"]
+            assert seqs == sorted(seqs)
+
+
+class Gate(FakeFunction):
+    """A handler that blocks until released and records how many ran at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.release = threading.Event()
+        self.running = self.most = 0
+
+    def invoke(self, event, region, account):
+        with self._cond:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            super().invoke(event, region, account)
+            self.release.wait(10)
+        finally:
+            with self._cond:
+                self.running -= 1
+                self._cond.notify_all()
+
+    def wait_running(self, count: int, timeout: float = 5.0) -> None:
+        with self._cond:
+            assert self._cond.wait_for(lambda: self.running >= count, timeout), \
+                f"{self.running} batches running after {timeout} s, expected {count}"
+
+
+@pytest.mark.parametrize("reserved,scaling,default,expected", [
+    (3, None, 1, 3),      # the function's ReservedConcurrentExecutions
+    (3, 2, 1, 2),         # the event's ScalingConfig.MaximumConcurrency, below the reserved
+    (None, None, 4, 4),   # neither: the configured default
+])
+def test_batches_of_one_queue_run_concurrently_up_to_the_function_concurrency(make_runner, template, reserved,
+                                                                              scaling, default, expected):
+    from infrastructure.local.event_sources import EventSources
+
+    sqs_event(template)["BatchSize"] = 2
+    if reserved is not None:
+        resources(template)["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"] = reserved
+    if scaling is not None:
+        sqs_event(template)["ScalingConfig"] = {"MaximumConcurrency": scaling}
+    ingest = Gate()
+    functions = {"IngestFunction": ingest, "DeviceEventsFunction": FakeFunction()}
+    events = EventSources(Stack(template, name=STACK), functions, clock=lambda: NOW, default_concurrency=default,
+                          log=lambda text: None)
+    runner, _, _ = make_runner(template, ingest=ingest, events=events)
+    try:
+        for n in range(2 * (expected + 2)):  # more full batches than may run at once
+            telemetry(runner, seq=n)
+        ingest.wait_running(expected)
+        assert len(runner.queued("TelemetryQueue")) == 4  # two batches wait for a free instance
+        ingest.release.set()
+        events.flush()
+        assert ingest.most == expected
+        assert sorted(b["seq"] for b in ingest.bodies()) == list(range(2 * (expected + 2)))
+    finally:
+        ingest.release.set()
+        events.stop()
+
+
+def test_stop_with_a_drain_time_drops_what_it_cannot_deliver(template):
+    from infrastructure.local.event_sources import EventSources
+
+    sqs_event(template)["BatchSize"] = 1
+    slow = FakeFunction(lambda event: time.sleep(0.3))
+    events = EventSources(Stack(template, name=STACK), {"IngestFunction": slow, "DeviceEventsFunction": FakeFunction()},
+                          default_concurrency=1, batch_window_s=60, log=lambda text: None)
+    runner = RuleRunner(Stack(template, name=STACK), {"IngestFunction": slow, "DeviceEventsFunction": FakeFunction()},
+                        events=events, log=lambda text: None)
+    for n in range(50):
+        telemetry(runner, seq=n)
+    runner.stop()
+    started = time.monotonic()
+    events.stop(drain_s=0.5)
+    assert time.monotonic() - started < 2.0
+    assert 0 < events.dropped and len(slow.events) + events.dropped == 50
 
 
 # ---------------------------------------------------------------- Lambda action

@@ -19,7 +19,8 @@ from gridpulse.telemetry.readings import KNOWN_FIELDS, MAX_BATCH, Reading, split
 from infrastructure.simulator import __main__ as cli
 from infrastructure.simulator import provision
 from infrastructure.simulator.device import Composer, DeviceSpec, Message, Outbox, SimulatedDevice, backoff_s
-from infrastructure.simulator.fleet import ALL_FAULTS, FAULT_POSITIONS, Fleet, assign_faults, build_model
+from infrastructure.simulator.fleet import (ALL_FAULTS, FAULT_POSITIONS, Fleet, assign_faults, build_model,
+                                            history_tiers)
 from infrastructure.simulator.model import (BULB_FAILED, FaultPlan, LightModel, MeterModel, SimClock,
                                             solar_elevation)
 
@@ -537,3 +538,74 @@ def test_cli_arguments():
         cli.parse_args(["--speed", "0.5"])
     with pytest.raises(SystemExit):
         cli.parse_args(["--batch", str(MAX_BATCH + 1)])
+
+
+# ---------------------------------------------------------------- history backfill, live first
+
+
+def test_history_tiers_are_recent_hours_and_coarse_older_days():
+    assert history_tiers(0) == ()
+    assert history_tiers(1) == ((86400, 3600),)
+    assert history_tiers(14) == ((2 * 86400, 3600), (14 * 86400, 6 * 3600))
+
+
+def test_history_is_uploaded_newest_first_after_the_boot_reading():
+    connection = AutoAck()
+    clock = ManualClock(T0)
+    device = SimulatedDevice(spec("d1"), MeterModel("d1", 4000, seed=1, faults=FaultPlan(counter_reset_at=3)), clock,
+                             sample_interval_s=30, batch_size=5, connection_factory=lambda: connection,
+                             history=history_tiers(4), backlog_batch=30, history_delay_s=0, report_at_start=True)
+    device.tick()                                                  # at start: the boot reading, then the history
+    bodies = [json.loads(p) for _, p, _ in connection.published]
+    live, *history = bodies
+    assert live["readings"][0]["timestamp"].startswith(T0.isoformat()[:19]) and len(live["readings"]) == 1
+    assert live["readings"][0]["seq"] == 0
+    # 2 days hourly (48) and the 2 days before every 6 hours (8): newest message first, 30 a message.
+    assert [len(b["readings"]) for b in history] == [30, 26]
+    stamps = [[datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")) for r in b["readings"]]
+              for b in history]
+    assert stamps[0][-1] > stamps[1][-1] and all(s == sorted(s) for s in stamps)
+    past = sorted(t for message in stamps for t in message)
+    assert past[0] >= T0 - timedelta(days=4) and past[-1] < T0
+    gaps = [b - a for a, b in zip(past, past[1:])]
+    assert gaps.count(timedelta(hours=6)) == 8 and gaps.count(timedelta(hours=1)) == 47
+    readings = [r for b in history for r in b["readings"]]
+    assert all("seq" not in r for r in readings)                    # identified by their timestamps
+    assert all(isinstance(validate(r, 0, int(T0.timestamp() * 1000)), Reading) for r in readings)
+    counters = [r["energy_kwh"] for r in sorted(readings, key=lambda r: r["timestamp"])]
+    assert counters == sorted(counters) and counters[-1] <= live["readings"][0]["energy_kwh"]  # no fault in history
+    stats = device.snapshot()
+    assert stats.history_sent == 56 and stats.readings_sent == 57 and stats.backlog == 0
+    clock.t = T0 + timedelta(minutes=3)                            # then batches of 5 on the usual schedule
+    device.tick()
+    later = [json.loads(p) for _, p, _ in connection.published[3:]]
+    assert [len(b["readings"]) for b in later] == [5] and [r["seq"] for r in later[0]["readings"]] == [1, 2, 3, 4, 5]
+    assert device.snapshot().counter_resets == 1                   # the fault lands in the live stream
+
+
+def test_live_messages_go_before_history_and_history_waits_for_the_delay():
+    connection = AutoAck()
+    clock = ManualClock(T0)
+    device = SimulatedDevice(spec("d1"), MeterModel("d1", 4000, seed=1), clock, sample_interval_s=30, batch_size=5,
+                             connection_factory=lambda: connection, history=history_tiers(1), history_delay_s=60,
+                             report_at_start=True)
+    device.tick()
+    assert [json.loads(p)["readings"][0].get("seq") for _, p, _ in connection.published] == [0]
+    assert device.snapshot().backlog == 1                           # the history waits
+    device._history_from = 0                                        # the delay is over
+    device.pump()
+    assert device.snapshot().history_sent == 24 and device.snapshot().backlog == 0
+
+
+def test_a_fleet_passes_its_history_settings_to_every_device():
+    fleet = Fleet([spec("a"), spec("l", "light")], history=history_tiers(1), history_delay_s=0, report_at_start=True,
+                  connection_factory=lambda s: AutoAck(), tick_s=0.01, progress_s=0, log=lambda line: None)
+    fleet.start()
+    try:
+        for _ in range(300):
+            if fleet.stats().history_sent == 48:
+                break
+            threading.Event().wait(0.01)
+    finally:
+        final = fleet.stop(drain_s=1)
+    assert final.history_sent == 48 and "history 48" in final.line()

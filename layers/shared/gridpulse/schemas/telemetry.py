@@ -3,7 +3,9 @@ checked reading by reading in gridpulse.telemetry.readings, so that one bad
 reading in a batch is reported, not the whole batch refused)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from gridpulse.schemas.common import Output
 
@@ -65,11 +67,16 @@ class EnergyPoint(Output):
 
 
 class EnergyOut(Output):
+    """Every bucket (hour, day or month) that overlaps the requested range
+    counts whole; `start` and `end` are the aligned bounds the answer covers."""
+
     device_id: str
     period: str
     tz: str
-    start: str
-    end: str
+    start: Annotated[str, Field(description="Start of the first bucket that overlaps the requested range "
+                                            "(the requested start aligned down to its hour, day or month)")]
+    end: Annotated[str, Field(description="End of the last bucket that overlaps the requested range "
+                                          "(the requested end aligned up to an hour, day or month boundary)")]
     total_kwh: float
     items: list[EnergyPoint]
     count: int

@@ -170,23 +170,52 @@ def _slots(device_id: str, start_ms: int, end_ms: int, site_tz: ZoneInfo) -> lis
     return sorted(out)
 
 
+def _next_month(local: datetime) -> datetime:
+    return datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=local.tzinfo)
+
+
+def aligned_window(period: str, start_ts: datetime, end_ts: datetime, tz, site_tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[start, end) widened to whole buckets: every bucket that overlaps the
+    requested range counts whole. Hours are the site's local hours (the
+    rollup buckets); days and months are calendar days and months in `tz`."""
+    if period == "hour":
+        start_ms, end_ms = rollups.bucket_of(_ms(start_ts), site_tz), _ms(end_ts)
+        last = rollups.bucket_of(end_ms, site_tz)
+        if last != end_ms:
+            last = rollups.bucket_of(last + 3_600_000 + 60_000, site_tz)  # the next local hour (DST-safe)
+        return (datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc),
+                datetime.fromtimestamp(last / 1000, tz=timezone.utc))
+    local_start, local_end = start_ts.astimezone(tz), end_ts.astimezone(tz)
+    if period == "day":
+        first = datetime(local_start.year, local_start.month, local_start.day, tzinfo=tz)
+        last = datetime(local_end.year, local_end.month, local_end.day, tzinfo=tz)
+        if last < local_end:
+            following = last.date() + timedelta(days=1)
+            last = datetime(following.year, following.month, following.day, tzinfo=tz)
+    else:
+        first = datetime(local_start.year, local_start.month, 1, tzinfo=tz)
+        last = datetime(local_end.year, local_end.month, 1, tzinfo=tz)
+        if last < local_end:
+            last = _next_month(last)
+    return first.astimezone(timezone.utc), last.astimezone(timezone.utc)
+
+
 def energy(context: DeviceContext, period: str, start: str | None, end: str | None, tz_name: str | None) -> dict:
+    """kWh per hour, day or month. Every bucket that overlaps [start, end)
+    counts whole (a meter that reported for 20 minutes of an hour shows that
+    hour), and the answer's `start`/`end` are the aligned bounds it covers."""
     if period not in PERIOD_LIMITS:
         raise BadRequest("Invalid period.", code="validation_error",
                          fields=[field_error("period", "one of hour, day, month")])
     tz = zone(tz_name or context.tz)
     start_ts, end_ts = parse_range(start, end, default_span=PERIOD_DEFAULTS[period], max_span=PERIOD_LIMITS[period])
-    if period != "hour":  # whole calendar days/months in the zone
-        local_start = start_ts.astimezone(tz)
-        local_start = datetime(local_start.year, local_start.month, 1 if period == "month" else local_start.day,
-                               tzinfo=tz)
-        start_ts = local_start.astimezone(timezone.utc)
+    start_ts, end_ts = aligned_window(period, start_ts, end_ts, tz, ZoneInfo(context.tz))
     totals: dict[str, float] = defaultdict(float)
     slots_from = start_ts
     if period == "month" and str(tz) == context.tz:
         # Whole months before the one `end` falls in come from month rollups
         # (12 items for a year); the last, partial month from its day rollups.
-        end_local = end_ts.astimezone(tz)
+        end_local = (end_ts - timedelta(milliseconds=1)).astimezone(tz)
         last_month_start = datetime(end_local.year, end_local.month, 1, tzinfo=tz)
         if last_month_start > start_ts:
             first, last = start_ts.astimezone(tz).strftime("%Y-%m"), (last_month_start - timedelta(days=1)).strftime("%Y-%m")

@@ -1,0 +1,50 @@
+"""moto in server mode: the local stack's AWS endpoint, on a socket bound
+beforehand (infrastructure/local/ports.py).
+
+DynamoDB requests are served one at a time (`DYNAMODB_LOCK`): moto keeps no
+lock of its own, so two requests served at once by its threads could both
+pass the same condition (two conditional puts of one key, two writers of one
+rollup version), which DynamoDB never lets happen. Everything runs in one
+Python process, so serving them one at a time costs next to nothing; other
+services (an SQS ReceiveMessage that long-polls, say) are not held up by it.
+The TTL sweeper (infrastructure/local/housekeeping.py) takes the same lock to
+read moto's tables.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+
+DYNAMODB_LOCK = threading.RLock()
+
+
+class SerializedDynamoDB:
+    """WSGI middleware: DynamoDB requests under DYNAMODB_LOCK, body built inside it."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with DYNAMODB_LOCK:
+            result = self.app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+
+
+def start(sock: socket.socket):
+    """moto serving on `sock` (listening) from a daemon thread; `.shutdown()` stops it."""
+    from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", sock.getsockname()[1], app, threaded=True, request_handler=MotoRequestHandler,
+                         fd=sock.fileno())
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="moto-server",
+                     daemon=True).start()
+    return server
