@@ -42,7 +42,7 @@ def test_a_port_in_use_ends_the_run_naming_its_variable(variable, attribute):
             local.stop()
     output = "\n".join(local.output)
     assert code is not None, f"still running after 30 s with {variable}={port} taken:\n{output}"
-    assert code != 0 and took < 30
+    assert code != 0 and took < 15
     assert variable in output and str(port) in output and "already in use" in output
     assert "Ready." not in output
 
