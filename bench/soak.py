@@ -85,7 +85,8 @@ class Stack:
         raise RuntimeError("the local stack did not start:\n" + "\n".join(self.output[-30:]))
 
     def _get(self, path: str, token: str | None = None) -> dict:
-        request = urllib.request.Request(self.base + path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        request = urllib.request.Request(self.base + path, headers=headers)
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 

@@ -21,7 +21,7 @@
 Every port is bound before anything starts (infrastructure/local/ports.py):
 a port that is taken ends the run at once, exit status 1, with a message
 naming the variable to change. Runs in the foreground; Ctrl-C or SIGTERM stops
-it: the fleet disconnects, work under way gets a few seconds to finish, what
+it: the fleet disconnects, work under way gets a second to finish, what
 is still queued in memory is dropped (state lives in memory and starts fresh
 each time), and the process exits within seconds (a watchdog ends it if a
 part does not stop; a second Ctrl-C ends it at once).
@@ -164,8 +164,10 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
                   parameters={"PublicUrl": f"http://127.0.0.1:{api_port}"})
     create_all(stack, boto3.session.Session())
     os.environ.update(function_environment(stack))
-    housekeeper = Housekeeper(stack, boto3.session.Session(), every_s=_number("GRIDPULSE_TTL_SWEEP_S", 60, 1, 86400), log=_say)
-    housekeeper.start()  # TTL expiry, outbox and queue bookkeeping trimmed
+    # TTL expiry; the outbox and moto's queue bookkeeping trimmed.
+    housekeeper = Housekeeper(stack, boto3.session.Session(), every_s=_number("GRIDPULSE_TTL_SWEEP_S", 60, 1, 86400),
+                              log=_say)
+    housekeeper.start()
     os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("GRIDPULSE_LOG_LEVEL", "WARNING")
     data = [k for k, v in stack.template["Resources"].items()
             if v["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret",
@@ -242,18 +244,24 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
             pass
         _say("Stopping ...")
     finally:
-        started = time.monotonic()
+        started, took = time.monotonic(), []
+
+        def step(name: str, action) -> None:
+            began = time.monotonic()
+            action()
+            took.append(f"{name} {time.monotonic() - began:.1f}")
+
         cancel_fleet.set()
-        if "fleet" in fleet_box:
-            fleet_box["fleet"].stop(drain_s=1.0)
-        server.shutdown()
-        scheduler.stop()
-        iot.stop()
-        events.stop(drain_s=2.0)
-        housekeeper.stop()
-        moto.shutdown()
+        if "fleet" in fleet_box:  # its partial batches stay unsent: the state goes with the process
+            step("fleet", lambda: fleet_box["fleet"].stop(drain_s=0))
+        step("api", server.shutdown)
+        step("schedules", scheduler.stop)
+        step("mqtt", iot.stop)
+        step("events", lambda: events.stop(drain_s=1.0))
+        step("housekeeping", housekeeper.stop)
+        step("moto", moto.shutdown)
         shutil.rmtree(workdir, ignore_errors=True)
-        _say(f"  (stopped in {time.monotonic() - started:.1f} s)")
+        _say(f"  (stopped in {time.monotonic() - started:.1f} s: {', '.join(took)})")
         _say("Stopped.")
     return 0
 

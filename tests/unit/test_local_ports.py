@@ -38,7 +38,8 @@ def test_no_module_of_the_local_stack_binds_a_port_itself():
                 continue
             line = text[:match.start()].count("\n") + 1
             offenders.append(f"{path.name}:{line}: {' '.join(call.split())}")
-    assert offenders == [], "listen through infrastructure/local/ports.py (LISTENERS, bind_all):\n" + "\n".join(offenders)
+    assert offenders == [], ("listen through infrastructure/local/ports.py (LISTENERS, bind_all):\n"
+                             + "\n".join(offenders))
 
 
 def test_every_listener_has_a_variable_of_its_own():
