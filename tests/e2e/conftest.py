@@ -2,6 +2,7 @@
 runs) on free ports and drive it over HTTP."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -89,11 +90,18 @@ class LocalStack:
         return response.json()["token"]
 
 
-@pytest.fixture(scope="session")
-def stack():
+@contextlib.contextmanager
+def running_stack():
+    """A LocalStack, ready, stopped on the way out."""
     local = LocalStack()
     try:
         local.wait_ready()
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture(scope="session")
+def stack():
+    with running_stack() as local:
+        yield local

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from infrastructure.cfn import ROOT
-from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, LocalStack
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, LocalStack, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -35,12 +35,8 @@ EXCLUDED = ["/auth/logout"]
 
 @pytest.fixture(scope="module")
 def fuzz_stack():
-    local = LocalStack()
-    try:
-        local.wait_ready()
+    with running_stack() as local:
         yield local
-    finally:
-        local.stop()
 
 
 def _identity(stack: LocalStack, token: str, device_name: str) -> list[str]:

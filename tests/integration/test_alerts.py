@@ -158,11 +158,17 @@ def test_manual_alerts_need_an_operator_or_admin(api, meter, admin_token):
     assert api.post("/alerts", {**body, "severity": "apocalyptic"}, token=admin_token)[0] == 400
 
 
-def test_a_scoped_viewer_marks_read_but_only_owner_operator_or_admin_resolve(api, admin_token):
+def _hotel_meter(api, admin_token) -> tuple[dict, dict]:
+    """A hotel with a meter in one of its rooms: (hotel, created device with credentials)."""
     hotel = api.create("/hotels", {"hotel_name": "H"}, admin_token)
     floor = api.create(f"/hotels/{hotel['hotel_id']}/sections", {"section_name": "F1"}, admin_token)
     room = api.create(f"/sections/{floor['section_id']}/rooms", {"room_number": "101"}, admin_token)
     created = api.create("/devices", {"name": "m", "device_type": "meter", "room_id": room["room_id"]}, admin_token)
+    return hotel, created
+
+
+def test_a_scoped_viewer_marks_read_but_only_owner_operator_or_admin_resolve(api, admin_token):
+    hotel, created = _hotel_meter(api, admin_token)
     viewer = api.user(admin_token, "v@example.com", "viewer", hotel_ids=[hotel["hotel_id"]])
     operator = api.user(admin_token, "op@example.com", "operator", hotel_ids=[hotel["hotel_id"]])
     meter = {"thing": created["credentials"]["thing_name"]}
@@ -186,10 +192,7 @@ def test_a_viewer_resolves_the_alerts_of_its_own_device(api, meter):
 
 
 def test_an_alert_follows_the_current_scope_of_its_device(api, admin_token):
-    hotel = api.create("/hotels", {"hotel_name": "H"}, admin_token)
-    floor = api.create(f"/hotels/{hotel['hotel_id']}/sections", {"section_name": "F1"}, admin_token)
-    room = api.create(f"/sections/{floor['section_id']}/rooms", {"room_number": "101"}, admin_token)
-    created = api.create("/devices", {"name": "m", "device_type": "meter", "room_id": room["room_id"]}, admin_token)
+    hotel, created = _hotel_meter(api, admin_token)
     operator = api.user(admin_token, "op@example.com", "operator", hotel_ids=[hotel["hotel_id"]])
     deliver({"thing": created["credentials"]["thing_name"]}, {"timestamp": at(3), "power_w": 50_000})
     alert_id = api.get("/alerts", token=operator)[1]["items"][0]["alert_id"]
