@@ -15,9 +15,12 @@ MB added per 10,000 readings. After the last reading it keeps sampling for `idle
 the fleet continues in real time, to show that memory levels off, then stops
 the stack with SIGTERM and times its exit.
 
-How to read it: `MB per 10k` is the slope; a day of the default fleet is
-about 83,500 readings, so the RSS after a day is about the RSS at start plus
-8.4 x the slope (the bound stated in docs/local-stack.md). Readings older than
+How to read it: `MB per 10k` is the slope (the first row also holds the
+warm-up: every handler's first call, AWS clients, moto's service models); a
+day of the default fleet is about 83,500 readings, so the RSS after a day is
+about the warmed-up RSS plus 8.4 x the slope (the bound stated in
+docs/local-stack.md). Ingestion may fall behind a fast replay; readings still
+queued count in the RSS too. Readings older than
 the telemetry TTL (RAW_RETENTION_DAYS, 90 days) are deleted by the stack's
 TTL sweeper, so beyond 90 days the raw readings stop adding up; the rollups
 (a few hundred bytes per device-day) remain, as in DynamoDB. The fleet runs
