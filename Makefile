@@ -1,6 +1,6 @@
 # GridPulse developer commands. Each target bootstraps what it needs.
 #   make run    local stack (moto, gateway on :3000, seeded admin)
-#   make test   the whole suite: firmware host tests, ruff, then unit, integration, end-to-end
+#   make test   the whole suite: firmware host tests, ruff (lint, import order, format), then unit, integration, end-to-end
 #               (with schemathesis over the whole OpenAPI), firmware/cloud contract, template lint, sam build
 #   make bench  cold-start and DynamoDB-requests-per-call benchmarks
 #   make soak   the local stack's memory (RSS per 10,000 readings) under a fast fleet
@@ -30,6 +30,7 @@ run: $(STAMP)
 
 test: $(STAMP) $(SAM_STAMP) firmware-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 unit: $(STAMP)

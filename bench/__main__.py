@@ -1,6 +1,7 @@
 """`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|ingestion|alerts|cost|soak ...]`:
 print the benchmark tables (all but soak unless --only is given; --only may be repeated).
 `--only soak [--soak-readings N] [--soak-speed X]` (`make soak`) is the local stack's memory under a fleet."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,17 +14,28 @@ DEFAULT = ["imports", "dynamodb", "ingestion", "alerts", "cost"]  # soak takes m
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--runs", type=int, default=7, metavar="N",
-                        help="fresh interpreters per row of the import table (default 7)")
-    parser.add_argument("--size", choices=["small", "full"], default="full",
-                        help="telemetry stream of the ingestion, alerts and cost tables (default full; small is a "
-                             "quick smoke run)")
-    parser.add_argument("--only", choices=BENCHMARKS, action="append",
-                        help="run this benchmark only (repeat for several)")
-    parser.add_argument("--soak-readings", type=int, default=100_000, metavar="N",
-                        help="readings the soak's fleet publishes (default 100000, about 1.2 days of the default fleet)")
-    parser.add_argument("--soak-speed", type=float, default=200.0, metavar="X",
-                        help="the soak fleet's time acceleration (default 200)")
+    parser.add_argument(
+        "--runs", type=int, default=7, metavar="N", help="fresh interpreters per row of the import table (default 7)"
+    )
+    parser.add_argument(
+        "--size",
+        choices=["small", "full"],
+        default="full",
+        help="telemetry stream of the ingestion, alerts and cost tables (default full; small is a quick smoke run)",
+    )
+    parser.add_argument(
+        "--only", choices=BENCHMARKS, action="append", help="run this benchmark only (repeat for several)"
+    )
+    parser.add_argument(
+        "--soak-readings",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="readings the soak's fleet publishes (default 100000, about 1.2 days of the default fleet)",
+    )
+    parser.add_argument(
+        "--soak-speed", type=float, default=200.0, metavar="X", help="the soak fleet's time acceleration (default 200)"
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")

@@ -71,6 +71,7 @@ overwrites rather than adds) and one SNS publish; no one-open-alert guard.
 It shows how many alert items and notifications each design leaves for the
 same episode, and again after a redelivery.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -116,10 +117,17 @@ EVALUATED, RAISED, RESOLVED = "AlertEvaluations", "AlertsRaised", "AlertsResolve
 
 def shifted(meter: Meter, seconds: int) -> Meter:
     """The meter's messages moved in time (a replay of the day on an earlier day)."""
-    messages = [{"readings": [{**r, "timestamp": r["timestamp"] + seconds} for r in m["readings"]]}
-                for m in meter.messages]
-    return Meter(meter.thing, meter.device_id, messages, [s + seconds * 1000 for s in meter.sent_at],
-                 meter.counters, meter.first_window)
+    messages = [
+        {"readings": [{**r, "timestamp": r["timestamp"] + seconds} for r in m["readings"]]} for m in meter.messages
+    ]
+    return Meter(
+        meter.thing,
+        meter.device_id,
+        messages,
+        [s + seconds * 1000 for s in meter.sent_at],
+        meter.counters,
+        meter.first_window,
+    )
 
 
 def breach_span(size: Size) -> range:
@@ -186,10 +194,16 @@ class Row:
         return self.per_message(max(0.0, self.handler_cpu_s - self.aws_cpu_s) * 1000)
 
     def check(self) -> None:
-        actual = {"evaluated": self.evaluated, "raised": self.raised, "resolved": self.resolved,
-                  "notifications": self.notifications, "failures": self.failures}
-        self.problems = [f"{name} {actual[name]}, expected {value}" for name, value in self.expect.items()
-                         if actual[name] != value]
+        actual = {
+            "evaluated": self.evaluated,
+            "raised": self.raised,
+            "resolved": self.resolved,
+            "notifications": self.notifications,
+            "failures": self.failures,
+        }
+        self.problems = [
+            f"{name} {actual[name]}, expected {value}" for name, value in self.expect.items() if actual[name] != value
+        ]
 
 
 @dataclass
@@ -285,9 +299,14 @@ class AlertPath:
         from gridpulse.data.alerts import ALERTS_TABLE, AlertStateItem
 
         client = boto3.client("dynamodb")
-        return max(item_size(client.get_item(TableName=ALERTS_TABLE, ConsistentRead=True,
-                                             Key={"pk": {"S": AlertStateItem.key(m.device_id)}})["Item"])
-                   for m in meters)
+        return max(
+            item_size(
+                client.get_item(
+                    TableName=ALERTS_TABLE, ConsistentRead=True, Key={"pk": {"S": AlertStateItem.key(m.device_id)}}
+                )["Item"]
+            )
+            for m in meters
+        )
 
     @staticmethod
     def alert_items(meters: list[Meter]) -> list:
@@ -337,9 +356,11 @@ class NaiveEvaluator:
         self.devices_table = DEVICES_TABLE
         self.topic = get_settings().alerts_topic_arn
         self.client.create_table(
-            TableName=NAIVE_TABLE, BillingMode="PAY_PER_REQUEST",
+            TableName=NAIVE_TABLE,
+            BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
 
     def handle(self, event: dict) -> dict:
         from gridpulse.alerts.rules import defaults
@@ -349,22 +370,35 @@ class NaiveEvaluator:
         for record in event["Records"]:
             body = json.loads(record["body"])
             device_id = device_id_for(body["thing_name"])
-            device = self.client.get_item(TableName=self.devices_table,
-                                          Key={"pk": {"S": DeviceItem.key(device_id)}, "sk": {"S": "meta"}})["Item"]
+            device = self.client.get_item(
+                TableName=self.devices_table, Key={"pk": {"S": DeviceItem.key(device_id)}, "sk": {"S": "meta"}}
+            )["Item"]
             limit = defaults(float(device["power_rating_w"]["N"])).max_power_w
             for reading in body["readings"]:
                 if reading["power_w"] <= limit:
                     continue
                 message = f"Power {reading['power_w']:.0f} W above {limit:.0f} W"
-                self.client.put_item(TableName=NAIVE_TABLE, Item={
-                    "pk": {"S": f"alert#{device_id}#over_power#{reading['timestamp']}"},
-                    "device_id": {"S": device_id}, "owner_id": device["owner_id"],
-                    "alert_type": {"S": "over_power"}, "severity": {"S": "warning"}, "status": {"S": "open"},
-                    "message": {"S": message}, "value": {"N": str(reading["power_w"])},
-                    "threshold": {"N": str(limit)}, "at": {"N": str(reading["timestamp"])}})
-                self.sns.publish(TopicArn=self.topic, Subject="[GridPulse] warning: over power", Message=message,
-                                 MessageAttributes={"owner_id": {"DataType": "String",
-                                                                 "StringValue": device["owner_id"]["S"]}})
+                self.client.put_item(
+                    TableName=NAIVE_TABLE,
+                    Item={
+                        "pk": {"S": f"alert#{device_id}#over_power#{reading['timestamp']}"},
+                        "device_id": {"S": device_id},
+                        "owner_id": device["owner_id"],
+                        "alert_type": {"S": "over_power"},
+                        "severity": {"S": "warning"},
+                        "status": {"S": "open"},
+                        "message": {"S": message},
+                        "value": {"N": str(reading["power_w"])},
+                        "threshold": {"N": str(limit)},
+                        "at": {"N": str(reading["timestamp"])},
+                    },
+                )
+                self.sns.publish(
+                    TopicArn=self.topic,
+                    Subject="[GridPulse] warning: over power",
+                    Message=message,
+                    MessageAttributes={"owner_id": {"DataType": "String", "StringValue": device["owner_id"]["S"]}},
+                )
         return {"batchItemFailures": []}
 
     def item_count(self) -> int:
@@ -398,29 +432,45 @@ def measure(size_name: str = "full") -> Measurement:
         ingestion = Phase("ingestion: steady (1 message per meter per batch)", checked=False)
         ours.deliver(ingestion, steady_batches(quiet, size), fresh_context=True)
 
-        stream = {key: path.records(steady_batches(meters, size))
-                  for key, meters in (("quiet", quiet), ("default", default), ("breach", breach))}
+        stream = {
+            key: path.records(steady_batches(meters, size))
+            for key, meters in (("quiet", quiet), ("default", default), ("breach", breach))
+        }
         readings = size.devices * size.messages * READINGS_PER_MESSAGE
         rows = {
-            "quiet": Row("steady, no breach (spike 100x, anomaly off)",
-                         expect={"evaluated": readings, "raised": 0, "resolved": 0, "notifications": 0,
-                                 "failures": 0}),
-            "default": Row("steady, default rules (spike 3x, anomaly on)",
-                           expect={"evaluated": readings, "failures": 0}),
-            "breach": Row("breach episode (over max_power_w, rules as row 1)",
-                          expect={"evaluated": readings, "raised": size.devices, "resolved": size.devices,
-                                  "notifications": size.devices, "failures": 0}),
-            "duplicate": Row("duplicate delivery of rows 1-3, whole",
-                             expect={"evaluated": 0, "raised": 0, "resolved": 0, "notifications": 0,
-                                     "failures": 0}),
+            "quiet": Row(
+                "steady, no breach (spike 100x, anomaly off)",
+                expect={"evaluated": readings, "raised": 0, "resolved": 0, "notifications": 0, "failures": 0},
+            ),
+            "default": Row(
+                "steady, default rules (spike 3x, anomaly on)", expect={"evaluated": readings, "failures": 0}
+            ),
+            "breach": Row(
+                "breach episode (over max_power_w, rules as row 1)",
+                expect={
+                    "evaluated": readings,
+                    "raised": size.devices,
+                    "resolved": size.devices,
+                    "notifications": size.devices,
+                    "failures": 0,
+                },
+            ),
+            "duplicate": Row(
+                "duplicate delivery of rows 1-3, whole",
+                expect={"evaluated": 0, "raised": 0, "resolved": 0, "notifications": 0, "failures": 0},
+            ),
         }
         for key in ("quiet", "default", "breach"):
             path.deliver(rows[key], stream[key])
-        default_types = Counter(a.alert_type for a in path.alert_items(default)
-                                if a.created_sk >= _window_start_iso(default))
+        default_types = Counter(
+            a.alert_type for a in path.alert_items(default) if a.created_sk >= _window_start_iso(default)
+        )
         path.deliver(rows["duplicate"], stream["quiet"] + stream["default"] + stream["breach"])
-        ours_items = Counter((a.alert_type, a.status, int(a.count)) for a in path.alert_items(breach)
-                             if a.created_sk >= _window_start_iso(breach))
+        ours_items = Counter(
+            (a.alert_type, a.status, int(a.count))
+            for a in path.alert_items(breach)
+            if a.created_sk >= _window_start_iso(breach)
+        )
 
         naive = NaiveEvaluator()
         naive_row = Row("naive evaluator: breach episode")
@@ -434,10 +484,21 @@ def measure(size_name: str = "full") -> Measurement:
 
     for row in rows.values():
         row.check()
-    m = Measurement(size=size_name, size_spec=size, rows=rows, ingestion=ingestion, breaching_readings=breaching,
-                    ours_items=ours_items, naive=naive_row, naive_dup=naive_dup, naive_items=naive_items,
-                    naive_items_after_dup=naive_items_after, default_types=default_types, state_bytes=state_bytes,
-                    elapsed_s=time.perf_counter() - started)
+    m = Measurement(
+        size=size_name,
+        size_spec=size,
+        rows=rows,
+        ingestion=ingestion,
+        breaching_readings=breaching,
+        ours_items=ours_items,
+        naive=naive_row,
+        naive_dup=naive_dup,
+        naive_items=naive_items,
+        naive_items_after_dup=naive_items_after,
+        default_types=default_types,
+        state_bytes=state_bytes,
+        elapsed_s=time.perf_counter() - started,
+    )
     kinds = Counter(kind for (kind, _, _), n in ours_items.items() for _ in range(n))
     if kinds != Counter({"over_power": size.devices}):
         m.problems.append(f"breach episode left {dict(ours_items)}, expected one over_power alert per meter")
@@ -463,92 +524,207 @@ def _ops(usage: Usage, per: int) -> str:
 def report(m: Measurement) -> int:
     size = m.size_spec
     rows = list(m.rows.values())
-    print(f"Alert evaluation: throughput, DynamoDB requests, alerts and notifications (moto in-process: speeds are "
-          f"for comparing rows; --size {m.size})")
+    print(
+        f"Alert evaluation: throughput, DynamoDB requests, alerts and notifications (moto in-process: speeds are "
+        f"for comparing rows; --size {m.size})"
+    )
     readings = size.devices * size.messages * READINGS_PER_MESSAGE
-    print(f"Stream per row: bench/ingestion.py's, {size.devices} meters x {size.messages} messages x "
-          f"{READINGS_PER_MESSAGE} readings {INTERVAL_S} s apart = {readings:,} readings, {STREAM_DATE} from "
-          f"{WINDOW_START_HOUR}:00 {SITE_TZ}; evaluation state warmed with {HISTORY_DAYS} days of history; "
-          f"power rating {POWER_RATING_W:,} W (max_power_w {POWER_RATING_W * 1.1:,.0f} W)")
+    print(
+        f"Stream per row: bench/ingestion.py's, {size.devices} meters x {size.messages} messages x "
+        f"{READINGS_PER_MESSAGE} readings {INTERVAL_S} s apart = {readings:,} readings, {STREAM_DATE} from "
+        f"{WINDOW_START_HOUR}:00 {SITE_TZ}; evaluation state warmed with {HISTORY_DAYS} days of history; "
+        f"power rating {POWER_RATING_W:,} W (max_power_w {POWER_RATING_W * 1.1:,.0f} W)"
+    )
     table = []
     for r in rows:
-        table.append([("! " if r.problems else "") + r.label, str(r.messages), str(r.readings), str(r.evaluated),
-                      f"{r.wall_s:.2f}", f"{r.evaluated / r.wall_s:,.0f}" if r.evaluated and r.wall_s else "-",
-                      str(r.usage.requests), f"{r.per_message(r.usage.requests):.2f}",
-                      r.per_evaluated(r.usage.requests), str(r.raised), str(r.resolved), str(r.notifications)])
-    print(render(["evaluator / delivery", "messages", "readings", "evaluated", "wall s", "evaluated/s",
-                  "DynamoDB requests", "req/msg", "req/evaluated reading", "raised", "resolved", "notifications"],
-                 table, right=set(range(1, 12))))
+        table.append(
+            [
+                ("! " if r.problems else "") + r.label,
+                str(r.messages),
+                str(r.readings),
+                str(r.evaluated),
+                f"{r.wall_s:.2f}",
+                f"{r.evaluated / r.wall_s:,.0f}" if r.evaluated and r.wall_s else "-",
+                str(r.usage.requests),
+                f"{r.per_message(r.usage.requests):.2f}",
+                r.per_evaluated(r.usage.requests),
+                str(r.raised),
+                str(r.resolved),
+                str(r.notifications),
+            ]
+        )
+    print(
+        render(
+            [
+                "evaluator / delivery",
+                "messages",
+                "readings",
+                "evaluated",
+                "wall s",
+                "evaluated/s",
+                "DynamoDB requests",
+                "req/msg",
+                "req/evaluated reading",
+                "raised",
+                "resolved",
+                "notifications",
+            ],
+            table,
+            right=set(range(1, 12)),
+        )
+    )
 
     print()
-    print("Write and read capacity units, ESTIMATED from the recorded requests and responses (bench/ingestion.py's "
-          "Ledger and item-size rules)")
+    print(
+        "Write and read capacity units, ESTIMATED from the recorded requests and responses (bench/ingestion.py's "
+        "Ledger and item-size rules)"
+    )
     table = []
     for r in rows:
-        table.append([r.label.split(" (")[0], f"{r.per_message(r.usage.wru):.2f}", f"{r.per_message(r.usage.rru):.2f}",
-                      r.per_evaluated(r.usage.wru), r.per_evaluated(r.usage.rru), f"{r.own_cpu_ms_per_message:.2f}",
-                      _ops(r.usage, r.messages)])
-    print(render(["evaluator / delivery", "WRU/msg", "RRU/msg", "WRU/evaluated reading", "RRU/evaluated reading",
-                  "handler CPU ms/msg", "DynamoDB operations per message"], table, right={1, 2, 3, 4, 5}))
+        table.append(
+            [
+                r.label.split(" (")[0],
+                f"{r.per_message(r.usage.wru):.2f}",
+                f"{r.per_message(r.usage.rru):.2f}",
+                r.per_evaluated(r.usage.wru),
+                r.per_evaluated(r.usage.rru),
+                f"{r.own_cpu_ms_per_message:.2f}",
+                _ops(r.usage, r.messages),
+            ]
+        )
+    print(
+        render(
+            [
+                "evaluator / delivery",
+                "WRU/msg",
+                "RRU/msg",
+                "WRU/evaluated reading",
+                "RRU/evaluated reading",
+                "handler CPU ms/msg",
+                "DynamoDB operations per message",
+            ],
+            table,
+            right={1, 2, 3, 4, 5},
+        )
+    )
     quiet, default, breach = m.rows["quiet"], m.rows["default"], m.rows["breach"]
-    print("Where the no-breach row's units go, per message: "
-          + "; ".join(f"{k} {v / quiet.messages:.2f} WRU" for k, v in quiet.usage.wru_by.most_common()) + "; "
-          + "; ".join(f"{k} {v / quiet.messages:.2f} RRU" for k, v in quiet.usage.rru_by.most_common()))
-    print(f"The evaluation state item (GetItem consistent + PutItem per message and device) holds at most "
-          f"{m.state_bytes:,} bytes after the window ({HISTORY_DAYS} days of profile): "
-          f"{'under 1 KB, 1 WRU per write' if m.state_bytes <= 1024 else 'over 1 KB: 2+ WRU per write'}.")
-    print("Handler CPU includes creating botocore clients inside the handler: "
-          + ", ".join(f"{r.label.split(' (')[0]} {r.clients_created} "
-                      f"({r.per_message(r.client_cpu_s * 1000):.1f} ms/msg)" for r in rows)
-          + ". Transactions share one cached connection per container (gridpulse.data.base.connection), so a "
-            "client is created once, not per alert raised or resolved.")
-    print("Notifications are SNS Publish calls (email, filtered to the owner); each comes with an MQTT publish "
-          "for apps (IoT data plane): " + ", ".join(f"{r.label.split(' (')[0]} {r.mqtt}" for r in rows) + ".")
+    print(
+        "Where the no-breach row's units go, per message: "
+        + "; ".join(f"{k} {v / quiet.messages:.2f} WRU" for k, v in quiet.usage.wru_by.most_common())
+        + "; "
+        + "; ".join(f"{k} {v / quiet.messages:.2f} RRU" for k, v in quiet.usage.rru_by.most_common())
+    )
+    print(
+        f"The evaluation state item (GetItem consistent + PutItem per message and device) holds at most "
+        f"{m.state_bytes:,} bytes after the window ({HISTORY_DAYS} days of profile): "
+        f"{'under 1 KB, 1 WRU per write' if m.state_bytes <= 1024 else 'over 1 KB: 2+ WRU per write'}."
+    )
+    print(
+        "Handler CPU includes creating botocore clients inside the handler: "
+        + ", ".join(
+            f"{r.label.split(' (')[0]} {r.clients_created} ({r.per_message(r.client_cpu_s * 1000):.1f} ms/msg)"
+            for r in rows
+        )
+        + ". Transactions share one cached connection per container (gridpulse.data.base.connection), so a "
+        "client is created once, not per alert raised or resolved."
+    )
+    print(
+        "Notifications are SNS Publish calls (email, filtered to the owner); each comes with an MQTT publish "
+        "for apps (IoT data plane): " + ", ".join(f"{r.label.split(' (')[0]} {r.mqtt}" for r in rows) + "."
+    )
     hours = size.messages * MESSAGE_SPAN_S / 3600
     types = ", ".join(f"{k} {v}" for k, v in m.default_types.most_common()) or "none"
-    print(f"Default rules on this stream: {default.raised} alerts raised ({types}), {default.notifications} emails, "
-          f"in {hours:g} h of {size.devices} meters = {default.notifications / size.devices / hours:.1f} emails per "
-          f"meter-hour; the air conditioner switching on is what trips them, not a fault.")
+    print(
+        f"Default rules on this stream: {default.raised} alerts raised ({types}), {default.notifications} emails, "
+        f"in {hours:g} h of {size.devices} meters = {default.notifications / size.devices / hours:.1f} emails per "
+        f"meter-hour; the air conditioner switching on is what trips them, not a fault."
+    )
     items = ", ".join(f"{kind} x{n} ({status}, count {c})" for (kind, status, c), n in sorted(m.ours_items.items()))
-    print(f"Breach episode: {m.breaching_readings} readings over max_power_w in {len(breach_span(size))} consecutive "
-          f"messages per meter; our alert items: {items}.")
+    print(
+        f"Breach episode: {m.breaching_readings} readings over max_power_w in {len(breach_span(size))} consecutive "
+        f"messages per meter; our alert items: {items}."
+    )
 
     print()
     ing = m.ingestion
-    print("Per telemetry message, both paths fed the same messages (in AWS every message goes to both queues; "
-          "ingestion measured as bench/ingestion.py's steady row)")
-    side = [["ingestion (IngestFunction)", ing.usage, ing.messages, ing.readings, ing.wall_s,
-             ing.own_cpu_ms_per_message],
-            ["alert evaluator, no breach", quiet.usage, quiet.messages, quiet.evaluated, quiet.wall_s,
-             quiet.own_cpu_ms_per_message],
-            ["alert evaluator, default rules", default.usage, default.messages, default.evaluated, default.wall_s,
-             default.own_cpu_ms_per_message],
-            ["alert evaluator, breach episode", breach.usage, breach.messages, breach.evaluated, breach.wall_s,
-             breach.own_cpu_ms_per_message]]
+    print(
+        "Per telemetry message, both paths fed the same messages (in AWS every message goes to both queues; "
+        "ingestion measured as bench/ingestion.py's steady row)"
+    )
+    side = [
+        ["ingestion (IngestFunction)", ing.usage, ing.messages, ing.readings, ing.wall_s, ing.own_cpu_ms_per_message],
+        [
+            "alert evaluator, no breach",
+            quiet.usage,
+            quiet.messages,
+            quiet.evaluated,
+            quiet.wall_s,
+            quiet.own_cpu_ms_per_message,
+        ],
+        [
+            "alert evaluator, default rules",
+            default.usage,
+            default.messages,
+            default.evaluated,
+            default.wall_s,
+            default.own_cpu_ms_per_message,
+        ],
+        [
+            "alert evaluator, breach episode",
+            breach.usage,
+            breach.messages,
+            breach.evaluated,
+            breach.wall_s,
+            breach.own_cpu_ms_per_message,
+        ],
+    ]
     table = []
     for label, usage, messages, count, wall, cpu in side:
-        table.append([label, f"{count / wall:,.0f}" if wall else "-", f"{usage.requests / messages:.2f}",
-                      f"{usage.wru / messages:.2f}", f"{usage.rru / messages:.2f}", f"{cpu:.2f}"])
+        table.append(
+            [
+                label,
+                f"{count / wall:,.0f}" if wall else "-",
+                f"{usage.requests / messages:.2f}",
+                f"{usage.wru / messages:.2f}",
+                f"{usage.rru / messages:.2f}",
+                f"{cpu:.2f}",
+            ]
+        )
     both_req = (ing.usage.requests / ing.messages) + (quiet.usage.requests / quiet.messages)
     both_wru = (ing.usage.wru / ing.messages) + (quiet.usage.wru / quiet.messages)
     both_rru = (ing.usage.rru / ing.messages) + (quiet.usage.rru / quiet.messages)
-    table.append(["both paths, no breach", "-", f"{both_req:.2f}", f"{both_wru:.2f}", f"{both_rru:.2f}",
-                  f"{ing.own_cpu_ms_per_message + quiet.own_cpu_ms_per_message:.2f}"])
-    print(render(["path", "readings/s", "req/msg", "WRU/msg", "RRU/msg", "handler CPU ms/msg"], table,
-                 right={1, 2, 3, 4, 5}))
-    print(f"The alert path's share of both, no breach: {quiet.per_message(quiet.usage.requests) / both_req:.0%} of "
-          f"requests, {quiet.per_message(quiet.usage.wru) / both_wru:.0%} of WRU, "
-          f"{quiet.per_message(quiet.usage.rru) / both_rru:.0%} of RRU.")
+    table.append(
+        [
+            "both paths, no breach",
+            "-",
+            f"{both_req:.2f}",
+            f"{both_wru:.2f}",
+            f"{both_rru:.2f}",
+            f"{ing.own_cpu_ms_per_message + quiet.own_cpu_ms_per_message:.2f}",
+        ]
+    )
+    print(
+        render(
+            ["path", "readings/s", "req/msg", "WRU/msg", "RRU/msg", "handler CPU ms/msg"], table, right={1, 2, 3, 4, 5}
+        )
+    )
+    print(
+        f"The alert path's share of both, no breach: {quiet.per_message(quiet.usage.requests) / both_req:.0%} of "
+        f"requests, {quiet.per_message(quiet.usage.wru) / both_wru:.0%} of WRU, "
+        f"{quiet.per_message(quiet.usage.rru) / both_rru:.0%} of RRU."
+    )
 
     print()
     nv, nd = m.naive, m.naive_dup
-    print(f"Baseline, naive evaluator (in bench/alerts.py: per message GetItem device, per breaching reading PutItem "
-          f"alert + SNS publish, no open-alert guard), fed the breach episode: {m.naive_items} alert items and "
-          f"{nv.notifications} emails (ours: {sum(m.ours_items.values())} items, 1 per type per meter, and "
-          f"{breach.notifications} emails); {nv.per_message(nv.usage.requests):.2f} req/msg, "
-          f"{nv.per_message(nv.usage.wru):.2f} WRU/msg (ours {breach.per_message(breach.usage.requests):.2f}, "
-          f"{breach.per_message(breach.usage.wru):.2f}). Redelivered: naive {m.naive_items_after_dup} items (keyed by "
-          f"reading) and {nd.notifications} more emails; ours {m.rows['duplicate'].notifications}.")
+    print(
+        f"Baseline, naive evaluator (in bench/alerts.py: per message GetItem device, per breaching reading PutItem "
+        f"alert + SNS publish, no open-alert guard), fed the breach episode: {m.naive_items} alert items and "
+        f"{nv.notifications} emails (ours: {sum(m.ours_items.values())} items, 1 per type per meter, and "
+        f"{breach.notifications} emails); {nv.per_message(nv.usage.requests):.2f} req/msg, "
+        f"{nv.per_message(nv.usage.wru):.2f} WRU/msg (ours {breach.per_message(breach.usage.requests):.2f}, "
+        f"{breach.per_message(breach.usage.wru):.2f}). Redelivered: naive {m.naive_items_after_dup} items (keyed by "
+        f"reading) and {nd.notifications} more emails; ours {m.rows['duplicate'].notifications}."
+    )
 
     problems = [f"{r.label}: {'; '.join(r.problems)}" for r in rows if r.problems] + m.problems
     for problem in problems:

@@ -26,6 +26,7 @@ enables it on TelemetryTable, so it is priced (for both designs alike).
 Free tiers are ignored. Prices are constants below with their source and
 date: re-check them before quoting the numbers.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,7 +59,7 @@ DYNAMODB_RRU_USD = 0.125 / 1_000_000  # per read request unit
 DYNAMODB_STORAGE_GB_MONTH_USD = 0.25
 DYNAMODB_PITR_GB_MONTH_USD = 0.20  # continuous backups (point-in-time recovery), per GB-month of table size
 DYNAMODB_ITEM_OVERHEAD_BYTES = 100  # storage: DynamoDB bills 100 bytes of indexing overhead per item
-GB = 1024 ** 3
+GB = 1024**3
 
 # ---------------------------------------------------------------- the workload
 DAYS_PER_MONTH = 30
@@ -113,8 +114,9 @@ def lines(m) -> tuple[list[Line], dict[str, float]]:
 
     iot_units = math.ceil(m.message_payload_bytes / IOT_MESSAGE_UNIT_BYTES)
     naive_iot_units = math.ceil(m.naive_message_bytes / IOT_MESSAGE_UNIT_BYTES)
-    sqs_per_message = (math.ceil(m.rule_output_bytes / SQS_CHUNK_BYTES) + 1 / SQS_MESSAGES_PER_RECEIVE
-                       + 1 / SQS_MESSAGES_PER_DELETE)
+    sqs_per_message = (
+        math.ceil(m.rule_output_bytes / SQS_CHUNK_BYTES) + 1 / SQS_MESSAGES_PER_RECEIVE + 1 / SQS_MESSAGES_PER_DELETE
+    )
     invocations = messages / m.batch_size
 
     cpu_scale = LAMBDA_FULL_VCPU_MB / m.ingest_memory_mb
@@ -134,43 +136,93 @@ def lines(m) -> tuple[list[Line], dict[str, float]]:
     day_bytes = RAW_RETENTION_DAYS * (m.day_item_bytes + DYNAMODB_ITEM_OVERHEAD_BYTES)
     stored_gb = (raw_bytes + day_bytes) / GB
     naive_counters_per_day = 24 + 1 + 1 / DAYS_PER_MONTH
-    naive_bytes = (readings_kept * (m.naive_raw_item_bytes + DYNAMODB_ITEM_OVERHEAD_BYTES)
-                   + RAW_RETENTION_DAYS * naive_counters_per_day
-                   * (m.naive_rollup_item_bytes + DYNAMODB_ITEM_OVERHEAD_BYTES))
+    naive_bytes = readings_kept * (
+        m.naive_raw_item_bytes + DYNAMODB_ITEM_OVERHEAD_BYTES
+    ) + RAW_RETENTION_DAYS * naive_counters_per_day * (m.naive_rollup_item_bytes + DYNAMODB_ITEM_OVERHEAD_BYTES)
     naive_gb = naive_bytes / GB
 
     out = [
-        Line(f"IoT Core messages ({iot_units} x 5 KB unit each)", _n(messages * iot_units),
-             messages * iot_units * IOT_MESSAGE_USD,
-             _n(naive_messages * naive_iot_units), naive_messages * naive_iot_units * IOT_MESSAGE_USD),
-        Line("IoT Core connectivity (connection-minutes)", _n(CONNECTION_MINUTES_PER_MONTH),
-             CONNECTION_MINUTES_PER_MONTH * IOT_CONNECTION_MINUTE_USD,
-             _n(CONNECTION_MINUTES_PER_MONTH), CONNECTION_MINUTES_PER_MONTH * IOT_CONNECTION_MINUTE_USD),
-        Line("IoT rules: triggered + actions (ours -> SQS, naive -> Lambda)", f"{_n(messages)} + {_n(messages)}",
-             messages * (IOT_RULE_TRIGGERED_USD + IOT_ACTION_USD),
-             f"{_n(naive_messages)} + {_n(naive_messages)}",
-             naive_messages * (IOT_RULE_TRIGGERED_USD + IOT_ACTION_USD)),
-        Line("SQS requests (send + receive/10 + delete/10)", _n(messages * sqs_per_message),
-             messages * sqs_per_message * SQS_REQUEST_USD, "-", 0.0),
-        Line(f"Lambda requests (ours: batches of {m.batch_size})", _n(invocations), invocations * LAMBDA_REQUEST_USD,
-             _n(naive_messages), naive_messages * LAMBDA_REQUEST_USD),
-        Line(f"Lambda duration, GB-s (ours {m.ingest_memory_mb} MB x {duration_ms:.0f} ms/msg, "
-             f"naive {NAIVE_LAMBDA_MB} MB x {NAIVE_LAMBDA_MS:.0f} ms)", _n(gb_seconds),
-             gb_seconds * LAMBDA_GB_SECOND_ARM64_USD, _n(naive_gb_seconds),
-             naive_gb_seconds * LAMBDA_GB_SECOND_ARM64_USD),
-        Line("DynamoDB writes (WRU, measured per message)", _n(wru), wru * DYNAMODB_WRU_USD,
-             _n(naive_wru), naive_wru * DYNAMODB_WRU_USD),
-        Line("DynamoDB reads (RRU, measured per message)", _n(rru), rru * DYNAMODB_RRU_USD,
-             _n(naive_rru), naive_rru * DYNAMODB_RRU_USD),
-        Line(f"DynamoDB storage, GB ({RAW_RETENTION_DAYS} days of readings + rollups)", f"{stored_gb:.3f}",
-             stored_gb * DYNAMODB_STORAGE_GB_MONTH_USD, f"{naive_gb:.3f}", naive_gb * DYNAMODB_STORAGE_GB_MONTH_USD),
-        Line(f"DynamoDB PITR, GB (template.yaml: {'on' if pitr else 'off'} for TelemetryTable; same for both)",
-             f"{stored_gb:.3f}" if pitr else "-", stored_gb * DYNAMODB_PITR_GB_MONTH_USD if pitr else 0.0,
-             f"{naive_gb:.3f}" if pitr else "-", naive_gb * DYNAMODB_PITR_GB_MONTH_USD if pitr else 0.0),
+        Line(
+            f"IoT Core messages ({iot_units} x 5 KB unit each)",
+            _n(messages * iot_units),
+            messages * iot_units * IOT_MESSAGE_USD,
+            _n(naive_messages * naive_iot_units),
+            naive_messages * naive_iot_units * IOT_MESSAGE_USD,
+        ),
+        Line(
+            "IoT Core connectivity (connection-minutes)",
+            _n(CONNECTION_MINUTES_PER_MONTH),
+            CONNECTION_MINUTES_PER_MONTH * IOT_CONNECTION_MINUTE_USD,
+            _n(CONNECTION_MINUTES_PER_MONTH),
+            CONNECTION_MINUTES_PER_MONTH * IOT_CONNECTION_MINUTE_USD,
+        ),
+        Line(
+            "IoT rules: triggered + actions (ours -> SQS, naive -> Lambda)",
+            f"{_n(messages)} + {_n(messages)}",
+            messages * (IOT_RULE_TRIGGERED_USD + IOT_ACTION_USD),
+            f"{_n(naive_messages)} + {_n(naive_messages)}",
+            naive_messages * (IOT_RULE_TRIGGERED_USD + IOT_ACTION_USD),
+        ),
+        Line(
+            "SQS requests (send + receive/10 + delete/10)",
+            _n(messages * sqs_per_message),
+            messages * sqs_per_message * SQS_REQUEST_USD,
+            "-",
+            0.0,
+        ),
+        Line(
+            f"Lambda requests (ours: batches of {m.batch_size})",
+            _n(invocations),
+            invocations * LAMBDA_REQUEST_USD,
+            _n(naive_messages),
+            naive_messages * LAMBDA_REQUEST_USD,
+        ),
+        Line(
+            f"Lambda duration, GB-s (ours {m.ingest_memory_mb} MB x {duration_ms:.0f} ms/msg, "
+            f"naive {NAIVE_LAMBDA_MB} MB x {NAIVE_LAMBDA_MS:.0f} ms)",
+            _n(gb_seconds),
+            gb_seconds * LAMBDA_GB_SECOND_ARM64_USD,
+            _n(naive_gb_seconds),
+            naive_gb_seconds * LAMBDA_GB_SECOND_ARM64_USD,
+        ),
+        Line(
+            "DynamoDB writes (WRU, measured per message)",
+            _n(wru),
+            wru * DYNAMODB_WRU_USD,
+            _n(naive_wru),
+            naive_wru * DYNAMODB_WRU_USD,
+        ),
+        Line(
+            "DynamoDB reads (RRU, measured per message)",
+            _n(rru),
+            rru * DYNAMODB_RRU_USD,
+            _n(naive_rru),
+            naive_rru * DYNAMODB_RRU_USD,
+        ),
+        Line(
+            f"DynamoDB storage, GB ({RAW_RETENTION_DAYS} days of readings + rollups)",
+            f"{stored_gb:.3f}",
+            stored_gb * DYNAMODB_STORAGE_GB_MONTH_USD,
+            f"{naive_gb:.3f}",
+            naive_gb * DYNAMODB_STORAGE_GB_MONTH_USD,
+        ),
+        Line(
+            f"DynamoDB PITR, GB (template.yaml: {'on' if pitr else 'off'} for TelemetryTable; same for both)",
+            f"{stored_gb:.3f}" if pitr else "-",
+            stored_gb * DYNAMODB_PITR_GB_MONTH_USD if pitr else 0.0,
+            f"{naive_gb:.3f}" if pitr else "-",
+            naive_gb * DYNAMODB_PITR_GB_MONTH_USD if pitr else 0.0,
+        ),
     ]
-    facts = {"messages": messages, "duration_ms": duration_ms, "cpu_scale": cpu_scale,
-             "requests_per_message": requests_per_message, "stored_gb": stored_gb, "naive_gb": naive_gb,
-             "retention_days": RAW_RETENTION_DAYS}
+    facts = {
+        "messages": messages,
+        "duration_ms": duration_ms,
+        "cpu_scale": cpu_scale,
+        "requests_per_message": requests_per_message,
+        "stored_gb": stored_gb,
+        "naive_gb": naive_gb,
+        "retention_days": RAW_RETENTION_DAYS,
+    }
     return out, facts
 
 
@@ -185,42 +237,84 @@ def report(m) -> int:
     def share(value: float, total: float) -> str:
         return f"{100 * value / total:.0f}%" if total else "-"
 
-    print(f"Cost per device-month, AWS list prices us-east-1 (bench/cost.py), one reading every "
-          f"{READING_INTERVAL_S} s = {READINGS_PER_MONTH:,} readings in {DAYS_PER_MONTH} days; DynamoDB figures "
-          f"measured in this run (--size {m.size})")
-    table = [[r.item, r.ours_quantity, f"{r.ours_usd:.5f}", share(r.ours_usd, ours_total),
-              r.naive_quantity, f"{r.naive_usd:.5f}", share(r.naive_usd, naive_total)] for r in rows]
+    print(
+        f"Cost per device-month, AWS list prices us-east-1 (bench/cost.py), one reading every "
+        f"{READING_INTERVAL_S} s = {READINGS_PER_MONTH:,} readings in {DAYS_PER_MONTH} days; DynamoDB figures "
+        f"measured in this run (--size {m.size})"
+    )
+    table = [
+        [
+            r.item,
+            r.ours_quantity,
+            f"{r.ours_usd:.5f}",
+            share(r.ours_usd, ours_total),
+            r.naive_quantity,
+            f"{r.naive_usd:.5f}",
+            share(r.naive_usd, naive_total),
+        ]
+        for r in rows
+    ]
     table.append(["total per device-month", "", f"{ours_total:.4f}", "", "", f"{naive_total:.4f}", ""])
     pitr = rows[-1]
-    table.append(["total without PITR", "", f"{ours_total - pitr.ours_usd:.4f}", "", "",
-                  f"{naive_total - pitr.naive_usd:.4f}", ""])
-    print(render(["line item", "ours: quantity", "ours: $", "share", "naive: quantity", "naive: $", "share"],
-                 table, right={1, 2, 3, 4, 5, 6}))
+    table.append(
+        [
+            "total without PITR",
+            "",
+            f"{ours_total - pitr.ours_usd:.4f}",
+            "",
+            "",
+            f"{naive_total - pitr.naive_usd:.4f}",
+            "",
+        ]
+    )
+    print(
+        render(
+            ["line item", "ours: quantity", "ours: $", "share", "naive: quantity", "naive: $", "share"],
+            table,
+            right={1, 2, 3, 4, 5, 6},
+        )
+    )
     verdict = "well under" if ours_total < TARGET_USD * 0.8 else "under" if ours_total < TARGET_USD else "ABOVE"
-    print(f"Target (the issue): well under ${TARGET_USD:.2f} per device-month. Ours: ${ours_total:.4f}, {verdict} "
-          f"the target; naive: ${naive_total:.4f} ({naive_total / ours_total:.1f}x ours).")
+    print(
+        f"Target (the issue): well under ${TARGET_USD:.2f} per device-month. Ours: ${ours_total:.4f}, {verdict} "
+        f"the target; naive: ${naive_total:.4f} ({naive_total / ours_total:.1f}x ours)."
+    )
     top = sorted(rows, key=lambda r: r.ours_usd, reverse=True)[:3]
-    print("Largest lines of ours: " + "; ".join(f"{r.item.split(' (')[0].removesuffix(', GB')} ${r.ours_usd:.4f} "
-                                               f"({share(r.ours_usd, ours_total)})" for r in top) + ".")
+    print(
+        "Largest lines of ours: "
+        + "; ".join(
+            f"{r.item.split(' (')[0].removesuffix(', GB')} ${r.ours_usd:.4f} ({share(r.ours_usd, ours_total)})"
+            for r in top
+        )
+        + "."
+    )
     steady = m.phases["steady"]
     print("Assumptions:")
-    print(f"* Ours: {READINGS_PER_MONTH // int(facts['messages'])} readings per message, "
-          f"{facts['messages']:,.0f} messages; the DynamoDB cost of a message is the steady row of the ingestion "
-          f"table ({facts['requests_per_message']:.2f} requests, {steady.per_message(steady.usage.wru):.2f} WRU, "
-          f"{steady.per_message(steady.usage.rru):.2f} RRU), i.e. every message is the only one of its meter in its "
-          f"batch, as at a 5-minute cadence; backlog batches cost less.")
-    print(f"* Lambda duration per message (an estimate, not a measurement): the measured handler CPU "
-          f"{steady.own_cpu_ms_per_message:.2f} ms x {facts['cpu_scale']:.2f} (one vCPU at {LAMBDA_FULL_VCPU_MB} MB, "
-          f"so {m.ingest_memory_mb} MB runs it {facts['cpu_scale']:.2f}x slower) + {facts['requests_per_message']:.2f} "
-          f"requests x {DYNAMODB_ROUND_TRIP_MS:g} ms = {facts['duration_ms']:.0f} ms; the naive function is taken as "
-          f"{NAIVE_LAMBDA_MB} MB x {NAIVE_LAMBDA_MS:g} ms per reading. Both on arm64 prices.")
-    print(f"* Storage at steady state: {facts['retention_days']} days of raw readings ({m.raw_bytes_per_reading:.0f} "
-          f"bytes per reading in items of {m.raw_readings_per_item:.1f}; naive {m.naive_raw_item_bytes:.0f} bytes in "
-          f"an item each) + {DYNAMODB_ITEM_OVERHEAD_BYTES} bytes overhead per item + rollups "
-          f"(ours: a day item of {m.day_item_bytes:,.0f} bytes per day, kept; naive: 24 hour + 1 day + 1/30 month "
-          f"counters per day); GB = 2^30 bytes.")
-    print("* Not priced: free tiers; SQS idle polling and KMS requests (per queue/table, not per device); "
-          "CloudWatch Logs and X-Ray traces of ~86 invocations a month (fractions of a cent); data transfer.")
+    print(
+        f"* Ours: {READINGS_PER_MONTH // int(facts['messages'])} readings per message, "
+        f"{facts['messages']:,.0f} messages; the DynamoDB cost of a message is the steady row of the ingestion "
+        f"table ({facts['requests_per_message']:.2f} requests, {steady.per_message(steady.usage.wru):.2f} WRU, "
+        f"{steady.per_message(steady.usage.rru):.2f} RRU), i.e. every message is the only one of its meter in its "
+        f"batch, as at a 5-minute cadence; backlog batches cost less."
+    )
+    print(
+        f"* Lambda duration per message (an estimate, not a measurement): the measured handler CPU "
+        f"{steady.own_cpu_ms_per_message:.2f} ms x {facts['cpu_scale']:.2f} (one vCPU at {LAMBDA_FULL_VCPU_MB} MB, "
+        f"so {m.ingest_memory_mb} MB runs it {facts['cpu_scale']:.2f}x slower) + {facts['requests_per_message']:.2f} "
+        f"requests x {DYNAMODB_ROUND_TRIP_MS:g} ms = {facts['duration_ms']:.0f} ms; the naive function is taken as "
+        f"{NAIVE_LAMBDA_MB} MB x {NAIVE_LAMBDA_MS:g} ms per reading. Both on arm64 prices."
+    )
+    print(
+        f"* Storage at steady state: {facts['retention_days']} days of raw readings ({m.raw_bytes_per_reading:.0f} "
+        f"bytes per reading in items of {m.raw_readings_per_item:.1f}; naive {m.naive_raw_item_bytes:.0f} bytes in "
+        f"an item each) + {DYNAMODB_ITEM_OVERHEAD_BYTES} bytes overhead per item + rollups "
+        f"(ours: a day item of {m.day_item_bytes:,.0f} bytes per day, kept; naive: 24 hour + 1 day + 1/30 month "
+        f"counters per day); GB = 2^30 bytes."
+    )
+    print(
+        "* Not priced: free tiers; SQS idle polling and KMS requests (per queue/table, not per device); "
+        "CloudWatch Logs and X-Ray traces of ~86 invocations a month (fractions of a cent); data transfer."
+    )
     return 0
 
 
@@ -229,6 +323,8 @@ def run(size_name: str = "full", measurement=None) -> int:
         from bench import ingestion
 
         measurement = ingestion.measure(size_name)
-        print(f"(DynamoDB figures measured just now by bench/ingestion.py in {measurement.elapsed_s:.1f} s; "
-              f"`--only ingestion` prints them)")
+        print(
+            f"(DynamoDB figures measured just now by bench/ingestion.py in {measurement.elapsed_s:.1f} s; "
+            f"`--only ingestion` prints them)"
+        )
     return report(measurement)

@@ -21,6 +21,7 @@ other than the expected one, and the run exits non-zero.
 The first call that issues a token also reads the signing key from Secrets
 Manager (cached per container afterwards): that shows under `other AWS`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,8 +34,14 @@ from bench.table import render
 
 ADMIN = ("root@gridpulse.example.com", "root-password-1")
 ANN = {"name": "Ann", "email": "ann@example.com", "username": "ann", "password": "correct-horse-1"}
-BOB = {"name": "Bob", "email": "bob@example.com", "username": "bob", "password": "correct-horse-2",
-       "role": "operator", "cities": ["Lisbon"]}
+BOB = {
+    "name": "Bob",
+    "email": "bob@example.com",
+    "username": "bob",
+    "password": "correct-horse-2",
+    "role": "operator",
+    "cities": ["Lisbon"],
+}
 
 
 @dataclass
@@ -110,8 +117,16 @@ class Session:
         finally:
             response.close()
 
-    def measure(self, route: str, method: str, path: str, body=None, token: str | None = None,
-                expect: int = 200, api_key: str | None = None):
+    def measure(
+        self,
+        route: str,
+        method: str,
+        path: str,
+        body=None,
+        token: str | None = None,
+        expect: int = 200,
+        api_key: str | None = None,
+    ):
         """One recorded call; returns the response body."""
         self.recorder.requests.clear()
         self.recorder.auth_checks = 0
@@ -160,17 +175,23 @@ def scenario(api: Session, stack) -> None:
 
     # auth
     api.measure("POST /auth/register", "POST", "/auth/register", ANN, expect=201)
-    token = api.measure("POST /auth/login", "POST", "/auth/login",
-                        {"email": ANN["email"], "password": ANN["password"]}).get("token")
+    token = api.measure(
+        "POST /auth/login", "POST", "/auth/login", {"email": ANN["email"], "password": ANN["password"]}
+    ).get("token")
     api.measure("GET /auth/me", "GET", "/auth/me", token=token)
     api.measure("POST /auth/logout", "POST", "/auth/logout", token=token)
-    api.measure("POST /auth/forgot-password (known email)", "POST", "/auth/forgot-password",
-                {"email": ANN["email"]}, expect=202)
+    api.measure(
+        "POST /auth/forgot-password (known email)", "POST", "/auth/forgot-password", {"email": ANN["email"]}, expect=202
+    )
     api.measure_background("PasswordResetFunction (one queued address)", lambda: _send_queued_resets(stack))
     mails = [m["body"] for m in sent_emails(stack.account, stack.region) if ANN["email"] in m["to"]]
     match = re.search(r"Reset token: (\S+)", mails[-1]) if mails else None
-    api.measure("POST /auth/reset-password", "POST", "/auth/reset-password",
-                {"token": match.group(1) if match else "missing", "password": "brand-new-pass-2"})
+    api.measure(
+        "POST /auth/reset-password",
+        "POST",
+        "/auth/reset-password",
+        {"token": match.group(1) if match else "missing", "password": "brand-new-pass-2"},
+    )
 
     # users (as the admin; this login is setup, not counted)
     _, body = api.request("POST", "/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})
@@ -195,46 +216,83 @@ def scenario(api: Session, stack) -> None:
 
 def sites_devices_groups(api: Session, admin: str) -> None:
     """Hotels, sections, rooms, devices (with IoT provisioning), device API, groups."""
-    hotel = api.measure("POST /hotels", "POST", "/hotels", {"hotel_name": "Sea View", "timezone": "Europe/Lisbon"},
-                        token=admin, expect=201).get("hotel_id", "missing")
+    hotel = api.measure(
+        "POST /hotels",
+        "POST",
+        "/hotels",
+        {"hotel_name": "Sea View", "timezone": "Europe/Lisbon"},
+        token=admin,
+        expect=201,
+    ).get("hotel_id", "missing")
     api.measure("GET /hotels", "GET", "/hotels", token=admin)
     api.measure("GET /hotels/{id}", "GET", f"/hotels/{hotel}", token=admin)
     api.measure("PUT /hotels/{id}", "PUT", f"/hotels/{hotel}", {"address": "1 Beach Rd"}, token=admin)
-    section = api.measure("POST /hotels/{id}/sections", "POST", f"/hotels/{hotel}/sections",
-                          {"section_name": "Floor 1"}, token=admin, expect=201).get("section_id", "missing")
+    section = api.measure(
+        "POST /hotels/{id}/sections",
+        "POST",
+        f"/hotels/{hotel}/sections",
+        {"section_name": "Floor 1"},
+        token=admin,
+        expect=201,
+    ).get("section_id", "missing")
     api.measure("GET /hotels/{id}/sections", "GET", f"/hotels/{hotel}/sections", token=admin)
     api.measure("PUT /sections/{id}", "PUT", f"/sections/{section}", {"section_name": "First"}, token=admin)
-    room = api.measure("POST /sections/{id}/rooms", "POST", f"/sections/{section}/rooms",
-                       {"room_number": "101"}, token=admin, expect=201).get("room_id", "missing")
+    room = api.measure(
+        "POST /sections/{id}/rooms",
+        "POST",
+        f"/sections/{section}/rooms",
+        {"room_number": "101"},
+        token=admin,
+        expect=201,
+    ).get("room_id", "missing")
     api.measure("GET /sections/{id}/rooms", "GET", f"/sections/{section}/rooms", token=admin)
     api.measure("PUT /rooms/{id}", "PUT", f"/rooms/{room}", {"occupancy_status": "occupied"}, token=admin)
 
-    created = api.measure("POST /rooms/{id}/devices", "POST", f"/rooms/{room}/devices",
-                          {"device_name": "101 meter", "ssid": "inn", "password": "wifi-pass-1"},
-                          token=admin, expect=201)
+    created = api.measure(
+        "POST /rooms/{id}/devices",
+        "POST",
+        f"/rooms/{room}/devices",
+        {"device_name": "101 meter", "ssid": "inn", "password": "wifi-pass-1"},
+        token=admin,
+        expect=201,
+    )
     device = created.get("device_id", "missing")
     key = (created.get("credentials") or {}).get("api_key", "missing")
-    other = api.measure("POST /devices", "POST", "/devices", {"name": "lamp", "device_type": "light", "city": "Lisbon"},
-                        token=admin, expect=201).get("device_id", "missing")
+    other = api.measure(
+        "POST /devices",
+        "POST",
+        "/devices",
+        {"name": "lamp", "device_type": "light", "city": "Lisbon"},
+        token=admin,
+        expect=201,
+    ).get("device_id", "missing")
     api.measure("GET /devices", "GET", "/devices?device_type=meter", token=admin)
     api.measure("GET /rooms/{id}/devices", "GET", f"/rooms/{room}/devices", token=admin)
     api.measure("GET /devices/{id}", "GET", f"/devices/{device}", token=admin)
     api.measure("PUT /devices/{id}", "PUT", f"/devices/{device}", {"name": "101 main meter"}, token=admin)
     api.measure("GET /device/status (old key)", "GET", "/device/status", api_key=key, expect=200)
-    key = api.measure("POST /devices/{id}/rotate-credentials", "POST", f"/devices/{device}/rotate-credentials",
-                      token=admin).get("api_key", "missing")
+    key = api.measure(
+        "POST /devices/{id}/rotate-credentials", "POST", f"/devices/{device}/rotate-credentials", token=admin
+    ).get("api_key", "missing")
     api.measure("POST /device/heartbeat", "POST", "/device/heartbeat", {"firmware_version": "1.0.0"}, api_key=key)
     api.measure("PUT /device/config", "PUT", "/device/config", {"config": {"interval_s": 30}}, api_key=key)
     api.measure("GET /device/config", "GET", "/device/config", api_key=key)
     api.measure("GET /device/credentials", "GET", "/device/credentials", api_key=key)
 
-    group = api.measure("POST /groups", "POST", "/groups", {"name": "Floor 1"}, token=admin,
-                        expect=201).get("group_id", "missing")
+    group = api.measure("POST /groups", "POST", "/groups", {"name": "Floor 1"}, token=admin, expect=201).get(
+        "group_id", "missing"
+    )
     api.measure("GET /groups", "GET", "/groups", token=admin)
-    api.measure("POST /groups/{id}/devices", "POST", f"/groups/{group}/devices", {"device_id": device},
-                token=admin, expect=201)
-    api.measure("POST /groups/{id}/devices/bulk", "POST", f"/groups/{group}/devices/bulk",
-                {"device_ids": [device, other]}, token=admin)
+    api.measure(
+        "POST /groups/{id}/devices", "POST", f"/groups/{group}/devices", {"device_id": device}, token=admin, expect=201
+    )
+    api.measure(
+        "POST /groups/{id}/devices/bulk",
+        "POST",
+        f"/groups/{group}/devices/bulk",
+        {"device_ids": [device, other]},
+        token=admin,
+    )
     api.measure("GET /groups/{id}/devices", "GET", f"/groups/{group}/devices", token=admin)
     api.measure("GET /devices/{id}/groups", "GET", f"/devices/{device}/groups", token=admin)
     api.measure("DELETE /groups/{id}/devices/{device_id}", "DELETE", f"/groups/{group}/devices/{device}", token=admin)
@@ -256,21 +314,38 @@ def run() -> int:
             api = Session(Client(Gateway(stack, load_functions(stack))), recorder)
             scenario(api, stack)
 
-    rows = [[("! " if c.status != c.expected else "") + c.route, str(c.status), str(len(c.dynamodb)),
-             str(len(c.auth)) if c.authenticated else "-", summary(c.dynamodb), summary(c.other)]
-            for c in api.calls]
-    print(render(["route", "status", "DynamoDB requests", "of which auth", "operations", "other AWS calls"],
-                 rows, right={1, 2, 3}))
+    rows = [
+        [
+            ("! " if c.status != c.expected else "") + c.route,
+            str(c.status),
+            str(len(c.dynamodb)),
+            str(len(c.auth)) if c.authenticated else "-",
+            summary(c.dynamodb),
+            summary(c.other),
+        ]
+        for c in api.calls
+    ]
+    print(
+        render(
+            ["route", "status", "DynamoDB requests", "of which auth", "operations", "other AWS calls"],
+            rows,
+            right={1, 2, 3},
+        )
+    )
 
     checks = [c for c in api.calls if c.authenticated]
     costs = sorted({len(c.auth) for c in checks})
     print()
     if checks:
-        print(f"Authenticated-request check, measured: {' or '.join(map(str, costs))} DynamoDB "
-              f"request{'' if costs == [1] else 's'} ({summary(checks[0].auth)}) "
-              f"on each of {len(checks)} authenticated calls.")
-        print("Baseline, by construction (not measured): revoked token ids kept as separate items, "
-              "GetItem user + GetItem revoked#<jti> = 2 requests per authenticated call.")
+        print(
+            f"Authenticated-request check, measured: {' or '.join(map(str, costs))} DynamoDB "
+            f"request{'' if costs == [1] else 's'} ({summary(checks[0].auth)}) "
+            f"on each of {len(checks)} authenticated calls."
+        )
+        print(
+            "Baseline, by construction (not measured): revoked token ids kept as separate items, "
+            "GetItem user + GetItem revoked#<jti> = 2 requests per authenticated call."
+        )
 
     wrong = [c for c in api.calls if c.status != c.expected]
     for c in wrong:

@@ -50,6 +50,7 @@ written into the repo. They are relative figures for this machine and
 interpreter, not Lambda's (python3.14 on arm64, whose layer is built without
 bytecode: see layers/shared/Makefile).
 """
+
 from __future__ import annotations
 
 import collections
@@ -153,20 +154,35 @@ def not_in_layer() -> str:
         return re.sub(r"[-_.]+", "-", name).lower()
 
     requirements = (ROOT / "layers" / "shared" / "requirements.txt").read_text().splitlines()
-    layer = {canonical(re.split(r"[=<>~!; \[]", line.strip())[0]) for line in requirements
-             if line.strip() and not line.lstrip().startswith("#")}
-    return ",".join(sorted(top for top, dists in packages_distributions().items()
-                           if top not in sys.stdlib_module_names and not any(canonical(d) in layer for d in dists)))
+    layer = {
+        canonical(re.split(r"[=<>~!; \[]", line.strip())[0])
+        for line in requirements
+        if line.strip() and not line.lstrip().startswith("#")
+    }
+    return ",".join(
+        sorted(
+            top
+            for top, dists in packages_distributions().items()
+            if top not in sys.stdlib_module_names and not any(canonical(d) in layer for d in dists)
+        )
+    )
 
 
 def targets(lambda_root: str) -> list[Target]:
     """The reference rows (the floor second), then one target per function in template.yaml, then the Tracer's
     first-invocation cost."""
     stack = predicted_stack()
-    base = {**os.environ, **PROCESS_ENV, "GRIDPULSE_BENCH_NOT_IN_LAYER": not_in_layer(),
-            "GRIDPULSE_BENCH_LAYER": str(ROOT / "layers" / "shared")}
-    found = [Target("import boto3", ["boto3"], base), Target(FLOOR, ["floor"], base),
-             Target("Powertools resolver + validation (reference)", ["resolver"], base)]
+    base = {
+        **os.environ,
+        **PROCESS_ENV,
+        "GRIDPULSE_BENCH_NOT_IN_LAYER": not_in_layer(),
+        "GRIDPULSE_BENCH_LAYER": str(ROOT / "layers" / "shared"),
+    }
+    found = [
+        Target("import boto3", ["boto3"], base),
+        Target(FLOOR, ["floor"], base),
+        Target("Powertools resolver + validation (reference)", ["resolver"], base),
+    ]
     functions = []
     for logical, resource in stack.functions().items():
         props = resource["Properties"]
@@ -178,14 +194,18 @@ def targets(lambda_root: str) -> list[Target]:
         env.pop("POWERTOOLS_TRACE_DISABLED", None)
         env.update({k: v for k, v in template_env.items() if k == "POWERTOOLS_TRACE_DISABLED"})
         behind_api = any(e.get("Type") == "Api" for e in (props.get("Events") or {}).values())
-        functions.append(Target(
-            label=f"{logical} ({path.relative_to(ROOT)})",
-            args=["handler", str(path), f"gridpulse_fn_{logical}", attr],
-            env=env, budget=API_TARGET if behind_api else EVENT_TARGET,
-        ))
+        functions.append(
+            Target(
+                label=f"{logical} ({path.relative_to(ROOT)})",
+                args=["handler", str(path), f"gridpulse_fn_{logical}", attr],
+                env=env,
+                budget=API_TARGET if behind_api else EVENT_TARGET,
+            )
+        )
     health = next(t for t in functions if t.label.startswith("HealthFunction"))
-    first_trace = Target("+ Tracer on the first traced invocation", ["first-trace", *health.args[1:]],
-                         health.env, increment=True)
+    first_trace = Target(
+        "+ Tracer on the first traced invocation", ["first-trace", *health.args[1:]], health.env, increment=True
+    )
     return found + functions + [first_trace]
 
 
@@ -193,7 +213,11 @@ def _child(args: list[str], env: dict[str, str], cache_dir: str, importtime: boo
     flags = ["-X", "importtime"] if importtime else []
     return subprocess.run(
         [sys.executable, "-I", "-X", f"pycache_prefix={cache_dir}", *flags, "-c", CHILD, *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -223,15 +247,16 @@ def contributors(target: Target, cache_dir: str) -> dict[str, float]:
     for line in lines[start:]:
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        self_us, _cumulative, name = line[len("import time:"):].split("|")
+        self_us, _cumulative, name = line[len("import time:") :].split("|")
         found[contributor(name.strip())] += int(self_us) / 1000
     wall = float(done.stdout.strip().splitlines()[-1].split()[1])
     found["(handler)"] = max(0.0, wall - sum(found.values()))
     return found
 
 
-def top_contributors(target: Target, cache_dir: str, leave_out: set[str] = frozenset(),
-                     runs: int = IMPORTTIME_RUNS) -> list[tuple[str, float]]:
+def top_contributors(
+    target: Target, cache_dir: str, leave_out: set[str] = frozenset(), runs: int = IMPORTTIME_RUNS
+) -> list[tuple[str, float]]:
     """The TOP biggest contributors not in `leave_out`, each its median over `runs` children (absent counts as 0)."""
     samples = [contributors(target, cache_dir) for _ in range(runs)]
     names = set().union(*samples) - leave_out
@@ -240,10 +265,14 @@ def top_contributors(target: Target, cache_dir: str, leave_out: set[str] = froze
 
 
 def run(runs: int) -> int:
-    print(f"Cold-start import time: {runs} rounds, one fresh interpreter per row each "
-          f"({sys.executable}, Python {sys.version.split()[0]}); functions as deployed (in Lambda, tracing on)")
-    with tempfile.TemporaryDirectory(prefix="gridpulse-bench-pycache-") as cache_dir, \
-            tempfile.TemporaryDirectory(prefix="gridpulse-bench-task-root-") as lambda_root:
+    print(
+        f"Cold-start import time: {runs} rounds, one fresh interpreter per row each "
+        f"({sys.executable}, Python {sys.version.split()[0]}); functions as deployed (in Lambda, tracing on)"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="gridpulse-bench-pycache-") as cache_dir,
+        tempfile.TemporaryDirectory(prefix="gridpulse-bench-task-root-") as lambda_root,
+    ):
         rows = targets(lambda_root)
         for target in rows:  # warm-up: compile bytecode into the private cache; not counted
             time_once(target, cache_dir)
@@ -266,13 +295,25 @@ def run(runs: int) -> int:
             verdict = f"<= {target.budget:.1f}x " + ("ok" if ratio <= target.budget else "OVER")
             if ratio > target.budget:
                 over.append(target.label.split(" ")[0])
-        table.append([target.label, f"{statistics.median(target.cpu):.1f}", f"{statistics.median(target.wall):.1f}",
-                      f"{'+' if target.increment else ''}{ratio:.2f}x", verdict])
+        table.append(
+            [
+                target.label,
+                f"{statistics.median(target.cpu):.1f}",
+                f"{statistics.median(target.wall):.1f}",
+                f"{'+' if target.increment else ''}{ratio:.2f}x",
+                verdict,
+            ]
+        )
     print(render(["function", "cpu ms", "wall ms", "x floor", "target"], table, right={1, 2, 3}))
     print("over the cold-start target: " + (", ".join(over) if over else "none"))
-    print(f"\nBiggest imports per function beyond what the floor imports (-X importtime self ms, median of "
-          f"{IMPORTTIME_RUNS}; wall time, so only roughly additive):")
-    print(render(["function", f"top {TOP}"],
-                 [[t.label.split(" ")[0], ", ".join(f"{name} {ms:.0f}" for name, ms in tops[t.label])]
-                  for t in functions]))
+    print(
+        f"\nBiggest imports per function beyond what the floor imports (-X importtime self ms, median of "
+        f"{IMPORTTIME_RUNS}; wall time, so only roughly additive):"
+    )
+    print(
+        render(
+            ["function", f"top {TOP}"],
+            [[t.label.split(" ")[0], ", ".join(f"{name} {ms:.0f}" for name, ms in tops[t.label])] for t in functions],
+        )
+    )
     return 0

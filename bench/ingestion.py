@@ -62,6 +62,7 @@ DynamoDB returned are counted from the recorded Query responses. The naive
 columns are computed, not measured: the raw readings a query over raw data
 reads at 30 s sampling, and the items the naive design's counters need.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -142,8 +143,15 @@ def day_stream(seed: int, thing: str, device_id: str, messages_after_window: int
             voltage = rng.uniform(226, 234)
             counter += power * INTERVAL_S / 3_600_000
             shown = round(counter, 3)  # the meter's register: 1 Wh resolution
-            readings.append({"timestamp": ts, "energy_kwh": shown, "power_w": round(power, 1),
-                             "voltage": round(voltage, 1), "current": round(power / voltage, 3)})
+            readings.append(
+                {
+                    "timestamp": ts,
+                    "energy_kwh": shown,
+                    "power_w": round(power, 1),
+                    "voltage": round(voltage, 1),
+                    "current": round(power / voltage, 3),
+                }
+            )
         messages.append({"readings": readings})
         sent_at.append((readings[-1]["timestamp"] * 1000) + rng.randrange(150, 1500))
         counters.append(shown)
@@ -152,17 +160,31 @@ def day_stream(seed: int, thing: str, device_id: str, messages_after_window: int
 
 def rule_output(meter: Meter, index: int) -> dict:
     """What iot_rules/telemetry.sql selects: the payload plus the rule's fields."""
-    return {**meter.messages[index], "thing_name": meter.thing, "client_id": meter.thing,
-            "received_at": meter.sent_at[index]}
+    return {
+        **meter.messages[index],
+        "thing_name": meter.thing,
+        "client_id": meter.thing,
+        "received_at": meter.sent_at[index],
+    }
 
 
 def sqs_record(meter: Meter, index: int, queue_arn: str) -> dict:
     body = json.dumps(rule_output(meter, index), separators=(",", ":"))
-    return {"messageId": f"{meter.device_id}-{index:04d}",
-            "receiptHandle": f"handle-{meter.device_id}-{index}", "body": body,
-            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(meter.sent_at[index]),
-                           "SenderId": "AIDAIOTRULES", "ApproximateFirstReceiveTimestamp": str(meter.sent_at[index])},
-            "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1"}
+    return {
+        "messageId": f"{meter.device_id}-{index:04d}",
+        "receiptHandle": f"handle-{meter.device_id}-{index}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": str(meter.sent_at[index]),
+            "SenderId": "AIDAIOTRULES",
+            "ApproximateFirstReceiveTimestamp": str(meter.sent_at[index]),
+        },
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1",
+    }
 
 
 # ---------------------------------------------------------------- item sizes and capacity units
@@ -176,7 +198,7 @@ def number_size(text: str) -> int:
 
 def value_size(value: dict) -> int:
     """Size of one AttributeValue ({"S": ...}, {"N": ...}, ...)."""
-    (kind, data), = value.items()
+    ((kind, data),) = value.items()
     if kind == "S":
         return len(data.encode())
     if kind == "N":
@@ -268,8 +290,9 @@ class Ledger:
                 response = original(client, operation_name, api_params)
             except ClientError as exc:
                 if service == "dynamodb":
-                    ledger.pending.append(_Call(operation_name, api_params, None,
-                                                exc.response.get("Error", {}).get("Code"), usage))
+                    ledger.pending.append(
+                        _Call(operation_name, api_params, None, exc.response.get("Error", {}).get("Code"), usage)
+                    )
                 raise
             finally:
                 ledger.aws_cpu_s += time.process_time() - started
@@ -334,8 +357,9 @@ class Ledger:
         if usage is not None:
             self._charge(usage, table, wru(before) * factor)
 
-    def _read(self, usage: Usage | None, table: str, items: list[dict], consistent: bool, per_item: bool,
-              factor: int = 1) -> None:
+    def _read(
+        self, usage: Usage | None, table: str, items: list[dict], consistent: bool, per_item: bool, factor: int = 1
+    ) -> None:
         for item in items:
             self._seen(table, item)
         if usage is None:
@@ -426,7 +450,7 @@ class Ledger:
                         self._deleted(usage, name, request["DeleteRequest"]["Key"])
         elif op == "TransactWriteItems":
             for entry in params["TransactItems"]:
-                (kind, body), = entry.items()
+                ((kind, body),) = entry.items()
                 if kind == "Put":
                     self._wrote(usage, body["TableName"], body["Item"], factor=2)
                 elif kind == "Update":
@@ -490,8 +514,11 @@ class Phase:
 
     @property
     def wrong(self) -> bool:
-        return bool(self.failures) or self.checked and not math.isclose(self.rollup_kwh, self.true_kwh,
-                                                                          abs_tol=1e-6 * max(1, self.readings))
+        return (
+            bool(self.failures)
+            or self.checked
+            and not math.isclose(self.rollup_kwh, self.true_kwh, abs_tol=1e-6 * max(1, self.readings))
+        )
 
 
 @dataclass
@@ -562,8 +589,9 @@ class OurDesign:
         from gridpulse.domain.users import ensure_admin
 
         ensure_admin("root@gridpulse.example.com", "root-password-1")
-        response = self.client.post("/auth/login", json={"email": "root@gridpulse.example.com",
-                                                         "password": "root-password-1"})
+        response = self.client.post(
+            "/auth/login", json={"email": "root@gridpulse.example.com", "password": "root-password-1"}
+        )
         try:
             return response.get_json()["token"]
         finally:
@@ -577,10 +605,12 @@ class OurDesign:
     def meters(self, count: int, seed: int, size: Size) -> list[Meter]:
         out = []
         for n in range(count):
-            created = self._call("POST", f"/rooms/{self.room}/devices",
-                                 {"device_name": f"meter {seed + n}", "power_rating_w": POWER_RATING_W})
-            out.append(day_stream(seed + n, created["credentials"]["thing_name"], created["device_id"],
-                                  size.messages))
+            created = self._call(
+                "POST",
+                f"/rooms/{self.room}/devices",
+                {"device_name": f"meter {seed + n}", "power_rating_w": POWER_RATING_W},
+            )
+            out.append(day_stream(seed + n, created["credentials"]["thing_name"], created["device_id"], size.messages))
         return out
 
     def preload_morning(self, meters: list[Meter]) -> None:
@@ -596,8 +626,7 @@ class OurDesign:
     def day_kwh(self, meter: Meter) -> float:
         from gridpulse.data.telemetry import DayItem, day_sk, device_pk
 
-        return float(DayItem.get(device_pk(meter.device_id), day_sk(STREAM_DATE.isoformat()),
-                                 consistent_read=True).kwh)
+        return float(DayItem.get(device_pk(meter.device_id), day_sk(STREAM_DATE.isoformat()), consistent_read=True).kwh)
 
     def deliver(self, phase: Phase, batches: list[list[tuple[Meter, int]]], fresh_context: bool) -> None:
         """Each batch through handle_sqs_batch, timed; costing afterwards."""
@@ -633,8 +662,10 @@ class OurDesign:
         for meter in meters:
             window_start = meter.messages[meter.first_window]["readings"][0]["timestamp"] * 1000
             pages = client.get_paginator("query").paginate(
-                TableName=TELEMETRY_TABLE, KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
-                ExpressionAttributeValues={":pk": {"S": device_pk(meter.device_id)}, ":r": {"S": "r#"}})
+                TableName=TELEMETRY_TABLE,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
+                ExpressionAttributeValues={":pk": {"S": device_pk(meter.device_id)}, ":r": {"S": "r#"}},
+            )
             for page in pages:
                 for item in page["Items"]:
                     if int(item["first_ts"]["N"]) >= window_start:
@@ -653,7 +684,7 @@ def backlog_batches(meters: list[Meter], size: Size, batch_size: int) -> list[li
     """The same kind of stream in arrival order, cut into full SQS batches."""
     arrivals = sorted(((m.sent_at[i], n, i) for n, m in enumerate(meters) for i in m.window(size.messages)))
     ordered = [(meters[n], i) for _, n, i in arrivals]
-    return [ordered[k:k + batch_size] for k in range(0, len(ordered), batch_size)]
+    return [ordered[k : k + batch_size] for k in range(0, len(ordered), batch_size)]
 
 
 def window_rollups(design: OurDesign, meters: list[Meter], before: float) -> float:
@@ -674,12 +705,17 @@ class NaiveDesign:
         self.ledger = ledger
         self.client = boto3.client("dynamodb")
         self.client.create_table(
-            TableName=NAIVE_TABLE, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
-        self.client.update_time_to_live(TableName=NAIVE_TABLE,
-                                        TimeToLiveSpecification={"AttributeName": "ttl", "Enabled": True})
+            TableName=NAIVE_TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        )
+        self.client.update_time_to_live(
+            TableName=NAIVE_TABLE, TimeToLiveSpecification={"AttributeName": "ttl", "Enabled": True}
+        )
 
     @staticmethod
     def events(meters: list[Meter], size: Size) -> list[dict]:
@@ -693,27 +729,42 @@ class NaiveDesign:
                 for reading in meter.messages[index]["readings"]:
                     delta = round(reading["energy_kwh"] - previous, 3)
                     previous = reading["energy_kwh"]
-                    out.append({**reading, "energy_delta_kwh": delta, "thing_name": meter.thing,
-                                "client_id": meter.thing, "received_at": reading["timestamp"] * 1000 + 400})
+                    out.append(
+                        {
+                            **reading,
+                            "energy_delta_kwh": delta,
+                            "thing_name": meter.thing,
+                            "client_id": meter.thing,
+                            "received_at": reading["timestamp"] * 1000 + 400,
+                        }
+                    )
         return out
 
     def handle(self, event: dict) -> None:
         """The naive Lambda handler (one invocation per reading)."""
         ts = datetime.fromtimestamp(event["timestamp"], tz=timezone.utc)
         pk = {"S": f"device#{event['thing_name']}"}
-        self.client.put_item(TableName=NAIVE_TABLE, Item={
-            "pk": pk, "sk": {"S": ts.strftime("%Y-%m-%dT%H:%M:%SZ")},
-            "timestamp": {"N": str(event["timestamp"])},
-            "energy_kwh": {"N": str(event["energy_kwh"])}, "power_w": {"N": str(event["power_w"])},
-            "voltage": {"N": str(event["voltage"])}, "current": {"N": str(event["current"])},
-            "received_at": {"N": str(event["received_at"])},
-            "ttl": {"N": str(int(time.time()) + 400 * 86400)},
-        })
+        self.client.put_item(
+            TableName=NAIVE_TABLE,
+            Item={
+                "pk": pk,
+                "sk": {"S": ts.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                "timestamp": {"N": str(event["timestamp"])},
+                "energy_kwh": {"N": str(event["energy_kwh"])},
+                "power_w": {"N": str(event["power_w"])},
+                "voltage": {"N": str(event["voltage"])},
+                "current": {"N": str(event["current"])},
+                "received_at": {"N": str(event["received_at"])},
+                "ttl": {"N": str(int(time.time()) + 400 * 86400)},
+            },
+        )
         for sk in (ts.strftime("hour#%Y-%m-%dT%H"), ts.strftime("day#%Y-%m-%d"), ts.strftime("month#%Y-%m")):
             self.client.update_item(
-                TableName=NAIVE_TABLE, Key={"pk": pk, "sk": {"S": sk}},
+                TableName=NAIVE_TABLE,
+                Key={"pk": pk, "sk": {"S": sk}},
                 UpdateExpression="ADD energy_kwh :e, readings :one",
-                ExpressionAttributeValues={":e": {"N": str(event["energy_delta_kwh"])}, ":one": {"N": "1"}})
+                ExpressionAttributeValues={":e": {"N": str(event["energy_delta_kwh"])}, ":one": {"N": "1"}},
+            )
 
     def deliver(self, phase: Phase, events: list[dict]) -> None:
         with self.ledger.measuring(phase.usage):
@@ -727,16 +778,19 @@ class NaiveDesign:
         phase.batches += len(events)
         phase.messages += len(events)
         phase.readings += len(events)
-        phase.rollup_kwh = sum(float(i["energy_kwh"]["N"]) for i in self.items(events)
-                               if i["sk"]["S"].startswith("day#"))
+        phase.rollup_kwh = sum(
+            float(i["energy_kwh"]["N"]) for i in self.items(events) if i["sk"]["S"].startswith("day#")
+        )
 
     def items(self, events: list[dict]) -> list[dict]:
         """Every item of the devices in `events` (read back, outside any measurement)."""
         items = []
         for thing in sorted({e["thing_name"] for e in events}):
             pages = self.client.get_paginator("query").paginate(
-                TableName=NAIVE_TABLE, KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": f"device#{thing}"}})
+                TableName=NAIVE_TABLE,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"device#{thing}"}},
+            )
             items += [item for page in pages for item in page["Items"]]
         return items
 
@@ -764,21 +818,43 @@ def seed_year(device_id: str, tz_name: str) -> None:
             for bucket in range(start, end, HOUR_MS):
                 kwh = round(rng.uniform(0.08, 1.9), 3)  # counter deltas: 1 Wh resolution
                 mean_w = kwh * 1000
-                buckets[str(bucket)] = {"e": kwh, "n": 120, "ps": round(mean_w * 120, 1), "pn": 120,
-                                        "pmin": round(mean_w * rng.uniform(0.2, 0.9), 1),
-                                        "pmax": round(mean_w * rng.uniform(1.1, 2.5), 1)}
+                buckets[str(bucket)] = {
+                    "e": kwh,
+                    "n": 120,
+                    "ps": round(mean_w * 120, 1),
+                    "pn": 120,
+                    "pmin": round(mean_w * rng.uniform(0.2, 0.9), 1),
+                    "pmax": round(mean_w * rng.uniform(1.1, 2.5), 1),
+                }
                 counter += kwh
             last_ts = end - INTERVAL_S * 1000
-            latest = Reading(ts_ms=last_ts, received_ms=last_ts + 800, identity=f"t{last_ts}",
-                             voltage=230.4, current=1.303, power_w=300.2, energy_kwh=round(counter, 3))
-            batch.save(DayItem(
-                device_pk(device_id), day_sk(day.isoformat()), date=day.isoformat(), tz=tz_name,
-                buckets=json.dumps(buckets, separators=(",", ":"), sort_keys=True),
-                kwh=round(sum(b["e"] for b in buckets.values()), 6), n=120 * len(buckets),
-                latest=json.dumps(latest.compact(), separators=(",", ":")), version=len(buckets) * 12,
-                updated_at=datetime.fromtimestamp(end / 1000, tz=timezone.utc).isoformat()))
+            latest = Reading(
+                ts_ms=last_ts,
+                received_ms=last_ts + 800,
+                identity=f"t{last_ts}",
+                voltage=230.4,
+                current=1.303,
+                power_w=300.2,
+                energy_kwh=round(counter, 3),
+            )
+            batch.save(
+                DayItem(
+                    device_pk(device_id),
+                    day_sk(day.isoformat()),
+                    date=day.isoformat(),
+                    tz=tz_name,
+                    buckets=json.dumps(buckets, separators=(",", ":"), sort_keys=True),
+                    kwh=round(sum(b["e"] for b in buckets.values()), 6),
+                    n=120 * len(buckets),
+                    latest=json.dumps(latest.compact(), separators=(",", ":")),
+                    version=len(buckets) * 12,
+                    updated_at=datetime.fromtimestamp(end / 1000, tz=timezone.utc).isoformat(),
+                )
+            )
             months.setdefault(day.isoformat()[:7], {})[day.isoformat()] = {
-                "k": round(sum(b["e"] for b in buckets.values()), 6), "v": len(buckets) * 12}
+                "k": round(sum(b["e"] for b in buckets.values()), 6),
+                "v": len(buckets) * 12,
+            }
     with MonthItem.batch_write() as batch:
         for month, days in months.items():
             batch.save(MonthItem(device_pk(device_id), month_sk(month), tz=tz_name, days=days))
@@ -791,12 +867,26 @@ def measure_queries(ledger: Ledger) -> list[QueryRow]:
     context = DeviceContext(device_id="bench-year-meter", owner_id="bench", tz=SITE_TZ, max_power_w=15_000.0)
     seed_year(context.device_id, context.tz)
     rows = []
-    for label, period, days in (("1 day by hour", "hour", 1), ("30 days by day", "day", 30),
-                                ("365 days by month", "month", 365)):
+    for label, period, days in (
+        ("1 day by hour", "hour", 1),
+        ("30 days by day", "day", 30),
+        ("365 days by month", "month", 365),
+    ):
         with ledger.measuring(Usage()) as usage:
             answer = energy(context, period, f"-{days}d", None, None)
-        rows.append(QueryRow(label, period, days, usage.requests, usage.items_read, usage.rru, usage.bytes_read,
-                             answer["count"], days * 86400 // INTERVAL_S))
+        rows.append(
+            QueryRow(
+                label,
+                period,
+                days,
+                usage.requests,
+                usage.items_read,
+                usage.rru,
+                usage.bytes_read,
+                answer["count"],
+                days * 86400 // INTERVAL_S,
+            )
+        )
     return rows
 
 
@@ -808,8 +898,9 @@ def ingest_function_settings() -> tuple[int, int]:
     stack = predicted_stack()
     props = stack.functions()["IngestFunction"]["Properties"]
     glob = (stack.template.get("Globals") or {}).get("Function") or {}
-    return int(props.get("MemorySize", glob.get("MemorySize", 128))), \
-        int(props["Events"]["Telemetry"]["Properties"]["BatchSize"])
+    return int(props.get("MemorySize", glob.get("MemorySize", 128))), int(
+        props["Events"]["Telemetry"]["Properties"]["BatchSize"]
+    )
 
 
 def measure(size_name: str = "full") -> Measurement:
@@ -830,8 +921,10 @@ def measure(size_name: str = "full") -> Measurement:
         ours.deliver(steady, steady_batches(steady_meters, size), fresh_context=True)
         steady.rollup_kwh = window_rollups(ours, steady_meters, before)
 
-        backlog = Phase(f"ours: first delivery, backlog (batches of {batch_size} records)",
-                        true_kwh=sum(m.true_kwh(size.messages) for m in backlog_meters))
+        backlog = Phase(
+            f"ours: first delivery, backlog (batches of {batch_size} records)",
+            true_kwh=sum(m.true_kwh(size.messages) for m in backlog_meters),
+        )
         backlog_before = sum(ours.day_kwh(m) for m in backlog_meters)
         ours.deliver(backlog, backlog_batches(backlog_meters, size, batch_size), fresh_context=False)
         backlog.rollup_kwh = window_rollups(ours, backlog_meters, backlog_before)
@@ -856,26 +949,36 @@ def measure(size_name: str = "full") -> Measurement:
     payloads = [len(json.dumps(m.messages[i], separators=(",", ":"))) for m, i in window]
     outputs = [len(json.dumps(rule_output(m, i), separators=(",", ":"))) for m, i in window]
     rule_fields = ("thing_name", "client_id", "received_at")
-    naive_payloads = [len(json.dumps({k: v for k, v in e.items() if k not in rule_fields}, separators=(",", ":")))
-                      for e in events]
+    naive_payloads = [
+        len(json.dumps({k: v for k, v in e.items() if k not in rule_fields}, separators=(",", ":"))) for e in events
+    ]
     naive_raw = [item_size(i) for i in naive_items if "#" not in i["sk"]["S"]]
     naive_counters = [item_size(i) for i in naive_items if "#" in i["sk"]["S"]]
     year = next(q for q in queries if q.period == "month")
     return Measurement(
-        size=size_name, size_spec=size,
-        phases={"steady": steady, "backlog": backlog, "duplicate": duplicate, "naive": naive_first,
-                "naive_duplicate": naive_dup},
+        size=size_name,
+        size_spec=size,
+        phases={
+            "steady": steady,
+            "backlog": backlog,
+            "duplicate": duplicate,
+            "naive": naive_first,
+            "naive_duplicate": naive_dup,
+        },
         queries=queries,
         message_payload_bytes=sum(payloads) / len(payloads),
         rule_output_bytes=sum(outputs) / len(outputs),
-        raw_bytes_per_reading=raw_bytes, raw_readings_per_item=per_item,
+        raw_bytes_per_reading=raw_bytes,
+        raw_readings_per_item=per_item,
         day_item_bytes=year.bytes_read / year.items if year.items else 0.0,
         naive_message_bytes=sum(naive_payloads) / len(naive_payloads),
         naive_raw_item_bytes=sum(naive_raw) / len(naive_raw),
-        naive_rollup_item_bytes=max(naive_counters), naive_rollup_items_checked=len(naive_counters),
+        naive_rollup_item_bytes=max(naive_counters),
+        naive_rollup_items_checked=len(naive_counters),
         # The request-based estimate charged 1 WRU per naive counter update: true if the real items agree.
         naive_rollup_estimate_ok=all(wru(size) == 1 for size in naive_counters),
-        ingest_memory_mb=memory_mb, batch_size=batch_size,
+        ingest_memory_mb=memory_mb,
+        batch_size=batch_size,
         elapsed_s=time.perf_counter() - started,
     )
 
@@ -890,78 +993,173 @@ ROWS = ("steady", "backlog", "duplicate", "naive", "naive_duplicate")
 def report(m: Measurement) -> int:
     size = m.size_spec
     steady = m.phases["steady"]
-    print(f"Telemetry ingestion: throughput and DynamoDB requests (moto in-process: speeds are for comparing rows; "
-          f"--size {m.size})")
-    print(f"Stream per row: {size.devices} meters x {size.messages} messages x {READINGS_PER_MESSAGE} readings "
-          f"{INTERVAL_S} s apart (counter energy_kwh, power_w, voltage, current) = {steady.readings:,} readings, "
-          f"{STREAM_DATE} from {WINDOW_START_HOUR}:00 {SITE_TZ}")
+    print(
+        f"Telemetry ingestion: throughput and DynamoDB requests (moto in-process: speeds are for comparing rows; "
+        f"--size {m.size})"
+    )
+    print(
+        f"Stream per row: {size.devices} meters x {size.messages} messages x {READINGS_PER_MESSAGE} readings "
+        f"{INTERVAL_S} s apart (counter energy_kwh, power_w, voltage, current) = {steady.readings:,} readings, "
+        f"{STREAM_DATE} from {WINDOW_START_HOUR}:00 {SITE_TZ}"
+    )
     rows = []
     for key in ROWS:
         p = m.phases[key]
-        rows.append([("! " if p.wrong else "") + p.label, str(p.batches), str(p.messages), str(p.readings),
-                     f"{p.wall_s:.2f}", f"{p.readings / p.wall_s:,.0f}" if p.wall_s else "-", str(p.usage.requests),
-                     f"{p.per_message(p.usage.requests):.2f}", f"{p.per_reading(p.usage.requests):.3f}",
-                     f"{p.rollup_kwh:.3f} / {p.true_kwh:.3f}", f"{p.ratio:.3f}"])
-    print(render(["design / delivery", "invocations", "messages", "readings", "wall s", "readings/s",
-                  "DynamoDB requests", "req/msg", "req/reading", "rollup / metered kWh", "ratio"],
-                 rows, right=set(range(1, 11))))
+        rows.append(
+            [
+                ("! " if p.wrong else "") + p.label,
+                str(p.batches),
+                str(p.messages),
+                str(p.readings),
+                f"{p.wall_s:.2f}",
+                f"{p.readings / p.wall_s:,.0f}" if p.wall_s else "-",
+                str(p.usage.requests),
+                f"{p.per_message(p.usage.requests):.2f}",
+                f"{p.per_reading(p.usage.requests):.3f}",
+                f"{p.rollup_kwh:.3f} / {p.true_kwh:.3f}",
+                f"{p.ratio:.3f}",
+            ]
+        )
+    print(
+        render(
+            [
+                "design / delivery",
+                "invocations",
+                "messages",
+                "readings",
+                "wall s",
+                "readings/s",
+                "DynamoDB requests",
+                "req/msg",
+                "req/reading",
+                "rollup / metered kWh",
+                "ratio",
+            ],
+            rows,
+            right=set(range(1, 11)),
+        )
+    )
 
     print()
-    print("Write and read capacity units, ESTIMATED from the recorded requests and responses (DynamoDB item-size "
-          "rules; see bench/ingestion.py)")
+    print(
+        "Write and read capacity units, ESTIMATED from the recorded requests and responses (DynamoDB item-size "
+        "rules; see bench/ingestion.py)"
+    )
     rows = []
     for key in ROWS:
         p = m.phases[key]
-        rows.append([p.label.split(" (")[0], f"{p.per_message(p.usage.wru):.2f}", f"{p.per_message(p.usage.rru):.2f}",
-                     f"{p.per_reading(p.usage.wru):.3f}", f"{p.per_reading(p.usage.rru):.3f}",
-                     f"{p.own_cpu_ms_per_message:.2f}", _ops(p.usage, p.messages)])
-    print(render(["design / delivery", "WRU/msg", "RRU/msg", "WRU/reading", "RRU/reading", "handler CPU ms/msg",
-                  "DynamoDB operations per message"], rows, right={1, 2, 3, 4, 5}))
-    print("Where the steady row's units go, per message: "
-          + "; ".join(f"{k} {v / steady.messages:.2f} WRU" for k, v in steady.usage.wru_by.most_common()) + "; "
-          + "; ".join(f"{k} {v / steady.messages:.2f} RRU" for k, v in steady.usage.rru_by.most_common()))
+        rows.append(
+            [
+                p.label.split(" (")[0],
+                f"{p.per_message(p.usage.wru):.2f}",
+                f"{p.per_message(p.usage.rru):.2f}",
+                f"{p.per_reading(p.usage.wru):.3f}",
+                f"{p.per_reading(p.usage.rru):.3f}",
+                f"{p.own_cpu_ms_per_message:.2f}",
+                _ops(p.usage, p.messages),
+            ]
+        )
+    print(
+        render(
+            [
+                "design / delivery",
+                "WRU/msg",
+                "RRU/msg",
+                "WRU/reading",
+                "RRU/reading",
+                "handler CPU ms/msg",
+                "DynamoDB operations per message",
+            ],
+            rows,
+            right={1, 2, 3, 4, 5},
+        )
+    )
+    print(
+        "Where the steady row's units go, per message: "
+        + "; ".join(f"{k} {v / steady.messages:.2f} WRU" for k, v in steady.usage.wru_by.most_common())
+        + "; "
+        + "; ".join(f"{k} {v / steady.messages:.2f} RRU" for k, v in steady.usage.rru_by.most_common())
+    )
     others = Counter()
     for key in ROWS:
         others.update(m.phases[key].usage.other_services)
     if others:
         print("Other AWS calls during delivery: " + ", ".join(f"{k} x{v}" for k, v in others.items()))
     dup, naive_dup = m.phases["duplicate"], m.phases["naive_duplicate"]
-    print(f"Duplicate delivery: ours costs {dup.per_message(dup.usage.requests):.2f} requests per redelivered message "
-          f"and counts nothing twice (ratio {dup.ratio:.3f}); naive costs the same as the first delivery and its "
-          f"counters now hold {naive_dup.ratio:.3f}x the metered energy.")
-    print(f"Stored per reading: ours {m.raw_bytes_per_reading:.1f} bytes (raw items of {m.raw_readings_per_item:.1f} "
-          f"readings), naive {m.naive_raw_item_bytes:.1f} bytes (an item per reading) plus its counters. Naive "
-          f"UpdateItem sizes are estimated from the requests; read back after the run, the largest of its "
-          f"{m.naive_rollup_items_checked} counter items has {m.naive_rollup_item_bytes} bytes "
-          f"({'1 WRU per update, as estimated' if m.naive_rollup_estimate_ok else 'over 1 KB: the estimate is low'}).")
-    print("handler CPU ms/msg: process CPU in the handler minus CPU inside AWS calls (botocore + moto), on this "
-          "machine; the steady row feeds the Lambda duration estimate in the cost table.")
+    print(
+        f"Duplicate delivery: ours costs {dup.per_message(dup.usage.requests):.2f} requests per redelivered message "
+        f"and counts nothing twice (ratio {dup.ratio:.3f}); naive costs the same as the first delivery and its "
+        f"counters now hold {naive_dup.ratio:.3f}x the metered energy."
+    )
+    print(
+        f"Stored per reading: ours {m.raw_bytes_per_reading:.1f} bytes (raw items of {m.raw_readings_per_item:.1f} "
+        f"readings), naive {m.naive_raw_item_bytes:.1f} bytes (an item per reading) plus its counters. Naive "
+        f"UpdateItem sizes are estimated from the requests; read back after the run, the largest of its "
+        f"{m.naive_rollup_items_checked} counter items has {m.naive_rollup_item_bytes} bytes "
+        f"({'1 WRU per update, as estimated' if m.naive_rollup_estimate_ok else 'over 1 KB: the estimate is low'})."
+    )
+    print(
+        "handler CPU ms/msg: process CPU in the handler minus CPU inside AWS calls (botocore + moto), on this "
+        "machine; the steady row feeds the Lambda duration estimate in the cost table."
+    )
 
     print()
     print("Energy queries over a year of rollups: items DynamoDB returned, from the recorded Query responses")
-    print(f"(365 day items and their month items written directly, in the shape rollups writes them; a day item: "
-          f"23-25 hourly buckets with "
-          f"e/n/ps/pn/pmin/pmax, kwh, n, latest, version; {m.day_item_bytes:,.0f} bytes each on average. Seeding a "
-          f"year through ingestion is too slow under moto.)")
-    print(f"Naive columns are COMPUTED, not measured: a query over raw readings at {INTERVAL_S} s sampling, read "
-          f"eventually consistent at {m.naive_raw_item_bytes:.0f} bytes per reading item (1 MB per Query page); "
-          f"or the naive counters, one item per period.")
+    print(
+        f"(365 day items and their month items written directly, in the shape rollups writes them; a day item: "
+        f"23-25 hourly buckets with "
+        f"e/n/ps/pn/pmin/pmax, kwh, n, latest, version; {m.day_item_bytes:,.0f} bytes each on average. Seeding a "
+        f"year through ingestion is too slow under moto.)"
+    )
+    print(
+        f"Naive columns are COMPUTED, not measured: a query over raw readings at {INTERVAL_S} s sampling, read "
+        f"eventually consistent at {m.naive_raw_item_bytes:.0f} bytes per reading item (1 MB per Query page); "
+        f"or the naive counters, one item per period."
+    )
     rows = []
     for q in m.queries:
         naive_bytes = q.naive_raw_readings * m.naive_raw_item_bytes
-        rows.append([f"energy, {q.label} (period={q.period})", str(q.answer_periods), str(q.requests), str(q.items),
-                     f"{q.rru:g}", f"{q.naive_raw_readings:,}", f"{math.ceil(naive_bytes / 4096) / 2:,.0f}",
-                     f"{math.ceil(naive_bytes / 1_048_576):,}", str(q.answer_periods)])
-    print(render(["query", "periods", "ours: requests", "ours: items read", "ours: RRU",
-                  "naive raw: items read", "naive raw: RRU", "naive raw: requests", "naive counters: items"],
-                 rows, right=set(range(1, 9))))
-    print("The naive counters read the fewest items, but are right only if every reading arrives exactly once "
-          "(see the duplicate rows above).")
+        rows.append(
+            [
+                f"energy, {q.label} (period={q.period})",
+                str(q.answer_periods),
+                str(q.requests),
+                str(q.items),
+                f"{q.rru:g}",
+                f"{q.naive_raw_readings:,}",
+                f"{math.ceil(naive_bytes / 4096) / 2:,.0f}",
+                f"{math.ceil(naive_bytes / 1_048_576):,}",
+                str(q.answer_periods),
+            ]
+        )
+    print(
+        render(
+            [
+                "query",
+                "periods",
+                "ours: requests",
+                "ours: items read",
+                "ours: RRU",
+                "naive raw: items read",
+                "naive raw: RRU",
+                "naive raw: requests",
+                "naive counters: items",
+            ],
+            rows,
+            right=set(range(1, 9)),
+        )
+    )
+    print(
+        "The naive counters read the fewest items, but are right only if every reading arrives exactly once "
+        "(see the duplicate rows above)."
+    )
 
     wrong = [p for p in m.phases.values() if p.wrong]
     for p in wrong:
-        print(f"! {p.label}: rollups hold {p.rollup_kwh:.6f} kWh for {p.true_kwh:.6f} kWh metered; "
-              f"{p.failures} records reported failed")
+        print(
+            f"! {p.label}: rollups hold {p.rollup_kwh:.6f} kWh for {p.true_kwh:.6f} kWh metered; "
+            f"{p.failures} records reported failed"
+        )
     print(f"(ingestion benchmark took {m.elapsed_s:.1f} s)")
     return 1 if wrong else 0
 

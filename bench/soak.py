@@ -26,6 +26,7 @@ TTL sweeper, so beyond 90 days the raw readings stop adding up; the rollups
 (a few hundred bytes per device-day) remain, as in DynamoDB. The fleet runs
 in this process, so its memory is not in the figures. Linux only (/proc).
 """
+
 from __future__ import annotations
 
 import json
@@ -67,12 +68,25 @@ class Stack:
         self.api, self.aws, self.mqtt = _free_port(), _free_port(), _free_port()
         self.base = f"http://127.0.0.1:{self.api}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-        env.update(GRIDPULSE_API_PORT=str(self.api), GRIDPULSE_AWS_PORT=str(self.aws),
-                   GRIDPULSE_MQTT_PORT=str(self.mqtt), GRIDPULSE_FLEET="0", GRIDPULSE_QUIET="1",
-                   GRIDPULSE_ADMIN_EMAIL=ADMIN[0], GRIDPULSE_ADMIN_PASSWORD=ADMIN[1], PYTHONUNBUFFERED="1")
+        env.update(
+            GRIDPULSE_API_PORT=str(self.api),
+            GRIDPULSE_AWS_PORT=str(self.aws),
+            GRIDPULSE_MQTT_PORT=str(self.mqtt),
+            GRIDPULSE_FLEET="0",
+            GRIDPULSE_QUIET="1",
+            GRIDPULSE_ADMIN_EMAIL=ADMIN[0],
+            GRIDPULSE_ADMIN_PASSWORD=ADMIN[1],
+            PYTHONUNBUFFERED="1",
+        )
         self.output: list[str] = []
-        self.process = subprocess.Popen([sys.executable, "-m", "infrastructure.local"], cwd=ROOT, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "infrastructure.local"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -97,9 +111,12 @@ class Stack:
         return int(self._get("/telemetry/status").get("approximate_items") or 0)
 
     def token(self) -> str:
-        request = urllib.request.Request(f"{self.base}/auth/login", method="POST",
-                                         data=json.dumps({"email": ADMIN[0], "password": ADMIN[1]}).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.base}/auth/login",
+            method="POST",
+            data=json.dumps({"email": ADMIN[0], "password": ADMIN[1]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())["token"]
 
@@ -135,8 +152,10 @@ def run(readings: int = 100_000, speed: float = 200.0, idle_s: float = 60.0) -> 
 
     devices = 2 * 3 * 4 + 4 + 1
     backfill_s = readings / (devices * READINGS_PER_DEVICE_HOUR) * 3600
-    print(f"Soak: the default fleet ({devices} devices) replays {backfill_s / 3600:.1f} h at {speed:g}x "
-          f"(~{readings:,} readings) against the local stack, then runs {idle_s:g} s in real time")
+    print(
+        f"Soak: the default fleet ({devices} devices) replays {backfill_s / 3600:.1f} h at {speed:g}x "
+        f"(~{readings:,} readings) against the local stack, then runs {idle_s:g} s in real time"
+    )
     stack = Stack()
     fleet = None
     rows = []
@@ -144,8 +163,9 @@ def run(readings: int = 100_000, speed: float = 200.0, idle_s: float = 60.0) -> 
         stack.wait_ready()
         base_rss = stack.rss()
         started = time.monotonic()
-        fleet = start_fleet(stack.base, *ADMIN, speed=speed, backfill_s=backfill_s, progress_s=0, drain_s=2,
-                            log=lambda line: None)
+        fleet = start_fleet(
+            stack.base, *ADMIN, speed=speed, backfill_s=backfill_s, progress_s=0, drain_s=2, log=lambda line: None
+        )
         token = stack.token()
         sample = [d.spec.device_id for d in fleet.devices[::7]]
 
@@ -167,10 +187,21 @@ def run(readings: int = 100_000, speed: float = 200.0, idle_s: float = 60.0) -> 
             if sent >= next_mark:
                 rss, items, behind = stack.rss(), stack.stored_items(), lag()
                 slope = (rss - previous[1]) / ((sent - previous[0]) / STEP)
-                rows.append([f"{sent:,}", f"{items:,}", f"{rss:.0f}", f"{slope:+.1f}", behind,
-                             f"{time.monotonic() - started:.0f}"])
-                print(f"  {sent:>9,} readings  {items:>8,} items stored  RSS {rss:7.0f} MB  {slope:+6.1f} MB per 10k"
-                      f"  ingestion {behind} s behind", flush=True)
+                rows.append(
+                    [
+                        f"{sent:,}",
+                        f"{items:,}",
+                        f"{rss:.0f}",
+                        f"{slope:+.1f}",
+                        behind,
+                        f"{time.monotonic() - started:.0f}",
+                    ]
+                )
+                print(
+                    f"  {sent:>9,} readings  {items:>8,} items stored  RSS {rss:7.0f} MB  {slope:+6.1f} MB per 10k"
+                    f"  ingestion {behind} s behind",
+                    flush=True,
+                )
                 previous = (sent, rss)
                 next_mark = (sent // STEP + 1) * STEP
             if caught_up_at is None and fleet.clock.caught_up():
@@ -180,8 +211,16 @@ def run(readings: int = 100_000, speed: float = 200.0, idle_s: float = 60.0) -> 
             if stack.process.poll() is not None:
                 raise RuntimeError("the local stack ended:\n" + "\n".join(stack.output[-30:]))
         sent, rss, items = fleet.stats().readings_sent, stack.rss(), stack.stored_items()
-        rows.append([f"{sent:,} (then {idle_s:g} s in real time)", f"{items:,}", f"{rss:.0f}",
-                     f"{rss - previous[1]:+.1f} MB in {idle_s:g} s", lag(), f"{time.monotonic() - started:.0f}"])
+        rows.append(
+            [
+                f"{sent:,} (then {idle_s:g} s in real time)",
+                f"{items:,}",
+                f"{rss:.0f}",
+                f"{rss - previous[1]:+.1f} MB in {idle_s:g} s",
+                lag(),
+                f"{time.monotonic() - started:.0f}",
+            ]
+        )
         warm = next((float(r[2]) for r in rows[1:2]), base_rss)  # RSS at the first 10,000 (imports, clients made)
         warm_at = int(rows[1][0].replace(",", "")) if len(rows) > 2 else 0
         per_10k = (previous[1] - warm) / max((previous[0] - warm_at) / STEP, 1e-9)
@@ -190,11 +229,12 @@ def run(readings: int = 100_000, speed: float = 200.0, idle_s: float = 60.0) -> 
             fleet.stop(drain_s=1)
         exit_s = stack.stop()
     print()
-    print(render(["readings published", "telemetry items", "RSS MB", "MB per 10k", "ingestion behind (s)", "s"],
-                 rows))
+    print(render(["readings published", "telemetry items", "RSS MB", "MB per 10k", "ingestion behind (s)", "s"], rows))
     day = devices * READINGS_PER_DEVICE_HOUR * 24
-    print(f"\nRSS {base_rss:.0f} MB when ready, {warm:.0f} MB once warmed up (the first 10,000 readings: handlers' "
-          f"first calls, AWS clients); then {per_10k:.1f} MB per 10,000 readings, so a day of the default fleet "
-          f"({day:,} readings) adds about {per_10k * day / STEP:.0f} MB (RSS about "
-          f"{warm + per_10k * day / STEP:.0f} MB after a day). Exit {exit_s:.1f} s after SIGTERM.")
+    print(
+        f"\nRSS {base_rss:.0f} MB when ready, {warm:.0f} MB once warmed up (the first 10,000 readings: handlers' "
+        f"first calls, AWS clients); then {per_10k:.1f} MB per 10,000 readings, so a day of the default fleet "
+        f"({day:,} readings) adds about {per_10k * day / STEP:.0f} MB (RSS about "
+        f"{warm + per_10k * day / STEP:.0f} MB after a day). Exit {exit_s:.1f} s after SIGTERM."
+    )
     return 0

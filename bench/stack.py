@@ -5,6 +5,7 @@ known from the template alone; other resources (the secret ARN, the API id)
 get placeholders until the resources exist. That is enough to import a
 handler, which reads table names at import and everything else lazily.
 """
+
 from __future__ import annotations
 
 import contextlib

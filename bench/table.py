@@ -1,4 +1,5 @@
 """Plain-text tables for the terminal."""
+
 from __future__ import annotations
 
 
@@ -7,7 +8,8 @@ def render(headers: list[str], rows: list[list[str]], right: set[int] = frozense
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
 
     def line(cells) -> str:
-        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     return "\n".join([line(headers), line("-" * w for w in widths)] + [line(r) for r in rows])

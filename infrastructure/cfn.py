@@ -6,6 +6,7 @@ laptop cannot drift from what `sam deploy` creates. It understands the short
 intrinsic tags (!Ref, !Sub, !GetAtt, !If, !Equals, !Not, !Join, !Select) and
 the parts of the SAM/CloudFormation resources that the stack uses.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -121,7 +122,7 @@ class Stack:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::Sub":
@@ -148,7 +149,7 @@ class Stack:
         return self.resources("AWS::Serverless::Function")
 
     def function_environment(self, logical: str) -> dict[str, str]:
-        glob = ((self.template.get("Globals") or {}).get("Function") or {})
+        glob = (self.template.get("Globals") or {}).get("Function") or {}
         env = dict(((glob.get("Environment") or {}).get("Variables")) or {})
         props = self.functions()[logical]["Properties"]
         env.update(((props.get("Environment") or {}).get("Variables")) or {})

@@ -4,6 +4,7 @@ In Lambda the layer's code sits in /opt/python; on a laptop the same package is
 imported straight from layers/shared through a .pth file, so there is exactly
 one copy of the code and no install step to forget.
 """
+
 import pathlib
 import sysconfig
 

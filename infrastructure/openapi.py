@@ -7,6 +7,7 @@ when the checked-in document and the code drift; `make openapi` rewrites it.
     python -m infrastructure.openapi            # print
     python -m infrastructure.openapi --write    # update openapi.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ from infrastructure.local.gateway import load_handler
 OUTPUT = ROOT / "openapi.json"
 DESCRIPTION = (
     "GridPulse REST API. People authenticate with `Authorization: Bearer <JWT>` from /auth/login; "
-    "devices that speak HTTP with `X-API-Key`. Errors are `{\"error\": code, \"message\": text}` "
+    'devices that speak HTTP with `X-API-Key`. Errors are `{"error": code, "message": text}` '
     "(400 adds `fields`, one entry per bad field). Lists are `{items, count, next_token}` with "
     "`?limit=` (1-1000, default 50) and `?next_token=`."
 )
@@ -48,8 +49,13 @@ def build() -> dict:
         "bearer": HTTPBearer(bearerFormat="JWT", description="JWT from POST /auth/login"),
         "apiKey": APIKey(**{"in": APIKeyIn.header}, name="X-API-Key", description="a device's API key"),
     }
-    merger = OpenAPIMerge(title="GridPulse API", version=__version__, description=DESCRIPTION,
-                          security_schemes=schemes, on_conflict="error")
+    merger = OpenAPIMerge(
+        title="GridPulse API",
+        version=__version__,
+        description=DESCRIPTION,
+        security_schemes=schemes,
+        on_conflict="error",
+    )
     for app in resolvers(Stack(load())).values():
         merger.add_schema(app.get_openapi_schema(security_schemes=schemes))
     return with_error_responses(json.loads(merger.get_openapi_json_schema()))
@@ -64,8 +70,10 @@ ERROR_SCHEMA = {
         "fields": {
             "type": "array",
             "description": "one entry per bad field (400, 409, 413, 415)",
-            "items": {"type": "object", "properties": {"field": {"type": "string"}, "code": {"type": "string"},
-                                                       "message": {"type": "string"}}},
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}},
+            },
         },
     },
 }
@@ -76,7 +84,10 @@ ERROR_SCHEMA = {
 # tests/e2e/test_fuzz.py fails when the code answers one missing here.
 NOT_FOUND_BY_REFERENCE = {
     # a room_id, device_id or user_id in the body or query that is not there (or not in scope)
-    ("get", "/devices"), ("post", "/devices"), ("post", "/alerts"), ("get", "/alerts"),
+    ("get", "/devices"),
+    ("post", "/devices"),
+    ("post", "/alerts"),
+    ("get", "/alerts"),
 }
 CONFLICTS = {
     ("post", "/auth/register"): "email or username already taken",
@@ -116,8 +127,10 @@ def with_error_responses(doc: dict) -> dict:
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
-            if any(code in responses for code in ("201", "202")) and \
-                    responses.get("200", {}).get("description") == "Successful Response":
+            if (
+                any(code in responses for code in ("201", "202"))
+                and responses.get("200", {}).get("description") == "Successful Response"
+            ):
                 responses.pop("200", None)  # Powertools' default, not a status this route answers
             responses["400"] = {"description": "Bad input: every bad field is named", **ref}
             responses["500"] = {"description": "Internal error", **ref}

@@ -4,6 +4,7 @@ asks for it, never from the command line, and never prints it.
 
     USERS_TABLE=<stack output UsersTableName> python -m infrastructure.seed_admin admin@example.com
 """
+
 from __future__ import annotations
 
 import argparse

@@ -7,6 +7,7 @@
 * `dynamodb_calls`: every DynamoDB operation made during a test. Any Scan
   fails the test: no request path may scan a table.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,15 +15,17 @@ import os
 # Configure the process before any gridpulse module reads its environment.
 for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_var, None)
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
 
 import boto3  # noqa: E402
 import botocore.client  # noqa: E402
@@ -52,12 +55,11 @@ for _key, _value in _predicted_environment().items():
 
 
 def _reset_caches() -> None:
+    from gridpulse.alerts.rules import forget as forget_rules
     from gridpulse.aws import reset_clients
     from gridpulse.pagination import reset_key as reset_page_key
     from gridpulse.security.secrets import jwt_signing_key
     from gridpulse.settings import get_settings
-
-    from gridpulse.alerts.rules import forget as forget_rules
     from gridpulse.telemetry.ingest import forget_context
 
     get_settings.cache_clear()
@@ -137,8 +139,16 @@ class ApiClient:
     def __init__(self, client):
         self.client = client
 
-    def call(self, method: str, path: str, body=None, token: str | None = None, headers: dict | None = None,
-             raw: bytes | str | None = None, query: dict | None = None):
+    def call(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        token: str | None = None,
+        headers: dict | None = None,
+        raw: bytes | str | None = None,
+        query: dict | None = None,
+    ):
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
@@ -178,8 +188,11 @@ class ApiClient:
 
     def user(self, admin_token: str, email: str, role: str = "viewer", **scope) -> str:
         """Create a user as admin and return its token."""
-        status, body = self.post("/users", {"name": email.split("@")[0], "email": email,
-                                            "password": "correct-horse-1", "role": role, **scope}, token=admin_token)
+        status, body = self.post(
+            "/users",
+            {"name": email.split("@")[0], "email": email, "password": "correct-horse-1", "role": role, **scope},
+            token=admin_token,
+        )
         assert status == 201, body
         return self.login(email)
 

@@ -19,6 +19,7 @@ Writes nvs.csv for ESP-IDF's NVS partition generator (namespace "gridpulse",
 the keys of firmware/core/include/gp/kv.h) and prints the two commands that
 build the image and flash it at the "nvs" partition (0x9000, 0x10000 bytes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=pathlib.Path, help="output directory (default firmware/provisioning/<thing>)")
     args = parser.parse_args(argv)
     text = sys.stdin.read() if args.response == "-" else pathlib.Path(args.response).read_text()
-    password = (pathlib.Path(args.password_file).read_text().strip() if args.password_file
-                else getpass.getpass("Wi-Fi password: "))
+    password = (
+        pathlib.Path(args.password_file).read_text().strip()
+        if args.password_file
+        else getpass.getpass("Wi-Fi password: ")
+    )
     out = make_bundle(json.loads(text), args.ssid, password, args.out)
     print(f"NVS contents in {out}/nvs.csv (keep it private; delete the directory after flashing). Then:")
     print(f"  python -m esp_idf_nvs_partition_gen generate {out}/nvs.csv {out}/nvs.bin {NVS_SIZE}")

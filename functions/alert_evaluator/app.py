@@ -1,4 +1,5 @@
 """Alert evaluation of telemetry: its own IoT rule -> SQS -> this function."""
+
 from __future__ import annotations
 
 from typing import Any

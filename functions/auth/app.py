@@ -1,4 +1,5 @@
 """Auth endpoint group: register, login, logout, me, forgot and reset password."""
+
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
@@ -11,11 +12,16 @@ from gridpulse.schemas.users import ForgotPasswordIn, LoginIn, RegisterIn, Reset
 app = create_app()
 
 
-@app.post("/auth/register", tags=["auth"], summary="Create an account (role viewer)",
-          responses=status_doc(201, SessionOut, "Account created, logged in"))
+@app.post(
+    "/auth/register",
+    tags=["auth"],
+    summary="Create an account (role viewer)",
+    responses=status_doc(201, SessionOut, "Account created, logged in"),
+)
 def register(body: RegisterIn) -> Response[SessionOut]:
-    session = users.register(name=body.name, email=str(body.email), password=body.password,
-                             username=body.username, city=body.city)
+    session = users.register(
+        name=body.name, email=str(body.email), password=body.password, username=body.username, city=body.city
+    )
     return json_response(201, users.session_view(session))
 
 
@@ -37,8 +43,12 @@ def me() -> UserOut:
     return users.public_view(user)
 
 
-@app.post("/auth/forgot-password", tags=["auth"], summary="Email a password reset token",
-          responses=status_doc(202, MessageOut, "Accepted (the same answer whether or not the account exists)"))
+@app.post(
+    "/auth/forgot-password",
+    tags=["auth"],
+    summary="Email a password reset token",
+    responses=status_doc(202, MessageOut, "Accepted (the same answer whether or not the account exists)"),
+)
 def forgot_password(body: ForgotPasswordIn) -> Response[MessageOut]:
     # Same status, body and work (one SQS message) whether or not the account exists.
     users.request_password_reset(str(body.email))

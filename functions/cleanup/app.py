@@ -1,4 +1,5 @@
 """Background removal of a deleted device's data (queue fed by device deletes)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,8 +1,9 @@
 """Device-facing endpoints: a device speaking HTTP, authenticated by its X-API-Key."""
+
 from __future__ import annotations
 
-from gridpulse.api import API_KEY, create_app, current_device, lambda_handler
 from gridpulse.alerts import service as alerts
+from gridpulse.api import API_KEY, create_app, current_device, lambda_handler
 from gridpulse.domain import devices
 from gridpulse.iot.provisioning import topics_for
 from gridpulse.schemas.device_api import ConfigIn, ConfigOut, DeviceCredentialsOut, HeartbeatIn, HeartbeatOut
@@ -46,8 +47,12 @@ def put_config(body: ConfigIn) -> ConfigOut:
 @app.get("/device/credentials", tags=["device"], summary="Who am I: ids and topics (no secrets)", security=API_KEY)
 def credentials() -> DeviceCredentialsOut:
     device = _device()
-    return {"device_id": device.device_id, "name": device.name, "thing_name": device.thing_name,
-            "topics": topics_for(device.thing_name)}
+    return {
+        "device_id": device.device_id,
+        "name": device.name,
+        "thing_name": device.thing_name,
+        "topics": topics_for(device.thing_name),
+    }
 
 
 handler = lambda_handler(app)

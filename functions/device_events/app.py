@@ -1,4 +1,5 @@
 """IoT Core lifecycle events (online/offline) and light status messages."""
+
 from __future__ import annotations
 
 from typing import Any

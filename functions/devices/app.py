@@ -1,4 +1,5 @@
 """Devices endpoint group: the registry and provisioning in AWS IoT."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -6,6 +7,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from gridpulse import idempotency
+from gridpulse.alerts import service as alerts
 from gridpulse.api import (
     BEARER,
     STAFF,
@@ -18,8 +21,6 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
-from gridpulse import idempotency
-from gridpulse.alerts import service as alerts
 from gridpulse.domain import devices
 from gridpulse.pagination import parse_limit
 from gridpulse.schemas.common import MessageOut
@@ -35,7 +36,6 @@ from gridpulse.schemas.devices import (
 )
 
 app = create_app()
-
 
 
 def _register(fields: dict, wifi: dict | None, body=None, idempotency_key: str | None = None) -> Response:
@@ -54,21 +54,34 @@ def _register(fields: dict, wifi: dict | None, body=None, idempotency_key: str |
         alerts.subscribe_owner(user.email, user.user_id)  # alert emails for the new owner (idempotent)
         return 201, device
 
-    status, out, replayed = idempotency.run_once("devices.create", caller.user_id, key,
-                                                 body.model_dump(mode="json") if body is not None else None, run,
-                                                 app.lambda_context)
+    status, out, replayed = idempotency.run_once(
+        "devices.create",
+        caller.user_id,
+        key,
+        body.model_dump(mode="json") if body is not None else None,
+        run,
+        app.lambda_context,
+    )
     if replayed:
         rotated = devices.rotate_credentials(caller, out["device_id"])
         issued["credentials"] = {k: v for k, v in rotated.items() if k not in ("device_id", "revoked_certificate_id")}
-    return json_response(status, {**out, "credentials": issued["credentials"]},
-                         headers=idempotency.replay_headers(replayed))
+    return json_response(
+        status, {**out, "credentials": issued["credentials"]}, headers=idempotency.replay_headers(replayed)
+    )
 
 
-@app.post("/devices", tags=["devices"], summary="Register and provision a device (owner = caller)",
-          security=BEARER, responses=status_doc(201, DeviceCreatedOut, "Created; credentials are shown once (a retry "
-                                                                      "with its Idempotency-Key gets new ones)"))
-def create_device(body: DeviceIn, idempotency_key: idempotency.IdempotencyKeyHeader = None
-                  ) -> Response[DeviceCreatedOut]:
+@app.post(
+    "/devices",
+    tags=["devices"],
+    summary="Register and provision a device (owner = caller)",
+    security=BEARER,
+    responses=status_doc(
+        201, DeviceCreatedOut, "Created; credentials are shown once (a retry with its Idempotency-Key gets new ones)"
+    ),
+)
+def create_device(
+    body: DeviceIn, idempotency_key: idempotency.IdempotencyKeyHeader = None
+) -> Response[DeviceCreatedOut]:
     fields = body.model_dump(exclude={"wifi"})
     wifi = body.wifi.model_dump() if body.wifi else None
     return _register(fields, wifi, body, idempotency_key)
@@ -87,28 +100,41 @@ def list_devices(
     return devices.list_visible(current_caller(app), filters, parse_limit(limit), next_token)
 
 
-@app.get("/devices/<device_id>", tags=["devices"], summary="A device with presence and reported config",
-         security=BEARER)
+@app.get(
+    "/devices/<device_id>", tags=["devices"], summary="A device with presence and reported config", security=BEARER
+)
 def get_device(device_id: str) -> DeviceDetailOut:
     device = devices.visible(current_caller(app), device_id)
     return devices.detail_view(device, devices.state_of(device))
 
 
-@app.put("/devices/<device_id>", tags=["devices"], summary="Update a device (owner, admin); wifi goes to its shadow",
-         security=BEARER)
+@app.put(
+    "/devices/<device_id>",
+    tags=["devices"],
+    summary="Update a device (owner, admin); wifi goes to its shadow",
+    security=BEARER,
+)
 def update_device(device_id: str, body: DeviceUpdateIn) -> DeviceOut:
     return devices.update(current_caller(app), device_id, body.model_dump(exclude_unset=True))
 
 
-@app.delete("/devices/<device_id>", tags=["devices"], summary="Delete a device; revokes its certificate and API key",
-            security=BEARER)
+@app.delete(
+    "/devices/<device_id>",
+    tags=["devices"],
+    summary="Delete a device; revokes its certificate and API key",
+    security=BEARER,
+)
 def delete_device(device_id: str) -> MessageOut:
     devices.delete(current_caller(app), device_id)
     return {"message": "Device deleted; its certificate is revoked and its API key no longer works."}
 
 
-@app.post("/devices/<device_id>/rotate-credentials", tags=["devices"],
-          summary="New certificate, key and API key; the old ones are revoked", security=BEARER)
+@app.post(
+    "/devices/<device_id>/rotate-credentials",
+    tags=["devices"],
+    summary="New certificate, key and API key; the old ones are revoked",
+    security=BEARER,
+)
 def rotate(device_id: str) -> RotatedOut:
     return devices.rotate_credentials(current_caller(app), device_id)
 
@@ -118,11 +144,20 @@ def list_room_devices(room_id: str, limit: Limit = None, next_token: NextToken =
     return devices.list_in_room(current_caller(app), room_id, parse_limit(limit), next_token)
 
 
-@app.post("/rooms/<room_id>/devices", tags=["devices"], summary="Register a device in a room (admin, operator in scope)",
-          security=STAFF, responses=status_doc(201, DeviceCreatedOut, "Created; credentials are shown once"))
+@app.post(
+    "/rooms/<room_id>/devices",
+    tags=["devices"],
+    summary="Register a device in a room (admin, operator in scope)",
+    security=STAFF,
+    responses=status_doc(201, DeviceCreatedOut, "Created; credentials are shown once"),
+)
 def create_room_device(room_id: str, body: RoomDeviceIn) -> Response[DeviceCreatedOut]:
-    fields = {"name": body.device_name, "device_type": body.device_type, "room_id": room_id,
-              "power_rating_w": body.power_rating_w}
+    fields = {
+        "name": body.device_name,
+        "device_type": body.device_type,
+        "room_id": room_id,
+        "power_rating_w": body.power_rating_w,
+    }
     wifi = {"ssid": body.ssid, "password": body.password} if body.ssid else None
     return _register(fields, wifi)
 

@@ -1,4 +1,5 @@
 """Groups endpoint group: a user's named sets of devices."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -34,8 +35,13 @@ from gridpulse.schemas.groups import (
 app = create_app()
 
 
-@app.post("/groups", tags=["groups"], summary="Create a group", security=BEARER,
-          responses=status_doc(201, GroupOut, "Group created"))
+@app.post(
+    "/groups",
+    tags=["groups"],
+    summary="Create a group",
+    security=BEARER,
+    responses=status_doc(201, GroupOut, "Group created"),
+)
 def create_group(body: GroupIn) -> Response[GroupOut]:
     return json_response(201, groups.create(current_caller(app), body.name, body.description, body.color))
 
@@ -70,27 +76,36 @@ def group_devices(group_id: str) -> DevicesPage:
     return groups.list_devices(current_caller(app), group_id)
 
 
-@app.post("/groups/<group_id>/devices", tags=["groups"], summary="Add a device you can see", security=BEARER,
-          responses=status_doc(201, MembershipOut, "Added"))
+@app.post(
+    "/groups/<group_id>/devices",
+    tags=["groups"],
+    summary="Add a device you can see",
+    security=BEARER,
+    responses=status_doc(201, MembershipOut, "Added"),
+)
 def add_device(group_id: str, body: GroupDeviceIn) -> Response[MembershipOut]:
     return json_response(201, groups.add_device(current_caller(app), group_id, body.device_id))
 
 
-@app.post("/groups/<group_id>/devices/bulk", tags=["groups"], summary="Add up to 100 devices: {added, skipped}",
-          security=BEARER)
+@app.post(
+    "/groups/<group_id>/devices/bulk",
+    tags=["groups"],
+    summary="Add up to 100 devices: {added, skipped}",
+    security=BEARER,
+)
 def add_devices(group_id: str, body: BulkIn) -> BulkOut:
     return groups.add_devices(current_caller(app), group_id, body.device_ids)
 
 
-@app.delete("/groups/<group_id>/devices/<device_id>", tags=["groups"], summary="Remove a device from a group",
-            security=BEARER)
+@app.delete(
+    "/groups/<group_id>/devices/<device_id>", tags=["groups"], summary="Remove a device from a group", security=BEARER
+)
 def remove_device(group_id: str, device_id: str) -> MessageOut:
     groups.remove_device(current_caller(app), group_id, device_id)
     return {"message": "Device removed from the group."}
 
 
-@app.get("/devices/<device_id>/groups", tags=["groups"], summary="The caller's groups a device is in",
-         security=BEARER)
+@app.get("/devices/<device_id>/groups", tags=["groups"], summary="The caller's groups a device is in", security=BEARER)
 def device_groups(device_id: str) -> GroupsPage:
     return groups.groups_of_device(current_caller(app), device_id)
 

@@ -1,4 +1,5 @@
 """Health endpoint group: liveness and dependency status, no auth."""
+
 from __future__ import annotations
 
 from typing import Annotated

@@ -2,6 +2,7 @@
 
 Returns partial batch failures so that SQS retries only what failed.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Every five minutes: raise `offline` for devices silent too long."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Password reset emails, off the request path (queue fed by POST /auth/forgot-password)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Sites endpoint group: hotels -> sections (floors) -> rooms."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -46,8 +47,13 @@ def list_hotels(limit: Limit = None, next_token: NextToken = None) -> HotelsPage
     return sites.list_hotels(current_caller(app), parse_limit(limit), next_token)
 
 
-@app.post("/hotels", tags=["sites"], summary="Create a hotel (admin)", security=ADMIN,
-          responses=status_doc(201, HotelOut, "Hotel created"))
+@app.post(
+    "/hotels",
+    tags=["sites"],
+    summary="Create a hotel (admin)",
+    security=ADMIN,
+    responses=status_doc(201, HotelOut, "Hotel created"),
+)
 def create_hotel(body: HotelIn) -> Response[HotelOut]:
     return json_response(201, sites.create_hotel(current_caller(app), body.hotel_name, body.address, body.timezone))
 
@@ -62,8 +68,9 @@ def update_hotel(hotel_id: str, body: HotelUpdateIn) -> HotelOut:
     return sites.update_hotel(current_caller(app), hotel_id, body.model_dump(exclude_unset=True))
 
 
-@app.delete("/hotels/<hotel_id>", tags=["sites"], summary="Delete a hotel (admin); 409 while it has sections",
-            security=ADMIN)
+@app.delete(
+    "/hotels/<hotel_id>", tags=["sites"], summary="Delete a hotel (admin); 409 while it has sections", security=ADMIN
+)
 def delete_hotel(hotel_id: str, cascade: Cascade = False) -> DeletedOut:
     return sites.delete_hotel(current_caller(app), hotel_id, cascade)
 
@@ -73,8 +80,13 @@ def list_sections(hotel_id: str, limit: Limit = None, next_token: NextToken = No
     return sites.list_sections(current_caller(app), hotel_id, parse_limit(limit), next_token)
 
 
-@app.post("/hotels/<hotel_id>/sections", tags=["sites"], summary="Add a section (admin, operator in scope)",
-          security=STAFF, responses=status_doc(201, SectionOut, "Section created"))
+@app.post(
+    "/hotels/<hotel_id>/sections",
+    tags=["sites"],
+    summary="Add a section (admin, operator in scope)",
+    security=STAFF,
+    responses=status_doc(201, SectionOut, "Section created"),
+)
 def create_section(hotel_id: str, body: SectionIn) -> Response[SectionOut]:
     return json_response(201, sites.create_section(current_caller(app), hotel_id, body.section_name))
 
@@ -84,8 +96,9 @@ def update_section(section_id: str, body: SectionUpdateIn) -> SectionOut:
     return sites.update_section(current_caller(app), section_id, body.section_name)
 
 
-@app.delete("/sections/<section_id>", tags=["sites"], summary="Delete a section; 409 while it has rooms",
-            security=STAFF)
+@app.delete(
+    "/sections/<section_id>", tags=["sites"], summary="Delete a section; 409 while it has rooms", security=STAFF
+)
 def delete_section(section_id: str, cascade: Cascade = False) -> DeletedOut:
     return sites.delete_section(current_caller(app), section_id, cascade)
 
@@ -95,11 +108,17 @@ def list_rooms(section_id: str, limit: Limit = None, next_token: NextToken = Non
     return sites.list_rooms(current_caller(app), section_id, parse_limit(limit), next_token)
 
 
-@app.post("/sections/<section_id>/rooms", tags=["sites"], summary="Add a room (admin, operator in scope)",
-          security=STAFF, responses=status_doc(201, RoomOut, "Room created"))
+@app.post(
+    "/sections/<section_id>/rooms",
+    tags=["sites"],
+    summary="Add a room (admin, operator in scope)",
+    security=STAFF,
+    responses=status_doc(201, RoomOut, "Room created"),
+)
 def create_room(section_id: str, body: RoomIn) -> Response[RoomOut]:
-    return json_response(201, sites.create_room(current_caller(app), section_id, body.room_number,
-                                                body.occupancy_status))
+    return json_response(
+        201, sites.create_room(current_caller(app), section_id, body.room_number, body.occupancy_status)
+    )
 
 
 @app.put("/rooms/<room_id>", tags=["sites"], summary="Update a room", security=STAFF)

@@ -1,4 +1,5 @@
 """Telemetry endpoint group: HTTP ingestion and the readings/energy/usage queries."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -6,6 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
+from gridpulse import idempotency
 from gridpulse.api import (
     API_KEY,
     BEARER,
@@ -20,7 +22,6 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
-from gridpulse import idempotency
 from gridpulse.domain import devices, sites
 from gridpulse.errors import NotFound
 from gridpulse.pagination import parse_limit
@@ -51,23 +52,35 @@ def _context(device_id: str, owner_only: bool = False):
     return require_context(device.device_id)
 
 
-@app.post("/telemetry", tags=["telemetry"], summary="Readings from a device speaking HTTP (one or {readings: [...]})",
-          security=API_KEY, responses=status_doc(201, IngestOut, "All stored"))
-def post_telemetry(body: Annotated[dict[str, Any], Body()],
-                   idempotency_key: idempotency.IdempotencyKeyHeader = None) -> Response[IngestOut]:
+@app.post(
+    "/telemetry",
+    tags=["telemetry"],
+    summary="Readings from a device speaking HTTP (one or {readings: [...]})",
+    security=API_KEY,
+    responses=status_doc(201, IngestOut, "All stored"),
+)
+def post_telemetry(
+    body: Annotated[dict[str, Any], Body()], idempotency_key: idempotency.IdempotencyKeyHeader = None
+) -> Response[IngestOut]:
     device = current_device(app)
     key = idempotency.checked_key(idempotency_key)
     context = app.current_event.request_context
     request_id = (context.request_id or None) if context else None
     status, out, replayed = idempotency.run_once(
-        "telemetry.post", device.device_id, key, body,
-        lambda: http_ingest.ingest_http(device.device_id, body, request_id), app.lambda_context)
+        "telemetry.post",
+        device.device_id,
+        key,
+        body,
+        lambda: http_ingest.ingest_http(device.device_id, body, request_id),
+        app.lambda_context,
+    )
     return json_response(status, out, headers=idempotency.replay_headers(replayed))
 
 
 @app.get("/devices/<device_id>/readings", tags=["telemetry"], summary="Raw readings over a time range", security=BEARER)
-def get_readings(device_id: str, start: Start = None, end: End = None, limit: Limit = None,
-                 next_token: NextToken = None) -> ReadingsPage:
+def get_readings(
+    device_id: str, start: Start = None, end: End = None, limit: Limit = None, next_token: NextToken = None
+) -> ReadingsPage:
     return queries.readings_page(_context(device_id), start, end, parse_limit(limit), next_token)
 
 
@@ -79,36 +92,64 @@ def get_latest(device_id: str) -> ReadingOut:
     return reading
 
 
-@app.get("/devices/<device_id>/readings/aggregate", tags=["telemetry"],
-         summary="A field aggregated per window (mean, sum, min, max, count)", security=BEARER)
-def get_aggregate(device_id: str, field: Annotated[str, Query()] = "power_w", fn: Annotated[str, Query()] = "mean",
-                  window: Annotated[str, Query(description="1m, 5m, 15m, 1h or 1d")] = "1h", start: Start = None,
-                  end: End = None, tz: Tz = None) -> AggregateOut:
+@app.get(
+    "/devices/<device_id>/readings/aggregate",
+    tags=["telemetry"],
+    summary="A field aggregated per window (mean, sum, min, max, count)",
+    security=BEARER,
+)
+def get_aggregate(
+    device_id: str,
+    field: Annotated[str, Query()] = "power_w",
+    fn: Annotated[str, Query()] = "mean",
+    window: Annotated[str, Query(description="1m, 5m, 15m, 1h or 1d")] = "1h",
+    start: Start = None,
+    end: End = None,
+    tz: Tz = None,
+) -> AggregateOut:
     return queries.aggregate(_context(device_id), field, fn, window, start, end, tz)
 
 
-@app.get("/devices/<device_id>/readings/rejected", tags=["telemetry"],
-         summary="Readings refused at ingestion, with the reason (kept 30 days)", security=BEARER)
+@app.get(
+    "/devices/<device_id>/readings/rejected",
+    tags=["telemetry"],
+    summary="Readings refused at ingestion, with the reason (kept 30 days)",
+    security=BEARER,
+)
 def get_rejected(device_id: str, limit: Limit = None, next_token: NextToken = None) -> RejectedPage:
     context = _context(device_id)
     return queries.rejected_page(context.device_id, parse_limit(limit), next_token)
 
 
-@app.delete("/devices/<device_id>/readings", tags=["telemetry"],
-            summary="Delete readings in [start, end]; rollups are recomputed (owner, admin)", security=BEARER)
+@app.delete(
+    "/devices/<device_id>/readings",
+    tags=["telemetry"],
+    summary="Delete readings in [start, end]; rollups are recomputed (owner, admin)",
+    security=BEARER,
+)
 def delete_readings(device_id: str, start: Start = None, end: End = None) -> DeletedReadingsOut:
     return queries.delete_readings(_context(device_id, owner_only=True), start, end)
 
 
-@app.get("/devices/<device_id>/energy", tags=["telemetry"],
-         summary="kWh per hour, day or month in the site's time zone (from rollups)", security=BEARER)
-def get_energy(device_id: str, period: Annotated[str, Query(description="hour, day or month")] = "day",
-               start: Start = None, end: End = None, tz: Tz = None) -> EnergyOut:
+@app.get(
+    "/devices/<device_id>/energy",
+    tags=["telemetry"],
+    summary="kWh per hour, day or month in the site's time zone (from rollups)",
+    security=BEARER,
+)
+def get_energy(
+    device_id: str,
+    period: Annotated[str, Query(description="hour, day or month")] = "day",
+    start: Start = None,
+    end: End = None,
+    tz: Tz = None,
+) -> EnergyOut:
     return queries.energy(_context(device_id), period, start, end, tz)
 
 
-@app.get("/users/<user_id>/telemetry", tags=["telemetry"], summary="Latest readings of a user's devices",
-         security=BEARER)
+@app.get(
+    "/users/<user_id>/telemetry", tags=["telemetry"], summary="Latest readings of a user's devices", security=BEARER
+)
 def user_telemetry(user_id: str, limit: Limit = None, next_token: NextToken = None) -> UserTelemetryOut:
     owned, token = devices.owned_items(current_caller(app), user_id, parse_limit(limit), next_token)
     items = queries.user_recent(owned)
@@ -120,15 +161,23 @@ def telemetry_status() -> StorageStatusOut:
     return queries.storage_status()
 
 
-@app.get("/rooms/<room_id>/real-time-usage", tags=["telemetry"], summary="Current power and today's kWh of a room",
-         security=BEARER)
+@app.get(
+    "/rooms/<room_id>/real-time-usage",
+    tags=["telemetry"],
+    summary="Current power and today's kWh of a room",
+    security=BEARER,
+)
 def room_usage(room_id: str) -> RoomUsageOut:
     room = sites.visible_room(current_caller(app), room_id)
     return queries.room_real_time(room, sites.hotel_timezone(room.hotel_id))
 
 
-@app.get("/hotels/<hotel_id>/usage", tags=["telemetry"], summary="kWh by section and room over a range (rollups)",
-         security=BEARER)
+@app.get(
+    "/hotels/<hotel_id>/usage",
+    tags=["telemetry"],
+    summary="kWh by section and room over a range (rollups)",
+    security=BEARER,
+)
 def hotel_usage(hotel_id: str, start: Start = None, end: End = None) -> HotelUsageOut:
     hotel = sites.visible_hotel(current_caller(app), hotel_id)
     return queries.hotel_usage(hotel_id, hotel.timezone, start, end)

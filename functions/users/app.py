@@ -1,6 +1,6 @@
 """Users endpoint group: user admin, self-service profile, admin statistics."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -33,20 +33,31 @@ from gridpulse.schemas.users import (
 app = create_app()
 
 
-
 @app.get("/users", tags=["users"], summary="List users (admin)", security=ADMIN)
 def list_users(limit: Limit = None, next_token: NextToken = None) -> UsersPage:
     current_caller(app, Role.admin)
     return users.list_users(parse_limit(limit), next_token)
 
 
-@app.post("/users", tags=["users"], summary="Create a user with role and scope (admin)", security=ADMIN,
-          responses=status_doc(201, UserOut, "User created"))
+@app.post(
+    "/users",
+    tags=["users"],
+    summary="Create a user with role and scope (admin)",
+    security=ADMIN,
+    responses=status_doc(201, UserOut, "User created"),
+)
 def create_user(body: CreateUserIn) -> Response[UserOut]:
     current_caller(app, Role.admin)
-    user = users.create_user(name=body.name, email=str(body.email), password=body.password,
-                             role=Role(body.role), username=body.username, city=body.city,
-                             hotel_ids=body.hotel_ids, cities=body.cities)
+    user = users.create_user(
+        name=body.name,
+        email=str(body.email),
+        password=body.password,
+        role=Role(body.role),
+        username=body.username,
+        city=body.city,
+        hotel_ids=body.hotel_ids,
+        cities=body.cities,
+    )
     return json_response(201, users.public_view(user))
 
 
@@ -56,10 +67,13 @@ def get_user(user_id: str) -> UserOut:
     return users.public_view(users.get_visible_user(caller, user_id))
 
 
-@app.put("/users/<user_id>", tags=["users"],
-         summary="Update a user (self: profile; email or password with current_password, ending other sessions; "
-                 "admin: also role and scope)",
-         security=BEARER)
+@app.put(
+    "/users/<user_id>",
+    tags=["users"],
+    summary="Update a user (self: profile; email or password with current_password, ending other sessions; "
+    "admin: also role and scope)",
+    security=BEARER,
+)
 def update_user(user_id: str, body: UpdateUserIn) -> UserUpdatedOut:
     caller = current_caller(app)
     user, session = users.update_user(caller, user_id, body.model_dump(exclude_unset=True))
@@ -68,8 +82,9 @@ def update_user(user_id: str, body: UpdateUserIn) -> UserUpdatedOut:
     return out
 
 
-@app.patch("/users/<user_id>/deactivate", tags=["users"], summary="Deactivate: no login, tokens stop (admin)",
-           security=ADMIN)
+@app.patch(
+    "/users/<user_id>/deactivate", tags=["users"], summary="Deactivate: no login, tokens stop (admin)", security=ADMIN
+)
 def deactivate(user_id: str) -> UserOut:
     caller = current_caller(app, Role.admin)
     return users.public_view(users.set_active(caller, user_id, False))
@@ -99,8 +114,7 @@ def admin_stats() -> StatsOut:
     return stats.platform_stats()
 
 
-@app.get("/admin/devices/statuses", tags=["admin"], summary="Every device with online/offline (admin)",
-         security=ADMIN)
+@app.get("/admin/devices/statuses", tags=["admin"], summary="Every device with online/offline (admin)", security=ADMIN)
 def device_statuses(limit: Limit = None, next_token: NextToken = None) -> DeviceStatusesPage:
     current_caller(app, Role.admin)
     return stats.device_statuses(parse_limit(limit), next_token)

@@ -26,6 +26,7 @@ is still queued in memory is dropped (state lives in memory and starts fresh
 each time), and the process exits within seconds (a watchdog ends it if a
 part does not stop; a second Ctrl-C ends it at once).
 """
+
 from __future__ import annotations
 
 import logging
@@ -160,18 +161,27 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
 
     moto = moto_server.start(sockets["aws"])
 
-    stack = Stack(load(), region=os.environ["AWS_REGION"],
-                  parameters={"PublicUrl": f"http://127.0.0.1:{api_port}"})
+    stack = Stack(load(), region=os.environ["AWS_REGION"], parameters={"PublicUrl": f"http://127.0.0.1:{api_port}"})
     create_all(stack, boto3.session.Session())
     os.environ.update(function_environment(stack))
     # TTL expiry; the outbox and moto's queue bookkeeping trimmed.
-    housekeeper = Housekeeper(stack, boto3.session.Session(), every_s=_number("GRIDPULSE_TTL_SWEEP_S", 60, 1, 86400),
-                              log=_say)
+    housekeeper = Housekeeper(
+        stack, boto3.session.Session(), every_s=_number("GRIDPULSE_TTL_SWEEP_S", 60, 1, 86400), log=_say
+    )
     housekeeper.start()
     os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("GRIDPULSE_LOG_LEVEL", "WARNING")
-    data = [k for k, v in stack.template["Resources"].items()
-            if v["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret",
-                             "AWS::SES::EmailIdentity", "AWS::IoT::Policy")]
+    data = [
+        k
+        for k, v in stack.template["Resources"].items()
+        if v["Type"]
+        in (
+            "AWS::DynamoDB::Table",
+            "AWS::SQS::Queue",
+            "AWS::SecretsManager::Secret",
+            "AWS::SES::EmailIdentity",
+            "AWS::IoT::Policy",
+        )
+    ]
     _say(f"  created from template.yaml: {', '.join(sorted(data))}")
 
     from gridpulse.domain.users import ensure_admin
@@ -186,19 +196,31 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     # SQS event source mappings and asynchronous invocations: the IoT rules' and the SDK's queues.
     events = EventSources(stack, functions, default_concurrency=_event_concurrency(), log=_say)
     events.attach_sdk_queues(boto3.session.Session())
-    iot = LocalIoT(stack, functions, workdir / "ca", mqtt_port, boto3.session.Session(),
-                   log=None if os.environ.get("GRIDPULSE_QUIET") else _say, sock=sockets["mqtt"], events=events)
+    iot = LocalIoT(
+        stack,
+        functions,
+        workdir / "ca",
+        mqtt_port,
+        boto3.session.Session(),
+        log=None if os.environ.get("GRIDPULSE_QUIET") else _say,
+        sock=sockets["mqtt"],
+        events=events,
+    )
     iot.start()
     from infrastructure.local.scheduler import Scheduler
 
     scheduler = Scheduler(stack, functions, log=None if os.environ.get("GRIDPULSE_QUIET") else _say)
     scheduler.start()
-    gateway = Gateway(stack, functions, stage=stack.parameters.get("Stage", "dev"),
-                      outbox=lambda: sent_emails(stack.account, stack.region),
-                      log=None if os.environ.get("GRIDPULSE_QUIET") else _say, run_schedule=scheduler.run)
+    gateway = Gateway(
+        stack,
+        functions,
+        stage=stack.parameters.get("Stage", "dev"),
+        outbox=lambda: sent_emails(stack.account, stack.region),
+        log=None if os.environ.get("GRIDPULSE_QUIET") else _say,
+        run_schedule=scheduler.run,
+    )
     server = make_server("127.0.0.1", api_port, gateway, threaded=True, fd=sockets["api"].fileno())
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api-server",
-                     daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api-server", daemon=True).start()
 
     base = f"http://127.0.0.1:{api_port}"
     _say("")
@@ -206,11 +228,15 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     _say(f"  API docs   {base}/docs")
     _say(f"  MQTT       mqtts://127.0.0.1:{iot.broker.port}   (mutual TLS; CA {iot.ca.cert_path})")
     _say(f"  Outbox     {base}/_local/outbox   (emails sent through SES)")
-    _say(f"  Admin      {admin_email} / "
-         f"{admin_password if admin_password == DEFAULT_ADMIN_PASSWORD else '(from GRIDPULSE_ADMIN_PASSWORD)'}"
-         f"{'' if created else ' (existing)'}")
-    _say(f"  Try:       curl -s {base}/auth/login -H 'Content-Type: application/json' "
-         f"-d '{{\"email\":\"{admin_email}\",\"password\":\"...\"}}'")
+    _say(
+        f"  Admin      {admin_email} / "
+        f"{admin_password if admin_password == DEFAULT_ADMIN_PASSWORD else '(from GRIDPULSE_ADMIN_PASSWORD)'}"
+        f"{'' if created else ' (existing)'}"
+    )
+    _say(
+        f"  Try:       curl -s {base}/auth/login -H 'Content-Type: application/json' "
+        f'-d \'{{"email":"{admin_email}","password":"..."}}\''
+    )
     _say("  Ready. Ctrl-C stops.")
     _say("")
 
@@ -226,17 +252,28 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
             from infrastructure.simulator import history_tiers, start_fleet
 
             try:
-                fleet_box["fleet"] = start_fleet(base, admin_email, admin_password, hotels=hotels, floors=floors,
-                                                 rooms=rooms, speed=speed, cancel=cancel_fleet,
-                                                 history=history_tiers(history_days), report_at_start=True,
-                                                 log=lambda line: _say(f"  fleet: {line}"))
+                fleet_box["fleet"] = start_fleet(
+                    base,
+                    admin_email,
+                    admin_password,
+                    hotels=hotels,
+                    floors=floors,
+                    rooms=rooms,
+                    speed=speed,
+                    cancel=cancel_fleet,
+                    history=history_tiers(history_days),
+                    report_at_start=True,
+                    log=lambda line: _say(f"  fleet: {line}"),
+                )
             except Exception as exc:  # the stack stays up without a fleet
                 if not cancel_fleet.is_set():
                     _say(f"  fleet: not started: {type(exc).__name__}: {exc}")
 
-        _say(f"  Fleet      {hotels} hotels x {floors} floors x {rooms} rooms, street lights, a prepaid meter; "
-             f"{'real time' if speed == 1 else f'{speed:g}x time'}, {history_days:g} days of history "
-             f"(GRIDPULSE_FLEET=0 for none)")
+        _say(
+            f"  Fleet      {hotels} hotels x {floors} floors x {rooms} rooms, street lights, a prepaid meter; "
+            f"{'real time' if speed == 1 else f'{speed:g}x time'}, {history_days:g} days of history "
+            f"(GRIDPULSE_FLEET=0 for none)"
+        )
         threading.Thread(target=_run_fleet, name="fleet", daemon=True).start()
 
     try:

@@ -64,6 +64,7 @@ The broker runs its own asyncio loop in a background thread; `on_publish` is
 called on one more thread, in the order the broker accepted the messages, so
 a slow callback never stalls MQTT traffic.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -92,9 +93,9 @@ SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 
 
 CONNACK_BAD_PROTOCOL, CONNACK_ID_REJECTED, CONNACK_NOT_AUTHORIZED = 1, 2, 5
 SUBACK_FAILURE = 0x80
-MAX_PAYLOAD = 128 * 1024        # IoT Core's message payload limit
+MAX_PAYLOAD = 128 * 1024  # IoT Core's message payload limit
 MAX_PACKET = MAX_PAYLOAD + 70_000  # payload plus the longest topic and headers
-CONNECT_TIMEOUT = 10.0           # seconds a new connection has to send CONNECT
+CONNECT_TIMEOUT = 10.0  # seconds a new connection has to send CONNECT
 PRESENCE = "$aws/events/presence"
 
 # lifecycle disconnectReason values (IoT Core's names)
@@ -124,6 +125,7 @@ class Disconnect(Exception):
 
 
 # ------------------------------------------------------------------ wire format
+
 
 def encode(packet_type: int, flags: int, body: bytes = b"") -> bytes:
     length, encoded = len(body), bytearray()
@@ -164,7 +166,7 @@ class Body:
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
             raise ProtocolError("truncated packet")
-        chunk = self.data[self.pos:self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -187,7 +189,7 @@ class Body:
         return text
 
     def rest(self) -> bytes:
-        chunk, self.pos = self.data[self.pos:], len(self.data)
+        chunk, self.pos = self.data[self.pos :], len(self.data)
         return chunk
 
     def __bool__(self) -> bool:
@@ -195,6 +197,7 @@ class Body:
 
 
 # ------------------------------------------------------------------ topics
+
 
 def valid_topic(topic: str) -> bool:
     return bool(topic) and "+" not in topic and "#" not in topic
@@ -226,6 +229,7 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
 
 
 # ------------------------------------------------------------------ broker
+
 
 @dataclass(eq=False)
 class Client:
@@ -269,11 +273,19 @@ class LocalBroker:
     broker's loop.
     """
 
-    def __init__(self, host: str, port: int, ca: LocalCA, policy: PolicyEvaluator,
-                 cert_is_active: Callable[[str], bool], on_publish: OnPublish | None = None,
-                 server_hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
-                 principal_of: Callable[[str], str] = certificate_id, recheck_s: float = RECHECK_S,
-                 sock: socket.socket | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        ca: LocalCA,
+        policy: PolicyEvaluator,
+        cert_is_active: Callable[[str], bool],
+        on_publish: OnPublish | None = None,
+        server_hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
+        principal_of: Callable[[str], str] = certificate_id,
+        recheck_s: float = RECHECK_S,
+        sock: socket.socket | None = None,
+    ):
         self.host, self.port = host, port
         self._sock = sock  # a listening socket to adopt (infrastructure/local/ports.py), else bind host:port
         self.ca, self.policy = ca, policy
@@ -309,23 +321,25 @@ class LocalBroker:
             raise RuntimeError("broker already started")
         context = self._ssl_context()
         ready, failure = threading.Event(), []
-        self._callback_thread = threading.Thread(target=self._run_callbacks, name="mqtt-broker-callbacks",
-                                                 daemon=True)
+        self._callback_thread = threading.Thread(target=self._run_callbacks, name="mqtt-broker-callbacks", daemon=True)
         self._callback_thread.start()
-        self._thread = threading.Thread(target=self._run, args=(context, ready, failure), name="mqtt-broker",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(context, ready, failure), name="mqtt-broker", daemon=True
+        )
         self._thread.start()
         if not ready.wait(15) or failure:
             self.stop()
             raise RuntimeError(f"MQTT broker did not start on {self.host}:{self.port}") from (
-                failure[0] if failure else None)
+                failure[0] if failure else None
+            )
 
     def _run(self, context: ssl.SSLContext, ready: threading.Event, failure: list) -> None:
         loop = self._loop = asyncio.new_event_loop()
         try:
             where = {"sock": self._sock} if self._sock is not None else {"host": self.host, "port": self.port}
-            self._server = loop.run_until_complete(asyncio.start_server(
-                self._handle, **where, ssl=context, ssl_handshake_timeout=CONNECT_TIMEOUT))
+            self._server = loop.run_until_complete(
+                asyncio.start_server(self._handle, **where, ssl=context, ssl_handshake_timeout=CONNECT_TIMEOUT)
+            )
             self.port = self._server.sockets[0].getsockname()[1]
         except Exception as exc:  # noqa: BLE001 - handed to start()
             failure.append(exc)
@@ -385,6 +399,7 @@ class LocalBroker:
     def disconnect(self, client_id: str) -> bool:
         """End a client's session from the cloud side (IoT's DeleteConnection:
         no last will). Thread-safe; False when the client is not connected."""
+
         def close() -> bool:
             client = self._clients.get(client_id)
             if client is None:
@@ -413,8 +428,7 @@ class LocalBroker:
                     log.exception("cert_is_active failed")
                     continue
                 if not active and not client.closed:
-                    log.warning("MQTT client %s disconnected: its certificate is no longer active",
-                                client.client_id)
+                    log.warning("MQTT client %s disconnected: its certificate is no longer active", client.client_id)
                     self._close(client, AUTH_ERROR, send_will=False)  # not its to send any more
 
     def publish(self, topic: str, payload: bytes, qos: int = 0) -> int:
@@ -519,15 +533,27 @@ class LocalBroker:
             writer.write(encode(CONNACK, 0, bytes([0, CONNACK_ID_REJECTED])))
             return None
         if not attached or not self.policy.can_connect(client_id, thing_name, attached=True):
-            log.warning("MQTT CONNECT refused: client id %r, certificate CN %r, %s", client_id, thing_name,
-                        "active" if active else "not active")
+            log.warning(
+                "MQTT CONNECT refused: client id %r, certificate CN %r, %s",
+                client_id,
+                thing_name,
+                "active" if active else "not active",
+            )
             writer.write(encode(CONNACK, 0, bytes([0, CONNACK_NOT_AUTHORIZED])))
             await asyncio.wait_for(writer.drain(), 5)
             return None
 
-        client = Client(client_id=client_id, thing_name=thing_name, attached=attached,
-                        principal=self._principal_of(pem), ip_address=ip_address, keep_alive=keep_alive,
-                        writer=writer, will=will, cert_pem=pem)
+        client = Client(
+            client_id=client_id,
+            thing_name=thing_name,
+            attached=attached,
+            principal=self._principal_of(pem),
+            ip_address=ip_address,
+            keep_alive=keep_alive,
+            writer=writer,
+            will=will,
+            cert_pem=pem,
+        )
         previous = self._clients.get(client_id)
         if previous:
             self._close(previous, DUPLICATE_CLIENTID)
@@ -588,7 +614,8 @@ class LocalBroker:
             if requested > 2:
                 raise ProtocolError("invalid requested QoS")
             if valid_filter(topic_filter) and self.policy.can_subscribe(
-                    topic_filter, client.thing_name, client.attached, client.client_id):
+                topic_filter, client.thing_name, client.attached, client.client_id
+            ):
                 client.subscriptions[topic_filter] = min(requested, 1)
                 codes.append(min(requested, 1))
             else:
@@ -605,8 +632,7 @@ class LocalBroker:
         sent = 0
         for client in list(self._clients.values()):
             granted = [q for f, q in client.subscriptions.items() if topic_matches(f, topic)]
-            if not granted or not self.policy.can_receive(topic, client.thing_name, client.attached,
-                                                          client.client_id):
+            if not granted or not self.policy.can_receive(topic, client.thing_name, client.attached, client.client_id):
                 continue
             delivered_qos = min(qos, max(granted))
             header = encode_string(topic)

@@ -15,6 +15,7 @@ The CA key and certificate are written to `directory` (keys with mode 0600)
 and reloaded when present, so devices provisioned in one run still verify in
 the next run that reuses the directory.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -49,8 +50,9 @@ def _write_private(path: pathlib.Path, data: bytes) -> None:
 
 
 def _key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _cert_pem(cert: x509.Certificate) -> bytes:
@@ -95,8 +97,12 @@ class LocalCA:
     @staticmethod
     def _create():
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "GridPulse"),
-                          x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME)])
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "GridPulse"),
+                x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME),
+            ]
+        )
         now = _now()
         cert = (
             x509.CertificateBuilder()
@@ -107,9 +113,20 @@ class LocalCA:
             .not_valid_before(now - CLOCK_SKEW)
             .not_valid_after(now + CA_VALIDITY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
@@ -140,8 +157,7 @@ class LocalCA:
             .add_extension(usage, critical=True)
             .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
-                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
         )
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
@@ -159,11 +175,24 @@ class LocalCA:
             except ValueError:
                 sans.append(x509.DNSName(host))
         key = ec.generate_private_key(ec.SECP256R1())
-        usage = x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                              data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                              encipher_only=False, decipher_only=False)
-        cert = self._leaf(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, str(hosts[0]))]),
-                          key.public_key(), usage, ExtendedKeyUsageOID.SERVER_AUTH, sans)
+        usage = x509.KeyUsage(
+            digital_signature=True,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=False,
+            crl_sign=False,
+            encipher_only=False,
+            decipher_only=False,
+        )
+        cert = self._leaf(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, str(hosts[0]))]),
+            key.public_key(),
+            usage,
+            ExtendedKeyUsageOID.SERVER_AUTH,
+            sans,
+        )
         cert_path, key_path = self.directory / "server.pem", self.directory / "server.key"
         _write_private(key_path, _key_pem(key))
         cert_path.write_bytes(_cert_pem(cert))
@@ -181,9 +210,21 @@ class LocalCA:
         if not thing_name:
             raise ValueError("thing_name is required")
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        usage = x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
-                              data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                              encipher_only=False, decipher_only=False)
-        cert = self._leaf(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, thing_name)]),
-                          key.public_key(), usage, ExtendedKeyUsageOID.CLIENT_AUTH)
+        usage = x509.KeyUsage(
+            digital_signature=True,
+            content_commitment=False,
+            key_encipherment=True,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=False,
+            crl_sign=False,
+            encipher_only=False,
+            decipher_only=False,
+        )
+        cert = self._leaf(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, thing_name)]),
+            key.public_key(),
+            usage,
+            ExtendedKeyUsageOID.CLIENT_AUTH,
+        )
         return _cert_pem(cert).decode(), _key_pem(key).decode()

@@ -40,6 +40,7 @@ Differences from AWS, on purpose or for lack of need:
   `drain_s` and drops (and counts) the rest, as the local stack keeps no state
   between runs anyway.
 """
+
 from __future__ import annotations
 
 import base64
@@ -83,7 +84,7 @@ class EventSourceConfigError(ValueError):
 class Origin:
     """Where a message or invocation came from (for dead letters)."""
 
-    rule: str = ""          # the IoT rule's name; "" for the SDK
+    rule: str = ""  # the IoT rule's name; "" for the SDK
     topic: str = ""
     client_id: str = ""
     error_target: str | None = None  # the rule's ErrorAction target
@@ -167,11 +168,19 @@ class EventSources:
     `<thread_name>-N`); call `stop()` when done.
     """
 
-    def __init__(self, stack: Stack, functions: Mapping[str, LocalFunctionLike], *,
-                 clock: Callable[[], float] = time.time, batch_window_s: float = 1.0,
-                 max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
-                 default_concurrency: int = DEFAULT_CONCURRENCY, workers: int | None = None,
-                 thread_name: str = "event-sources", log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        stack: Stack,
+        functions: Mapping[str, LocalFunctionLike],
+        *,
+        clock: Callable[[], float] = time.time,
+        batch_window_s: float = 1.0,
+        max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
+        default_concurrency: int = DEFAULT_CONCURRENCY,
+        workers: int | None = None,
+        thread_name: str = "event-sources",
+        log: Callable[[str], None] | None = None,
+    ):
         self.stack = stack
         self.functions = functions
         self.clock = clock
@@ -193,10 +202,13 @@ class EventSources:
         self._sdk_thread: threading.Thread | None = None
         self._sdk_stop = threading.Event()
         if workers is None:
-            workers = min(MAX_WORKERS, 2 + sum(q.consumer.max_concurrency for q in self._queues.values()
-                                               if q.consumer is not None))
-        self._workers = [threading.Thread(target=self._work, name=f"{thread_name}-{n}", daemon=True)
-                         for n in range(max(1, workers))]
+            workers = min(
+                MAX_WORKERS,
+                2 + sum(q.consumer.max_concurrency for q in self._queues.values() if q.consumer is not None),
+            )
+        self._workers = [
+            threading.Thread(target=self._work, name=f"{thread_name}-{n}", daemon=True) for n in range(max(1, workers))
+        ]
         for worker in self._workers:
             worker.start()
 
@@ -217,7 +229,8 @@ class EventSources:
         redrive = props.get("RedrivePolicy") or {}
         max_receives = int(self.stack.resolve(redrive.get("maxReceiveCount", self.default_max_receive_count)))
         queue = _Queue(
-            logical_id=logical, name=name,
+            logical_id=logical,
+            name=name,
             arn=f"arn:aws:sqs:{self.stack.region}:{self.stack.account}:{name}",
             consumer=self._consumer(logical),
             max_receive_count=max_receives,
@@ -240,8 +253,10 @@ class EventSources:
         if not found:
             return None
         if len(found) > 1:
-            raise EventSourceConfigError(f"{queue} is read by {', '.join(f for f, _ in found)}; the local event "
-                                         f"sources support one consumer per queue")
+            raise EventSourceConfigError(
+                f"{queue} is read by {', '.join(f for f, _ in found)}; the local event "
+                f"sources support one consumer per queue"
+            )
         function, props = found[0]
         if function not in self.functions:
             raise EventSourceConfigError(f"{queue} is read by {function}, which is not a loaded function")
@@ -269,8 +284,13 @@ class EventSources:
 
     def send(self, queue: str, body: str, origin: Origin = SDK) -> str:
         """Put a message on a queue (SendMessage); its message id. Never blocks on a handler."""
-        message = _Message(message_id=str(uuid.uuid4()), body=body, origin=origin,
-                           sent_ms=int(self.clock() * 1000), available_since=time.monotonic())
+        message = _Message(
+            message_id=str(uuid.uuid4()),
+            body=body,
+            origin=origin,
+            sent_ms=int(self.clock() * 1000),
+            available_since=time.monotonic(),
+        )
         with self._cond:
             if self._stopping:
                 self._log(f"event sources: stopped; dropped a message for {queue}")
@@ -293,22 +313,30 @@ class EventSources:
         (stack.physical holds the queue URLs): moved into the in-memory queue
         every SDK_POLL_S, then deleted from moto."""
         sqs = session.client("sqs")
-        urls = {logical: self.stack.physical[logical] for logical, q in self._queues.items()
-                if q.consumer is not None and logical in self.stack.physical}
+        urls = {
+            logical: self.stack.physical[logical]
+            for logical, q in self._queues.items()
+            if q.consumer is not None and logical in self.stack.physical
+        }
 
         def poll() -> None:
             while not self._sdk_stop.wait(SDK_POLL_S):
                 for logical, url in urls.items():
                     try:
                         while True:
-                            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                                           WaitTimeSeconds=0).get("Messages", [])
+                            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                                "Messages", []
+                            )
                             for m in messages:
                                 self.send(logical, m["Body"])
                             if messages:
-                                sqs.delete_message_batch(QueueUrl=url, Entries=[
-                                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
-                                    for n, m in enumerate(messages)])
+                                sqs.delete_message_batch(
+                                    QueueUrl=url,
+                                    Entries=[
+                                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                                        for n, m in enumerate(messages)
+                                    ],
+                                )
                             if len(messages) < 10 or self._sdk_stop.is_set():
                                 break
                     except Exception as exc:  # moto stopping, say: try again next round
@@ -365,7 +393,8 @@ class EventSources:
         if not self.flush(deadline):
             with self._cond:
                 left = sum(len(q.messages) for q in self._queues.values()) + sum(
-                    len(jobs) for jobs in self._async_jobs.values())
+                    len(jobs) for jobs in self._async_jobs.values()
+                )
                 for q in self._queues.values():
                     q.messages.clear()
                 self._async_jobs.clear()
@@ -408,8 +437,11 @@ class EventSources:
             consumer = queue.consumer
             if consumer is None or not queue.messages or queue.running >= consumer.max_concurrency:
                 continue
-            if (force or len(queue.messages) >= consumer.batch_size
-                    or now - queue.messages[0].available_since >= consumer.window_s):
+            if (
+                force
+                or len(queue.messages) >= consumer.batch_size
+                or now - queue.messages[0].available_since >= consumer.window_s
+            ):
                 batch = [queue.messages.popleft() for _ in range(min(consumer.batch_size, len(queue.messages)))]
                 queue.running += 1
                 return ("sqs", queue.logical_id), functools.partial(self._deliver, queue, consumer, batch)
@@ -429,8 +461,11 @@ class EventSources:
             self._cond.notify_all()
 
     def _seconds_to_next_batch(self) -> float | None:
-        deadlines = [q.messages[0].available_since + q.consumer.window_s for q in self._queues.values()
-                     if q.consumer is not None and q.messages and q.running < q.consumer.max_concurrency]
+        deadlines = [
+            q.messages[0].available_since + q.consumer.window_s
+            for q in self._queues.values()
+            if q.consumer is not None and q.messages and q.running < q.consumer.max_concurrency
+        ]
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _run(self, lane: tuple[str, str], job: Callable[[], None]) -> None:
@@ -452,9 +487,18 @@ class EventSources:
         try:
             self.functions[function].invoke(json.loads(body), self.stack.region, self.stack.account)
         except Exception as exc:
-            self._dead_letter(DeadLetter(rule=origin.rule, action=f"Lambda:{function}", target=origin.error_target,
-                                         body=body, reason=f"{function} raised {type(exc).__name__}: {exc}",
-                                         topic=origin.topic, client_id=origin.client_id, attempts=1))
+            self._dead_letter(
+                DeadLetter(
+                    rule=origin.rule,
+                    action=f"Lambda:{function}",
+                    target=origin.error_target,
+                    body=body,
+                    reason=f"{function} raised {type(exc).__name__}: {exc}",
+                    topic=origin.topic,
+                    client_id=origin.client_id,
+                    attempts=1,
+                )
+            )
 
     def _deliver(self, queue: _Queue, consumer: Consumer, batch: list[_Message]) -> None:
         now_ms = int(self.clock() * 1000)
@@ -477,11 +521,18 @@ class EventSources:
                 message.available_since = time.monotonic()
                 queue.messages.append(message)
         for message in dead:
-            self._dead_letter(DeadLetter(
-                rule=message.origin.rule, action=f"Sqs:{queue.logical_id}",
-                target=queue.redrive_target or message.origin.error_target, body=message.body,
-                reason=f"{reason} (received {message.receive_count} times)", topic=message.origin.topic,
-                client_id=message.origin.client_id, attempts=message.receive_count))
+            self._dead_letter(
+                DeadLetter(
+                    rule=message.origin.rule,
+                    action=f"Sqs:{queue.logical_id}",
+                    target=queue.redrive_target or message.origin.error_target,
+                    body=message.body,
+                    reason=f"{reason} (received {message.receive_count} times)",
+                    topic=message.origin.topic,
+                    client_id=message.origin.client_id,
+                    attempts=message.receive_count,
+                )
+            )
 
     def _record(self, queue: _Queue, message: _Message) -> dict:
         return {
@@ -518,8 +569,10 @@ class EventSources:
         for item in items:
             identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
             if not identifier or identifier not in everything:
-                return everything, (f"{consumer.function} reported itemIdentifier {identifier!r}, not a message of "
-                                    f"the batch: the whole batch failed")
+                return everything, (
+                    f"{consumer.function} reported itemIdentifier {identifier!r}, not a message of "
+                    f"the batch: the whole batch failed"
+                )
             failed.add(identifier)
         return failed, f"{consumer.function} reported it in batchItemFailures"
 
@@ -527,5 +580,7 @@ class EventSources:
         with self._cond:
             self._dead_letters.append(letter)
         where = f"rule {letter.rule}: " if letter.rule else ""
-        self._log(f"event sources: {where}{letter.action} gave up on a message"
-                  f"{f' from {letter.topic}' if letter.topic else ''} -> {letter.target or 'dropped'}: {letter.reason}")
+        self._log(
+            f"event sources: {where}{letter.action} gave up on a message"
+            f"{f' from {letter.topic}' if letter.topic else ''} -> {letter.target or 'dropped'}: {letter.reason}"
+        )

@@ -13,6 +13,7 @@ Besides the API it serves, under paths no API route uses:
   /_local/outbox   emails "sent" through SES and SNS (moto), newest last
   POST /_local/schedules/<FunctionLogicalId>   run a scheduled function now
 """
+
 from __future__ import annotations
 
 import base64
@@ -134,9 +135,15 @@ def _multi(pairs) -> dict[str, list[str]]:
 
 
 class Gateway:
-    def __init__(self, stack: Stack, functions: dict[str, LocalFunction], stage: str = "dev",
-                 outbox: Callable[[], list[dict]] | None = None, log: Callable[[str], None] | None = None,
-                 run_schedule: Callable[[str], dict] | None = None):
+    def __init__(
+        self,
+        stack: Stack,
+        functions: dict[str, LocalFunction],
+        stage: str = "dev",
+        outbox: Callable[[], list[dict]] | None = None,
+        log: Callable[[str], None] | None = None,
+        run_schedule: Callable[[str], dict] | None = None,
+    ):
         self.stack = stack
         self.functions = functions
         self.stage = stage
@@ -155,8 +162,10 @@ class Gateway:
         started = time.perf_counter()
         response = self.dispatch(request)
         if self.log:
-            self.log(f"{request.method} {request.full_path.rstrip('?')} -> {response.status_code} "
-                     f"({(time.perf_counter() - started) * 1000:.0f} ms)")
+            self.log(
+                f"{request.method} {request.full_path.rstrip('?')} -> {response.status_code} "
+                f"({(time.perf_counter() - started) * 1000:.0f} ms)"
+            )
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -172,8 +181,9 @@ class Gateway:
             return _error(404, "route_not_found", f"No route {request.method} {request.path}.")
         except MethodNotAllowed as exc:
             allowed = ", ".join(sorted(m for m in exc.valid_methods or [] if m != "HEAD"))
-            return _error(405, "method_not_allowed", f"{request.method} is not allowed here; use {allowed}.",
-                          {"Allow": allowed})
+            return _error(
+                405, "method_not_allowed", f"{request.method} is not allowed here; use {allowed}.", {"Allow": allowed}
+            )
         raw = read_body(request)
         if raw is None:
             return _error(413, "payload_too_large", "Request bodies are limited to 10 MB.")
@@ -262,8 +272,9 @@ class Gateway:
                 result = self.run_schedule(logical)
             except KeyError:
                 return _error(404, "schedule_not_found", f"No scheduled function {logical}.")
-            return Response(json.dumps({"function": logical, "result": result}, default=str),
-                            content_type="application/json")
+            return Response(
+                json.dumps({"function": logical, "result": result}, default=str), content_type="application/json"
+            )
         if request.method != "GET":
             return None
         if request.path == "/openapi.json":
@@ -277,8 +288,9 @@ class Gateway:
             to = request.args.get("to")
             if to:
                 messages = [m for m in messages if to.lower() in [d.lower() for d in m["to"]]]
-            return Response(json.dumps({"items": messages, "count": len(messages)}, indent=2),
-                            content_type="application/json")
+            return Response(
+                json.dumps({"items": messages, "count": len(messages)}, indent=2), content_type="application/json"
+            )
         return None
 
 
@@ -303,8 +315,7 @@ def read_body(request: Request, limit: int = API_GATEWAY_MAX_BODY) -> bytes | No
 
 
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
-    response = Response(json.dumps({"error": code, "message": message}), status=status,
-                        content_type="application/json")
+    response = Response(json.dumps({"error": code, "message": message}), status=status, content_type="application/json")
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response

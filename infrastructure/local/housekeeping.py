@@ -23,6 +23,7 @@ of the default fleet; see docs/local-stack.md):
 
 `Housekeeper` runs both every `every_s` seconds on a daemon thread.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,8 +33,8 @@ from typing import Callable
 
 from infrastructure.cfn import Stack
 
-OUTBOX_KEEP = 1000          # emails (SES) and notifications per SNS topic kept for GET /_local/outbox
-RECEIPTS_KEEP = 10_000      # receipt handles of deleted SQS messages kept per queue
+OUTBOX_KEEP = 1000  # emails (SES) and notifications per SNS topic kept for GET /_local/outbox
+RECEIPTS_KEEP = 10_000  # receipt handles of deleted SQS messages kept per queue
 TTL_IGNORED_AFTER_S = 5 * 365 * 86400  # DynamoDB ignores TTL values more than five years old
 
 _logger = logging.getLogger(__name__)
@@ -114,9 +115,13 @@ def sweep_expired(stack: Stack, client, now_s: float | None = None) -> int:
             continue
         for key in expired_keys(table, attribute, now_s):
             try:
-                client.delete_item(TableName=table_name, Key=key, ConditionExpression="#ttl < :now",
-                                   ExpressionAttributeNames={"#ttl": attribute},
-                                   ExpressionAttributeValues={":now": {"N": str(int(now_s))}})
+                client.delete_item(
+                    TableName=table_name,
+                    Key=key,
+                    ConditionExpression="#ttl < :now",
+                    ExpressionAttributeNames={"#ttl": attribute},
+                    ExpressionAttributeValues={":now": {"N": str(int(now_s))}},
+                )
                 deleted += 1
             except client.exceptions.ConditionalCheckFailedException:
                 pass  # written again meanwhile with a later expiry
@@ -128,10 +133,10 @@ def trim_moto_history(stack: Stack, keep: int = OUTBOX_KEEP, receipts: int = REC
     forget receipt handles of deleted SQS messages beyond `receipts` per queue."""
     ses = _backend(stack, "ses")
     if len(ses.sent_messages) > keep:
-        del ses.sent_messages[:len(ses.sent_messages) - keep]
+        del ses.sent_messages[: len(ses.sent_messages) - keep]
     for topic in list(_backend(stack, "sns").topics.values()):
         if len(topic.sent_notifications) > keep:
-            del topic.sent_notifications[:len(topic.sent_notifications) - keep]
+            del topic.sent_notifications[: len(topic.sent_notifications) - keep]
     for queue in list(_backend(stack, "sqs").queues.values()):
         if len(queue.deleted_messages) > receipts:
             queue.deleted_messages.clear()

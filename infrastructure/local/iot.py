@@ -16,6 +16,7 @@
 * The rules engine (infrastructure/local/rules.py) sees every accepted message
   and runs the template's topic rules against the same handler code.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,17 +34,33 @@ from infrastructure.local.rules import RuleRunner
 
 
 class LocalIoT:
-    def __init__(self, stack: Stack, functions: dict, directory: pathlib.Path, port: int,
-                 session: boto3.session.Session, log=None, sock=None, events=None):
+    def __init__(
+        self,
+        stack: Stack,
+        functions: dict,
+        directory: pathlib.Path,
+        port: int,
+        session: boto3.session.Session,
+        log=None,
+        sock=None,
+        events=None,
+    ):
         self.stack = stack
         self.ca = LocalCA(directory)
         self.iot = session.client("iot")
         self._registry_ids: dict[str, str] = {}  # our certificate id (DER SHA-256) -> moto's id
         self._lock = threading.Lock()
         self.rules = RuleRunner(stack, functions, events=events, log=log)
-        self.broker = LocalBroker("127.0.0.1", port, self.ca, PolicyEvaluator.from_stack(stack),
-                                  cert_is_active=self.cert_is_active, on_publish=self.rules.on_publish,
-                                  principal_of=self.principal_of, sock=sock)
+        self.broker = LocalBroker(
+            "127.0.0.1",
+            port,
+            self.ca,
+            PolicyEvaluator.from_stack(stack),
+            cert_is_active=self.cert_is_active,
+            on_publish=self.rules.on_publish,
+            principal_of=self.principal_of,
+            sock=sock,
+        )
 
     # ------------------------------------------------------------ certificates
 

@@ -36,6 +36,7 @@ Anything else (NotAction, NotResource, other condition operators or keys) is
 refused when the evaluator is built, so that a policy this module does not
 understand can never be evaluated more permissively than IoT Core would.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,7 +65,7 @@ def _pattern(text: str, variables: dict[str, str]) -> re.Pattern | None:
     variable it uses is unknown or unresolved."""
     parts, pos = [], 0
     for match in _TOKEN.finditer(text):
-        parts.append(re.escape(text[pos:match.start()]))
+        parts.append(re.escape(text[pos : match.start()]))
         variable, star, question = match.groups()
         if star:
             parts.append(".*")
@@ -170,8 +171,15 @@ class PolicyEvaluator:
 
     # ------------------------------------------------------------ decisions
 
-    def allows(self, action: str, resource_arn: str, thing_name: str | None, *,
-               attached: bool = True, client_id: str | None = None) -> bool:
+    def allows(
+        self,
+        action: str,
+        resource_arn: str,
+        thing_name: str | None,
+        *,
+        attached: bool = True,
+        client_id: str | None = None,
+    ) -> bool:
         """True when the policy allows `action` on `resource_arn` for a
         connection whose thing is `thing_name` (None: no thing).
 
@@ -190,18 +198,23 @@ class PolicyEvaluator:
         return decision
 
     def can_connect(self, client_id: str, thing_name: str | None, attached: bool = True) -> bool:
-        return self.allows("iot:Connect", self.client_arn(client_id), thing_name,
-                           attached=attached, client_id=client_id)
+        return self.allows(
+            "iot:Connect", self.client_arn(client_id), thing_name, attached=attached, client_id=client_id
+        )
 
-    def can_publish(self, topic: str, thing_name: str | None, attached: bool = True,
-                    client_id: str | None = None) -> bool:
+    def can_publish(
+        self, topic: str, thing_name: str | None, attached: bool = True, client_id: str | None = None
+    ) -> bool:
         return self.allows("iot:Publish", self.topic_arn(topic), thing_name, attached=attached, client_id=client_id)
 
-    def can_subscribe(self, topic_filter: str, thing_name: str | None, attached: bool = True,
-                      client_id: str | None = None) -> bool:
-        return self.allows("iot:Subscribe", self.topicfilter_arn(topic_filter), thing_name,
-                           attached=attached, client_id=client_id)
+    def can_subscribe(
+        self, topic_filter: str, thing_name: str | None, attached: bool = True, client_id: str | None = None
+    ) -> bool:
+        return self.allows(
+            "iot:Subscribe", self.topicfilter_arn(topic_filter), thing_name, attached=attached, client_id=client_id
+        )
 
-    def can_receive(self, topic: str, thing_name: str | None, attached: bool = True,
-                    client_id: str | None = None) -> bool:
+    def can_receive(
+        self, topic: str, thing_name: str | None, attached: bool = True, client_id: str | None = None
+    ) -> bool:
         return self.allows("iot:Receive", self.topic_arn(topic), thing_name, attached=attached, client_id=client_id)

@@ -66,6 +66,7 @@ matches its parent, ``a/#`` matches ``a``); a filter whose first level is a
 wildcard never matches a topic starting with ``$`` (``$aws/...`` lifecycle
 events need a filter that starts with ``$aws/``).
 """
+
 from __future__ import annotations
 
 import json
@@ -77,8 +78,17 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-__all__ = ["IoTSqlError", "Projection", "Rule", "UNDEFINED", "compare", "load_payload", "parse", "topic_matches",
-           "validate_topic_filter"]
+__all__ = [
+    "IoTSqlError",
+    "Projection",
+    "Rule",
+    "UNDEFINED",
+    "compare",
+    "load_payload",
+    "parse",
+    "topic_matches",
+    "validate_topic_filter",
+]
 
 
 class IoTSqlError(ValueError):
@@ -187,8 +197,9 @@ def _tokenize(sql: str) -> list[_Token]:
             if char == "'":
                 rest = sql[position:]
                 raise IoTSqlError(f"unterminated string literal {rest!r} at {position}", rest, position)
-            raise IoTSqlError(f"not supported by the local IoT SQL engine: the character {char!r} at {position}",
-                              char, position)
+            raise IoTSqlError(
+                f"not supported by the local IoT SQL engine: the character {char!r} at {position}", char, position
+            )
         kind, text = match.lastgroup, match.group()
         if kind == "name" and text.upper() in _KEYWORDS:
             tokens.append(_Token("keyword", text.upper(), position))
@@ -415,16 +426,28 @@ class Rule:
     def matches(self, topic: str) -> bool:
         return topic_matches(self.topic_filter, topic)
 
-    def apply(self, topic: str, payload: bytes | str, client_id: str, now_ms: int | None = None,
-              raw_payload_key: str | None = None, principal: str = "") -> dict | None:
+    def apply(
+        self,
+        topic: str,
+        payload: bytes | str,
+        client_id: str,
+        now_ms: int | None = None,
+        raw_payload_key: str | None = None,
+        principal: str = "",
+    ) -> dict | None:
         """The rule's output for one message, or None when the topic does not
         match the FROM filter or WHERE is not true. `now_ms` is what
         timestamp() returns (default: the current time). With `raw_payload_key`,
         `*` on a payload that is not a JSON object yields its text under that key."""
         if not self.matches(topic):
             return None
-        ctx = _Context(topic=topic, payload=load_payload(payload), client_id=client_id,
-                       now_ms=int(time.time() * 1000) if now_ms is None else int(now_ms), principal=principal)
+        ctx = _Context(
+            topic=topic,
+            payload=load_payload(payload),
+            client_id=client_id,
+            now_ms=int(time.time() * 1000) if now_ms is None else int(now_ms),
+            principal=principal,
+        )
         if self.where is not None and _as_bool(self.where.evaluate(ctx)) is not True:
             return None
         output: dict = {}
@@ -447,21 +470,24 @@ def parse(sql: str) -> Rule:
 
 
 def _unsupported(what: str, token: _Token) -> IoTSqlError:
-    return IoTSqlError(f"not supported by the local IoT SQL engine: {what}; {token.text!r} at {token.position}",
-                       token.text, token.position)
+    return IoTSqlError(
+        f"not supported by the local IoT SQL engine: {what}; {token.text!r} at {token.position}",
+        token.text,
+        token.position,
+    )
 
 
 class _Parser:
     """Recursive descent over:
 
-        statement  := SELECT projection (',' projection)* FROM string [WHERE expr] end
-        projection := '*' | expr [AS name]
-        expr       := and (OR and)*
-        and        := not (AND not)*
-        not        := NOT not | comparison
-        comparison := operand [('=' | '<>' | '!=' | '<' | '>' | '<=' | '>=') operand]
-        operand    := literal | name '(' [expr (',' expr)*] ')' | name ('.' name)* | '(' expr ')'
-        literal    := ['-'] number | string | TRUE | FALSE | NULL
+    statement  := SELECT projection (',' projection)* FROM string [WHERE expr] end
+    projection := '*' | expr [AS name]
+    expr       := and (OR and)*
+    and        := not (AND not)*
+    not        := NOT not | comparison
+    comparison := operand [('=' | '<>' | '!=' | '<' | '>' | '<=' | '>=') operand]
+    operand    := literal | name '(' [expr (',' expr)*] ')' | name ('.' name)* | '(' expr ')'
+    literal    := ['-'] number | string | TRUE | FALSE | NULL
     """
 
     def __init__(self, sql: str):
@@ -494,8 +520,7 @@ class _Parser:
             return _unsupported(_UNSUPPORTED_WORDS[word], token)
         if token.kind == "arith" or (token.kind == "punct" and token.text == "*"):
             return _unsupported("arithmetic", token)
-        return IoTSqlError(f"expected {expected}, found {token.text!r} at {token.position}", token.text,
-                           token.position)
+        return IoTSqlError(f"expected {expected}, found {token.text!r} at {token.position}", token.text, token.position)
 
     def expect(self, kind: str, text: str | None = None, expected: str | None = None) -> _Token:
         if not self.at(kind, text):
@@ -537,9 +562,12 @@ class _Parser:
             return Projection(expr, self.expect("name", expected="a name after AS").text)
         if isinstance(expr, _Field):
             return Projection(expr, expr.path[-1])
-        text = self.sql[start.position:self.token.position].strip()
-        raise IoTSqlError(f"{text!r} at {start.position}: name this expression with AS (only fields are named "
-                          f"implicitly)", text, start.position)
+        text = self.sql[start.position : self.token.position].strip()
+        raise IoTSqlError(
+            f"{text!r} at {start.position}: name this expression with AS (only fields are named implicitly)",
+            text,
+            start.position,
+        )
 
     def expr(self) -> _Expr:
         left = self.conjunction()
@@ -611,6 +639,9 @@ class _Parser:
         allowed = _FUNCTIONS[key][1]
         if len(args) not in allowed:
             counts = " or ".join(str(n) for n in allowed)
-            raise IoTSqlError(f"{name.text!r} at {name.position}: {key}() takes {counts} argument(s), got {len(args)}",
-                              name.text, name.position)
+            raise IoTSqlError(
+                f"{name.text!r} at {name.position}: {key}() takes {counts} argument(s), got {len(args)}",
+                name.text,
+                name.position,
+            )
         return _Call(key, tuple(args))

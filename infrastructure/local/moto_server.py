@@ -10,6 +10,7 @@ services (an SQS ReceiveMessage that long-polls, say) are not held up by it.
 The TTL sweeper (infrastructure/local/housekeeping.py) takes the same lock to
 read moto's tables.
 """
+
 from __future__ import annotations
 
 import socket
@@ -43,8 +44,10 @@ def start(sock: socket.socket):
     from werkzeug.serving import make_server
 
     app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", sock.getsockname()[1], app, threaded=True, request_handler=MotoRequestHandler,
-                         fd=sock.fileno())
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="moto-server",
-                     daemon=True).start()
+    server = make_server(
+        "127.0.0.1", sock.getsockname()[1], app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno()
+    )
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="moto-server", daemon=True
+    ).start()
     return server

@@ -6,6 +6,7 @@ keeps each published message; an email subscriber receives it when the
 subscription's filter policy matches the message attributes, as SNS would).
 The gateway shows both at GET /_local/outbox.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,15 @@ def _ses(account: str, region: str) -> list[dict]:
     out = []
     for message in list(ses_backends[account][region].sent_messages):
         destinations = getattr(message, "destinations", {}) or {}
-        out.append({"message_id": message.id, "from": message.source,
-                    "to": list(destinations.get("ToAddresses", [])),
-                    "subject": getattr(message, "subject", None), "body": getattr(message, "body", None)})
+        out.append(
+            {
+                "message_id": message.id,
+                "from": message.source,
+                "to": list(destinations.get("ToAddresses", [])),
+                "subject": getattr(message, "subject", None),
+                "body": getattr(message, "body", None),
+            }
+        )
     return out
 
 
@@ -43,8 +50,15 @@ def _sns(account: str, region: str) -> list[dict]:
             for sub in subscribers:
                 policy = json.loads(sub.attributes.get("FilterPolicy") or "{}")
                 if _filter_matches(policy, attributes or {}):
-                    out.append({"message_id": message_id, "from": f"sns:{topic.name}", "to": [sub.endpoint],
-                                "subject": subject, "body": message})
+                    out.append(
+                        {
+                            "message_id": message_id,
+                            "from": f"sns:{topic.name}",
+                            "to": [sub.endpoint],
+                            "subject": subject,
+                            "body": message,
+                        }
+                    )
     return out
 
 

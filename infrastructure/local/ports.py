@@ -12,6 +12,7 @@ A new listener of the local stack is added to `LISTENERS` and takes its
 socket from `bind_all()`'s result; tests/unit/test_local_ports.py checks that
 no other module of infrastructure/local binds a port itself.
 """
+
 from __future__ import annotations
 
 import errno
@@ -25,7 +26,7 @@ HOST = "127.0.0.1"
 
 @dataclass(frozen=True)
 class Listener:
-    name: str      # what listens: shown in messages
+    name: str  # what listens: shown in messages
     variable: str  # the environment variable that sets the port
     default: int
 
@@ -77,8 +78,10 @@ def listen(key: str, port: int, host: str = HOST) -> socket.socket:
                 f"port {port} ({listener.name}) is already in use on {host}. Stop what uses it, or choose "
                 f"another port with {listener.variable}, e.g. `{listener.variable}={_suggest(port, host)} make run`."
             ) from None
-        raise PortError(f"cannot listen on {host}:{port} for {listener.name} ({exc.strerror}); "
-                        f"choose another port with {listener.variable}.") from None
+        raise PortError(
+            f"cannot listen on {host}:{port} for {listener.name} ({exc.strerror}); "
+            f"choose another port with {listener.variable}."
+        ) from None
     return sock
 
 

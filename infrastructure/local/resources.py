@@ -4,6 +4,7 @@ Used by the local stack (against moto in server mode) and by the tests (under
 moto's mock_aws), so both get exactly the tables, indexes, TTLs, secrets and
 mail identities that template.yaml declares.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,13 @@ import boto3
 
 from infrastructure.cfn import Stack
 
-_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes",
-               "StreamSpecification")
+_TABLE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "StreamSpecification",
+)
 
 
 def table_request(stack: Stack, logical: str) -> dict:
@@ -35,7 +41,7 @@ def create_tables(stack: Stack, session: boto3.session.Session) -> dict[str, str
     for logical, res in stack.resources("AWS::DynamoDB::Table").items():
         request = table_request(stack, logical)
         dynamodb.create_table(**request)
-        ttl = (res["Properties"].get("TimeToLiveSpecification") or {})
+        ttl = res["Properties"].get("TimeToLiveSpecification") or {}
         if ttl.get("Enabled"):
             dynamodb.update_time_to_live(
                 TableName=request["TableName"],
@@ -101,7 +107,9 @@ def register_compute(stack: Stack) -> None:
         stack.attributes[(logical, "Arn")] = f"arn:aws:iam::{stack.account}:role/{stack.name}-{logical}"
     for logical in stack.resources("AWS::IoT::TopicRule"):
         stack.physical[logical] = f"{stack.name}_{logical}".replace("-", "_")
-        stack.attributes[(logical, "Arn")] = f"arn:aws:iot:{stack.region}:{stack.account}:rule/{stack.physical[logical]}"
+        stack.attributes[(logical, "Arn")] = (
+            f"arn:aws:iot:{stack.region}:{stack.account}:rule/{stack.physical[logical]}"
+        )
 
 
 def create_topics(stack: Stack, session: boto3.session.Session) -> None:

@@ -46,6 +46,7 @@ Wiring it into the local stack (infrastructure/local/__main__.py):
 Without `events=`, the runner makes its own (workers named iot-rules-N) and
 `stop()` delivers what is buffered and stops them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -147,7 +148,7 @@ def _single(rule: str, action: Any) -> tuple[str, dict]:
     """An action is a one-key mapping: {"Sqs": {...}}."""
     if not isinstance(action, dict) or len(action) != 1:
         raise RulesConfigError(f"{rule}: an action must be a mapping with one key (Lambda, Sqs...), got {action!r}")
-    (kind, spec), = action.items()
+    ((kind, spec),) = action.items()
     return kind, spec or {}
 
 
@@ -166,18 +167,33 @@ class RuleRunner:
     called from any thread. Workers start at once; call `stop()` when done.
     """
 
-    def __init__(self, stack: Stack, functions: Mapping[str, LocalFunctionLike], *,
-                 clock: Callable[[], float] = time.time, batch_window_s: float = 1.0,
-                 max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT, workers: int | None = None,
-                 events: EventSources | None = None, log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        stack: Stack,
+        functions: Mapping[str, LocalFunctionLike],
+        *,
+        clock: Callable[[], float] = time.time,
+        batch_window_s: float = 1.0,
+        max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
+        workers: int | None = None,
+        events: EventSources | None = None,
+        log: Callable[[str], None] | None = None,
+    ):
         self.stack = stack
         self.functions = functions
         self.clock = clock
         self._log = log or _logger.warning
         self._own_events = events is None
-        self.events = events or EventSources(stack, functions, clock=clock, batch_window_s=batch_window_s,
-                                             max_receive_count=max_receive_count, workers=workers,
-                                             thread_name="iot-rules", log=self._log)
+        self.events = events or EventSources(
+            stack,
+            functions,
+            clock=clock,
+            batch_window_s=batch_window_s,
+            max_receive_count=max_receive_count,
+            workers=workers,
+            thread_name="iot-rules",
+            log=self._log,
+        )
         self._lock = threading.Lock()
         self._stopping = False
         self.rules: list[TopicRule] = self._load_rules()
@@ -196,8 +212,10 @@ class RuleRunner:
             name = str(self.stack.resolve(props.get("RuleName", logical)))
             version = str(self.stack.resolve(payload.get("AwsIotSqlVersion", "2015-10-08")))
             if version != SQL_VERSION:
-                raise RulesConfigError(f"{logical}: AwsIotSqlVersion {version!r} (the default when omitted is "
-                                       f"2015-10-08); the local rules engine implements {SQL_VERSION!r}")
+                raise RulesConfigError(
+                    f"{logical}: AwsIotSqlVersion {version!r} (the default when omitted is "
+                    f"2015-10-08); the local rules engine implements {SQL_VERSION!r}"
+                )
             try:
                 sql = parse(str(self.stack.resolve(payload["Sql"])))
             except KeyError:
@@ -207,8 +225,15 @@ class RuleRunner:
             actions = tuple(self._action(logical, a) for a in payload.get("Actions") or [])
             if not actions:
                 raise RulesConfigError(f"{logical}: a topic rule needs at least one action")
-            rules.append(TopicRule(logical_id=logical, name=name, sql=sql, actions=actions,
-                                   error_target=self._error_target(logical, payload.get("ErrorAction"))))
+            rules.append(
+                TopicRule(
+                    logical_id=logical,
+                    name=name,
+                    sql=sql,
+                    actions=actions,
+                    error_target=self._error_target(logical, payload.get("ErrorAction")),
+                )
+            )
         return rules
 
     def _action(self, rule: str, action: dict) -> LambdaAction | SqsAction:
@@ -230,8 +255,9 @@ class RuleRunner:
             except EventSourceConfigError as exc:
                 raise RulesConfigError(f"{rule}: {exc}") from None
             return SqsAction(queue, use_base64=_truthy(self.stack.resolve(spec.get("UseBase64", False))))
-        raise RulesConfigError(f"{rule}: the {kind} action is not supported by the local rules engine "
-                               f"(supported: Lambda, Sqs)")
+        raise RulesConfigError(
+            f"{rule}: the {kind} action is not supported by the local rules engine (supported: Lambda, Sqs)"
+        )
 
     def _error_target(self, rule: str, error_action: dict | None) -> str | None:
         if not error_action:
@@ -256,8 +282,9 @@ class RuleRunner:
             if not rule.sql.matches(topic):
                 continue
             try:
-                output = rule.sql.apply(topic, payload, client_id, now_ms=now_ms, raw_payload_key=RAW_PAYLOAD_KEY,
-                                        principal=principal)
+                output = rule.sql.apply(
+                    topic, payload, client_id, now_ms=now_ms, raw_payload_key=RAW_PAYLOAD_KEY, principal=principal
+                )
             except Exception as exc:  # a bug here must not take the broker down
                 self._log(f"IoT rule {rule.name}: evaluating {topic}: {type(exc).__name__}: {exc}")
                 continue

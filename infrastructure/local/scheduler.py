@@ -1,6 +1,7 @@
 """EventBridge schedules on the laptop: every function's `Schedule` events
 from template.yaml run on their rate, with a scheduled-event payload, and
 can be run at once with POST /_local/schedules/<FunctionLogicalId>."""
+
 from __future__ import annotations
 
 import re
@@ -34,9 +35,17 @@ class Scheduler:
 
     def run(self, logical: str) -> dict:
         """Invoke a scheduled function now, as EventBridge would."""
-        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-                 "account": self.stack.account, "time": datetime.now(timezone.utc).isoformat(),
-                 "region": self.stack.region, "resources": [], "detail": {}}
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": self.stack.account,
+            "time": datetime.now(timezone.utc).isoformat(),
+            "region": self.stack.region,
+            "resources": [],
+            "detail": {},
+        }
         return self.functions[logical].invoke(event, self.stack.region, self.stack.account)
 
     def _loop(self) -> None:

@@ -15,6 +15,7 @@ connection), `fleet` (many devices, progress, start_fleet), `__main__` (CLI).
 The same code talks to AWS IoT Core: the endpoint and port come from the API's
 device credentials (`iot_endpoint`, `mqtt_port`, else 8883; 443 uses ALPN).
 """
+
 from infrastructure.simulator.fleet import ALL_FAULTS, Fleet, FleetStats, history_tiers, start_fleet
 
 __all__ = ["ALL_FAULTS", "Fleet", "FleetStats", "history_tiers", "start_fleet"]

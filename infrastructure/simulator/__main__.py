@@ -10,6 +10,7 @@ closed), as does the end of `--duration` seconds (0 = until stopped).
 Defaults for the API and the admin come from GRIDPULSE_API_URL,
 GRIDPULSE_ADMIN_EMAIL and GRIDPULSE_ADMIN_PASSWORD when set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,10 +24,12 @@ from infrastructure.simulator.provision import ProvisioningError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m infrastructure.simulator", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--api", default=os.environ.get("GRIDPULSE_API_URL", "http://127.0.0.1:3000"),
-                   help="API base URL")
+    p = argparse.ArgumentParser(
+        prog="python -m infrastructure.simulator",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--api", default=os.environ.get("GRIDPULSE_API_URL", "http://127.0.0.1:3000"), help="API base URL")
     p.add_argument("--admin-email", default=os.environ.get("GRIDPULSE_ADMIN_EMAIL", "admin@gridpulse.example.com"))
     p.add_argument("--admin-password", default=os.environ.get("GRIDPULSE_ADMIN_PASSWORD", "gridpulse-admin-123"))
     estate = p.add_argument_group("estate")
@@ -39,20 +42,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     estate.add_argument("--mqtt-host", help="override the IoT endpoint returned by the API")
     estate.add_argument("--mqtt-port", type=int, help="override the MQTT port returned by the API (else 8883)")
     run = p.add_argument_group("simulation")
-    run.add_argument("--speed", type=float, default=1.0,
-                     help="time acceleration: simulated seconds per wall second (>= 1)")
+    run.add_argument(
+        "--speed", type=float, default=1.0, help="time acceleration: simulated seconds per wall second (>= 1)"
+    )
     run.add_argument("--duration", type=float, default=0.0, help="wall seconds to run; 0 = until stopped")
-    run.add_argument("--backfill-hours", type=float, default=None,
-                     help="start simulated time this long before now (default: (speed-1) x duration, "
-                          "or 24 h when --duration is 0; 0 when speed is 1)")
-    run.add_argument("--history-days", type=float, default=0.0,
-                     help="also upload this many days before the start as a backlog (the last 2 days hourly, the "
-                          "rest every 6 hours), live data first")
+    run.add_argument(
+        "--backfill-hours",
+        type=float,
+        default=None,
+        help="start simulated time this long before now (default: (speed-1) x duration, "
+        "or 24 h when --duration is 0; 0 when speed is 1)",
+    )
+    run.add_argument(
+        "--history-days",
+        type=float,
+        default=0.0,
+        help="also upload this many days before the start as a backlog (the last 2 days hourly, the "
+        "rest every 6 hours), live data first",
+    )
     run.add_argument("--interval", type=float, default=30.0, help="simulated seconds between samples")
     run.add_argument("--batch", type=int, default=10, help="readings per telemetry message")
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--faults", default=",".join(ALL_FAULTS),
-                     help=f"exactly-once faults to inject, comma-separated ({', '.join(ALL_FAULTS)}); '' for none")
+    run.add_argument(
+        "--faults",
+        default=",".join(ALL_FAULTS),
+        help=f"exactly-once faults to inject, comma-separated ({', '.join(ALL_FAULTS)}); '' for none",
+    )
     run.add_argument("--no-faults", action="store_true", help="inject no faults")
     run.add_argument("--buffer", type=int, default=10_000, help="store-and-forward capacity per device (messages)")
     run.add_argument("--progress", type=float, default=5.0, help="seconds between progress lines")
@@ -82,14 +97,30 @@ def main(argv: list[str] | None = None) -> int:
     fleet = None
     try:
         fleet = start_fleet(
-            args.api, args.admin_email, args.admin_password,
-            hotels=args.hotels, floors=args.floors, rooms=args.rooms, lights=args.lights, prepaid=args.prepaid,
-            wifi=not args.no_wifi, mqtt_host=args.mqtt_host, mqtt_port=args.mqtt_port,
-            speed=args.speed, duration_s=args.duration,
+            args.api,
+            args.admin_email,
+            args.admin_password,
+            hotels=args.hotels,
+            floors=args.floors,
+            rooms=args.rooms,
+            lights=args.lights,
+            prepaid=args.prepaid,
+            wifi=not args.no_wifi,
+            mqtt_host=args.mqtt_host,
+            mqtt_port=args.mqtt_port,
+            speed=args.speed,
+            duration_s=args.duration,
             backfill_s=None if args.backfill_hours is None else args.backfill_hours * 3600,
-            sample_interval_s=args.interval, batch_size=args.batch, seed=args.seed, faults=faults,
-            history=history_tiers(args.history_days), report_at_start=args.history_days > 0,
-            buffer_capacity=args.buffer, progress_s=args.progress, log=say)
+            sample_interval_s=args.interval,
+            batch_size=args.batch,
+            seed=args.seed,
+            faults=faults,
+            history=history_tiers(args.history_days),
+            report_at_start=args.history_days > 0,
+            buffer_capacity=args.buffer,
+            progress_s=args.progress,
+            log=say,
+        )
         while not fleet.wait(0.5):
             pass
     except KeyboardInterrupt:

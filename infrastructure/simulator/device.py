@@ -51,6 +51,7 @@ whose broker restarts does not reconnect in lock-step.
 time has reached, queues the resulting messages and publishes what it may.
 awscrt's callbacks run on its own threads; a lock guards the device state.
 """
+
 from __future__ import annotations
 
 import json
@@ -135,8 +136,15 @@ def _dumps(body: dict) -> bytes:
 class Composer:
     """Samples in, messages out: batching, seq numbers, status changes, duplicate and late faults."""
 
-    def __init__(self, telemetry_topic: str, status_topic: str | None = None, batch_size: int = 10,
-                 faults: FaultPlan = FaultPlan(), first_seq: int = 0, first_batch_size: int | None = None):
+    def __init__(
+        self,
+        telemetry_topic: str,
+        status_topic: str | None = None,
+        batch_size: int = 10,
+        faults: FaultPlan = FaultPlan(),
+        first_seq: int = 0,
+        first_batch_size: int | None = None,
+    ):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.telemetry_topic, self.status_topic = telemetry_topic, status_topic
@@ -146,11 +154,11 @@ class Composer:
         self.faults = faults
         self.seq = first_seq
         self.batch: list[dict] = []
-        self.window = 0                  # samples since the last batch, the held-back one included
-        self.telemetry_count = 0         # telemetry messages emitted (duplicates and late ones excluded)
-        self.numbers = 0                 # every message emitted
+        self.window = 0  # samples since the last batch, the held-back one included
+        self.telemetry_count = 0  # telemetry messages emitted (duplicates and late ones excluded)
+        self.numbers = 0  # every message emitted
         self.last_status: tuple[str, str | None] | None = None
-        self.held: dict | None = None    # the late reading
+        self.held: dict | None = None  # the late reading
         self.held_countdown = 0
         self.injected = {"duplicate": 0, "late": 0}
 
@@ -239,8 +247,12 @@ class Outbox:
         self._items.popleft()
         self.dropped += 1
         if self.dropped == 1 or self.dropped % 1000 == 0:
-            log.warning("%s: store-and-forward buffer full (%d messages); dropped the oldest (%d so far)",
-                        self.name or "device", self.capacity, self.dropped)
+            log.warning(
+                "%s: store-and-forward buffer full (%d messages); dropped the oldest (%d so far)",
+                self.name or "device",
+                self.capacity,
+                self.dropped,
+            )
 
     def put(self, message: Message) -> None:
         with self._lock:
@@ -303,17 +315,37 @@ class DeviceStats:
 class SimulatedDevice:
     """One device: a model, a composer, an outbox and one MQTT connection."""
 
-    def __init__(self, spec: DeviceSpec, model: MeterModel | LightModel, clock: SimClock, *,
-                 sample_interval_s: float = 30.0, batch_size: int = 10, faults: FaultPlan = FaultPlan(),
-                 buffer_capacity: int = 10_000, max_inflight: int = 10, keep_alive_s: int = 60,
-                 reconnect_min_s: float = 1.0, reconnect_max_s: float = 16.0, operation_timeout_s: float = 30.0,
-                 seed: int = 0, connection_factory: Callable[..., Any] | None = None,
-                 history: tuple[tuple[float, float], ...] = (), backlog_batch: int = 96,
-                 history_delay_s: float = 10.0, report_at_start: bool = False):
+    def __init__(
+        self,
+        spec: DeviceSpec,
+        model: MeterModel | LightModel,
+        clock: SimClock,
+        *,
+        sample_interval_s: float = 30.0,
+        batch_size: int = 10,
+        faults: FaultPlan = FaultPlan(),
+        buffer_capacity: int = 10_000,
+        max_inflight: int = 10,
+        keep_alive_s: int = 60,
+        reconnect_min_s: float = 1.0,
+        reconnect_max_s: float = 16.0,
+        operation_timeout_s: float = 30.0,
+        seed: int = 0,
+        connection_factory: Callable[..., Any] | None = None,
+        history: tuple[tuple[float, float], ...] = (),
+        backlog_batch: int = 96,
+        history_delay_s: float = 10.0,
+        report_at_start: bool = False,
+    ):
         self.spec, self.model, self.clock = spec, model, clock
         self.interval = timedelta(seconds=sample_interval_s)
-        self.composer = Composer(spec.telemetry_topic, spec.status_topic if spec.kind == "light" else None,
-                                 batch_size, faults, first_batch_size=1 if report_at_start else None)
+        self.composer = Composer(
+            spec.telemetry_topic,
+            spec.status_topic if spec.kind == "light" else None,
+            batch_size,
+            faults,
+            first_batch_size=1 if report_at_start else None,
+        )
         self.outbox = Outbox(buffer_capacity, spec.name)
         self.history = tuple(sorted((float(back), float(every)) for back, every in history if back > 0 and every > 0))
         self.history_s = max((back for back, _ in self.history), default=0.0)
@@ -350,10 +382,14 @@ class SimulatedDevice:
 
         spec = self.spec
         return mqtt_connection_builder.mtls_from_bytes(
-            endpoint=spec.endpoint, port=spec.port,
-            cert_bytes=spec.certificate_pem.encode(), pri_key_bytes=spec.private_key.encode(),
+            endpoint=spec.endpoint,
+            port=spec.port,
+            cert_bytes=spec.certificate_pem.encode(),
+            pri_key_bytes=spec.private_key.encode(),
             ca_bytes=spec.ca_pem.encode() if spec.ca_pem else None,
-            client_id=spec.thing_name, clean_session=True, keep_alive_secs=self.keep_alive_s,
+            client_id=spec.thing_name,
+            clean_session=True,
+            keep_alive_secs=self.keep_alive_s,
             reconnect_min_timeout_secs=max(1, round(self.reconnect_min_s)),
             reconnect_max_timeout_secs=max(1, round(self.reconnect_max_s)),
             protocol_operation_timeout_ms=int(self.operation_timeout_s * 1000),
@@ -393,8 +429,14 @@ class SimulatedDevice:
             if self._state != "stopped":
                 self._state = "idle"
         if self.stats.connect_failures in (1, 5) or self.stats.connect_failures % 20 == 0:
-            log.warning("%s: connect to %s:%s failed (%s); retrying in %.1fs", self.spec.name, self.spec.endpoint,
-                        self.spec.port, self._last_error, delay)
+            log.warning(
+                "%s: connect to %s:%s failed (%s); retrying in %.1fs",
+                self.spec.name,
+                self.spec.endpoint,
+                self.spec.port,
+                self._last_error,
+                delay,
+            )
 
     def _on_connect_done(self, future) -> None:
         exc = future.exception()
@@ -456,8 +498,9 @@ class SimulatedDevice:
         """The whole history, sampled now (cheap: no I/O) and queued as backlog
         messages, the newest readings first."""
         samples = [self.model.sample(t, history=True) for t in self.history_times()]
-        chunks = [samples[max(0, end - self.backlog_batch):end]
-                  for end in range(len(samples), 0, -self.backlog_batch)]
+        chunks = [
+            samples[max(0, end - self.backlog_batch) : end] for end in range(len(samples), 0, -self.backlog_batch)
+        ]
         for chunk in chunks:
             self.history_outbox.put(self.composer.history(chunk))
         self._history_due = False

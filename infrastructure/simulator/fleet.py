@@ -25,6 +25,7 @@ Simulated time: see `SimClock` in infrastructure/simulator/model.py. With
 times faster than real time and then continues in real time, so no
 timestamp is ever ahead of the wall clock.
 """
+
 from __future__ import annotations
 
 import logging
@@ -92,13 +93,28 @@ def _changes(plan: FaultPlan) -> dict:
     return {f.name: getattr(plan, f.name) for f in fields(plan) if getattr(plan, f.name) != getattr(default, f.name)}
 
 
-def build_model(spec: DeviceSpec, seed: int, faults: FaultPlan, light_error_prob: float = 5e-5,
-                spike_prob: float = 0.01) -> MeterModel | LightModel:
+def build_model(
+    spec: DeviceSpec, seed: int, faults: FaultPlan, light_error_prob: float = 5e-5, spike_prob: float = 0.01
+) -> MeterModel | LightModel:
     if spec.kind == "light":
-        return LightModel(spec.key or spec.thing_name, spec.latitude or 0.0, spec.longitude or 0.0,
-                          spec.power_rating_w or 90.0, seed=seed, error_prob=light_error_prob, faults=faults)
-    return MeterModel(spec.key or spec.thing_name, spec.power_rating_w or 5000.0, spec.timezone, kind=spec.kind,
-                      seed=seed, spike_prob=spike_prob, faults=faults)
+        return LightModel(
+            spec.key or spec.thing_name,
+            spec.latitude or 0.0,
+            spec.longitude or 0.0,
+            spec.power_rating_w or 90.0,
+            seed=seed,
+            error_prob=light_error_prob,
+            faults=faults,
+        )
+    return MeterModel(
+        spec.key or spec.thing_name,
+        spec.power_rating_w or 5000.0,
+        spec.timezone,
+        kind=spec.kind,
+        seed=seed,
+        spike_prob=spike_prob,
+        faults=faults,
+    )
 
 
 @dataclass(frozen=True)
@@ -124,12 +140,14 @@ class FleetStats:
     running: bool
 
     def line(self) -> str:
-        return (f"[fleet] sim {self.sim_time} | connected {self.connected}/{self.devices} | "
-                f"messages {self.messages_sent} | readings {self.readings_sent} (history {self.history_sent}) | "
-                f"status {self.status_sent} | "
-                f"backlog {self.backlog} | dropped {self.dropped} | reconnects {self.resumes} | "
-                f"faults: reset {self.counter_resets}, duplicate {self.duplicates_injected}, "
-                f"late {self.late_injected}, bulb {self.light_errors}")
+        return (
+            f"[fleet] sim {self.sim_time} | connected {self.connected}/{self.devices} | "
+            f"messages {self.messages_sent} | readings {self.readings_sent} (history {self.history_sent}) | "
+            f"status {self.status_sent} | "
+            f"backlog {self.backlog} | dropped {self.dropped} | reconnects {self.resumes} | "
+            f"faults: reset {self.counter_resets}, duplicate {self.duplicates_injected}, "
+            f"late {self.late_injected}, bulb {self.light_errors}"
+        )
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -143,13 +161,33 @@ class Fleet:
     progress lines (default: the "gridpulse.simulator" logger at INFO).
     """
 
-    def __init__(self, specs: list[DeviceSpec], *, speed: float = 1.0, sample_interval_s: float = 30.0,
-                 batch_size: int = 10, duration_s: float = 0.0, backfill_s: float | None = None, seed: int = 0,
-                 faults: Iterable[str] = ALL_FAULTS, buffer_capacity: int = 10_000, max_inflight: int = 10,
-                 reconnect_min_s: float = 1.0, reconnect_max_s: float = 16.0, light_error_prob: float = 5e-5,
-                 spike_prob: float = 0.01, tick_s: float = 0.1, progress_s: float = 5.0, drain_s: float = 5.0,
-                 history: tuple[tuple[float, float], ...] = (), backlog_batch: int = 96, history_delay_s: float = 10.0,
-                 report_at_start: bool = False, log: Callable[[str], None] | None = None, connection_factory=None):
+    def __init__(
+        self,
+        specs: list[DeviceSpec],
+        *,
+        speed: float = 1.0,
+        sample_interval_s: float = 30.0,
+        batch_size: int = 10,
+        duration_s: float = 0.0,
+        backfill_s: float | None = None,
+        seed: int = 0,
+        faults: Iterable[str] = ALL_FAULTS,
+        buffer_capacity: int = 10_000,
+        max_inflight: int = 10,
+        reconnect_min_s: float = 1.0,
+        reconnect_max_s: float = 16.0,
+        light_error_prob: float = 5e-5,
+        spike_prob: float = 0.01,
+        tick_s: float = 0.1,
+        progress_s: float = 5.0,
+        drain_s: float = 5.0,
+        history: tuple[tuple[float, float], ...] = (),
+        backlog_batch: int = 96,
+        history_delay_s: float = 10.0,
+        report_at_start: bool = False,
+        log: Callable[[str], None] | None = None,
+        connection_factory=None,
+    ):
         if backfill_s is None:
             backfill_s = SimClock.backfill_for(speed, duration_s)
         self.clock = SimClock(speed, backfill_s)
@@ -162,11 +200,26 @@ class Fleet:
             plan = self.plans.get(spec.device_id, FaultPlan())
             model = build_model(spec, seed, plan, light_error_prob, spike_prob)
             factory = (lambda s=spec: connection_factory(s)) if connection_factory else None
-            self.devices.append(SimulatedDevice(
-                spec, model, self.clock, sample_interval_s=sample_interval_s, batch_size=batch_size, faults=plan,
-                buffer_capacity=buffer_capacity, max_inflight=max_inflight, reconnect_min_s=reconnect_min_s,
-                reconnect_max_s=reconnect_max_s, seed=seed, connection_factory=factory, history=history,
-                backlog_batch=backlog_batch, history_delay_s=history_delay_s, report_at_start=report_at_start))
+            self.devices.append(
+                SimulatedDevice(
+                    spec,
+                    model,
+                    self.clock,
+                    sample_interval_s=sample_interval_s,
+                    batch_size=batch_size,
+                    faults=plan,
+                    buffer_capacity=buffer_capacity,
+                    max_inflight=max_inflight,
+                    reconnect_min_s=reconnect_min_s,
+                    reconnect_max_s=reconnect_max_s,
+                    seed=seed,
+                    connection_factory=factory,
+                    history=history,
+                    backlog_batch=backlog_batch,
+                    history_delay_s=history_delay_s,
+                    report_at_start=report_at_start,
+                )
+            )
         self._stop = threading.Event()
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
@@ -184,18 +237,21 @@ class Fleet:
         for device in self.devices:
             device.reschedule()
         history = self.devices[0].history_s if self.devices else 0
-        self._say(f"[fleet] {len(self.devices)} devices, speed {self.clock.speed:g}x, simulated time from "
-                  f"{self.clock.start().strftime('%Y-%m-%d %H:%M:%S')} UTC"
-                  + (f"; uploading the {history / 86400:g} days before as history" if history else "")
-                  + (f", fault plans: {self._fault_summary()}" if self.plans else ", no faults"))
+        self._say(
+            f"[fleet] {len(self.devices)} devices, speed {self.clock.speed:g}x, simulated time from "
+            f"{self.clock.start().strftime('%Y-%m-%d %H:%M:%S')} UTC"
+            + (f"; uploading the {history / 86400:g} days before as history" if history else "")
+            + (f", fault plans: {self._fault_summary()}" if self.plans else ", no faults")
+        )
         self._thread = threading.Thread(target=self._run, name="gridpulse-fleet", daemon=True)
         self._thread.start()
         return self
 
     def _fault_summary(self) -> str:
         names = {d.spec.device_id: d.spec.name for d in self.devices}
-        return "; ".join(f"{names[i]}: {', '.join(f'{k}={v}' for k, v in _changes(p).items())}"
-                         for i, p in self.plans.items())
+        return "; ".join(
+            f"{names[i]}: {', '.join(f'{k}={v}' for k, v in _changes(p).items())}" for i, p in self.plans.items()
+        )
 
     def _say(self, text: str) -> None:
         if self._log:
@@ -274,21 +330,40 @@ class Fleet:
             return int(sum(getattr(s, name) for s in per))
 
         return FleetStats(
-            devices=len(per), connected=sum(s.connected for s in per),
-            samples=total("samples"), messages_sent=total("messages_sent"), readings_sent=total("readings_sent"),
+            devices=len(per),
+            connected=sum(s.connected for s in per),
+            samples=total("samples"),
+            messages_sent=total("messages_sent"),
+            readings_sent=total("readings_sent"),
             history_sent=total("history_sent"),
-            status_sent=total("status_sent"), backlog=total("backlog"), dropped=total("dropped"),
-            publish_failures=total("publish_failures"), connect_failures=total("connect_failures"),
-            interruptions=total("interruptions"), resumes=total("resumes"),
-            duplicates_injected=total("duplicates_injected"), late_injected=total("late_injected"),
-            counter_resets=total("counter_resets"), light_errors=total("light_errors"),
+            status_sent=total("status_sent"),
+            backlog=total("backlog"),
+            dropped=total("dropped"),
+            publish_failures=total("publish_failures"),
+            connect_failures=total("connect_failures"),
+            interruptions=total("interruptions"),
+            resumes=total("resumes"),
+            duplicates_injected=total("duplicates_injected"),
+            late_injected=total("late_injected"),
+            counter_resets=total("counter_resets"),
+            light_errors=total("light_errors"),
             sim_time=(self._sim_end or self.clock.now()).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
             running=self.running,
         )
 
 
-ESTATE_OPTIONS = ("hotels", "floors", "rooms", "lights", "prepaid", "mqtt_host", "mqtt_port", "wifi", "on_progress",
-                  "cancel")
+ESTATE_OPTIONS = (
+    "hotels",
+    "floors",
+    "rooms",
+    "lights",
+    "prepaid",
+    "mqtt_host",
+    "mqtt_port",
+    "wifi",
+    "on_progress",
+    "cancel",
+)
 
 
 def start_fleet(api_url: str, admin_email: str, admin_password: str, **options) -> Fleet:

@@ -30,6 +30,7 @@ key and sample times always give the same samples.
 * `SimClock` - simulated time for the time-accelerated demo (see its
   docstring): timestamps never run ahead of the wall clock.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -81,8 +82,8 @@ class Sample:
     frequency: float
     spike: bool = False
     counter_reset: bool = False
-    status: str | None = None          # lights: on, off or error
-    error_details: str | None = None   # lights: why status is error
+    status: str | None = None  # lights: on, off or error
+    error_details: str | None = None  # lights: why status is error
 
     def reading(self, seq: int) -> dict:
         return {
@@ -107,7 +108,7 @@ def iso(ts: datetime) -> str:
 def unit(*parts: object) -> float:
     """A uniform number in [0, 1) determined by `parts` (stable across runs and processes)."""
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2 ** 64
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def bump(hour: float, centre: float, width: float) -> float:
@@ -177,8 +178,18 @@ class MeterModel:
 
     KINDS = ("room", "household")
 
-    def __init__(self, key: str, rating_w: float, tz: str = "UTC", *, kind: str = "room", seed: int = 0,
-                 occupancy_rate: float = 0.7, spike_prob: float = 0.01, faults: FaultPlan = FaultPlan()):
+    def __init__(
+        self,
+        key: str,
+        rating_w: float,
+        tz: str = "UTC",
+        *,
+        kind: str = "room",
+        seed: int = 0,
+        occupancy_rate: float = 0.7,
+        spike_prob: float = 0.01,
+        faults: FaultPlan = FaultPlan(),
+    ):
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {self.KINDS}")
         self.key, self.kind, self.seed = key, kind, seed
@@ -251,9 +262,18 @@ class MeterModel:
         energy = self.counter.add(ts, power, reset=reset)
         temperature = self.temp_base + 1.2 * math.sin(2 * math.pi * (hour - 9) / 24) + 9.0 * fraction
         self.index += not history
-        return Sample(ts=ts, voltage=voltage, current=round(power / voltage / pf, 3), power_w=power,
-                      energy_kwh=energy, temperature=round(temperature + self.rng.gauss(0, 0.2), 1),
-                      power_factor=pf, frequency=frequency, spike=spike, counter_reset=reset)
+        return Sample(
+            ts=ts,
+            voltage=voltage,
+            current=round(power / voltage / pf, 3),
+            power_w=power,
+            energy_kwh=energy,
+            temperature=round(temperature + self.rng.gauss(0, 0.2), 1),
+            power_factor=pf,
+            frequency=frequency,
+            spike=spike,
+            counter_reset=reset,
+        )
 
 
 def solar_elevation(ts: datetime, latitude: float, longitude: float) -> float:
@@ -273,8 +293,18 @@ def solar_elevation(ts: datetime, latitude: float, longitude: float) -> float:
 class LightModel:
     """A street light with a photocell; `sample(ts)` for increasing `ts`."""
 
-    def __init__(self, key: str, latitude: float, longitude: float, rating_w: float = 90.0, *, seed: int = 0,
-                 error_prob: float = 5e-5, repair_after_s: float = 2 * 3600, faults: FaultPlan = FaultPlan()):
+    def __init__(
+        self,
+        key: str,
+        latitude: float,
+        longitude: float,
+        rating_w: float = 90.0,
+        *,
+        seed: int = 0,
+        error_prob: float = 5e-5,
+        repair_after_s: float = 2 * 3600,
+        faults: FaultPlan = FaultPlan(),
+    ):
         self.key, self.seed = key, seed
         self.latitude, self.longitude = latitude, longitude
         self.rating_w = float(rating_w)
@@ -296,8 +326,9 @@ class LightModel:
         ts = _utc(ts)
         if self.failed_until is not None and ts >= self.failed_until:
             self.failed_until = None  # the crew replaced the bulb
-        if self.failed_until is None and ((not history and self.faults.light_error_at == self.index)
-                                          or self.rng.random() < self.error_prob):
+        if self.failed_until is None and (
+            (not history and self.faults.light_error_at == self.index) or self.rng.random() < self.error_prob
+        ):
             self.failed_until = ts + self.repair_after
         failed = self.failed_until is not None
         on = self.dark(ts) and not failed
@@ -309,11 +340,18 @@ class LightModel:
         energy = self.counter.add(ts, power)
         outdoor = 14 + 7 * math.sin(2 * math.pi * (_hour(ts) + self.longitude / 15 - 9) / 24)
         self.index += not history
-        return Sample(ts=ts, voltage=voltage, current=round(power / voltage / pf, 3), power_w=power,
-                      energy_kwh=energy, temperature=round(outdoor + 12 * fraction + self.rng.gauss(0, 0.2), 1),
-                      power_factor=pf, frequency=frequency,
-                      status="error" if failed else ("on" if on else "off"),
-                      error_details=BULB_FAILED if failed else None)
+        return Sample(
+            ts=ts,
+            voltage=voltage,
+            current=round(power / voltage / pf, 3),
+            power_w=power,
+            energy_kwh=energy,
+            temperature=round(outdoor + 12 * fraction + self.rng.gauss(0, 0.2), 1),
+            power_factor=pf,
+            frequency=frequency,
+            status="error" if failed else ("on" if on else "off"),
+            error_details=BULB_FAILED if failed else None,
+        )
 
 
 class SimClock:

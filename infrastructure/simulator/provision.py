@@ -24,6 +24,7 @@ starts empty each run, so every call creates (run it twice against a
 persistent stack and you get a second estate). Choices (names, ratings,
 places) are deterministic under `plan.seed`.
 """
+
 from __future__ import annotations
 
 import random
@@ -45,8 +46,16 @@ SITES = [
     ("Alfama Suites", "Porto", "Europe/Lisbon", 41.1579, -8.6291),
     ("Nile Corniche Hotel", "Cairo", "Africa/Cairo", 30.0444, 31.2357),
 ]
-STREETS = ["Avenida da Liberdade", "Rua Augusta", "Harbour Road", "Station Street", "Market Lane", "Park Avenue",
-           "Riverside Drive", "Church Street"]
+STREETS = [
+    "Avenida da Liberdade",
+    "Rua Augusta",
+    "Harbour Road",
+    "Station Street",
+    "Market Lane",
+    "Park Avenue",
+    "Riverside Drive",
+    "Church Street",
+]
 
 
 class ProvisioningError(RuntimeError):
@@ -61,13 +70,13 @@ class ProvisioningCancelled(ProvisioningError):
 class EstatePlan:
     hotels: int = 2
     floors: int = 3
-    rooms: int = 4          # per floor
+    rooms: int = 4  # per floor
     lights: int = 4
     prepaid: int = 1
     seed: int = 0
-    mqtt_host: str | None = None   # overrides credentials.iot_endpoint
-    mqtt_port: int | None = None   # overrides credentials.mqtt_port (default 8883)
-    wifi: bool = True              # give room meters the hotel Wi-Fi (written to their shadow)
+    mqtt_host: str | None = None  # overrides credentials.iot_endpoint
+    mqtt_port: int | None = None  # overrides credentials.mqtt_port (default 8883)
+    wifi: bool = True  # give room meters the hotel Wi-Fi (written to their shadow)
     min_rating_w: float = 3000.0
     max_rating_w: float = 7000.0
 
@@ -86,8 +95,7 @@ class EstatePlan:
 class Api:
     """A small JSON client for the GridPulse API (bearer token, retries on 5xx/429/connection errors)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 30.0, retries: int = 3,
-                 cancel: threading.Event | None = None):
+    def __init__(self, base_url: str, timeout_s: float = 30.0, retries: int = 3, cancel: threading.Event | None = None):
         import requests
 
         self.base = base_url.rstrip("/")
@@ -104,8 +112,9 @@ class Api:
             if self.cancel is not None and self.cancel.is_set():
                 raise ProvisioningCancelled("provisioning cancelled")
             try:
-                response = self.session.request(method, self.base + path, json=body, headers=headers,
-                                                timeout=self.timeout_s)
+                response = self.session.request(
+                    method, self.base + path, json=body, headers=headers, timeout=self.timeout_s
+                )
             except requests.ConnectionError as exc:
                 if attempt == self.retries:
                     raise ProvisioningError(f"{method} {self.base}{path}: cannot connect ({exc})") from exc
@@ -114,7 +123,7 @@ class Api:
                     return response.json()
                 if response.status_code not in (429, 500, 502, 503, 504) or attempt == self.retries:
                     raise ProvisioningError(f"{method} {path} -> {response.status_code}: {response.text[:500]}")
-            time.sleep(0.5 * 2 ** attempt)
+            time.sleep(0.5 * 2**attempt)
         raise AssertionError("unreachable")
 
     def login(self, email: str, password: str) -> None:
@@ -124,18 +133,35 @@ class Api:
 def _spec(created: dict, plan: EstatePlan, kind: str, key: str, **extra) -> DeviceSpec:
     creds = created["credentials"]
     return DeviceSpec(
-        device_id=created["device_id"], name=created.get("name") or created.get("device_name") or key,
-        kind=kind, device_type=created["device_type"], thing_name=creds["thing_name"],
+        device_id=created["device_id"],
+        name=created.get("name") or created.get("device_name") or key,
+        kind=kind,
+        device_type=created["device_type"],
+        thing_name=creds["thing_name"],
         endpoint=plan.mqtt_host or creds["iot_endpoint"],
         port=int(plan.mqtt_port or creds.get("mqtt_port") or DEFAULT_MQTT_PORT),
-        topics=creds.get("topics") or {}, certificate_pem=creds["certificate_pem"], private_key=creds["private_key"],
-        ca_pem=creds["ca_pem"], key=key, api_key=creds.get("api_key"),
-        hotel_id=created.get("hotel_id"), room_id=created.get("room_id"), city=created.get("city"), **extra)
+        topics=creds.get("topics") or {},
+        certificate_pem=creds["certificate_pem"],
+        private_key=creds["private_key"],
+        ca_pem=creds["ca_pem"],
+        key=key,
+        api_key=creds.get("api_key"),
+        hotel_id=created.get("hotel_id"),
+        room_id=created.get("room_id"),
+        city=created.get("city"),
+        **extra,
+    )
 
 
-def provision_estate(api_url: str, admin_email: str, admin_password: str, plan: EstatePlan = EstatePlan(),
-                     on_progress: Callable[[str], None] | None = None, now: datetime | None = None,
-                     cancel: threading.Event | None = None) -> list[DeviceSpec]:
+def provision_estate(
+    api_url: str,
+    admin_email: str,
+    admin_password: str,
+    plan: EstatePlan = EstatePlan(),
+    on_progress: Callable[[str], None] | None = None,
+    now: datetime | None = None,
+    cancel: threading.Event | None = None,
+) -> list[DeviceSpec]:
     """Create the estate of `plan`; returns one DeviceSpec per device (room meters, lights, prepaid meters).
 
     Setting `cancel` makes the next API call raise ProvisioningCancelled (what
@@ -146,16 +172,21 @@ def provision_estate(api_url: str, admin_email: str, admin_password: str, plan: 
     api = Api(api_url, cancel=cancel)
     api.login(admin_email, admin_password)
     started = time.monotonic()
-    say(f"[provision] {api_url}: {plan.hotels} hotel(s) x {plan.floors} floor(s) x {plan.rooms} room(s), "
-        f"{plan.lights} light(s), {plan.prepaid} prepaid meter(s) = {plan.device_count} devices")
+    say(
+        f"[provision] {api_url}: {plan.hotels} hotel(s) x {plan.floors} floor(s) x {plan.rooms} room(s), "
+        f"{plan.lights} light(s), {plan.prepaid} prepaid meter(s) = {plan.device_count} devices"
+    )
     specs: list[DeviceSpec] = []
 
     for h in range(plan.hotels):
         name, city, tz, lat, lon = SITES[h % len(SITES)]
         if h >= len(SITES):
             name = f"{name} {h // len(SITES) + 1}"
-        hotel = api.call("POST", "/hotels", {"hotel_name": name, "timezone": tz,
-                                             "address": f"{rng.randint(1, 200)} {rng.choice(STREETS)}, {city}"})
+        hotel = api.call(
+            "POST",
+            "/hotels",
+            {"hotel_name": name, "timezone": tz, "address": f"{rng.randint(1, 200)} {rng.choice(STREETS)}, {city}"},
+        )
         for f in range(1, plan.floors + 1):
             section = api.call("POST", f"/hotels/{hotel['hotel_id']}/sections", {"section_name": f"Floor {f}"})
             for r in range(1, plan.rooms + 1):
@@ -163,15 +194,22 @@ def provision_estate(api_url: str, admin_email: str, admin_password: str, plan: 
                 key = f"h{h + 1}/{number}"
                 rating = round(rng.uniform(plan.min_rating_w, plan.max_rating_w) / 100) * 100
                 occupied = MeterModel(key, rating, tz, seed=plan.seed).occupied(now)
-                room = api.call("POST", f"/sections/{section['section_id']}/rooms",
-                                {"room_number": number, "occupancy_status": "occupied" if occupied else "vacant"})
-                body: dict[str, Any] = {"device_name": f"{name} {number} meter", "device_type": "meter",
-                                        "power_rating_w": rating}
+                room = api.call(
+                    "POST",
+                    f"/sections/{section['section_id']}/rooms",
+                    {"room_number": number, "occupancy_status": "occupied" if occupied else "vacant"},
+                )
+                body: dict[str, Any] = {
+                    "device_name": f"{name} {number} meter",
+                    "device_type": "meter",
+                    "power_rating_w": rating,
+                }
                 if plan.wifi:
                     body.update(ssid=f"{city.lower().replace(' ', '-')}-guest"[:32], password="gridpulse-wifi-1")
                 created = api.call("POST", f"/rooms/{room['room_id']}/devices", body)
-                specs.append(_spec(created, plan, "room", key, power_rating_w=rating, timezone=tz,
-                                   latitude=lat, longitude=lon))
+                specs.append(
+                    _spec(created, plan, "room", key, power_rating_w=rating, timezone=tz, latitude=lat, longitude=lon)
+                )
         say(f"[provision] hotel {name} ({city}): {plan.floors * plan.rooms} room meters")
 
     for i in range(plan.lights):
@@ -179,24 +217,68 @@ def provision_estate(api_url: str, admin_email: str, admin_password: str, plan: 
         light_lat = round(lat + rng.uniform(-0.005, 0.005), 6)
         light_lon = round(lon + rng.uniform(-0.005, 0.005), 6)
         rating = rng.choice([60, 90, 120, 150])
-        created = api.call("POST", "/devices", {
-            "name": f"{city} street light {i + 1}", "device_type": "light", "city": city,
-            "latitude": light_lat, "longitude": light_lon, "location": rng.choice(STREETS),
-            "power_rating_w": rating, "firmware_version": "1.4.2", "hardware_version": "esp32-s3 rev1"})
-        specs.append(_spec(created, plan, "light", f"light{i + 1}", power_rating_w=rating, timezone=tz,
-                           latitude=light_lat, longitude=light_lon))
+        created = api.call(
+            "POST",
+            "/devices",
+            {
+                "name": f"{city} street light {i + 1}",
+                "device_type": "light",
+                "city": city,
+                "latitude": light_lat,
+                "longitude": light_lon,
+                "location": rng.choice(STREETS),
+                "power_rating_w": rating,
+                "firmware_version": "1.4.2",
+                "hardware_version": "esp32-s3 rev1",
+            },
+        )
+        specs.append(
+            _spec(
+                created,
+                plan,
+                "light",
+                f"light{i + 1}",
+                power_rating_w=rating,
+                timezone=tz,
+                latitude=light_lat,
+                longitude=light_lon,
+            )
+        )
 
     for i in range(plan.prepaid):
         _, city, tz, lat, lon = SITES[i % len(SITES)]
         rating = round(rng.uniform(5000, 9000) / 100) * 100
         external_id = "bf" + "".join(rng.choice("0123456789abcdef") for _ in range(20))
-        created = api.call("POST", "/devices", {
-            "name": f"{city} household {i + 1} prepaid meter", "device_type": "prepaid_meter", "provider": "tuya",
-            "external_id": external_id, "city": city, "power_rating_w": rating,
-            "address": f"{rng.randint(1, 300)} {rng.choice(STREETS)}, {city}"})
-        specs.append(_spec(created, plan, "household", f"prepaid{i + 1}", power_rating_w=rating, timezone=tz,
-                           latitude=lat, longitude=lon))
+        created = api.call(
+            "POST",
+            "/devices",
+            {
+                "name": f"{city} household {i + 1} prepaid meter",
+                "device_type": "prepaid_meter",
+                "provider": "tuya",
+                "external_id": external_id,
+                "city": city,
+                "power_rating_w": rating,
+                "address": f"{rng.randint(1, 300)} {rng.choice(STREETS)}, {city}",
+            },
+        )
+        specs.append(
+            _spec(
+                created,
+                plan,
+                "household",
+                f"prepaid{i + 1}",
+                power_rating_w=rating,
+                timezone=tz,
+                latitude=lat,
+                longitude=lon,
+            )
+        )
 
-    say(f"[provision] {len(specs)} devices provisioned in {time.monotonic() - started:.1f}s "
-        f"(MQTT {specs[0].endpoint}:{specs[0].port})" if specs else "[provision] nothing to provision")
+    say(
+        f"[provision] {len(specs)} devices provisioned in {time.monotonic() - started:.1f}s "
+        f"(MQTT {specs[0].endpoint}:{specs[0].port})"
+        if specs
+        else "[provision] nothing to provision"
+    )
     return specs

@@ -10,6 +10,7 @@ events handler. Then the firmware's encoder is built and run on the host
 must pass the same checks and be the valid examples, so neither side can drift.
 A missing compiler or cmake fails the test; nothing is skipped.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,9 @@ def refusal_reasons(payload, received_ms: int) -> list[str]:
     readings, refused = split_message(payload)
     if refused is not None:
         return [refused.reason]
-    return [r.reason for r in (validate(raw, i, received_ms) for i, raw in enumerate(readings))
-            if isinstance(r, Rejection)]
+    return [
+        r.reason for r in (validate(raw, i, received_ms) for i, raw in enumerate(readings)) if isinstance(r, Rejection)
+    ]
 
 
 # ---------------------------------------------------------------- the examples
@@ -151,8 +153,9 @@ def test_invalid_light_status_examples_are_refused(api, admin_token):
 def emitted() -> list[dict]:
     """Builds tools/emit_payloads with the firmware's Makefile (cmake, into firmware/build/) and runs it."""
     try:
-        run = subprocess.run(["make", "-C", str(FIRMWARE), "--no-print-directory", "emit"],
-                             capture_output=True, text=True, timeout=600)
+        run = subprocess.run(
+            ["make", "-C", str(FIRMWARE), "--no-print-directory", "emit"], capture_output=True, text=True, timeout=600
+        )
     except FileNotFoundError as exc:  # no make: a broken toolchain is a failure, not a skip
         pytest.fail(f"cannot build the firmware emitter: {exc}")
     assert run.returncode == 0, f"make -C firmware emit failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"

@@ -4,6 +4,7 @@ The response is built from the API's own `Credentials` schema, and the NVS keys
 are compared with the ones the firmware declares (firmware/core/include/gp/kv.h),
 so a renamed field on either side fails here.
 """
+
 from __future__ import annotations
 
 import csv
@@ -32,12 +33,17 @@ def _firmware_keys() -> dict[str, str]:
 
 def test_a_post_devices_response_becomes_the_nvs_keys_the_firmware_reads(tmp_path):
     thing = "gp-3f6c1a52-9d1e-4c1b-8a8e-0c2b7d9e4f10"
-    creds = Credentials(api_key="gpk_x", certificate_id="c" * 64,
-                        certificate_pem="-----BEGIN CERTIFICATE-----\nA\n",
-                        private_key="-----BEGIN RSA PRIVATE KEY-----\nSECRET\n",
-                        ca_pem="-----BEGIN CERTIFICATE-----\nCA\n",
-                        iot_endpoint="abc-ats.iot.eu-west-1.amazonaws.com", mqtt_port=8883, thing_name=thing,
-                        topics=topics_for(thing))
+    creds = Credentials(
+        api_key="gpk_x",
+        certificate_id="c" * 64,
+        certificate_pem="-----BEGIN CERTIFICATE-----\nA\n",
+        private_key="-----BEGIN RSA PRIVATE KEY-----\nSECRET\n",
+        ca_pem="-----BEGIN CERTIFICATE-----\nCA\n",
+        iot_endpoint="abc-ats.iot.eu-west-1.amazonaws.com",
+        mqtt_port=8883,
+        thing_name=thing,
+        topics=topics_for(thing),
+    )
     body = {"device_id": thing[3:], "credentials": creds.model_dump()}
     out = _tool().make_bundle(body, "hotel, wifi", "wifi-pass-1", tmp_path / "bundle")
 

@@ -4,6 +4,7 @@ telemetry ingestion and cost tables run in their small size well within a
 minute, our rollups match the metered energy (the bench exits non-zero
 otherwise) and the naive baseline double counts a redelivery; the alert
 table runs small in under 30 s."""
+
 import subprocess
 import sys
 import time
@@ -12,8 +13,9 @@ from infrastructure.cfn import ROOT
 
 
 def test_bench_dynamodb_table_runs():
-    result = subprocess.run([sys.executable, "-m", "bench", "--only", "dynamodb"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "dynamodb"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "GET /auth/me" in result.stdout and "GetItem x1" in result.stdout
 
@@ -24,8 +26,14 @@ def _row(output: str, label: str) -> str:
 
 def test_bench_telemetry_tables_run_small():
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "bench", "--only", "ingestion", "--only", "cost", "--size", "small"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "ingestion", "--only", "cost", "--size", "small"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert time.monotonic() - started < 60
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
@@ -43,8 +51,14 @@ def test_bench_alert_table_runs_small():
     breach episode leaves one alert per meter where the naive evaluator leaves
     one per breaching reading (the bench exits non-zero if our rows are off)."""
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "bench", "--only", "alerts", "--size", "small"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "alerts", "--size", "small"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert time.monotonic() - started < 30
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
@@ -73,8 +87,14 @@ def test_bench_import_table_runs():
     """The cold-start table: the floor row is the 1.00x reference, every
     function has a row with its budget, and the contributors table lists no
     Argon2 or X-Ray SDK at import."""
-    result = subprocess.run([sys.executable, "-m", "bench", "--only", "imports", "--runs", "1"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "imports", "--runs", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert _row(out, "import boto3 + DynamoDB client (floor)").split()[-1] == "1.00x"
@@ -82,6 +102,6 @@ def test_bench_import_table_runs():
     assert _row(out, "HealthFunction (functions/health/app.py)").split()[-2:][0] == "1.4x"
     assert _row(out, "IngestFunction (functions/ingest/app.py)").split()[-2:][0] == "1.2x"
     assert _row(out, "+ Tracer on the first traced invocation").split()[-1].startswith("+")
-    tops = out[out.index("Biggest imports per function"):]
+    tops = out[out.index("Biggest imports per function") :]
     assert _row(tops, "AuthFunction ") and _row(tops, "CleanupFunction ")
     assert "argon2" not in tops and "aws_xray_sdk" not in tops and "botocore" not in tops

@@ -1,4 +1,5 @@
 """Each IoT rule's SQL lives in iot_rules/ and template.yaml carries the same text."""
+
 from infrastructure.cfn import ROOT, Stack, load
 
 

@@ -1,17 +1,30 @@
 """The PynamoDB models and template.yaml agree on keys and indexes: the
 template is the source of truth, and a model index it does not declare
 would fail only in AWS."""
+
 import pytest
 
 from gridpulse.data import alerts, devices, sites, telemetry, users
 from infrastructure.cfn import Stack, load
 
 MODELS = {
-    "UsersTable": [users.UserItem, users.LoginNameItem, users.ResetTokenItem, users.LoginAttemptsItem,
-                   users.CounterItem],
+    "UsersTable": [
+        users.UserItem,
+        users.LoginNameItem,
+        users.ResetTokenItem,
+        users.LoginAttemptsItem,
+        users.CounterItem,
+    ],
     "SitesTable": [sites.HotelItem, sites.SectionItem, sites.RoomItem],
-    "DevicesTable": [devices.DeviceItem, devices.DeviceStateItem, devices.ApiKeyItem, devices.GroupItem,
-                     devices.MembershipItem, devices.DeviceCounterItem, devices.DeviceLogItem],
+    "DevicesTable": [
+        devices.DeviceItem,
+        devices.DeviceStateItem,
+        devices.ApiKeyItem,
+        devices.GroupItem,
+        devices.MembershipItem,
+        devices.DeviceCounterItem,
+        devices.DeviceLogItem,
+    ],
     "TelemetryTable": [telemetry.RawItem, telemetry.DayItem, telemetry.MonthItem, telemetry.QuarantineItem],
     "AlertsTable": [alerts.AlertItem, alerts.OpenGuardItem, alerts.AlertStateItem],
 }
@@ -31,6 +44,8 @@ def test_models_use_the_templates_keys_and_indexes(logical):
         assert _keys(table["KeySchema"]) == {"HASH": hash_key, **({"RANGE": range_key} if range_key else {})}, model
         for name, index in model._indexes.items():
             attrs = {a.attr_name: a for a in index.Meta.attributes.values()}
-            keys = {"HASH": next(n for n, a in attrs.items() if a.is_hash_key),
-                    "RANGE": next(n for n, a in attrs.items() if a.is_range_key)}
+            keys = {
+                "HASH": next(n for n, a in attrs.items() if a.is_hash_key),
+                "RANGE": next(n for n, a in attrs.items() if a.is_range_key),
+            }
             assert declared.get(name) == keys, f"{model.__name__}.{name}"

@@ -1,5 +1,6 @@
 """The checked-in OpenAPI document is what the code generates, and it covers
 exactly the routes template.yaml deploys."""
+
 import json
 
 from infrastructure.cfn import Stack, load

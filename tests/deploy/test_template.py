@@ -3,6 +3,7 @@
 These run the real tools (cfn-lint, the SAM CLI from .venv-sam) on this
 machine, without Docker and without AWS credentials.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ TOOL_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-ea
 
 
 def _run(*cmd, env=None, timeout=600):
-    result = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env or TOOL_ENV, capture_output=True,
-                            text=True, timeout=timeout)
+    result = subprocess.run(
+        [str(c) for c in cmd], cwd=ROOT, env=env or TOOL_ENV, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, f"{cmd[0]} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -61,10 +63,13 @@ def test_every_built_handler_imports_with_only_its_artifacts_and_layer(tmp_path)
     fresh interpreter whose path holds only the function's build output and
     the layer's: a dependency missing from the layer fails here, not in AWS."""
     machine = platform.machine()
-    build = _sam_build(tmp_path / "host-build", {
-        "LAYER_PLATFORMS": f"manylinux2014_{machine} manylinux_2_28_{machine}",
-        "LAYER_PYTHON": f"{sys.version_info.major}.{sys.version_info.minor}",
-    })
+    build = _sam_build(
+        tmp_path / "host-build",
+        {
+            "LAYER_PLATFORMS": f"manylinux2014_{machine} manylinux_2_28_{machine}",
+            "LAYER_PYTHON": f"{sys.version_info.major}.{sys.version_info.minor}",
+        },
+    )
     stack = Stack(load(), name="gridpulse-import-check")
     for logical in stack.resources():
         stack.physical.setdefault(logical, f"{logical}-placeholder")
@@ -86,8 +91,9 @@ def test_every_built_handler_imports_with_only_its_artifacts_and_layer(tmp_path)
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('gridpulse', 'pydantic', 'argon2', 'jwt', 'pynamodb'))[:3]))\n"
         )
         # -S: no site-packages at all, -I: no user site and no PYTHON* variables.
-        result = subprocess.run([sys.executable, "-I", "-S", "-c", code], env=env, capture_output=True,
-                                text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == 0, f"{logical} does not import from its build:\n{result.stderr}"
         assert json.loads(result.stdout.strip().splitlines()[-1]), logical
 
@@ -95,8 +101,9 @@ def test_every_built_handler_imports_with_only_its_artifacts_and_layer(tmp_path)
 def _policy_statements(function: dict) -> list[dict]:
     statements = []
     for policy in function["Properties"].get("Policies") or []:
-        assert isinstance(policy, dict) and "Statement" in policy, \
+        assert isinstance(policy, dict) and "Statement" in policy, (
             "functions use inline statements (no broad managed policies)"
+        )
         statements += policy["Statement"]
     return statements
 

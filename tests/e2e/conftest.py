@@ -1,5 +1,6 @@
 """Start the real local stack (`python -m infrastructure.local`, what `make run`
 runs) on free ports and drive it over HTTP."""
+
 from __future__ import annotations
 
 import contextlib
@@ -33,20 +34,31 @@ class LocalStack:
         self.mqtt_port = _free_port()
         self.base = f"http://127.0.0.1:{self.api_port}"
         self.output: list[str] = []
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "USERS_TABLE",
-                                                                       "JWT_", "FORGOT_"))}
-        env.update({
-            "GRIDPULSE_API_PORT": str(self.api_port),
-            "GRIDPULSE_AWS_PORT": str(self.aws_port),
-            "GRIDPULSE_MQTT_PORT": str(self.mqtt_port),
-            "GRIDPULSE_FLEET": "0",
-            "GRIDPULSE_ADMIN_EMAIL": ADMIN_EMAIL,
-            "GRIDPULSE_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "PYTHONUNBUFFERED": "1",
-        })
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "POWERTOOLS_", "USERS_TABLE", "JWT_", "FORGOT_"))
+        }
+        env.update(
+            {
+                "GRIDPULSE_API_PORT": str(self.api_port),
+                "GRIDPULSE_AWS_PORT": str(self.aws_port),
+                "GRIDPULSE_MQTT_PORT": str(self.mqtt_port),
+                "GRIDPULSE_FLEET": "0",
+                "GRIDPULSE_ADMIN_EMAIL": ADMIN_EMAIL,
+                "GRIDPULSE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(overrides)
-        self.process = subprocess.Popen([sys.executable, "-m", "infrastructure.local"], cwd=ROOT, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "infrastructure.local"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 

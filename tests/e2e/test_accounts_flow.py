@@ -1,4 +1,5 @@
 """The foundation's acceptance flow, over real HTTP against the running local stack."""
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,11 @@ def test_start_up_prints_urls_and_the_admin_login(stack):
 
 
 def test_a_person_registers_logs_in_and_out(stack):
-    r = stack.request("POST", "/auth/register",
-                      json={"name": "Ann", "email": "ann.e2e@example.com", "password": "correct-horse-1",
-                            "username": "ann_e2e"})
+    r = stack.request(
+        "POST",
+        "/auth/register",
+        json={"name": "Ann", "email": "ann.e2e@example.com", "password": "correct-horse-1", "username": "ann_e2e"},
+    )
     assert r.status_code == 201, r.text
     assert r.headers["Content-Type"].startswith("application/json")
     token = stack.login("ann_e2e", "correct-horse-1")
@@ -33,8 +36,9 @@ def test_a_person_registers_logs_in_and_out(stack):
 
 
 def test_password_reset_from_the_captured_email(stack):
-    stack.request("POST", "/auth/register",
-                  json={"name": "Bo", "email": "bo.e2e@example.com", "password": "correct-horse-1"})
+    stack.request(
+        "POST", "/auth/register", json={"name": "Bo", "email": "bo.e2e@example.com", "password": "correct-horse-1"}
+    )
     timings = {}
     # The unknown address first: the reset queue is worked in order, so once
     # Bo's email is out, the ghost's request has been handled too.
@@ -64,8 +68,9 @@ def test_password_reset_from_the_captured_email(stack):
 
 def test_admin_lists_deactivates_and_deletes_users(stack):
     admin = stack.login(ADMIN_EMAIL, ADMIN_PASSWORD)
-    r = stack.request("POST", "/auth/register",
-                      json={"name": "Cy", "email": "cy.e2e@example.com", "password": "correct-horse-1"})
+    r = stack.request(
+        "POST", "/auth/register", json={"name": "Cy", "email": "cy.e2e@example.com", "password": "correct-horse-1"}
+    )
     user_id, user_token = r.json()["user"]["user_id"], r.json()["token"]
 
     listed = stack.request("GET", "/users", admin, params={"limit": 1000}).json()
@@ -89,11 +94,15 @@ def test_bad_input_gets_clear_errors_never_500(stack):
     assert r.status_code == 400 and r.json()["error"] == "invalid_json"
     r = stack.request("POST", "/auth/register", json={"email": 3})
     assert r.status_code == 400 and {f["field"] for f in r.json()["fields"]} == {"name", "email", "password"}
-    r = stack.request("POST", "/auth/register", data=b"x" * (11 * 1024 * 1024),
-                      headers={"Content-Type": "application/json"})
+    r = stack.request(
+        "POST", "/auth/register", data=b"x" * (11 * 1024 * 1024), headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 413
-    r = stack.request("POST", "/auth/register", json={"name": "x", "email": "big@example.com",
-                                                      "password": "correct-horse-1", "bio": "y" * 400_000})
+    r = stack.request(
+        "POST",
+        "/auth/register",
+        json={"name": "x", "email": "big@example.com", "password": "correct-horse-1", "bio": "y" * 400_000},
+    )
     assert r.status_code == 413
 
 

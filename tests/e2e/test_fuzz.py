@@ -12,6 +12,7 @@ The fuzzer gets a stack of its own: it deletes and deactivates what it finds.
 Reproduce a failure by hand with the `curl` lines it prints, or:
     .venv/bin/schemathesis run openapi.json --url http://127.0.0.1:3000 -H 'Authorization: Bearer ...'
 """
+
 from __future__ import annotations
 
 import os
@@ -46,11 +47,30 @@ def _identity(stack: LocalStack, token: str, device_name: str) -> list[str]:
 
 
 def _schemathesis(stack: LocalStack, headers: list[str], workdir: Path) -> subprocess.CompletedProcess:
-    command = [str(Path(sys.executable).with_name("schemathesis")), "run", str(ROOT / "openapi.json"),
-               "--url", stack.base, *headers, "--checks", CHECKS,
-               "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(EXAMPLES),
-               "--seed", str(SEED), "--workers", "2", "--generation-database", "none", "--no-color",
-               "--request-timeout", "30", *[arg for path in EXCLUDED for arg in ("--exclude-path", path)]]
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "run",
+        str(ROOT / "openapi.json"),
+        "--url",
+        stack.base,
+        *headers,
+        "--checks",
+        CHECKS,
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--workers",
+        "2",
+        "--generation-database",
+        "none",
+        "--no-color",
+        "--request-timeout",
+        "30",
+        *[arg for path in EXCLUDED for arg in ("--exclude-path", path)],
+    ]
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -59,8 +79,11 @@ def test_no_server_errors_undocumented_statuses_or_bodies_off_schema(fuzz_stack,
     if who == "admin":
         token = fuzz_stack.login(ADMIN_EMAIL, ADMIN_PASSWORD)
     else:
-        registered = fuzz_stack.request("POST", "/auth/register", json={
-            "name": who, "email": f"{who}.fuzz@example.com", "password": "correct-horse-1"})
+        registered = fuzz_stack.request(
+            "POST",
+            "/auth/register",
+            json={"name": who, "email": f"{who}.fuzz@example.com", "password": "correct-horse-1"},
+        )
         assert registered.status_code == 201, registered.text
         token = registered.json()["token"]
     result = _schemathesis(fuzz_stack, _identity(fuzz_stack, token, f"{who} meter"), tmp_path)

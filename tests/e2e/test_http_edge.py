@@ -1,5 +1,6 @@
 """The HTTP edge over real sockets: the API Gateway stand-in's body limit for
 chunked uploads, and bodies the JSON parser must refuse without falling over."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,7 @@ def _chunks(total: int, size: int = MiB):
 
 
 def test_a_chunked_body_over_10_mb_is_refused_by_the_gateway_like_a_sized_one(stack):
-    chunked = stack.request("POST", "/auth/login", data=_chunks(24 * MiB),
-                            headers={"Content-Type": "application/json"})
+    chunked = stack.request("POST", "/auth/login", data=_chunks(24 * MiB), headers={"Content-Type": "application/json"})
     assert "Content-Length" not in chunked.request.headers  # really sent chunked
     sized = stack.request("POST", "/auth/login", data=b" " * (24 * MiB), headers={"Content-Type": "application/json"})
 
@@ -32,8 +32,9 @@ def test_a_chunked_body_over_10_mb_is_refused_by_the_gateway_like_a_sized_one(st
 
 def test_a_chunked_body_under_the_limit_still_reaches_the_function(stack):
     body = json.dumps({"email": "nobody.e2e@example.com", "password": "wrong-password-1"}).encode()
-    response = stack.request("POST", "/auth/login", data=iter([body[:10], body[10:]]),
-                             headers={"Content-Type": "application/json"})
+    response = stack.request(
+        "POST", "/auth/login", data=iter([body[:10], body[10:]]), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 401, response.text
 
 
@@ -45,6 +46,10 @@ def test_json_nested_5000_deep_is_a_400_naming_the_body(stack):
 
 
 def test_media_types_are_case_insensitive(stack):
-    response = stack.request("POST", "/auth/login", headers={"Content-Type": "APPLICATION/JSON"},
-                             data=json.dumps({"email": "nobody.e2e@example.com", "password": "wrong-password-1"}))
+    response = stack.request(
+        "POST",
+        "/auth/login",
+        headers={"Content-Type": "APPLICATION/JSON"},
+        data=json.dumps({"email": "nobody.e2e@example.com", "password": "wrong-password-1"}),
+    )
     assert response.status_code == 401 and response.json()["error"] == "invalid_credentials", response.text

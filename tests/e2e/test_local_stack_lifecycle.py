@@ -1,6 +1,7 @@
 """`make run` (python -m infrastructure.local) starting and stopping: a port
 that is taken ends the run at once with a message naming the variable to
 change; SIGTERM stops a stack with a running fleet within seconds."""
+
 from __future__ import annotations
 
 import signal
@@ -24,11 +25,14 @@ def _wait_exit(local: LocalStack, timeout: float) -> tuple[int | None, float]:
     return code, time.monotonic() - started
 
 
-@pytest.mark.parametrize("variable,attribute", [
-    ("GRIDPULSE_AWS_PORT", "aws_port"),
-    ("GRIDPULSE_API_PORT", "api_port"),
-    ("GRIDPULSE_MQTT_PORT", "mqtt_port"),
-])
+@pytest.mark.parametrize(
+    "variable,attribute",
+    [
+        ("GRIDPULSE_AWS_PORT", "aws_port"),
+        ("GRIDPULSE_API_PORT", "api_port"),
+        ("GRIDPULSE_MQTT_PORT", "mqtt_port"),
+    ],
+)
 def test_a_port_in_use_ends_the_run_naming_its_variable(variable, attribute):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -53,8 +57,9 @@ def test_sigterm_stops_a_stack_with_a_running_fleet_within_seconds():
     try:
         local.wait_ready()
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any("[fleet] sim" in line and "connected 29/29" in line
-                                                          for line in local.output):
+        while time.monotonic() < deadline and not any(
+            "[fleet] sim" in line and "connected 29/29" in line for line in local.output
+        ):
             time.sleep(0.5)
         assert any("connected 29/29" in line for line in local.output), "\n".join(local.output[-20:])
         time.sleep(10)  # readings flowing
@@ -98,14 +103,16 @@ def test_a_fresh_stack_shows_live_figures_within_a_minute_and_history_soon_after
         assert datetime.now(timezone.utc) - newest < timedelta(minutes=2)  # live, not a replay of yesterday
         hours: dict = {}
         while time.monotonic() - fleet_started < 150:
-            hours = local.request("GET", f"/devices/{meters[0]['device_id']}/energy", token,
-                                  params={"period": "hour", "start": "-48h"}).json()
+            hours = local.request(
+                "GET", f"/devices/{meters[0]['device_id']}/energy", token, params={"period": "hour", "start": "-48h"}
+            ).json()
             if hours["count"] >= 46:
                 break
             time.sleep(3)
         assert hours["count"] >= 46, hours  # the last 48 hours, hour by hour (a forecast's input)
-        days = local.request("GET", f"/devices/{meters[0]['device_id']}/energy", token,
-                             params={"period": "day", "start": "-3d"}).json()
+        days = local.request(
+            "GET", f"/devices/{meters[0]['device_id']}/energy", token, params={"period": "day", "start": "-3d"}
+        ).json()
         assert days["count"] >= 3 and days["total_kwh"] > 0
         alerts = local.request("GET", "/alerts", token, params={"status": "open"}).json()["items"]
         assert [a for a in alerts if a["alert_type"] == "offline"] == []

@@ -1,6 +1,7 @@
 """Devices over MQTT with mutual TLS against the running local stack, using
 the AWS IoT Device SDK as a real device would: provision through the API,
 connect with the returned certificate, publish, read back through the API."""
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,15 @@ pytestmark = pytest.mark.e2e
 
 def _connect(credentials: dict, client_id: str | None = None):
     connection = mqtt_connection_builder.mtls_from_bytes(
-        endpoint=credentials["iot_endpoint"], port=credentials["mqtt_port"],
-        cert_bytes=credentials["certificate_pem"].encode(), pri_key_bytes=credentials["private_key"].encode(),
-        ca_bytes=credentials["ca_pem"].encode(), client_id=client_id or credentials["thing_name"],
-        clean_session=True, keep_alive_secs=30)
+        endpoint=credentials["iot_endpoint"],
+        port=credentials["mqtt_port"],
+        cert_bytes=credentials["certificate_pem"].encode(),
+        pri_key_bytes=credentials["private_key"].encode(),
+        ca_bytes=credentials["ca_pem"].encode(),
+        client_id=client_id or credentials["thing_name"],
+        clean_session=True,
+        keep_alive_secs=30,
+    )
     connection.connect().result(10)
     return connection
 
@@ -48,17 +54,27 @@ def admin(stack):
 
 
 def _meter(stack, admin, name="mqtt meter"):
-    response = stack.request("POST", "/devices", admin, json={"name": name, "device_type": "meter",
-                                                              "power_rating_w": 5000})
+    response = stack.request(
+        "POST", "/devices", admin, json={"name": name, "device_type": "meter", "power_rating_w": 5000}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def _batch(start_kwh: float, count: int = 10) -> dict:
     now = datetime.now(timezone.utc)
-    return {"readings": [{"timestamp": (now - timedelta(seconds=30 * (count - i))).isoformat(), "seq": i,
-                          "voltage": 230.0, "current": 2.0, "energy_kwh": round(start_kwh + i * 0.01, 4)}
-                         for i in range(count)]}
+    return {
+        "readings": [
+            {
+                "timestamp": (now - timedelta(seconds=30 * (count - i))).isoformat(),
+                "seq": i,
+                "voltage": 230.0,
+                "current": 2.0,
+                "energy_kwh": round(start_kwh + i * 0.01, 4),
+            }
+            for i in range(count)
+        ]
+    }
 
 
 def test_a_provisioned_device_publishes_over_mtls_and_its_readings_are_served(stack, admin):
@@ -71,11 +87,17 @@ def test_a_provisioned_device_publishes_over_mtls_and_its_readings_are_served(st
         _publish(connection, creds["topics"]["telemetry"], batch)  # a duplicate delivery
         _publish(connection, creds["topics"]["telemetry"], "{not json")
         # A batch that straddles an hour is stored as two bucket items: wait for all ten readings.
-        readings = _wait(lambda: (lambda items: items if len(items) >= 10 else None)(
-            stack.request("GET", f"/devices/{did}/readings", admin, params={"start": "-1h"}).json()["items"]))
+        readings = _wait(
+            lambda: (lambda items: items if len(items) >= 10 else None)(
+                stack.request("GET", f"/devices/{did}/readings", admin, params={"start": "-1h"}).json()["items"]
+            )
+        )
         assert len(readings) == 10 and readings[0]["power_w"] == 460.0
-        energy = _wait(lambda: stack.request("GET", f"/devices/{did}/energy", admin,
-                                             params={"period": "hour", "start": "-2h"}).json()["total_kwh"])
+        energy = _wait(
+            lambda: stack.request(
+                "GET", f"/devices/{did}/energy", admin, params={"period": "hour", "start": "-2h"}
+            ).json()["total_kwh"]
+        )
         time.sleep(1.5)  # give a wrongly counted duplicate the time to show up
         energy = stack.request("GET", f"/devices/{did}/energy", admin, params={"period": "hour", "start": "-2h"})
         assert abs(energy.json()["total_kwh"] - 0.09) < 1e-9  # the duplicate was not counted
@@ -93,20 +115,23 @@ def test_a_device_cannot_use_another_devices_topics_or_identity(stack, admin):
     mine, theirs = _meter(stack, admin, "a"), _meter(stack, admin, "b")
     connection = _connect(mine["credentials"])
     try:
-        future, _ = connection.subscribe(theirs["credentials"]["topics"]["commands"], mqtt.QoS.AT_LEAST_ONCE,
-                                         lambda **kwargs: None)
+        future, _ = connection.subscribe(
+            theirs["credentials"]["topics"]["commands"], mqtt.QoS.AT_LEAST_ONCE, lambda **kwargs: None
+        )
         # SUBACK failure (0x80): the SDK raises SubscribeError.
         with pytest.raises(mqtt.SubscribeError):
             future.result(10)
         future, _ = connection.subscribe("gridpulse/+/commands", mqtt.QoS.AT_LEAST_ONCE, lambda **kwargs: None)
         with pytest.raises(mqtt.SubscribeError):
             future.result(10)
-        future, _ = connection.subscribe(mine["credentials"]["topics"]["commands"], mqtt.QoS.AT_LEAST_ONCE,
-                                         lambda **kwargs: None)
+        future, _ = connection.subscribe(
+            mine["credentials"]["topics"]["commands"], mqtt.QoS.AT_LEAST_ONCE, lambda **kwargs: None
+        )
         assert future.result(10)["qos"] == mqtt.QoS.AT_LEAST_ONCE
         # Publishing to another device's topic: IoT Core drops it and disconnects the client.
-        future, _ = connection.publish(theirs["credentials"]["topics"]["telemetry"], json.dumps(_batch(1.0)),
-                                       mqtt.QoS.AT_LEAST_ONCE)
+        future, _ = connection.publish(
+            theirs["credentials"]["topics"]["telemetry"], json.dumps(_batch(1.0)), mqtt.QoS.AT_LEAST_ONCE
+        )
         with pytest.raises(Exception):
             future.result(5)
     finally:
@@ -115,8 +140,10 @@ def test_a_device_cannot_use_another_devices_topics_or_identity(stack, admin):
         except Exception:
             pass
     time.sleep(2)
-    assert stack.request("GET", f"/devices/{theirs['device_id']}/readings", admin,
-                         params={"start": "-1h"}).json()["items"] == []
+    assert (
+        stack.request("GET", f"/devices/{theirs['device_id']}/readings", admin, params={"start": "-1h"}).json()["items"]
+        == []
+    )
     with pytest.raises(Exception):
         _connect(mine["credentials"], client_id=theirs["credentials"]["thing_name"])
 
@@ -135,16 +162,22 @@ def test_deleted_or_rotated_credentials_are_refused(stack, admin):
         _connect(new)
 
 
-
 def _watched(credentials: dict):
     """A connection whose `interrupted` event is set when the broker drops it."""
     interrupted = threading.Event()
     connection = mqtt_connection_builder.mtls_from_bytes(
-        endpoint=credentials["iot_endpoint"], port=credentials["mqtt_port"],
-        cert_bytes=credentials["certificate_pem"].encode(), pri_key_bytes=credentials["private_key"].encode(),
-        ca_bytes=credentials["ca_pem"].encode(), client_id=credentials["thing_name"], clean_session=True,
-        keep_alive_secs=30, reconnect_min_timeout_secs=1, reconnect_max_timeout_secs=2,
-        on_connection_interrupted=lambda connection, error, **kwargs: interrupted.set())
+        endpoint=credentials["iot_endpoint"],
+        port=credentials["mqtt_port"],
+        cert_bytes=credentials["certificate_pem"].encode(),
+        pri_key_bytes=credentials["private_key"].encode(),
+        ca_bytes=credentials["ca_pem"].encode(),
+        client_id=credentials["thing_name"],
+        clean_session=True,
+        keep_alive_secs=30,
+        reconnect_min_timeout_secs=1,
+        reconnect_max_timeout_secs=2,
+        on_connection_interrupted=lambda connection, error, **kwargs: interrupted.set(),
+    )
     connection.connect().result(10)
     connection.interrupted = interrupted
     return connection
@@ -200,8 +233,12 @@ def test_an_over_power_reading_over_mqtt_raises_an_alert_and_emails_the_owner(st
     connection = _connect(creds)
     try:
         now = datetime.now(timezone.utc)
-        batch = {"readings": [{"timestamp": (now - timedelta(seconds=30 * (3 - i))).isoformat(), "power_w": p}
-                              for i, p in enumerate((400, 1800, 1900))]}
+        batch = {
+            "readings": [
+                {"timestamp": (now - timedelta(seconds=30 * (3 - i))).isoformat(), "power_w": p}
+                for i, p in enumerate((400, 1800, 1900))
+            ]
+        }
         _publish(connection, creds["topics"]["telemetry"], batch)
         _publish(connection, creds["topics"]["telemetry"], batch)  # duplicate delivery: no second alert
         alerts = _wait(lambda: stack.request("GET", "/alerts", admin, params={"device_id": did}).json()["items"])
@@ -211,8 +248,13 @@ def test_an_over_power_reading_over_mqtt_raises_an_alert_and_emails_the_owner(st
     alerts = stack.request("GET", "/alerts", admin, params={"device_id": did}).json()["items"]
     over = [a for a in alerts if a["alert_type"] == "over_power"]
     assert len(over) == 1 and over[0]["count"] == 2 and over[0]["status"] == "open"
-    mails = _wait(lambda: [m for m in stack.request("GET", "/_local/outbox", params={"to": ADMIN_EMAIL}).json()["items"]
-                           if "over power" in (m["subject"] or "")])
+    mails = _wait(
+        lambda: [
+            m
+            for m in stack.request("GET", "/_local/outbox", params={"to": ADMIN_EMAIL}).json()["items"]
+            if "over power" in (m["subject"] or "")
+        ]
+    )
     assert len(mails) == 1
 
 
@@ -222,8 +264,10 @@ def test_a_poison_message_costs_only_itself(stack, admin):
     device = _meter(stack, admin, "poisoned")
     did, creds = device["device_id"], device["credentials"]
     now = datetime.now(timezone.utc)
-    valid = [{"timestamp": (now - timedelta(seconds=30 * (10 - i))).isoformat(), "seq": i, "power_w": 100 + i}
-             for i in range(10)]
+    valid = [
+        {"timestamp": (now - timedelta(seconds=30 * (10 - i))).isoformat(), "seq": i, "power_w": 100 + i}
+        for i in range(10)
+    ]
     poison = '{"timestamp": "%s", "power_w": 1%s}' % ((now - timedelta(seconds=5)).isoformat(), "0" * 400)
     connection = _connect(creds)
     try:
@@ -234,8 +278,12 @@ def test_a_poison_message_costs_only_itself(stack, admin):
             _publish(connection, creds["topics"]["telemetry"], reading)
     finally:
         connection.disconnect().result(10)
-    stored = _wait(lambda: (lambda items: items if len(items) >= 10 else None)(
-        stack.request("GET", f"/devices/{did}/readings", admin, params={"start": "-1h"}).json()["items"]), 30)
+    stored = _wait(
+        lambda: (lambda items: items if len(items) >= 10 else None)(
+            stack.request("GET", f"/devices/{did}/readings", admin, params={"start": "-1h"}).json()["items"]
+        ),
+        30,
+    )
     assert stored is not None and [r["power_w"] for r in stored] == [100 + i for i in range(10)]
     rejected = _wait(lambda: stack.request("GET", f"/devices/{did}/readings/rejected", admin).json()["items"])
     assert [(r["reason"], r["field"]) for r in rejected] == [("out_of_range", "power_w")]
@@ -247,8 +295,12 @@ def test_an_over_power_reading_over_http_raises_an_alert_too(stack, admin):
     did, key = device["device_id"], device["credentials"]["api_key"]
     assert stack.request("PUT", f"/devices/{did}/alert-rules", admin, json={"max_power_w": 1000}).status_code == 200
     now = datetime.now(timezone.utc)
-    batch = {"readings": [{"timestamp": (now - timedelta(seconds=30 * (3 - i))).isoformat(), "power_w": p}
-                          for i, p in enumerate((400, 1800, 1900))]}
+    batch = {
+        "readings": [
+            {"timestamp": (now - timedelta(seconds=30 * (3 - i))).isoformat(), "power_w": p}
+            for i, p in enumerate((400, 1800, 1900))
+        ]
+    }
     for _ in range(2):  # the second upload is a retry: duplicates, no second alert
         response = stack.request("POST", "/telemetry", headers={"X-API-Key": key}, json=batch)
         assert response.status_code in (201, 207), response.text
@@ -276,8 +328,13 @@ def test_a_burst_of_2000_readings_over_mqtt_is_readable_within_seconds(stack, ad
     try:
         hours = BACKLOG_MESSAGES * 96
         for m in range(BACKLOG_MESSAGES):
-            readings = [{"timestamp": (now - timedelta(hours=hours + 1 - (m * 96 + i))).isoformat(),
-                         "energy_kwh": round(10 + (m * 96 + i) * 0.2, 3)} for i in range(96)]
+            readings = [
+                {
+                    "timestamp": (now - timedelta(hours=hours + 1 - (m * 96 + i))).isoformat(),
+                    "energy_kwh": round(10 + (m * 96 + i) * 0.2, 3),
+                }
+                for i in range(96)
+            ]
             _publish(connections[0], uploader["credentials"]["topics"]["telemetry"], {"readings": readings})
         time.sleep(2)  # its batch is under way
         started = time.monotonic()
@@ -285,19 +342,31 @@ def test_a_burst_of_2000_readings_over_mqtt_is_readable_within_seconds(stack, ad
         for m in range(BURST_MESSAGES):
             for device, connection in zip(devices, connections[1:]):
                 first = m * BURST_READINGS
-                readings = [{"timestamp": (now - timedelta(seconds=20 * (per_device - first - i))).isoformat(),
-                             "power_w": 100.0 + i, "energy_kwh": round(1 + (first + i) * 0.001, 4)}
-                            for i in range(BURST_READINGS)]
-                future, _ = connection.publish(device["credentials"]["topics"]["telemetry"],
-                                               json.dumps({"readings": readings}), mqtt.QoS.AT_LEAST_ONCE)
+                readings = [
+                    {
+                        "timestamp": (now - timedelta(seconds=20 * (per_device - first - i))).isoformat(),
+                        "power_w": 100.0 + i,
+                        "energy_kwh": round(1 + (first + i) * 0.001, 4),
+                    }
+                    for i in range(BURST_READINGS)
+                ]
+                future, _ = connection.publish(
+                    device["credentials"]["topics"]["telemetry"],
+                    json.dumps({"readings": readings}),
+                    mqtt.QoS.AT_LEAST_ONCE,
+                )
                 futures.append(future)
         for future in futures:
             future.result(30)
         published_in = time.monotonic() - started
 
         def readable() -> int:
-            return sum(stack.request("GET", f"/devices/{d['device_id']}/readings", admin,
-                                     params={"start": "-2h", "limit": 1000}).json()["count"] for d in devices)
+            return sum(
+                stack.request(
+                    "GET", f"/devices/{d['device_id']}/readings", admin, params={"start": "-2h", "limit": 1000}
+                ).json()["count"]
+                for d in devices
+            )
 
         deadline, count = started + published_in + BURST_READABLE_WITHIN_S, 0
         while time.monotonic() < deadline:

@@ -1,5 +1,6 @@
 """Alerts: evaluation of telemetry (the alert rule's SQS path), no storms,
 auto-resolve, offline/recovery, notifications, rules API, scope."""
+
 from __future__ import annotations
 
 import json
@@ -22,14 +23,22 @@ def at(minutes_ago: float) -> str:
 def meter(api):
     token = api.register("owner@example.com")["token"]
     created = api.create("/devices", {"name": "Kitchen", "device_type": "meter", "power_rating_w": 3000}, token)
-    return {"token": token, "id": created["device_id"], "thing": created["credentials"]["thing_name"],
-            "key": {"X-API-Key": created["credentials"]["api_key"]}}
+    return {
+        "token": token,
+        "id": created["device_id"],
+        "thing": created["credentials"]["thing_name"],
+        "key": {"X-API-Key": created["credentials"]["api_key"]},
+    }
 
 
 def deliver(meter, *messages, received: datetime = NOW):
-    records = [{"messageId": f"m{i}", "body": json.dumps({**m, "thing_name": meter["thing"],
-                                                          "received_at": int(received.timestamp() * 1000)})}
-               for i, m in enumerate(messages)]
+    records = [
+        {
+            "messageId": f"m{i}",
+            "body": json.dumps({**m, "thing_name": meter["thing"], "received_at": int(received.timestamp() * 1000)}),
+        }
+        for i, m in enumerate(messages)
+    ]
     assert handle_sqs_batch({"Records": records}) == {"batchItemFailures": []}
 
 
@@ -41,8 +50,16 @@ def alerts(api, meter, **query):
 
 def test_over_power_raises_one_alert_and_notifies(api, meter, aws):
     # The owner was subscribed when it registered the device; notify is on by default.
-    deliver(meter, {"readings": [{"timestamp": at(3), "power_w": 2000}, {"timestamp": at(2), "power_w": 4000},
-                                 {"timestamp": at(1), "power_w": 4100}]})
+    deliver(
+        meter,
+        {
+            "readings": [
+                {"timestamp": at(3), "power_w": 2000},
+                {"timestamp": at(2), "power_w": 4000},
+                {"timestamp": at(1), "power_w": 4100},
+            ]
+        },
+    )
     items = alerts(api, meter)
     assert [(a["alert_type"], a["status"], a["count"]) for a in items] == [("over_power", "open", 2)]
     mails = [m for m in sent_emails(aws.account, aws.region) if m["to"] == ["owner@example.com"]]
@@ -81,12 +98,23 @@ def test_defaults_come_from_the_power_rating(api, meter):
 
 def test_voltage_current_temperature_and_spike(api, meter):
     deliver(meter, {"readings": [{"timestamp": at(30 - i), "power_w": 300, "voltage": 230} for i in range(10)]})
-    deliver(meter, {"readings": [{"timestamp": at(19), "voltage": 190.0},
-                                 {"timestamp": at(18), "current": 40.0, "temperature": 90.0},
-                                 {"timestamp": at(17), "power_w": 1500}]})
+    deliver(
+        meter,
+        {
+            "readings": [
+                {"timestamp": at(19), "voltage": 190.0},
+                {"timestamp": at(18), "current": 40.0, "temperature": 90.0},
+                {"timestamp": at(17), "power_w": 1500},
+            ]
+        },
+    )
     kinds = {a["alert_type"]: a["severity"] for a in alerts(api, meter)}
-    assert kinds == {"under_voltage": "warning", "over_current": "critical", "over_temperature": "critical",
-                     "spike": "info"}
+    assert kinds == {
+        "under_voltage": "warning",
+        "over_current": "critical",
+        "over_temperature": "critical",
+        "spike": "info",
+    }
 
 
 def test_an_alert_resolves_itself_when_clear_for_a_while(api, meter):
@@ -123,11 +151,15 @@ def test_offline_is_raised_for_silence_and_cleared_by_a_heartbeat(api, meter, aw
 
 
 def test_bad_alert_rules_are_400_naming_the_field(api, meter):
-    status, body = api.put(f"/devices/{meter['id']}/alert-rules", {"max_power_w": -5, "spike_factor": 0.5,
-                                                                   "colour": "red"}, token=meter["token"])
+    status, body = api.put(
+        f"/devices/{meter['id']}/alert-rules",
+        {"max_power_w": -5, "spike_factor": 0.5, "colour": "red"},
+        token=meter["token"],
+    )
     assert status == 400 and {f["field"] for f in body["fields"]} == {"max_power_w", "spike_factor", "colour"}
-    status, body = api.put(f"/devices/{meter['id']}/alert-rules", {"min_voltage": 240, "max_voltage": 220},
-                           token=meter["token"])
+    status, body = api.put(
+        f"/devices/{meter['id']}/alert-rules", {"min_voltage": 240, "max_voltage": 220}, token=meter["token"]
+    )
     assert status == 400 and {f["field"] for f in body["fields"]} == {"min_voltage", "max_voltage"}
     status, body = api.put(f"/devices/{meter['id']}/alert-rules", {"min_voltage": 260}, token=meter["token"])
     assert status == 400 and body["fields"][0]["field"] == "min_voltage"  # above the stored max_voltage
@@ -149,8 +181,7 @@ def test_alerts_are_scoped(api, meter, admin_token):
 
 
 def test_manual_alerts_need_an_operator_or_admin(api, meter, admin_token):
-    body = {"device_id": meter["id"], "message": "Smell of burning", "alert_type": "inspection",
-            "severity": "critical"}
+    body = {"device_id": meter["id"], "message": "Smell of burning", "alert_type": "inspection", "severity": "critical"}
     assert api.post("/alerts", body, token=meter["token"])[0] == 403
     status, alert = api.post("/alerts", body, token=admin_token)
     assert status == 201 and alert["source"].startswith("user:")
@@ -212,18 +243,39 @@ def test_a_poison_message_does_not_cost_another_devices_alerts(api, meter):
     other = api.create("/devices", {"name": "Other", "device_type": "meter", "power_rating_w": 3000}, meter["token"])
     received = int(NOW.timestamp() * 1000)
     records = [
-        {"messageId": "poison", "body": '{"timestamp": "%s", "power_w": %s, "thing_name": "%s", "received_at": %d}'
-                                        % (at(2), POISON, meter["thing"], received)},
-        {"messageId": "poison-ts", "body": '{"timestamp": %s, "power_w": 1, "thing_name": "%s", "received_at": %d}'
-                                           % (POISON, meter["thing"], received)},
-        {"messageId": "good", "body": json.dumps({"timestamp": at(1), "power_w": 5000, "received_at": received,
-                                                  "thing_name": other["credentials"]["thing_name"]})},
-        {"messageId": "mine", "body": json.dumps({"timestamp": at(1), "power_w": 4000, "received_at": received,
-                                                  "thing_name": meter["thing"]})},
+        {
+            "messageId": "poison",
+            "body": '{"timestamp": "%s", "power_w": %s, "thing_name": "%s", "received_at": %d}'
+            % (at(2), POISON, meter["thing"], received),
+        },
+        {
+            "messageId": "poison-ts",
+            "body": '{"timestamp": %s, "power_w": 1, "thing_name": "%s", "received_at": %d}'
+            % (POISON, meter["thing"], received),
+        },
+        {
+            "messageId": "good",
+            "body": json.dumps(
+                {
+                    "timestamp": at(1),
+                    "power_w": 5000,
+                    "received_at": received,
+                    "thing_name": other["credentials"]["thing_name"],
+                }
+            ),
+        },
+        {
+            "messageId": "mine",
+            "body": json.dumps(
+                {"timestamp": at(1), "power_w": 4000, "received_at": received, "thing_name": meter["thing"]}
+            ),
+        },
     ]
     assert handle_sqs_batch({"Records": records}) == {"batchItemFailures": []}
     assert {(a["device_id"], a["alert_type"]) for a in alerts(api, meter)} == {
-        (other["device_id"], "over_power"), (meter["id"], "over_power")}
+        (other["device_id"], "over_power"),
+        (meter["id"], "over_power"),
+    }
 
 
 def test_an_unexpected_evaluation_failure_costs_only_that_record(api, meter, monkeypatch):
@@ -251,8 +303,19 @@ def test_a_throttled_evaluation_is_retried(api, meter, monkeypatch):
         raise GetError(cause=ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "GetItem"))
 
     monkeypatch.setattr(pipeline, "evaluate_readings", throttled)
-    records = [{"messageId": "m0", "body": json.dumps({"timestamp": at(1), "power_w": 5000, "thing_name": meter["thing"],
-                                                       "received_at": int(NOW.timestamp() * 1000)})}]
+    records = [
+        {
+            "messageId": "m0",
+            "body": json.dumps(
+                {
+                    "timestamp": at(1),
+                    "power_w": 5000,
+                    "thing_name": meter["thing"],
+                    "received_at": int(NOW.timestamp() * 1000),
+                }
+            ),
+        }
+    ]
     assert handle_sqs_batch({"Records": records}) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
 
 
@@ -294,13 +357,15 @@ def test_a_connected_device_is_not_offline(api, meter):
     deliver(meter, {"timestamp": at(40), "power_w": 100}, received=NOW - timedelta(minutes=40))
     connected_at = int((NOW - timedelta(minutes=45)).timestamp() * 1000)
     assert apply_presence({"event_type": "connected", "thing_name": meter["thing"], "event_time": connected_at})[
-        "applied"]
+        "applied"
+    ]
     now_s = int(NOW.timestamp())
     assert check_offline(now_s)["raised"] == 0  # the broker holds its connection
     # It drops off: silence counts from the disconnect, not from its last reading.
     gone_at = NOW - timedelta(minutes=5)
-    apply_presence({"event_type": "disconnected", "thing_name": meter["thing"],
-                    "event_time": int(gone_at.timestamp() * 1000)})
+    apply_presence(
+        {"event_type": "disconnected", "thing_name": meter["thing"], "event_time": int(gone_at.timestamp() * 1000)}
+    )
     assert check_offline(now_s)["raised"] == 0
     assert check_offline(now_s + 6 * 60)["raised"] == 1
 

@@ -1,4 +1,5 @@
 """Auth endpoints through the API Gateway stand-in, handlers in-process, AWS in moto."""
+
 from __future__ import annotations
 
 import base64
@@ -51,8 +52,9 @@ def test_register_gives_a_viewer_token_that_works_on_me(api):
 
 
 def test_register_refuses_to_take_a_role_from_the_body(api):
-    status, body = api.post("/auth/register", {"name": "Eve", "email": "eve@example.com",
-                                               "password": "correct-horse-1", "role": "admin"})
+    status, body = api.post(
+        "/auth/register", {"name": "Eve", "email": "eve@example.com", "password": "correct-horse-1", "role": "admin"}
+    )
     assert status == 400
     assert body["error"] == "validation_error"
     assert [f["field"] for f in body["fields"]] == ["role"]
@@ -60,8 +62,9 @@ def test_register_refuses_to_take_a_role_from_the_body(api):
 
 def test_register_twice_with_the_same_email_is_a_conflict(api):
     api.register("ann@example.com")
-    status, body = api.post("/auth/register", {"name": "Other", "email": "ANN@example.com",
-                                               "password": "correct-horse-1"})
+    status, body = api.post(
+        "/auth/register", {"name": "Other", "email": "ANN@example.com", "password": "correct-horse-1"}
+    )
     assert status == 409
     assert body["error"] == "email_taken"
     assert body["fields"][0]["field"] == "email"
@@ -69,8 +72,9 @@ def test_register_twice_with_the_same_email_is_a_conflict(api):
 
 def test_username_is_unique_too(api):
     api.register("ann@example.com", username="ann")
-    status, body = api.post("/auth/register", {"name": "B", "email": "b@example.com",
-                                               "password": "correct-horse-1", "username": "ANN"})
+    status, body = api.post(
+        "/auth/register", {"name": "B", "email": "b@example.com", "password": "correct-horse-1", "username": "ANN"}
+    )
     assert status == 409 and body["error"] == "username_taken"
 
 
@@ -196,6 +200,7 @@ def test_forgot_password_does_the_same_work_for_any_email_and_never_sleeps(api, 
     """The answer is the same in body and in timing because the request does
     the same thing whatever the email: one SQS SendMessage. Looking the
     account up and mailing happen out of band, so no worker is held."""
+
     def no_sleeping(seconds):
         raise AssertionError(f"forgot-password slept {seconds} s on the request path")
 
@@ -291,8 +296,9 @@ def test_short_password_is_refused(api):
 
 
 def test_oversized_body_is_413(api):
-    status, body = api.post("/auth/register", {"name": "A", "email": "a@example.com",
-                                               "password": "correct-horse-1", "pad": "x" * 300_000})
+    status, body = api.post(
+        "/auth/register", {"name": "A", "email": "a@example.com", "password": "correct-horse-1", "pad": "x" * 300_000}
+    )
     assert status == 413 and body["error"] == "payload_too_large"
 
 

@@ -4,6 +4,7 @@ as a device connects to IoT Core, and by a raw TLS socket where a test needs
 to see the bytes (SUBACK codes, keep-alive, dropped sockets, no certificate).
 
 Everything runs on 127.0.0.1; every wait is bounded."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,19 @@ from awscrt.exceptions import AwsCrtError
 from awsiot import mqtt_connection_builder
 
 from infrastructure.cfn import Stack, load
-from infrastructure.local.broker import (CONNACK, CONNECT, PINGREQ, PINGRESP, PUBACK, PUBLISH, SUBACK, SUBSCRIBE,
-                                         LocalBroker, encode, encode_string)
+from infrastructure.local.broker import (
+    CONNACK,
+    CONNECT,
+    PINGREQ,
+    PINGRESP,
+    PUBACK,
+    PUBLISH,
+    SUBACK,
+    SUBSCRIBE,
+    LocalBroker,
+    encode,
+    encode_string,
+)
 from infrastructure.local.ca import LocalCA, certificate_id
 from infrastructure.local.iot_policy import PolicyEvaluator
 
@@ -27,6 +39,7 @@ WAIT = 5.0
 
 
 # ---------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="module")
 def ca(tmp_path_factory) -> LocalCA:
@@ -108,8 +121,9 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def broker(ca, policy, revoked, recorder):
-    with LocalBroker("127.0.0.1", 0, ca, policy, lambda pem: certificate_id(pem) not in revoked,
-                     recorder, recheck_s=0.3) as running:
+    with LocalBroker(
+        "127.0.0.1", 0, ca, policy, lambda pem: certificate_id(pem) not in revoked, recorder, recheck_s=0.3
+    ) as running:
         yield running
 
 
@@ -121,10 +135,18 @@ def devices(broker, ca):
     def connect(creds: Creds, client_id: str, *, trust: str | None = None, start: bool = True):
         interrupted = threading.Event()
         connection = mqtt_connection_builder.mtls_from_bytes(
-            endpoint="127.0.0.1", port=broker.port, cert_bytes=creds.cert.encode(), pri_key_bytes=creds.key.encode(),
-            ca_bytes=(trust or ca.ca_pem).encode(), client_id=client_id, clean_session=True, keep_alive_secs=30,
-            reconnect_min_timeout_secs=1, reconnect_max_timeout_secs=2,
-            on_connection_interrupted=lambda connection, error, **kw: interrupted.set())
+            endpoint="127.0.0.1",
+            port=broker.port,
+            cert_bytes=creds.cert.encode(),
+            pri_key_bytes=creds.key.encode(),
+            ca_bytes=(trust or ca.ca_pem).encode(),
+            client_id=client_id,
+            clean_session=True,
+            keep_alive_secs=30,
+            reconnect_min_timeout_secs=1,
+            reconnect_max_timeout_secs=2,
+            on_connection_interrupted=lambda connection, error, **kw: interrupted.set(),
+        )
         connection.interrupted = interrupted
         made.append(connection)
         if start:
@@ -160,6 +182,7 @@ def wait_until(predicate, timeout: float = WAIT) -> None:
 
 
 # ---------------------------------------------------------------- raw MQTT over TLS
+
 
 class Raw:
     """A bare MQTT 3.1.1 client on an ssl socket: bytes in, packets out."""
@@ -230,6 +253,7 @@ def raw(broker, ca):
 
 # ---------------------------------------------------------------- publish and receive
 
+
 def test_a_device_publishes_its_telemetry_and_the_rules_engine_sees_it(broker, devices, creds, recorder):
     device = devices(creds("gp-a"), "gp-a")
     future, _ = device.publish("gridpulse/gp-a/telemetry", b'{"kwh": 1.5}', mqtt.QoS.AT_LEAST_ONCE)
@@ -279,8 +303,13 @@ def test_subscriptions_outside_the_policy_get_a_failure_suback(broker, devices, 
 def test_suback_carries_one_code_per_filter(broker, raw, creds):
     client = raw(creds("gp-a"))
     assert client.connect("gp-a") == 0
-    filters = [("gridpulse/gp-a/commands", 1), ("gridpulse/+/commands", 1), ("gridpulse/gp-b/commands", 0),
-               ("$aws/things/gp-a/shadow/#", 2), ("bad/#/filter", 0)]
+    filters = [
+        ("gridpulse/gp-a/commands", 1),
+        ("gridpulse/+/commands", 1),
+        ("gridpulse/gp-b/commands", 0),
+        ("$aws/things/gp-a/shadow/#", 2),
+        ("bad/#/filter", 0),
+    ]
     body = (7).to_bytes(2, "big") + b"".join(encode_string(f) + bytes([q]) for f, q in filters)
     client.send(encode(SUBSCRIBE, 0x02, body))
     assert client.read() == (SUBACK, (7).to_bytes(2, "big") + bytes([0x01, 0x80, 0x80, 0x01, 0x80]))
@@ -320,12 +349,26 @@ def test_publishing_to_another_things_telemetry_disconnects(broker, devices, cre
 @pytest.fixture
 def raw_policy_broker(ca):
     arn = "arn:aws:iot:us-east-1:123456789012"
-    policy = PolicyEvaluator({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"{arn}:client/${{iot:Connection.Thing.ThingName}}"},
-        {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": f"{arn}:topicfilter/gridpulse/*"},
-        {"Effect": "Allow", "Action": "iot:Receive",
-         "Resource": f"{arn}:topic/gridpulse/${{iot:Connection.Thing.ThingName}}/commands"},
-    ]}, "us-east-1", "123456789012")
+    policy = PolicyEvaluator(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "iot:Connect",
+                    "Resource": f"{arn}:client/${{iot:Connection.Thing.ThingName}}",
+                },
+                {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": f"{arn}:topicfilter/gridpulse/*"},
+                {
+                    "Effect": "Allow",
+                    "Action": "iot:Receive",
+                    "Resource": f"{arn}:topic/gridpulse/${{iot:Connection.Thing.ThingName}}/commands",
+                },
+            ],
+        },
+        "us-east-1",
+        "123456789012",
+    )
     recorder = Recorder()
     with LocalBroker("127.0.0.1", 0, ca, policy, lambda pem: True, recorder) as broker:
         yield broker, recorder
@@ -349,6 +392,7 @@ def test_receive_is_checked_for_every_delivered_message(ca, creds, raw_policy_br
 
 
 # ---------------------------------------------------------------- refused connections
+
 
 def _refused(connection) -> None:
     with pytest.raises(AwsCrtError):  # a CONNACK refusal and a failed TLS handshake differ only in the code
@@ -393,6 +437,7 @@ def test_mqtt_5_is_answered_with_unacceptable_protocol_version(broker, raw, cred
 
 
 # ---------------------------------------------------------------- lifecycle events
+
 
 def test_connect_and_disconnect_produce_lifecycle_events(broker, devices, creds, recorder):
     device = devices(creds("gp-a"), "gp-a")
@@ -468,7 +513,8 @@ def test_stopping_the_broker_disconnects_everyone_and_leaves_nothing_running(ca,
 
 
 def test_a_live_session_whose_certificate_is_revoked_is_disconnected_and_cannot_reconnect(
-        broker, devices, creds, recorder, revoked, raw):
+    broker, devices, creds, recorder, revoked, raw
+):
     device = devices(creds("gp-a"), "gp-a")
     connected = recorder.wait_presence("connected", "gp-a")[0]
     revoked.add(certificate_id(creds("gp-a").cert))  # revoked in the registry while connected

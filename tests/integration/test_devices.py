@@ -1,4 +1,5 @@
 """Device registry, provisioning in (moto's) AWS IoT, device-facing API and scopes."""
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,12 @@ def test_registration_returns_credentials_once_and_stores_no_secret(api, owner, 
     for secret in (creds["api_key"], creds["private_key"], creds["certificate_pem"]):
         assert secret not in text
     table = boto3.resource("dynamodb").Table(aws.physical["DevicesTable"])
-    stored = json.dumps(table.query(KeyConditionExpression="pk = :pk",
-                                    ExpressionAttributeValues={":pk": f"device#{created['device_id']}"})["Items"],
-                        default=str)
+    stored = json.dumps(
+        table.query(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"device#{created['device_id']}"}
+        )["Items"],
+        default=str,
+    )
     assert creds["api_key"] not in stored and "PRIVATE KEY" not in stored
 
 
@@ -56,7 +60,9 @@ def test_deleting_a_device_revokes_its_certificate_and_api_key(api, owner):
     assert api.get("/device/status", headers={"X-API-Key": creds["api_key"]})[0] == 200
     assert api.delete(f"/devices/{created['device_id']}", token=owner)[0] == 200
     iot = boto3.client("iot")
-    assert iot.describe_certificate(certificateId=creds["certificate_id"])["certificateDescription"]["status"] == "REVOKED"
+    assert (
+        iot.describe_certificate(certificateId=creds["certificate_id"])["certificateDescription"]["status"] == "REVOKED"
+    )
     with pytest.raises(iot.exceptions.ResourceNotFoundException):
         iot.describe_thing(thingName=creds["thing_name"])
     status, body = api.get("/device/status", headers={"X-API-Key": creds["api_key"]})
@@ -70,7 +76,9 @@ def test_rotating_credentials_revokes_the_old_ones(api, owner):
     status, new = api.post(f"/devices/{created['device_id']}/rotate-credentials", token=owner)
     assert status == 200 and new["certificate_id"] != old["certificate_id"] and new["api_key"] != old["api_key"]
     iot = boto3.client("iot")
-    assert iot.describe_certificate(certificateId=old["certificate_id"])["certificateDescription"]["status"] == "REVOKED"
+    assert (
+        iot.describe_certificate(certificateId=old["certificate_id"])["certificateDescription"]["status"] == "REVOKED"
+    )
     assert iot.describe_certificate(certificateId=new["certificate_id"])["certificateDescription"]["status"] == "ACTIVE"
     assert api.get("/device/status", headers={"X-API-Key": old["api_key"]})[0] == 401
     assert api.get("/device/status", headers={"X-API-Key": new["api_key"]})[1]["device_id"] == created["device_id"]
@@ -80,19 +88,27 @@ def test_wifi_goes_to_the_shadow_and_the_password_is_never_returned(api, admin_t
     hotel = api.create("/hotels", {"hotel_name": "H"}, admin_token)
     floor = api.create(f"/hotels/{hotel['hotel_id']}/sections", {"section_name": "F1"}, admin_token)
     room = api.create(f"/sections/{floor['section_id']}/rooms", {"room_number": "101"}, admin_token)
-    created = api.create(f"/rooms/{room['room_id']}/devices",
-                         {"device_name": "101 meter", "ssid": "hotel-net", "password": "wifi-secret-1"}, admin_token)
+    created = api.create(
+        f"/rooms/{room['room_id']}/devices",
+        {"device_name": "101 meter", "ssid": "hotel-net", "password": "wifi-secret-1"},
+        admin_token,
+    )
     thing = created["credentials"]["thing_name"]
     shadow = json.loads(boto3.client("iot-data").get_thing_shadow(thingName=thing)["payload"].read())
     assert shadow["state"]["desired"]["wifi"] == {"ssid": "hotel-net", "password": "wifi-secret-1"}
 
-    status, _ = api.put(f"/devices/{created['device_id']}", {"wifi": {"ssid": "new-net", "password": "wifi-secret-2"}},
-                        token=admin_token)
+    status, _ = api.put(
+        f"/devices/{created['device_id']}",
+        {"wifi": {"ssid": "new-net", "password": "wifi-secret-2"}},
+        token=admin_token,
+    )
     assert status == 200
     shadow = json.loads(boto3.client("iot-data").get_thing_shadow(thingName=thing)["payload"].read())
     assert shadow["state"]["desired"]["wifi"]["ssid"] == "new-net"
-    for view in (api.get(f"/devices/{created['device_id']}", token=admin_token)[1],
-                 api.get(f"/rooms/{room['room_id']}/devices", token=admin_token)[1]):
+    for view in (
+        api.get(f"/devices/{created['device_id']}", token=admin_token)[1],
+        api.get(f"/rooms/{room['room_id']}/devices", token=admin_token)[1],
+    ):
         assert "wifi-secret" not in json.dumps(view)
     assert api.get(f"/devices/{created['device_id']}", token=admin_token)[1]["wifi_ssid"] == "new-net"
 
@@ -101,14 +117,17 @@ def test_heartbeat_makes_a_device_online_and_a_key_reaches_only_its_device(api, 
     a = _meter(api, owner)
     b = _meter(api, owner, name="Other")
     assert api.get(f"/devices/{a['device_id']}", token=owner)[1]["online"] is False
-    status, beat = api.post("/device/heartbeat", {"firmware_version": "1.2.0"},
-                            headers={"X-API-Key": a["credentials"]["api_key"]})
+    status, beat = api.post(
+        "/device/heartbeat", {"firmware_version": "1.2.0"}, headers={"X-API-Key": a["credentials"]["api_key"]}
+    )
     assert status == 200 and beat["online"] is True and beat["device_id"] == a["device_id"]
     detail = api.get(f"/devices/{a['device_id']}", token=owner)[1]
     assert detail["online"] is True and detail["last_seen"] == beat["last_seen"]
     assert api.get(f"/devices/{b['device_id']}", token=owner)[1]["online"] is False
-    assert api.get("/device/credentials", headers={"X-API-Key": b["credentials"]["api_key"]})[1][
-        "device_id"] == b["device_id"]
+    assert (
+        api.get("/device/credentials", headers={"X-API-Key": b["credentials"]["api_key"]})[1]["device_id"]
+        == b["device_id"]
+    )
 
 
 def test_device_config_round_trip_and_credentials_hold_no_secret(api, owner):
@@ -158,8 +177,11 @@ def test_hotel_scope_reads_but_only_owner_or_admin_changes(api, admin_token):
 
 
 def test_mass_assignment_is_refused(api, owner):
-    status, body = api.post("/devices", {"name": "m", "device_type": "meter", "owner_id": "someone-else",
-                                         "api_key": "mine", "thing_name": "x"}, token=owner)
+    status, body = api.post(
+        "/devices",
+        {"name": "m", "device_type": "meter", "owner_id": "someone-else", "api_key": "mine", "thing_name": "x"},
+        token=owner,
+    )
     assert status == 400 and {f["field"] for f in body["fields"]} == {"owner_id", "api_key", "thing_name"}
 
 
@@ -192,7 +214,8 @@ def test_user_devices_route_is_self_or_admin(api, admin_token, owner):
     created = _meter(api, owner)
     me = api.get("/auth/me", token=owner)[1]
     assert [d["device_id"] for d in api.get(f"/users/{me['user_id']}/devices", token=owner)[1]["items"]] == [
-        created["device_id"]]
+        created["device_id"]
+    ]
     assert api.get(f"/users/{me['user_id']}/devices", token=admin_token)[1]["count"] == 1
     stranger = api.register("s@example.com")["token"]
     assert api.get(f"/users/{me['user_id']}/devices", token=stranger)[0] == 404
@@ -229,8 +252,12 @@ def test_deleting_a_device_queues_the_removal_of_its_data(api, owner, aws):
     created = _meter(api, owner, power_rating_w=1000)
     key = {"X-API-Key": created["credentials"]["api_key"]}
     now = datetime.now(timezone.utc)
-    batch = {"readings": [{"timestamp": (now - timedelta(minutes=5 - i)).isoformat(), "power_w": 50,
-                           "energy_kwh": 1 + i / 100} for i in range(5)]}
+    batch = {
+        "readings": [
+            {"timestamp": (now - timedelta(minutes=5 - i)).isoformat(), "power_w": 50, "energy_kwh": 1 + i / 100}
+            for i in range(5)
+        ]
+    }
     assert api.post("/telemetry", batch, headers=key)[0] == 201
     api.put(f"/devices/{created['device_id']}/alert-rules", {"max_power_w": 10}, token=owner)
     assert api.delete(f"/devices/{created['device_id']}", token=owner)[0] == 200
@@ -242,8 +269,10 @@ def test_deleting_a_device_queues_the_removal_of_its_data(api, owner, aws):
     assert result == {"batchItemFailures": []}
     for table in ("TelemetryTable", "DevicesTable"):
         left = boto3.client("dynamodb").query(
-            TableName=aws.physical[table], KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"device#{created['device_id']}"}})["Items"]
+            TableName=aws.physical[table],
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"device#{created['device_id']}"}},
+        )["Items"]
         assert left == [], table
 
 
@@ -253,8 +282,9 @@ def test_an_owner_cannot_put_its_private_meter_into_a_citys_scope(api, owner, ad
     moved = _meter(api, owner, name="moved")["device_id"]
     assert api.put(f"/devices/{moved}", {"city": "lisbon"}, token=owner)[0] == 200
     lamp = api.create("/devices", {"name": "lamp", "device_type": "light", "city": "Lisbon"}, owner)["device_id"]
-    placed = api.create("/devices", {"name": "city meter", "device_type": "meter", "city": "Lisbon"},
-                        admin_token)["device_id"]
+    placed = api.create("/devices", {"name": "city meter", "device_type": "meter", "city": "Lisbon"}, admin_token)[
+        "device_id"
+    ]
 
     for hidden in (meter, moved):
         assert api.get(f"/devices/{hidden}", token=staff)[0] == 404

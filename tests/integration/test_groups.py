@@ -1,4 +1,5 @@
 """Device groups through the API Gateway stand-in."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,10 @@ def test_group_life_cycle_keeps_devices(api, owner):
     assert status == 409 and body["error"] == "already_in_group"
     bulk = api.post(f"/groups/{gid}/devices/bulk", {"device_ids": [a, b, "nope"]}, token=owner)[1]
     assert bulk["added"] == [b]
-    assert {(s["device_id"], s["reason"]) for s in bulk["skipped"]} == {(a, "already_in_group"),
-                                                                        ("nope", "device_not_found")}
+    assert {(s["device_id"], s["reason"]) for s in bulk["skipped"]} == {
+        (a, "already_in_group"),
+        ("nope", "device_not_found"),
+    }
     assert sorted(api.get(f"/groups/{gid}", token=owner)[1]["device_ids"]) == sorted([a, b])
     listed = api.get("/groups", token=owner, query={"include_devices": "true"})[1]["items"]
     assert listed[0]["device_count"] == 2
@@ -82,8 +85,9 @@ def test_group_reads_follow_the_callers_current_scope(api, admin_token):
     hotel = api.create("/hotels", {"hotel_name": "H"}, admin_token)
     floor = api.create(f"/hotels/{hotel['hotel_id']}/sections", {"section_name": "F1"}, admin_token)
     room = api.create(f"/sections/{floor['section_id']}/rooms", {"room_number": "101"}, admin_token)
-    did = api.create("/devices", {"name": "hotel meter", "device_type": "meter", "room_id": room["room_id"]},
-                     admin_token)["device_id"]
+    did = api.create(
+        "/devices", {"name": "hotel meter", "device_type": "meter", "room_id": room["room_id"]}, admin_token
+    )["device_id"]
     viewer = api.user(admin_token, "v@example.com", "viewer", hotel_ids=[hotel["hotel_id"]])
     own = _device(api, viewer, "own")
     gid = api.create("/groups", {"name": "Watched"}, viewer)["group_id"]

@@ -1,5 +1,6 @@
 """Idempotency-Key on POST /devices and POST /telemetry: a retried request
 with the same key and body gets the first answer and does nothing twice."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -59,8 +60,9 @@ def test_keys_belong_to_their_caller(api, owner):
 
 
 def test_a_bad_key_is_a_400_naming_the_header(api, owner):
-    status, body = api.post("/devices", {"name": "a", "device_type": "meter"}, token=owner,
-                            headers={"Idempotency-Key": "x" * 256})
+    status, body = api.post(
+        "/devices", {"name": "a", "device_type": "meter"}, token=owner, headers={"Idempotency-Key": "x" * 256}
+    )
     assert status == 400 and body["fields"][0]["field"] == "Idempotency-Key"
     assert _devices(api, owner) == []
 

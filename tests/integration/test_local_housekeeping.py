@@ -1,5 +1,6 @@
 """The local stack's housekeeping (infrastructure/local/housekeeping.py): DynamoDB
 TTL honoured in moto, moto's object history and outbox kept bounded."""
+
 from __future__ import annotations
 
 import time
@@ -22,12 +23,20 @@ def test_expired_raw_readings_disappear_as_in_dynamodb(aws):
     bucket = (now - 7200) // 3600 * 3600 * 1000
 
     def raw(n: int, ttl: int) -> RawItem:
-        return RawItem(device_pk("d1"), f"{raw_prefix(bucket)}{bucket + n:013d}#x{n}", bucket=bucket,
-                       first_ts=bucket + n, last_ts=bucket + n, n=1, readings="[]", ttl=ttl)
+        return RawItem(
+            device_pk("d1"),
+            f"{raw_prefix(bucket)}{bucket + n:013d}#x{n}",
+            bucket=bucket,
+            first_ts=bucket + n,
+            last_ts=bucket + n,
+            n=1,
+            readings="[]",
+            ttl=ttl,
+        )
 
-    raw(1, now - 60).save()                      # expired a minute ago
-    raw(2, now + 3600).save()                    # expires in an hour
-    raw(3, now - 6 * 365 * 86400).save()         # "expired" over five years ago: DynamoDB ignores it
+    raw(1, now - 60).save()  # expired a minute ago
+    raw(2, now + 3600).save()  # expires in an hour
+    raw(3, now - 6 * 365 * 86400).save()  # "expired" over five years ago: DynamoDB ignores it
     assert sweep_expired(aws, boto3.client("dynamodb"), now_s=now) == 1
     left = [item.sk for item in RawItem.query(device_pk("d1"), RawItem.sk.startswith("r#"))]
     assert [sk[-2:] for sk in left] == ["x2", "x3"]
@@ -50,8 +59,11 @@ def test_the_outbox_keeps_the_newest_emails(aws):
     ses = boto3.client("ses")
     sender = aws.physical["MailIdentity"]
     for n in range(12):
-        ses.send_email(Source=sender, Destination={"ToAddresses": ["a@example.com"]},
-                       Message={"Subject": {"Data": f"mail {n}"}, "Body": {"Text": {"Data": "x"}}})
+        ses.send_email(
+            Source=sender,
+            Destination={"ToAddresses": ["a@example.com"]},
+            Message={"Subject": {"Data": f"mail {n}"}, "Body": {"Text": {"Data": "x"}}},
+        )
     trim_moto_history(aws, keep=5)
     from infrastructure.local.outbox import sent_emails
 

@@ -1,5 +1,6 @@
 """Every paged route refuses a next_token it did not issue, and every ranged
 route refuses times it cannot hold, with a 400 naming the field (never a 5xx)."""
+
 from __future__ import annotations
 
 import base64
@@ -38,10 +39,22 @@ def world(api, admin_token):
 
 
 def _paged_routes(w):
-    return ["/admin/devices/statuses", "/alerts", "/devices", f"/devices/{w['device']}/readings",
-            f"/devices/{w['device']}/readings/rejected", "/groups", "/hotels", f"/hotels/{w['hotel']}/sections",
-            f"/rooms/{w['room']}/devices", f"/sections/{w['section']}/rooms", "/users", f"/users/{w['me']}/alerts",
-            f"/users/{w['me']}/devices", f"/users/{w['me']}/telemetry"]
+    return [
+        "/admin/devices/statuses",
+        "/alerts",
+        "/devices",
+        f"/devices/{w['device']}/readings",
+        f"/devices/{w['device']}/readings/rejected",
+        "/groups",
+        "/hotels",
+        f"/hotels/{w['hotel']}/sections",
+        f"/rooms/{w['room']}/devices",
+        f"/sections/{w['section']}/rooms",
+        "/users",
+        f"/users/{w['me']}/alerts",
+        f"/users/{w['me']}/devices",
+        f"/users/{w['me']}/telemetry",
+    ]
 
 
 def test_every_paged_route_refuses_a_forged_next_token(api, admin_token, world):
@@ -59,8 +72,9 @@ def test_every_paged_route_refuses_a_forged_next_token(api, admin_token, world):
 
 def test_a_token_of_one_list_is_refused_by_another(api, admin_token, world):
     for _ in range(3):
-        api.post("/users", {"name": "u", "email": f"u{_}@example.com", "password": "correct-horse-1"},
-                 token=admin_token)
+        api.post(
+            "/users", {"name": "u", "email": f"u{_}@example.com", "password": "correct-horse-1"}, token=admin_token
+        )
     token = api.get("/users", token=admin_token, query={"limit": 1})[1]["next_token"]
     assert token
     assert api.get("/users", token=admin_token, query={"limit": 1, "next_token": token})[0] == 200
@@ -68,18 +82,25 @@ def test_a_token_of_one_list_is_refused_by_another(api, admin_token, world):
     assert status == 400 and body["error"] == "invalid_next_token"
 
 
-@pytest.mark.parametrize("field,value", [
-    ("start", "-999999w"),
-    ("start", "0001-01-01T00:00:00+14:00"),
-    ("end", "9999-12-31T23:59:59-14:00"),
-    ("start", "1969-12-31T23:59:59Z"),
-    ("start", "yesterday"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("start", "-999999w"),
+        ("start", "0001-01-01T00:00:00+14:00"),
+        ("end", "9999-12-31T23:59:59-14:00"),
+        ("start", "1969-12-31T23:59:59Z"),
+        ("start", "yesterday"),
+    ],
+)
 def test_every_ranged_route_refuses_times_it_cannot_hold(api, admin_token, world, field, value):
     device = world["device"]
-    routes = [("GET", f"/devices/{device}/readings"), ("GET", f"/devices/{device}/energy"),
-              ("GET", f"/devices/{device}/readings/aggregate"), ("GET", f"/hotels/{world['hotel']}/usage"),
-              ("DELETE", f"/devices/{device}/readings")]
+    routes = [
+        ("GET", f"/devices/{device}/readings"),
+        ("GET", f"/devices/{device}/energy"),
+        ("GET", f"/devices/{device}/readings/aggregate"),
+        ("GET", f"/hotels/{world['hotel']}/usage"),
+        ("DELETE", f"/devices/{device}/readings"),
+    ]
     for method, path in routes:
         query = {"start": "-1h", "end": "now", field: value}
         status, body = api.call(method, path, token=admin_token, query=query)

@@ -2,6 +2,7 @@
 answers 401 to a request without credentials (and 403 to a caller whose role
 the route does not allow), whatever its body, query and path hold, so an
 anonymous caller learns nothing of a route's input schema."""
+
 from __future__ import annotations
 
 import re
@@ -46,11 +47,19 @@ def test_a_bad_token_is_401_before_validation_too(api, aws):
     assert status == 401 and body["error"] == "invalid_api_key", body
 
 
-@pytest.mark.parametrize("method,path", [("POST", "/users"), ("PUT", "/hotels/no-such-id"),
-                                         ("POST", "/hotels"), ("POST", "/alerts"),
-                                         ("POST", "/hotels/no-such-id/sections"), ("PUT", "/rooms/no-such-id"),
-                                         ("POST", "/sections/no-such-id/rooms"),
-                                         ("POST", "/rooms/no-such-id/devices")])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("POST", "/users"),
+        ("PUT", "/hotels/no-such-id"),
+        ("POST", "/hotels"),
+        ("POST", "/alerts"),
+        ("POST", "/hotels/no-such-id/sections"),
+        ("PUT", "/rooms/no-such-id"),
+        ("POST", "/sections/no-such-id/rooms"),
+        ("POST", "/rooms/no-such-id/devices"),
+    ],
+)
 def test_a_viewer_gets_403_on_a_route_its_role_may_not_use_whatever_the_body(api, method, path):
     viewer = api.register("viewer@example.com")["token"]
     status, body = api.call(method, path, {}, token=viewer)

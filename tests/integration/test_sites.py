@@ -1,4 +1,5 @@
 """Hotels -> sections -> rooms, with scopes, through the API Gateway stand-in."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,12 +8,17 @@ import pytest
 @pytest.fixture
 def hotel(api, admin_token):
     """A hotel with two floors and rooms, built by the admin."""
-    h = api.create("/hotels", {"hotel_name": "Sea View", "address": "1 Beach Rd", "timezone": "Europe/Lisbon"},
-                   admin_token)
-    floors = [api.create(f"/hotels/{h['hotel_id']}/sections", {"section_name": name}, admin_token)
-              for name in ("Floor 2", "Floor 1")]
-    rooms = [api.create(f"/sections/{floors[1]['section_id']}/rooms", {"room_number": n}, admin_token)
-             for n in ("102", "101")]
+    h = api.create(
+        "/hotels", {"hotel_name": "Sea View", "address": "1 Beach Rd", "timezone": "Europe/Lisbon"}, admin_token
+    )
+    floors = [
+        api.create(f"/hotels/{h['hotel_id']}/sections", {"section_name": name}, admin_token)
+        for name in ("Floor 2", "Floor 1")
+    ]
+    rooms = [
+        api.create(f"/sections/{floors[1]['section_id']}/rooms", {"room_number": n}, admin_token)
+        for n in ("102", "101")
+    ]
     return {"hotel": h, "floors": floors, "rooms": rooms}
 
 
@@ -35,8 +41,9 @@ def test_unknown_time_zone_is_400(api, admin_token):
 
 def test_bad_room_input_names_the_fields(api, admin_token, hotel):
     floor = hotel["floors"][0]["section_id"]
-    status, body = api.post(f"/sections/{floor}/rooms", {"room_number": "", "occupancy_status": "party"},
-                            token=admin_token)
+    status, body = api.post(
+        f"/sections/{floor}/rooms", {"room_number": "", "occupancy_status": "party"}, token=admin_token
+    )
     assert status == 400 and {f["field"] for f in body["fields"]} == {"room_number", "occupancy_status"}
 
 
@@ -65,10 +72,13 @@ def test_operator_manages_its_hotel_and_gets_404_elsewhere(api, admin_token, hot
     other_floor = api.create(f"/hotels/{other['hotel_id']}/sections", {"section_name": "G"}, admin_token)
     operator = api.user(admin_token, "op@example.com", "operator", hotel_ids=[hid])
     floor = api.create(f"/hotels/{hid}/sections", {"section_name": "Floor 3"}, operator)
-    room = api.create(f"/sections/{floor['section_id']}/rooms", {"room_number": "301", "occupancy_status": "occupied"},
-                      operator)
-    assert api.put(f"/rooms/{room['room_id']}", {"occupancy_status": "vacant"}, token=operator)[1][
-        "occupancy_status"] == "vacant"
+    room = api.create(
+        f"/sections/{floor['section_id']}/rooms", {"room_number": "301", "occupancy_status": "occupied"}, operator
+    )
+    assert (
+        api.put(f"/rooms/{room['room_id']}", {"occupancy_status": "vacant"}, token=operator)[1]["occupancy_status"]
+        == "vacant"
+    )
     assert api.post(f"/hotels/{other['hotel_id']}/sections", {"section_name": "x"}, token=operator)[0] == 404
     assert api.post(f"/sections/{other_floor['section_id']}/rooms", {"room_number": "1"}, token=operator)[0] == 404
     assert api.delete(f"/sections/{other_floor['section_id']}", token=operator)[0] == 404

@@ -1,5 +1,6 @@
 """Telemetry ingestion (HTTP and the SQS path from the IoT rule), storage,
 rollups and queries, with AWS in moto."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,12 @@ def at(minutes_ago: float) -> str:
 def meter(api):
     token = api.register("owner@example.com")["token"]
     created = api.create("/devices", {"name": "m", "device_type": "meter", "power_rating_w": 5000}, token)
-    return {"token": token, "id": created["device_id"], "key": {"X-API-Key": created["credentials"]["api_key"]},
-            "thing": created["credentials"]["thing_name"]}
+    return {
+        "token": token,
+        "id": created["device_id"],
+        "key": {"X-API-Key": created["credentials"]["api_key"]},
+        "thing": created["credentials"]["thing_name"],
+    }
 
 
 def post(api, meter, body):
@@ -36,8 +41,9 @@ def readings(api, meter, **query):
 
 
 def energy_total(api, meter, period="day", **query):
-    status, body = api.get(f"/devices/{meter['id']}/energy", token=meter["token"],
-                           query={"period": period, "start": "-2d", **query})
+    status, body = api.get(
+        f"/devices/{meter['id']}/energy", token=meter["token"], query={"period": period, "start": "-2d", **query}
+    )
     assert status == 200, body
     return body["total_kwh"]
 
@@ -77,17 +83,26 @@ def test_a_duplicate_delivery_is_stored_and_counted_once(api, meter):
 
 
 def test_bad_values_are_refused_with_a_reason_and_kept(api, meter):
-    body = '{"readings": [{"timestamp": "%s", "power_w": NaN}, {"timestamp": "%s", "power_w": -5},' \
-           ' {"timestamp": "%s", "voltage": 99999}, {"timestamp": "%s", "power_w": Infinity},' \
-           ' {"timestamp": "%s", "power_w": 100}]}' % (at(5), at(4), at(3), at(2), at(1))
+    body = (
+        '{"readings": [{"timestamp": "%s", "power_w": NaN}, {"timestamp": "%s", "power_w": -5},'
+        ' {"timestamp": "%s", "voltage": 99999}, {"timestamp": "%s", "power_w": Infinity},'
+        ' {"timestamp": "%s", "power_w": 100}]}' % (at(5), at(4), at(3), at(2), at(1))
+    )
     status, out = api.post("/telemetry", raw=body, headers=meter["key"])
     assert status == 207 and out["accepted"] == 1 and out["rejected"] == 4
     reasons = [(r["reason"], r["field"]) for r in out["results"] if r["status"] == "rejected"]
-    assert reasons == [("not_finite", "power_w"), ("negative_value", "power_w"), ("out_of_range", "voltage"),
-                       ("not_finite", "power_w")]
+    assert reasons == [
+        ("not_finite", "power_w"),
+        ("negative_value", "power_w"),
+        ("out_of_range", "voltage"),
+        ("not_finite", "power_w"),
+    ]
     status, kept = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])
-    assert kept["count"] == 4 and {i["reason"] for i in kept["items"]} == {"not_finite", "negative_value",
-                                                                          "out_of_range"}
+    assert kept["count"] == 4 and {i["reason"] for i in kept["items"]} == {
+        "not_finite",
+        "negative_value",
+        "out_of_range",
+    }
 
 
 def test_a_single_bad_reading_is_a_400_naming_the_field(api, meter):
@@ -125,8 +140,7 @@ def test_late_and_out_of_order_readings_land_in_the_right_bucket(api, meter):
     post(api, meter, {"readings": [{"timestamp": at(m), "energy_kwh": 1 + (180 - m) * 0.01} for m in (180, 120)]})
     post(api, meter, {"readings": [{"timestamp": at(m), "energy_kwh": 1 + (180 - m) * 0.01} for m in (60, 1)]})
     post(api, meter, {"timestamp": at(150), "energy_kwh": 1 + 30 * 0.01})  # late, in an earlier hour
-    hours = api.get(f"/devices/{meter['id']}/energy", token=meter["token"],
-                    query={"period": "hour", "start": "-4h"})[1]
+    hours = api.get(f"/devices/{meter['id']}/energy", token=meter["token"], query={"period": "hour", "start": "-4h"})[1]
     assert math.isclose(hours["total_kwh"], 1.79, abs_tol=1e-9)
     assert [r["timestamp"] for r in readings(api, meter)] == sorted(r["timestamp"] for r in readings(api, meter))
 
@@ -134,8 +148,9 @@ def test_late_and_out_of_order_readings_land_in_the_right_bucket(api, meter):
 def test_deleting_readings_keeps_rollups_consistent(api, meter):
     post(api, meter, {"readings": [{"timestamp": at(40 - i * 10), "energy_kwh": 1 + i} for i in range(4)]})
     assert math.isclose(energy_total(api, meter), 3.0, abs_tol=1e-9)
-    status, body = api.delete(f"/devices/{meter['id']}/readings", token=meter["token"],
-                              query={"start": at(22), "end": at(18)})
+    status, body = api.delete(
+        f"/devices/{meter['id']}/readings", token=meter["token"], query={"start": at(22), "end": at(18)}
+    )
     assert status == 200 and body["deleted"] == 1
     assert len(readings(api, meter)) == 3
     assert math.isclose(energy_total(api, meter), 3.0, abs_tol=1e-9)  # 1 -> 2 -> 4: the deltas re-chain
@@ -149,16 +164,28 @@ def test_power_only_devices_integrate_power(api, meter):
 
 
 def test_aggregate_per_window(api, meter):
-    post(api, meter, {"readings": [{"timestamp": at(30 - i), "power_w": 100 + i, "energy_kwh": 1 + i / 100}
-                                   for i in range(10)]})
-    status, body = api.get(f"/devices/{meter['id']}/readings/aggregate", token=meter["token"],
-                           query={"field": "power_w", "fn": "max", "window": "1d", "start": "-1d"})
+    post(
+        api,
+        meter,
+        {"readings": [{"timestamp": at(30 - i), "power_w": 100 + i, "energy_kwh": 1 + i / 100} for i in range(10)]},
+    )
+    status, body = api.get(
+        f"/devices/{meter['id']}/readings/aggregate",
+        token=meter["token"],
+        query={"field": "power_w", "fn": "max", "window": "1d", "start": "-1d"},
+    )
     assert status == 200 and body["items"][-1]["value"] == 109 and sum(i["count"] for i in body["items"]) == 10
-    status, body = api.get(f"/devices/{meter['id']}/readings/aggregate", token=meter["token"],
-                           query={"field": "energy_kwh", "fn": "sum", "window": "1d", "start": "-1d"})
+    status, body = api.get(
+        f"/devices/{meter['id']}/readings/aggregate",
+        token=meter["token"],
+        query={"field": "energy_kwh", "fn": "sum", "window": "1d", "start": "-1d"},
+    )
     assert math.isclose(sum(i["value"] for i in body["items"]), 0.09, abs_tol=1e-9)
-    status, body = api.get(f"/devices/{meter['id']}/readings/aggregate", token=meter["token"],
-                           query={"field": "mood", "fn": "median", "window": "2h"})
+    status, body = api.get(
+        f"/devices/{meter['id']}/readings/aggregate",
+        token=meter["token"],
+        query={"field": "mood", "fn": "median", "window": "2h"},
+    )
     assert status == 400 and {f["field"] for f in body["fields"]} == {"field", "fn", "window"}
 
 
@@ -166,8 +193,11 @@ def test_readings_page_by_page(api, meter):
     post(api, meter, {"readings": [{"timestamp": at(50 - i), "power_w": i} for i in range(25)]})
     seen, token = [], None
     while True:
-        status, body = api.get(f"/devices/{meter['id']}/readings", token=meter["token"],
-                               query={"start": "-2h", "limit": 10, **({"next_token": token} if token else {})})
+        status, body = api.get(
+            f"/devices/{meter['id']}/readings",
+            token=meter["token"],
+            query={"start": "-2h", "limit": 10, **({"next_token": token} if token else {})},
+        )
         seen += [r["power_w"] for r in body["items"]]
         token = body["next_token"]
         if not token:
@@ -180,20 +210,27 @@ def test_other_users_cannot_read_or_delete_readings(api, meter):
     stranger = api.register("s@example.com")["token"]
     for path in ("readings", "readings/latest", "energy", "readings/aggregate", "readings/rejected"):
         assert api.get(f"/devices/{meter['id']}/{path}", token=stranger)[0] == 404, path
-    assert api.delete(f"/devices/{meter['id']}/readings", token=stranger, query={"start": "-1d", "end": "now"})[0] == 404
+    assert (
+        api.delete(f"/devices/{meter['id']}/readings", token=stranger, query={"start": "-1d", "end": "now"})[0] == 404
+    )
 
 
 # ------------------------------------------------------------------ the MQTT path (IoT rule -> SQS -> IngestFunction)
 
 
 def rule_output(thing: str, payload: dict, received: datetime | None = None) -> dict:
-    return {**payload, "thing_name": thing, "client_id": thing,
-            "received_at": int((received or datetime.now(timezone.utc)).timestamp() * 1000)}
+    return {
+        **payload,
+        "thing_name": thing,
+        "client_id": thing,
+        "received_at": int((received or datetime.now(timezone.utc)).timestamp() * 1000),
+    }
 
 
 def test_sqs_batch_is_ingested_with_duplicates_counted_once(api, meter):
-    message = rule_output(meter["thing"], {"readings": [{"timestamp": at(10 - i), "energy_kwh": 7 + i * 0.1}
-                                                        for i in range(3)]})
+    message = rule_output(
+        meter["thing"], {"readings": [{"timestamp": at(10 - i), "energy_kwh": 7 + i * 0.1} for i in range(3)]}
+    )
     result = handle_sqs_batch(sqs_event([message, message, message]))  # at-least-once: delivered three times
     assert result == {"batchItemFailures": []}
     assert len(readings(api, meter)) == 3
@@ -201,8 +238,11 @@ def test_sqs_batch_is_ingested_with_duplicates_counted_once(api, meter):
 
 
 def test_malformed_mqtt_payload_is_quarantined(api, meter):
-    result = handle_sqs_batch(sqs_event([{"_raw_payload": "{not json", "thing_name": meter["thing"],
-                                          "received_at": int(NOW.timestamp() * 1000)}]))
+    result = handle_sqs_batch(
+        sqs_event(
+            [{"_raw_payload": "{not json", "thing_name": meter["thing"], "received_at": int(NOW.timestamp() * 1000)}]
+        )
+    )
     assert result == {"batchItemFailures": []}
     rejected = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["items"]
     assert rejected[0]["reason"] == "malformed_json" and rejected[0]["source"] == "mqtt"
@@ -236,8 +276,7 @@ def test_rollups_equal_raw_readings_across_a_dst_change(api, admin_token):
     hotel = api.create("/hotels", {"hotel_name": "Paris", "timezone": "Europe/Paris"}, admin_token)
     floor = api.create(f"/hotels/{hotel['hotel_id']}/sections", {"section_name": "F"}, admin_token)
     room = api.create(f"/sections/{floor['section_id']}/rooms", {"room_number": "1"}, admin_token)
-    created = api.create(f"/rooms/{room['room_id']}/devices", {"device_name": "m", "power_rating_w": 5000},
-                         admin_token)
+    created = api.create(f"/rooms/{room['room_id']}/devices", {"device_name": "m", "power_rating_w": 5000}, admin_token)
     did = created["device_id"]
     # 2026-10-25: Paris falls back from CEST to CET; that local day has 25 hours.
     start = datetime(2026, 10, 24, 20, 0, tzinfo=timezone.utc)
@@ -269,13 +308,16 @@ def test_monthly_totals_come_from_month_rollups(api, meter, dynamodb_calls):
     counter = [round(10 + 0.5 * i, 3) for i in range(len(samples))]
     for first in range(0, len(samples), 100):
         part = slice(first, first + 100)
-        event = {"readings": [{"timestamp": t.isoformat(), "energy_kwh": c}
-                              for t, c in zip(samples[part], counter[part])]}
+        event = {
+            "readings": [{"timestamp": t.isoformat(), "energy_kwh": c} for t, c in zip(samples[part], counter[part])]
+        }
         ingest(context_for(meter["id"]), [Message(event, int(samples[part][-1].timestamp() * 1000) + 1, "http")])
     dynamodb_calls.clear()
-    status, months = api.get(f"/devices/{meter['id']}/energy", token=meter["token"],
-                             query={"period": "month", "start": "2026-08-01T00:00:00Z",
-                                    "end": "2026-10-31T00:00:00Z"})
+    status, months = api.get(
+        f"/devices/{meter['id']}/energy",
+        token=meter["token"],
+        query={"period": "month", "start": "2026-08-01T00:00:00Z", "end": "2026-10-31T00:00:00Z"},
+    )
     assert status == 200
     assert math.isclose(months["total_kwh"], counter[-1] - counter[0], abs_tol=1e-6)
     by_month = {m["period"]: m["kwh"] for m in months["items"]}
@@ -285,13 +327,13 @@ def test_monthly_totals_come_from_month_rollups(api, meter, dynamodb_calls):
     assert dynamodb_calls.dynamodb().count("Query") == 2
 
 
-def test_messages_sent_with_a_rotated_or_revoked_certificate_are_quarantined_not_stored(api, meter, aws,
-                                                                                         dynamodb_calls):
+def test_messages_sent_with_a_rotated_or_revoked_certificate_are_quarantined_not_stored(
+    api, meter, aws, dynamodb_calls
+):
     """After rotate-credentials the old certificate's session may still be up
     (IoT Core closes it late): what it publishes reaches the rule, which
     selects principal(); ingestion keeps only the device's current certificate."""
     from gridpulse.alerts.pipeline import handle_sqs_batch as evaluate_batch
-
     from gridpulse.data.devices import DeviceItem
 
     old_cert = DeviceItem.get(DeviceItem.key(meter["id"]), "meta").certificate_id
@@ -306,8 +348,13 @@ def test_messages_sent_with_a_rotated_or_revoked_certificate_are_quarantined_not
 
     stolen = rule_output(meter["thing"], {"readings": [{"timestamp": at(5), "energy_kwh": 9, "power_w": 90_000}]})
     fresh = rule_output(meter["thing"], {"readings": [{"timestamp": at(4), "energy_kwh": 9.1}]})
-    batch = sqs_event([{**stolen, "principal": old_cert}, {**fresh, "principal": rotated["certificate_id"]},
-                       {**rule_output(meter["thing"], {"x": 1}), "_raw_payload": "{oops", "principal": old_cert}])
+    batch = sqs_event(
+        [
+            {**stolen, "principal": old_cert},
+            {**fresh, "principal": rotated["certificate_id"]},
+            {**rule_output(meter["thing"], {"x": 1}), "_raw_payload": "{oops", "principal": old_cert},
+        ]
+    )
     assert handle_sqs_batch(batch) == {"batchItemFailures": []}
     assert evaluate_batch(batch) == {"batchItemFailures": []}
     assert [r["energy_kwh"] for r in readings(api, meter)] == [9.1]
@@ -328,28 +375,37 @@ def throttled(operation: str = "PutItem") -> Exception:
     from botocore.exceptions import ClientError
     from pynamodb.exceptions import PutError
 
-    return PutError(cause=ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
-                                                 "Message": "slow down"}}, operation))
+    return PutError(
+        cause=ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, operation
+        )
+    )
 
 
 def test_a_number_too_large_for_a_float_is_a_400_naming_the_field_and_kept(api, meter):
-    status, body = api.post("/telemetry", raw='{"timestamp": "%s", "power_w": %s}' % (at(1), POISON),
-                            headers=meter["key"])
+    status, body = api.post(
+        "/telemetry", raw='{"timestamp": "%s", "power_w": %s}' % (at(1), POISON), headers=meter["key"]
+    )
     assert status == 400 and body["error"] == "out_of_range" and body["fields"][0]["field"] == "power_w"
     status, body = api.post("/telemetry", raw='{"timestamp": %s, "power_w": 5}' % POISON, headers=meter["key"])
     assert status == 400 and body["error"] == "invalid_timestamp" and body["fields"][0]["field"] == "timestamp"
     status, body = api.post("/telemetry", raw='{"timestamp": -%s, "power_w": 5}' % POISON, headers=meter["key"])
     assert status == 400 and body["error"] == "invalid_timestamp"
-    status, body = api.post("/telemetry", raw='{"timestamp": "%s", "seq": %s, "power_w": 5}' % (at(1), POISON),
-                            headers=meter["key"])
+    status, body = api.post(
+        "/telemetry", raw='{"timestamp": "%s", "seq": %s, "power_w": 5}' % (at(1), POISON), headers=meter["key"]
+    )
     assert status == 400 and body["error"] == "invalid_seq"
     status, kept = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])
     assert kept["count"] == 4
-    status, body = api.post("/telemetry", raw='{"timestamp": "%s", "power_w": 5, "data": {"x": NaN}}' % at(1),
-                            headers=meter["key"])
+    status, body = api.post(
+        "/telemetry", raw='{"timestamp": "%s", "power_w": 5, "data": {"x": NaN}}' % at(1), headers=meter["key"]
+    )
     assert status == 400 and body["error"] == "invalid_field" and body["fields"][0]["field"] == "data.x"
     batch = '{"readings": [{"timestamp": "%s", "power_w": 5}, {"timestamp": "%s", "voltage": %s}]}' % (
-        at(2), at(1), POISON)
+        at(2),
+        at(1),
+        POISON,
+    )
     status, body = api.post("/telemetry", raw=batch, headers=meter["key"])
     assert status == 207 and body["accepted"] == 1 and body["results"][1]["reason"] == "out_of_range"
     assert len(readings(api, meter)) == 1
@@ -358,17 +414,23 @@ def test_a_number_too_large_for_a_float_is_a_400_naming_the_field_and_kept(api, 
 def test_a_poison_message_costs_only_itself_on_the_mqtt_path(api, meter):
     valid = [rule_output(meter["thing"], {"timestamp": at(20 - i), "seq": i, "power_w": 100 + i}) for i in range(10)]
     bodies = [json.dumps(m) for m in valid[:5]]
-    bodies.append('{"timestamp": "%s", "power_w": %s, "thing_name": "%s", "received_at": %d}'
-                  % (at(9), POISON, meter["thing"], int(NOW.timestamp() * 1000)))
-    bodies.append('{"timestamp": %s, "power_w": 1, "thing_name": "%s", "received_at": %d}'
-                  % (POISON, meter["thing"], int(NOW.timestamp() * 1000)))
+    bodies.append(
+        '{"timestamp": "%s", "power_w": %s, "thing_name": "%s", "received_at": %d}'
+        % (at(9), POISON, meter["thing"], int(NOW.timestamp() * 1000))
+    )
+    bodies.append(
+        '{"timestamp": %s, "power_w": 1, "thing_name": "%s", "received_at": %d}'
+        % (POISON, meter["thing"], int(NOW.timestamp() * 1000))
+    )
     bodies += [json.dumps(m) for m in valid[5:]]
     event = {"Records": [{"messageId": f"m{i}", "body": body} for i, body in enumerate(bodies)]}
     assert handle_sqs_batch(event) == {"batchItemFailures": []}
     assert [r["power_w"] for r in readings(api, meter)] == [100 + i for i in range(10)]
     rejected = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["items"]
-    assert sorted((r["reason"], r["field"]) for r in rejected) == [("invalid_timestamp", "timestamp"),
-                                                                  ("out_of_range", "power_w")]
+    assert sorted((r["reason"], r["field"]) for r in rejected) == [
+        ("invalid_timestamp", "timestamp"),
+        ("out_of_range", "power_w"),
+    ]
 
 
 def test_an_unexpected_failure_of_one_record_costs_only_that_record(api, meter, monkeypatch):
@@ -382,8 +444,9 @@ def test_an_unexpected_failure_of_one_record_costs_only_that_record(api, meter, 
         return real(raw, index, received_ms)
 
     monkeypatch.setattr(ingest_module, "validate", fragile)
-    messages = [rule_output(meter["thing"], {"timestamp": at(10 - i), "power_w": p})
-                for i, p in enumerate((11, 12, 13, 14))]
+    messages = [
+        rule_output(meter["thing"], {"timestamp": at(10 - i), "power_w": p}) for i, p in enumerate((11, 12, 13, 14))
+    ]
     assert handle_sqs_batch(sqs_event(messages)) == {"batchItemFailures": []}
     assert [r["power_w"] for r in readings(api, meter)] == [11, 12, 14]
     rejected = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["items"]
@@ -402,9 +465,13 @@ def test_a_throttled_device_is_retried_without_failing_other_devices(api, meter,
         return real(device_id, bucket, new)
 
     monkeypatch.setattr(ingest_module, "_put_raw", throttle_one)
-    event = sqs_event([rule_output(meter["thing"], {"timestamp": at(2), "power_w": 1}),
-                       rule_output(other["credentials"]["thing_name"], {"timestamp": at(2), "power_w": 2}),
-                       rule_output(meter["thing"], {"timestamp": at(1), "power_w": 3})])
+    event = sqs_event(
+        [
+            rule_output(meter["thing"], {"timestamp": at(2), "power_w": 1}),
+            rule_output(other["credentials"]["thing_name"], {"timestamp": at(2), "power_w": 2}),
+            rule_output(meter["thing"], {"timestamp": at(1), "power_w": 3}),
+        ]
+    )
     assert handle_sqs_batch(event) == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m2"}]}
     status, body = api.get(f"/devices/{other['device_id']}/readings", token=meter["token"], query={"start": "-1h"})
     assert [r["power_w"] for r in body["items"]] == [2]
@@ -434,8 +501,7 @@ def test_identical_malformed_messages_in_one_millisecond_each_get_a_quarantine_r
     assert [r["reason"] for r in rejected] == ["malformed_json", "malformed_json"]
     bad = rule_output(meter["thing"], {"power_w": "lots"}, received=NOW)
     assert handle_sqs_batch(sqs_event([bad])) == {"batchItemFailures": []}
-    assert handle_sqs_batch({"Records": [{"messageId": "other", "body": json.dumps(bad)}]}) == {
-        "batchItemFailures": []}
+    assert handle_sqs_batch({"Records": [{"messageId": "other", "body": json.dumps(bad)}]}) == {"batchItemFailures": []}
     rejected = api.get(f"/devices/{meter['id']}/readings/rejected", token=meter["token"])[1]["items"]
     assert sorted(r["reason"] for r in rejected) == ["malformed_json", "malformed_json", "not_a_number", "not_a_number"]
 
@@ -449,8 +515,11 @@ def test_http_readings_are_evaluated_for_alerts_like_mqtt_ones(api, meter, aws):
     from gridpulse.alerts.pipeline import handle_sqs_batch as evaluate_batch
 
     api.put(f"/devices/{meter['id']}/alert-rules", {"max_power_w": 1000}, token=meter["token"])
-    batch = {"readings": [{"timestamp": at(3 - i), "power_w": p, "data": {"note": "x" * 100}}
-                          for i, p in enumerate((400, 1800, 1900))]}
+    batch = {
+        "readings": [
+            {"timestamp": at(3 - i), "power_w": p, "data": {"note": "x" * 100}} for i, p in enumerate((400, 1800, 1900))
+        ]
+    }
     assert post(api, meter, batch)[0] == 201
     assert post(api, meter, batch)[0] == 207  # a retried upload: duplicates
     sqs = boto3.client("sqs")
@@ -497,27 +566,44 @@ def test_an_energy_window_includes_the_bucket_its_start_falls_in(api, meter):
     hour: the hour bucket counts (not 0 kWh), and the answer states the whole
     hours it covers."""
     hour = NOW.replace(minute=0, second=0) - timedelta(hours=23)  # meter's zone is UTC (no hotel)
-    post(api, meter, {"readings": [{"timestamp": _iso(hour + timedelta(minutes=5 + m)), "energy_kwh": 7 + m * 0.01}
-                                   for m in range(21)]})
-    status, body = api.get(f"/devices/{meter['id']}/energy", token=meter["token"],
-                           query={"period": "hour", "start": _iso(hour + timedelta(minutes=12)),
-                                  "end": _iso(hour + timedelta(minutes=50))})
+    post(
+        api,
+        meter,
+        {
+            "readings": [
+                {"timestamp": _iso(hour + timedelta(minutes=5 + m)), "energy_kwh": 7 + m * 0.01} for m in range(21)
+            ]
+        },
+    )
+    status, body = api.get(
+        f"/devices/{meter['id']}/energy",
+        token=meter["token"],
+        query={
+            "period": "hour",
+            "start": _iso(hour + timedelta(minutes=12)),
+            "end": _iso(hour + timedelta(minutes=50)),
+        },
+    )
     assert status == 200, body
     assert math.isclose(body["total_kwh"], 0.2, abs_tol=1e-9)
     assert body["items"] == [{"period": _iso(hour).replace("Z", ".000Z"), "kwh": 0.2}]
     assert (body["start"], body["end"]) == (_iso(hour), _iso(hour + timedelta(hours=1)))
 
 
-@pytest.mark.parametrize("period,start,end,aligned", [
-    ("hour", "2026-03-10T10:20:00Z", "2026-03-10T12:00:00Z", ("2026-03-10T10:00:00Z", "2026-03-10T12:00:00Z")),
-    ("hour", "2026-03-10T10:00:00Z", "2026-03-10T12:00:01Z", ("2026-03-10T10:00:00Z", "2026-03-10T13:00:00Z")),
-    ("day", "2026-03-10T10:20:00Z", "2026-03-12T00:00:00Z", ("2026-03-10T00:00:00Z", "2026-03-12T00:00:00Z")),
-    ("day", "2026-03-10T00:00:00Z", "2026-03-12T05:00:00Z", ("2026-03-10T00:00:00Z", "2026-03-13T00:00:00Z")),
-    ("month", "2026-03-10T10:20:00Z", "2026-05-01T00:00:00Z", ("2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z")),
-    ("month", "2026-03-01T00:00:00Z", "2026-04-02T00:00:00Z", ("2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z")),
-])
+@pytest.mark.parametrize(
+    "period,start,end,aligned",
+    [
+        ("hour", "2026-03-10T10:20:00Z", "2026-03-10T12:00:00Z", ("2026-03-10T10:00:00Z", "2026-03-10T12:00:00Z")),
+        ("hour", "2026-03-10T10:00:00Z", "2026-03-10T12:00:01Z", ("2026-03-10T10:00:00Z", "2026-03-10T13:00:00Z")),
+        ("day", "2026-03-10T10:20:00Z", "2026-03-12T00:00:00Z", ("2026-03-10T00:00:00Z", "2026-03-12T00:00:00Z")),
+        ("day", "2026-03-10T00:00:00Z", "2026-03-12T05:00:00Z", ("2026-03-10T00:00:00Z", "2026-03-13T00:00:00Z")),
+        ("month", "2026-03-10T10:20:00Z", "2026-05-01T00:00:00Z", ("2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z")),
+        ("month", "2026-03-01T00:00:00Z", "2026-04-02T00:00:00Z", ("2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z")),
+    ],
+)
 def test_an_energy_answer_states_the_aligned_window_it_covers(api, meter, period, start, end, aligned):
-    status, body = api.get(f"/devices/{meter['id']}/energy", token=meter["token"],
-                           query={"period": period, "start": start, "end": end})
+    status, body = api.get(
+        f"/devices/{meter['id']}/energy", token=meter["token"], query={"period": period, "start": start, "end": end}
+    )
     assert status == 200, body
     assert (body["start"], body["end"]) == aligned

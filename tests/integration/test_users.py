@@ -1,10 +1,14 @@
 """User admin and self-service through the API Gateway stand-in."""
+
 from __future__ import annotations
 
 
 def _new_user(api, admin_token, email, role="viewer", **extra):
-    status, body = api.post("/users", {"name": email.split("@")[0], "email": email,
-                                       "password": "correct-horse-1", "role": role, **extra}, token=admin_token)
+    status, body = api.post(
+        "/users",
+        {"name": email.split("@")[0], "email": email, "password": "correct-horse-1", "role": role, **extra},
+        token=admin_token,
+    )
     assert status == 201, body
     return body
 
@@ -21,7 +25,9 @@ def test_admin_lists_users_page_by_page(api, admin_token):
         _new_user(api, admin_token, f"u{i}@example.com")
     seen, token = [], None
     while True:
-        status, page = api.get("/users", token=admin_token, query={"limit": 2, **({"next_token": token} if token else {})})
+        status, page = api.get(
+            "/users", token=admin_token, query={"limit": 2, **({"next_token": token} if token else {})}
+        )
         assert status == 200
         assert page["count"] == len(page["items"]) <= 2
         seen += [u["email"] for u in page["items"]]
@@ -41,10 +47,18 @@ def test_list_users_rejects_bad_paging_input(api, admin_token):
 
 def test_a_viewer_calling_an_admin_route_gets_403(api):
     token = api.register("ann@example.com")["token"]
-    for method, path in [("GET", "/users"), ("POST", "/users"), ("GET", "/admin/stats"),
-                         ("GET", "/admin/devices/statuses")]:
-        status, body = api.call(method, path, {"name": "x", "email": "x@example.com", "password": "correct-horse-1"}
-                                if method == "POST" else None, token=token)
+    for method, path in [
+        ("GET", "/users"),
+        ("POST", "/users"),
+        ("GET", "/admin/stats"),
+        ("GET", "/admin/devices/statuses"),
+    ]:
+        status, body = api.call(
+            method,
+            path,
+            {"name": "x", "email": "x@example.com", "password": "correct-horse-1"} if method == "POST" else None,
+            token=token,
+        )
         assert status == 403, (method, path, body)
         assert body["error"] == "forbidden"
 
@@ -77,11 +91,13 @@ def test_password_change_needs_the_current_password_and_ends_other_sessions(api)
     other_session = api.login("ann@example.com")
     status, body = api.put(f"/users/{uid}", {"password": "new-password-22"}, token=me["token"])
     assert status == 400 and body["fields"][0]["field"] == "current_password"
-    status, body = api.put(f"/users/{uid}", {"password": "new-password-22", "current_password": "wrong-one-1"},
-                           token=me["token"])
+    status, body = api.put(
+        f"/users/{uid}", {"password": "new-password-22", "current_password": "wrong-one-1"}, token=me["token"]
+    )
     assert status == 400
-    status, body = api.put(f"/users/{uid}", {"password": "new-password-22", "current_password": "correct-horse-1"},
-                           token=me["token"])
+    status, body = api.put(
+        f"/users/{uid}", {"password": "new-password-22", "current_password": "correct-horse-1"}, token=me["token"]
+    )
     assert status == 200 and body["token"]
     assert api.get("/auth/me", token=other_session)[0] == 401
     assert api.get("/auth/me", token=body["token"])[0] == 200
@@ -91,8 +107,12 @@ def test_password_change_needs_the_current_password_and_ends_other_sessions(api)
 def test_email_change_moves_the_login_and_frees_the_old_address(api):
     me = api.register("ann@example.com")
     uid = me["user"]["user_id"]
-    assert api.put(f"/users/{uid}", {"email": "ann2@example.com", "current_password": "correct-horse-1"},
-                   token=me["token"])[0] == 200
+    assert (
+        api.put(
+            f"/users/{uid}", {"email": "ann2@example.com", "current_password": "correct-horse-1"}, token=me["token"]
+        )[0]
+        == 200
+    )
     assert api.login("ann2@example.com")
     assert api.post("/auth/login", {"email": "ann@example.com", "password": "correct-horse-1"})[0] == 401
     api.register("ann@example.com")  # free again
@@ -101,8 +121,11 @@ def test_email_change_moves_the_login_and_frees_the_old_address(api):
 def test_email_change_to_a_taken_address_is_409(api):
     api.register("taken@example.com")
     me = api.register("ann@example.com")
-    status, body = api.put(f"/users/{me['user']['user_id']}",
-                           {"email": "taken@example.com", "current_password": "correct-horse-1"}, token=me["token"])
+    status, body = api.put(
+        f"/users/{me['user']['user_id']}",
+        {"email": "taken@example.com", "current_password": "correct-horse-1"},
+        token=me["token"],
+    )
     assert status == 409 and body["fields"][0]["field"] == "email"
     assert api.login("ann@example.com")
 
@@ -181,14 +204,16 @@ def test_email_change_needs_the_current_password_and_ends_other_sessions(api):
     status, body = api.put(f"/users/{uid}", {"email": "thief@example.com"}, token=me["token"])
     assert status == 400 and body["error"] == "invalid_current_password", body
     assert [f["field"] for f in body["fields"]] == ["current_password"]
-    status, body = api.put(f"/users/{uid}", {"email": "thief@example.com", "current_password": "wrong-one-1"},
-                           token=me["token"])
+    status, body = api.put(
+        f"/users/{uid}", {"email": "thief@example.com", "current_password": "wrong-one-1"}, token=me["token"]
+    )
     assert status == 400 and body["error"] == "invalid_current_password"
     assert api.get("/auth/me", token=me["token"])[1]["email"] == "ann@example.com"
     assert api.post("/auth/login", {"email": "thief@example.com", "password": "correct-horse-1"})[0] == 401
 
-    status, body = api.put(f"/users/{uid}", {"email": "ann2@example.com", "current_password": "correct-horse-1"},
-                           token=me["token"])
+    status, body = api.put(
+        f"/users/{uid}", {"email": "ann2@example.com", "current_password": "correct-horse-1"}, token=me["token"]
+    )
     assert status == 200 and body["email"] == "ann2@example.com" and body["token"], body
     assert api.get("/auth/me", token=other_session)[0] == 401
     assert api.get("/auth/me", token=me["token"])[0] == 401

@@ -1,4 +1,5 @@
 """Which failures an SQS consumer reports for retry (gridpulse.batch)."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,29 +13,43 @@ def client_error(code: str, **extra) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": "m"}, **extra}, "PutItem")
 
 
-@pytest.mark.parametrize("exc", [
-    client_error("ProvisionedThroughputExceededException"),
-    client_error("ThrottlingException"),
-    client_error("InternalServerError"),
-    PutError(cause=client_error("RequestLimitExceeded")),
-    TransactWriteError("x", cause=client_error("TransactionCanceledException",
-                                          CancellationReasons=[{"Code": "None"}, {"Code": "TransactionConflict"}])),
-    EndpointConnectionError(endpoint_url="http://x"),
-    Retryable("lost the optimistic lock five times"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        client_error("ProvisionedThroughputExceededException"),
+        client_error("ThrottlingException"),
+        client_error("InternalServerError"),
+        PutError(cause=client_error("RequestLimitExceeded")),
+        TransactWriteError(
+            "x",
+            cause=client_error(
+                "TransactionCanceledException", CancellationReasons=[{"Code": "None"}, {"Code": "TransactionConflict"}]
+            ),
+        ),
+        EndpointConnectionError(endpoint_url="http://x"),
+        Retryable("lost the optimistic lock five times"),
+    ],
+)
 def test_worth_retrying(exc):
     assert is_retryable(exc)
 
 
-@pytest.mark.parametrize("exc", [
-    OverflowError("int too large to convert to float"),
-    ValueError("bad"),
-    KeyError("k"),
-    UpdateError(cause=client_error("ConditionalCheckFailedException")),
-    client_error("ValidationException"),
-    TransactWriteError("x", cause=client_error("TransactionCanceledException",
-                                          CancellationReasons=[{"Code": "ConditionalCheckFailed"}])),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OverflowError("int too large to convert to float"),
+        ValueError("bad"),
+        KeyError("k"),
+        UpdateError(cause=client_error("ConditionalCheckFailedException")),
+        client_error("ValidationException"),
+        TransactWriteError(
+            "x",
+            cause=client_error(
+                "TransactionCanceledException", CancellationReasons=[{"Code": "ConditionalCheckFailed"}]
+            ),
+        ),
+    ],
+)
 def test_not_worth_retrying(exc):
     assert not is_retryable(exc)
 

@@ -11,6 +11,7 @@ does, and sys.modules is read afterwards:
 - the ingestion and event functions (no HTTP request to validate) do not
   import pydantic.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,9 +40,14 @@ print(json.dumps(sorted(sys.modules)))
 
 
 def _env(**changes: str | None) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "shared")]),
-           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-           "POWERTOOLS_METRICS_DISABLED": "true"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "shared")]),
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
     env.pop("LAMBDA_TASK_ROOT", None)
     for key, value in changes.items():
         if value is None:
@@ -55,8 +61,15 @@ def _modules_after_import(logical: str, env: dict[str, str]) -> set[str]:
     props = STACK.functions()[logical]["Properties"]
     module_name, _, attr = props["Handler"].rpartition(".")
     path = ROOT / props["CodeUri"] / (module_name.replace(".", "/") + ".py")
-    done = subprocess.run([sys.executable, "-c", IMPORT_HANDLER, str(path), f"fn_{logical}", attr],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_HANDLER, str(path), f"fn_{logical}", attr],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stdout))
 
@@ -71,8 +84,11 @@ def test_no_function_imports_argon2_or_the_xray_sdk_at_import(logical):
     assert not loaded & {"argon2", "_argon2_cffi_bindings", "aws_xray_sdk"}, logical
 
 
-EVENT_FUNCTIONS = sorted(logical for logical, res in STACK.functions().items()
-                         if not any(e.get("Type") == "Api" for e in (res["Properties"].get("Events") or {}).values()))
+EVENT_FUNCTIONS = sorted(
+    logical
+    for logical, res in STACK.functions().items()
+    if not any(e.get("Type") == "Api" for e in (res["Properties"].get("Events") or {}).values())
+)
 
 
 @pytest.mark.parametrize("logical", EVENT_FUNCTIONS)
@@ -84,8 +100,9 @@ def test_event_functions_do_not_import_pydantic(logical):
 
 @pytest.mark.parametrize("logical", ["HealthFunction", "IngestFunction"])
 def test_in_lambda_with_tracing_on_no_function_imports_argon2_or_the_xray_sdk_at_import(logical, tmp_path):
-    loaded = _top_level(_modules_after_import(
-        logical, _env(POWERTOOLS_TRACE_DISABLED=None, LAMBDA_TASK_ROOT=str(tmp_path))))
+    loaded = _top_level(
+        _modules_after_import(logical, _env(POWERTOOLS_TRACE_DISABLED=None, LAMBDA_TASK_ROOT=str(tmp_path)))
+    )
     assert not loaded & {"argon2", "_argon2_cffi_bindings", "aws_xray_sdk"}, logical
 
 
@@ -116,10 +133,21 @@ print(json.dumps({"loaded_at_import": loaded_at_import, "results": results, "sen
 
 
 def test_in_lambda_with_tracing_on_every_invocation_is_a_subsegment(tmp_path):
-    env = _env(POWERTOOLS_TRACE_DISABLED=None, LAMBDA_TASK_ROOT=str(tmp_path), POWERTOOLS_SERVICE_NAME="gridpulse",
-               _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
-    done = subprocess.run([sys.executable, "-c", TRACED_INVOCATION], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    env = _env(
+        POWERTOOLS_TRACE_DISABLED=None,
+        LAMBDA_TASK_ROOT=str(tmp_path),
+        POWERTOOLS_SERVICE_NAME="gridpulse",
+        _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", TRACED_INVOCATION],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["loaded_at_import"] is False

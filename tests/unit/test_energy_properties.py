@@ -1,4 +1,5 @@
 """Property-based tests of the energy computation (hypothesis)."""
+
 from __future__ import annotations
 
 import math
@@ -47,13 +48,15 @@ def test_duplicates_are_counted_once(steps, dup_index):
     readings = counter_readings(steps)
     duplicated = readings + [readings[dup_index % len(readings)]]
     assert math.fsum(iv.kwh for iv in intervals(duplicated, None)) == math.fsum(
-        iv.kwh for iv in intervals(readings, None))
+        iv.kwh for iv in intervals(readings, None)
+    )
 
 
 @given(st.lists(st.floats(-1000, 1000, allow_nan=False), min_size=2, max_size=50))
 def test_energy_is_never_negative(values):
-    readings = [Reading(ts_ms=T0 + i * MINUTE, received_ms=T0, identity=str(i), energy_kwh=abs(v))
-                for i, v in enumerate(values)]
+    readings = [
+        Reading(ts_ms=T0 + i * MINUTE, received_ms=T0, identity=str(i), energy_kwh=abs(v)) for i, v in enumerate(values)
+    ]
     assert all(iv.kwh >= 0 for iv in intervals(readings, None))
 
 
@@ -62,22 +65,31 @@ def test_a_reset_counts_what_came_after_it(steps, split, restart):
     before = counter_readings(steps)
     cut = split % len(before)
     assume(cut > 0)
-    after = [Reading(ts_ms=r.ts_ms, received_ms=r.received_ms, identity=r.identity,
-                     energy_kwh=restart + r.energy_kwh - before[cut].energy_kwh)
-             for r in before[cut:]]
+    after = [
+        Reading(
+            ts_ms=r.ts_ms,
+            received_ms=r.received_ms,
+            identity=r.identity,
+            energy_kwh=restart + r.energy_kwh - before[cut].energy_kwh,
+        )
+        for r in before[cut:]
+    ]
     readings = before[:cut] + after
     total = math.fsum(iv.kwh for iv in intervals(readings, None))
     # The counter restarts near 0 (far below ~100 kWh): a reset, never negative consumption.
-    expected = (before[cut - 1].energy_kwh - before[0].energy_kwh) + restart + \
-        (after[-1].energy_kwh - after[0].energy_kwh)
+    expected = (
+        (before[cut - 1].energy_kwh - before[0].energy_kwh) + restart + (after[-1].energy_kwh - after[0].energy_kwh)
+    )
     assert math.isclose(total, expected, abs_tol=1e-9)
 
 
 @settings(max_examples=50)
 @given(st.lists(st.floats(0, 5000, allow_nan=False), min_size=2, max_size=40), st.integers(1, 15))
 def test_power_integration_is_trapezoidal_and_skips_gaps(powers, minutes):
-    readings = [Reading(ts_ms=T0 + i * minutes * MINUTE, received_ms=T0, identity=str(i), power_w=p)
-                for i, p in enumerate(powers)]
+    readings = [
+        Reading(ts_ms=T0 + i * minutes * MINUTE, received_ms=T0, identity=str(i), power_w=p)
+        for i, p in enumerate(powers)
+    ]
     total = math.fsum(iv.kwh for iv in intervals(readings, None))
     expected = math.fsum((a + b) / 2 * minutes / 60 / 1000 for a, b in zip(powers, powers[1:]))
     assert math.isclose(total, expected, rel_tol=1e-9, abs_tol=1e-12)

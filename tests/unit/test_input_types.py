@@ -2,6 +2,7 @@
 gridpulse.schemas.common, checked by walking the schemas (so a field added
 tomorrow is checked too): human-readable strings refuse control characters,
 numbers refuse what DynamoDB cannot store."""
+
 from __future__ import annotations
 
 import importlib
@@ -23,8 +24,11 @@ def _inputs() -> list[type[BaseModel]]:
     found = []
     for info in pkgutil.iter_modules(gridpulse.schemas.__path__):
         module = importlib.import_module(f"gridpulse.schemas.{info.name}")
-        found += [cls for _, cls in inspect.getmembers(module, inspect.isclass)
-                  if issubclass(cls, Input) and cls.__module__ == module.__name__]
+        found += [
+            cls
+            for _, cls in inspect.getmembers(module, inspect.isclass)
+            if issubclass(cls, Input) and cls.__module__ == module.__name__
+        ]
     return found
 
 
@@ -63,14 +67,24 @@ def test_numeric_fields_refuse_what_dynamodb_cannot_store(cls, field, bad):
 
 @pytest.mark.parametrize("cls,field", list(_fields({"integer"})))
 def test_integer_fields_refuse_more_digits_than_dynamodb_keeps(cls, field):
-    assert _refused(cls, field, 10 ** 40 + 1)
+    assert _refused(cls, field, 10**40 + 1)
 
 
-@pytest.mark.parametrize("value,problem", [
-    (0, None), (1e-130, None), (-9.99e125, None), (10 ** 40, None), (12345678901234567890123456789012345678, None),
-    (1e-131, "magnitude"), (1e126, "magnitude"), (float("nan"), "finite"), (10 ** 38 + 1, "significant digits"),
-    (True, "number"),
-])
+@pytest.mark.parametrize(
+    "value,problem",
+    [
+        (0, None),
+        (1e-130, None),
+        (-9.99e125, None),
+        (10**40, None),
+        (12345678901234567890123456789012345678, None),
+        (1e-131, "magnitude"),
+        (1e126, "magnitude"),
+        (float("nan"), "finite"),
+        (10**38 + 1, "significant digits"),
+        (True, "number"),
+    ],
+)
 def test_dynamodb_number_bounds(value, problem):
     found = dynamo_number_problem(value)
     assert (found is None) if problem is None else (problem in found)
@@ -81,9 +95,14 @@ def test_a_bounded_map_names_the_path_at_fault():
 
     adapter = TypeAdapter(bounded_map(max_depth=3, max_keys=10, max_bytes=100))
     assert adapter.validate_python({"a": {"b": [1, "x", None, True]}}) == {"a": {"b": [1, "x", None, True]}}
-    for value, message in (({"a": {"": 1}}, "at a: keys"), ({"a": {"b": {"c": {"d": 1}}}}, "at a.b.c: nested"),
-                           ({"a": [1, float("inf")]}, "at a[1]: must be a finite"), ({str(i): i for i in range(11)}, "keys"),
-                           ({"a": "x" * 200}, "bytes"), ({"a": {1, 2}}, "at a: values must be")):
+    for value, message in (
+        ({"a": {"": 1}}, "at a: keys"),
+        ({"a": {"b": {"c": {"d": 1}}}}, "at a.b.c: nested"),
+        ({"a": [1, float("inf")]}, "at a[1]: must be a finite"),
+        ({str(i): i for i in range(11)}, "keys"),
+        ({"a": "x" * 200}, "bytes"),
+        ({"a": {1, 2}}, "at a: values must be"),
+    ):
         with pytest.raises(ValidationError) as refused:
             adapter.validate_python(value)
         assert message in refused.value.errors()[0]["msg"], (value, refused.value.errors())

@@ -1,5 +1,6 @@
 """The local IoT SQL engine (infrastructure/local/iot_sql.py): the rules in
 iot_rules/, topic filters, WHERE semantics, projections, refused SQL."""
+
 import json
 import time
 import uuid
@@ -41,30 +42,33 @@ def test_every_rule_file_parses():
     }
 
 
-@pytest.mark.parametrize("name,topic", [("telemetry.sql", "gridpulse/meter-1/telemetry"),
-                                        ("light_status.sql", "gridpulse/meter-1/status")])
+@pytest.mark.parametrize(
+    "name,topic", [("telemetry.sql", "gridpulse/meter-1/telemetry"), ("light_status.sql", "gridpulse/meter-1/status")]
+)
 def test_device_rules_add_thing_client_and_time_to_the_payload(name, topic):
     payload = {"ts": 1767225590, "energy_wh": 12.5, "power_w": 230.0, "nested": {"v": 1}}
     out = rule_file(name).apply(topic, json.dumps(payload).encode(), "meter-1", now_ms=NOW_MS)
-    assert out == {**payload, "power_w": 230, "thing_name": "meter-1", "client_id": "meter-1",
-                   "received_at": NOW_MS}
+    assert out == {**payload, "power_w": 230, "thing_name": "meter-1", "client_id": "meter-1", "received_at": NOW_MS}
     assert list(out)[:4] == list(payload)  # `*` first, then the aliases, in SELECT order
 
 
-@pytest.mark.parametrize("name,topic", [("telemetry.sql", "gridpulse/meter-1/telemetry"),
-                                        ("light_status.sql", "gridpulse/meter-1/status")])
+@pytest.mark.parametrize(
+    "name,topic", [("telemetry.sql", "gridpulse/meter-1/telemetry"), ("light_status.sql", "gridpulse/meter-1/status")]
+)
 def test_a_device_publishing_as_another_thing_does_not_match(name, topic):
     assert rule_file(name).apply(topic, b'{"energy_wh": 1}', "meter-2", now_ms=NOW_MS) is None
 
 
 def test_a_payload_cannot_spoof_the_thing_name():
-    out = rule_file("telemetry.sql").apply("gridpulse/meter-1/telemetry", b'{"thing_name": "meter-9"}',
-                                           "meter-1", now_ms=NOW_MS)
+    out = rule_file("telemetry.sql").apply(
+        "gridpulse/meter-1/telemetry", b'{"thing_name": "meter-9"}', "meter-1", now_ms=NOW_MS
+    )
     assert out["thing_name"] == "meter-1"
 
 
-@pytest.mark.parametrize("topic", ["gridpulse/meter-1/status", "gridpulse/a/b/telemetry", "gridpulse/telemetry",
-                                   "other/meter-1/telemetry"])
+@pytest.mark.parametrize(
+    "topic", ["gridpulse/meter-1/status", "gridpulse/a/b/telemetry", "gridpulse/telemetry", "other/meter-1/telemetry"]
+)
 def test_telemetry_rule_ignores_other_topics(topic):
     rule = rule_file("telemetry.sql")
     assert not rule.matches(topic)
@@ -73,19 +77,35 @@ def test_telemetry_rule_ignores_other_topics(topic):
 
 def test_presence_rule_maps_lifecycle_events():
     rule = rule_file("presence.sql")
-    connected = {"clientId": "meter-1", "timestamp": 1767225599000, "eventType": "connected",
-                 "sessionIdentifier": "00000000-0000-0000-0000-000000000000", "principalIdentifier": "abc",
-                 "ipAddress": "192.0.2.10", "versionNumber": 3}
-    out = rule.apply("$aws/events/presence/connected/meter-1", json.dumps(connected).encode(), "iot-broker",
-                     now_ms=NOW_MS)
+    connected = {
+        "clientId": "meter-1",
+        "timestamp": 1767225599000,
+        "eventType": "connected",
+        "sessionIdentifier": "00000000-0000-0000-0000-000000000000",
+        "principalIdentifier": "abc",
+        "ipAddress": "192.0.2.10",
+        "versionNumber": 3,
+    }
+    out = rule.apply(
+        "$aws/events/presence/connected/meter-1", json.dumps(connected).encode(), "iot-broker", now_ms=NOW_MS
+    )
     # `timestamp` is the event's field, `timestamp()` the rules engine's clock; no
     # disconnectReason on a connect: left out, not null.
-    assert out == {"event_type": "connected", "thing_name": "meter-1", "event_time": 1767225599000,
-                   "received_at": NOW_MS}
-    disconnected = {**connected, "eventType": "disconnected", "clientInitiatedDisconnect": False,
-                    "disconnectReason": "MQTT_KEEP_ALIVE_TIMEOUT"}
-    out = rule.apply("$aws/events/presence/disconnected/meter-1", json.dumps(disconnected).encode(), "iot-broker",
-                     now_ms=NOW_MS)
+    assert out == {
+        "event_type": "connected",
+        "thing_name": "meter-1",
+        "event_time": 1767225599000,
+        "received_at": NOW_MS,
+    }
+    disconnected = {
+        **connected,
+        "eventType": "disconnected",
+        "clientInitiatedDisconnect": False,
+        "disconnectReason": "MQTT_KEEP_ALIVE_TIMEOUT",
+    }
+    out = rule.apply(
+        "$aws/events/presence/disconnected/meter-1", json.dumps(disconnected).encode(), "iot-broker", now_ms=NOW_MS
+    )
     assert out["event_type"] == "disconnected"
     assert out["disconnect_reason"] == "MQTT_KEEP_ALIVE_TIMEOUT"
 
@@ -102,26 +122,29 @@ def test_presence_rule_matches_only_presence_events():
 # ---------------------------------------------------------------- topic filters
 
 
-@pytest.mark.parametrize("topic_filter,topic,expected", [
-    ("a/b/c", "a/b/c", True),
-    ("a/b/c", "a/b", False),
-    ("a/b", "a/b/c", False),
-    ("a/+/c", "a/b/c", True),
-    ("a/+/c", "a//c", True),
-    ("a/+/c", "a/b/x/c", False),
-    ("a/+", "a/b/c", False),
-    ("+/+", "a/b", True),
-    ("a/#", "a", True),  # '#' also matches the parent level
-    ("a/#", "a/b/c/d", True),
-    ("a/#", "ab/c", False),
-    ("#", "a/b", True),
-    ("A/b", "a/b", False),  # topics are case-sensitive
-    ("#", "$aws/events/presence/connected/t1", False),  # '$' topics never match a leading wildcard
-    ("+/events/presence/connected/t1", "$aws/events/presence/connected/t1", False),
-    ("$aws/events/#", "$aws/events/presence/connected/t1", True),
-    ("$aws/events/presence/+/+", "$aws/events/presence/connected/t1", True),
-    ("$aws/events/presence/+/+", "$aws/events/presence/connected/t1/x", False),
-])
+@pytest.mark.parametrize(
+    "topic_filter,topic,expected",
+    [
+        ("a/b/c", "a/b/c", True),
+        ("a/b/c", "a/b", False),
+        ("a/b", "a/b/c", False),
+        ("a/+/c", "a/b/c", True),
+        ("a/+/c", "a//c", True),
+        ("a/+/c", "a/b/x/c", False),
+        ("a/+", "a/b/c", False),
+        ("+/+", "a/b", True),
+        ("a/#", "a", True),  # '#' also matches the parent level
+        ("a/#", "a/b/c/d", True),
+        ("a/#", "ab/c", False),
+        ("#", "a/b", True),
+        ("A/b", "a/b", False),  # topics are case-sensitive
+        ("#", "$aws/events/presence/connected/t1", False),  # '$' topics never match a leading wildcard
+        ("+/events/presence/connected/t1", "$aws/events/presence/connected/t1", False),
+        ("$aws/events/#", "$aws/events/presence/connected/t1", True),
+        ("$aws/events/presence/+/+", "$aws/events/presence/connected/t1", True),
+        ("$aws/events/presence/+/+", "$aws/events/presence/connected/t1/x", False),
+    ],
+)
 def test_topic_filter_matching(topic_filter, topic, expected):
     assert topic_matches(topic_filter, topic) is expected
 
@@ -137,64 +160,90 @@ def test_invalid_topic_filters_are_refused(topic_filter):
 # ---------------------------------------------------------------- WHERE
 
 
-@pytest.mark.parametrize("condition,expected", [
-    ("n = 5", True),
-    ("n = 5.0", True),
-    ("n <> 5", False),
-    ("n != 4", True),
-    ("n > 4.5", True),
-    ("n >= 5", True),
-    ("n < 5", False),
-    ("n <= -1", False),
-    ("x > -2.5", True),
-    ("s = 'on'", True),
-    ("s = 'ON'", False),  # strings compare exactly
-    ("s <> 'off'", True),
-    ("q = 'it''s'", True),
-    ("num_text > 4", True),  # <, >, <=, >= convert numeric strings to Decimal
-    ("s > 'a'", False),  # ... and are Undefined for others
-    ("num_text = 5", False),  # = does not convert: a string and a number are Undefined
-    ("flag = true", True),
-    ("flag = 1", False),
-    ("nothing = null", True),
-    ("nested.deep.v = 'x'", True),
-    ("nested.deep = 'x'", False),
-    ("topic() = 't/x'", True),
-    ("topic(1) = 't' AND topic(2) = clientid()", True),
-    ("topic(3) = 'x'", False),
-    ("timestamp() > 0", True),
-])
+@pytest.mark.parametrize(
+    "condition,expected",
+    [
+        ("n = 5", True),
+        ("n = 5.0", True),
+        ("n <> 5", False),
+        ("n != 4", True),
+        ("n > 4.5", True),
+        ("n >= 5", True),
+        ("n < 5", False),
+        ("n <= -1", False),
+        ("x > -2.5", True),
+        ("s = 'on'", True),
+        ("s = 'ON'", False),  # strings compare exactly
+        ("s <> 'off'", True),
+        ("q = 'it''s'", True),
+        ("num_text > 4", True),  # <, >, <=, >= convert numeric strings to Decimal
+        ("s > 'a'", False),  # ... and are Undefined for others
+        ("num_text = 5", False),  # = does not convert: a string and a number are Undefined
+        ("flag = true", True),
+        ("flag = 1", False),
+        ("nothing = null", True),
+        ("nested.deep.v = 'x'", True),
+        ("nested.deep = 'x'", False),
+        ("topic() = 't/x'", True),
+        ("topic(1) = 't' AND topic(2) = clientid()", True),
+        ("topic(3) = 'x'", False),
+        ("timestamp() > 0", True),
+    ],
+)
 def test_comparisons(condition, expected):
-    payload = {"n": 5, "x": -2, "s": "on", "q": "it's", "num_text": "5", "flag": True, "nothing": None,
-               "nested": {"deep": {"v": "x"}}}
+    payload = {
+        "n": 5,
+        "x": -2,
+        "s": "on",
+        "q": "it's",
+        "num_text": "5",
+        "flag": True,
+        "nothing": None,
+        "nested": {"deep": {"v": "x"}},
+    }
     assert where(condition, payload) is expected
 
 
-@pytest.mark.parametrize("condition", ["missing = 1", "missing <> 1", "missing != 1", "missing > 1", "missing = null",
-                                       "NOT missing = 1", "NOT (missing <> 1)", "n.inner = 1", "missing = missing"])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "missing = 1",
+        "missing <> 1",
+        "missing != 1",
+        "missing > 1",
+        "missing = null",
+        "NOT missing = 1",
+        "NOT (missing <> 1)",
+        "n.inner = 1",
+        "missing = missing",
+    ],
+)
 def test_a_comparison_with_an_undefined_value_never_matches(condition):
     assert not where(condition, {"n": 5})
 
 
-@pytest.mark.parametrize("condition,expected", [
-    ("a = 1 AND b = 2", True),
-    ("a = 1 AND b = 3", False),
-    ("a = 2 OR b = 2", True),
-    ("a = 2 OR b = 3", False),
-    ("NOT a = 2", True),
-    ("NOT NOT a = 1", True),
-    ("a = 2 OR a = 1 AND b = 2", True),  # AND binds tighter than OR
-    ("(a = 2 OR a = 1) AND b = 3", False),
-    ("NOT a = 2 AND b = 2", True),  # NOT binds tighter than AND
-    ("NOT (a = 1 AND b = 2)", False),
-    ("true", True),
-    ("false", False),
-    ("t_str", True),  # the strings "true"/"false" are Booleans to AND/OR/NOT/WHERE
-    ("NOT f_str", True),
-    ("a", False),  # neither Boolean nor a Boolean string: Undefined
-    ("a = 1 OR missing = 1", False),  # an Undefined operand makes OR Undefined (IoT SQL operator table)
-    ("a = 1 AND missing = 1", False),
-])
+@pytest.mark.parametrize(
+    "condition,expected",
+    [
+        ("a = 1 AND b = 2", True),
+        ("a = 1 AND b = 3", False),
+        ("a = 2 OR b = 2", True),
+        ("a = 2 OR b = 3", False),
+        ("NOT a = 2", True),
+        ("NOT NOT a = 1", True),
+        ("a = 2 OR a = 1 AND b = 2", True),  # AND binds tighter than OR
+        ("(a = 2 OR a = 1) AND b = 3", False),
+        ("NOT a = 2 AND b = 2", True),  # NOT binds tighter than AND
+        ("NOT (a = 1 AND b = 2)", False),
+        ("true", True),
+        ("false", False),
+        ("t_str", True),  # the strings "true"/"false" are Booleans to AND/OR/NOT/WHERE
+        ("NOT f_str", True),
+        ("a", False),  # neither Boolean nor a Boolean string: Undefined
+        ("a = 1 OR missing = 1", False),  # an Undefined operand makes OR Undefined (IoT SQL operator table)
+        ("a = 1 AND missing = 1", False),
+    ],
+)
 def test_boolean_logic(condition, expected):
     assert where(condition, {"a": 1, "b": 2, "t_str": "TRUE", "f_str": "false"}) is expected
 
@@ -218,10 +267,21 @@ def test_is_undefined_and_is_null_functions():
 
 def test_fields_paths_aliases_and_literals():
     payload = {"a": 1, "b": {"c": {"d": "deep"}}, "n": None}
-    out = select("a, b.c.d, b.c AS inner, n, 'lit' AS s, 2.50 AS f, 10.0 AS i, -3 AS neg, true AS t, null AS z",
-                 payload)
-    assert out == {"a": 1, "d": "deep", "inner": {"d": "deep"}, "n": None, "s": "lit", "f": 2.5, "i": 10,
-                   "neg": -3, "t": True, "z": None}
+    out = select(
+        "a, b.c.d, b.c AS inner, n, 'lit' AS s, 2.50 AS f, 10.0 AS i, -3 AS neg, true AS t, null AS z", payload
+    )
+    assert out == {
+        "a": 1,
+        "d": "deep",
+        "inner": {"d": "deep"},
+        "n": None,
+        "s": "lit",
+        "f": 2.5,
+        "i": 10,
+        "neg": -3,
+        "t": True,
+        "z": None,
+    }
 
 
 def test_undefined_values_are_left_out():
@@ -241,10 +301,20 @@ def test_whole_number_decimals_are_ints_as_in_sql_2016_03_23():
 
 
 def test_functions():
-    out = select("topic() AS t, topic(1) AS t1, topic(2) AS t2, topic(3) AS t3, clientid() AS c, "
-                 "timestamp() AS ts, newuuid() AS u1, newuuid() AS u2", {}, topic="t/x", client_id="cl")
-    assert {k: out[k] for k in ("t", "t1", "t2", "c", "ts")} == {"t": "t/x", "t1": "t", "t2": "x", "c": "cl",
-                                                                  "ts": NOW_MS}
+    out = select(
+        "topic() AS t, topic(1) AS t1, topic(2) AS t2, topic(3) AS t3, clientid() AS c, "
+        "timestamp() AS ts, newuuid() AS u1, newuuid() AS u2",
+        {},
+        topic="t/x",
+        client_id="cl",
+    )
+    assert {k: out[k] for k in ("t", "t1", "t2", "c", "ts")} == {
+        "t": "t/x",
+        "t1": "t",
+        "t2": "x",
+        "c": "cl",
+        "ts": NOW_MS,
+    }
     assert "t3" not in out
     assert uuid.UUID(out["u1"]) != uuid.UUID(out["u2"])
 
@@ -264,8 +334,9 @@ def test_topic_takes_a_literal_or_a_field_index():
 # ---------------------------------------------------------------- payloads that are not JSON objects
 
 
-@pytest.mark.parametrize("payload", [b"not json", b"", b'{"unterminated": ', b"[1, 2]", b"42", b'"text"',
-                                     b"\xff\xfe\x00garbage"])
+@pytest.mark.parametrize(
+    "payload", [b"not json", b"", b'{"unterminated": ', b"[1, 2]", b"42", b'"text"', b"\xff\xfe\x00garbage"]
+)
 def test_a_payload_that_is_not_a_json_object_still_fires_without_payload_fields(payload):
     rule = rule_file("telemetry.sql")
     out = rule.apply("gridpulse/meter-1/telemetry", payload, "meter-1", now_ms=NOW_MS)
@@ -274,16 +345,21 @@ def test_a_payload_that_is_not_a_json_object_still_fires_without_payload_fields(
 
 def test_raw_payload_key_carries_the_text_of_a_malformed_payload():
     rule = rule_file("telemetry.sql")
-    out = rule.apply("gridpulse/meter-1/telemetry", b'{"energy_wh": 1', "meter-1", now_ms=NOW_MS,
-                     raw_payload_key="_raw_payload")
-    assert out == {"_raw_payload": '{"energy_wh": 1', "thing_name": "meter-1", "client_id": "meter-1",
-                   "received_at": NOW_MS}
-    out = rule.apply("gridpulse/meter-1/telemetry", b"\xffok", "meter-1", now_ms=NOW_MS,
-                     raw_payload_key="_raw_payload")
+    out = rule.apply(
+        "gridpulse/meter-1/telemetry", b'{"energy_wh": 1', "meter-1", now_ms=NOW_MS, raw_payload_key="_raw_payload"
+    )
+    assert out == {
+        "_raw_payload": '{"energy_wh": 1',
+        "thing_name": "meter-1",
+        "client_id": "meter-1",
+        "received_at": NOW_MS,
+    }
+    out = rule.apply("gridpulse/meter-1/telemetry", b"\xffok", "meter-1", now_ms=NOW_MS, raw_payload_key="_raw_payload")
     assert out["_raw_payload"] == "\\xffok"
     # a JSON object payload is unaffected
-    out = rule.apply("gridpulse/meter-1/telemetry", b'{"a": 1}', "meter-1", now_ms=NOW_MS,
-                     raw_payload_key="_raw_payload")
+    out = rule.apply(
+        "gridpulse/meter-1/telemetry", b'{"a": 1}', "meter-1", now_ms=NOW_MS, raw_payload_key="_raw_payload"
+    )
     assert "_raw_payload" not in out
 
 
@@ -302,38 +378,41 @@ def test_parse_exposes_the_statement():
 # ---------------------------------------------------------------- refused SQL
 
 
-@pytest.mark.parametrize("sql,token", [
-    ("SELECT CASE WHEN a = 1 THEN 'x' END AS c FROM 'a'", "CASE"),
-    ("SELECT encode(*, 'base64') AS data FROM 'a'", "encode"),
-    ("SELECT a + 1 AS b FROM 'a'", "+"),
-    ("SELECT a * 2 AS b FROM 'a'", "*"),
-    ("SELECT * FROM 'a' WHERE a IN (1, 2)", "IN"),
-    ("SELECT * FROM 'a' WHERE a IS NULL", "IS"),
-    ("SELECT * FROM 'a' WHERE CONTAINS(a, 1)", "CONTAINS"),
-    ("SELECT a[0] AS x FROM 'a'", "["),
-    ('SELECT "a" FROM \'a\'', '"'),
-    ("SELECT VALUE state FROM 'a'", "VALUE"),
-    ("SELECT * FROM a", "a"),
-    ("SELECT * FROM 'a' ORDER BY x", "ORDER"),
-    ("SELECT * FROM 'a' WHERE a = b = c", "="),
-    ("SELECT topic(2) FROM 'a'", "topic(2)"),
-    ("SELECT topic(1, 2) AS t FROM 'a'", "topic"),
-    ("SELECT clientid(1) AS t FROM 'a'", "clientid"),
-    ("SELECT FROM 'a'", "FROM"),
-    ("FROM 'a' SELECT *", "FROM"),
-    ("SELECT a AS FROM 'a'", "FROM"),
-    ("SELECT a. FROM 'a'", "FROM"),
-    ("SELECT * FROM 'a' WHERE (a = 1", None),
-    ("SELECT * FROM 'a' WHERE", None),
-    ("SELECT * FROM 'a", "'a"),
-])
+@pytest.mark.parametrize(
+    "sql,token",
+    [
+        ("SELECT CASE WHEN a = 1 THEN 'x' END AS c FROM 'a'", "CASE"),
+        ("SELECT encode(*, 'base64') AS data FROM 'a'", "encode"),
+        ("SELECT a + 1 AS b FROM 'a'", "+"),
+        ("SELECT a * 2 AS b FROM 'a'", "*"),
+        ("SELECT * FROM 'a' WHERE a IN (1, 2)", "IN"),
+        ("SELECT * FROM 'a' WHERE a IS NULL", "IS"),
+        ("SELECT * FROM 'a' WHERE CONTAINS(a, 1)", "CONTAINS"),
+        ("SELECT a[0] AS x FROM 'a'", "["),
+        ("SELECT \"a\" FROM 'a'", '"'),
+        ("SELECT VALUE state FROM 'a'", "VALUE"),
+        ("SELECT * FROM a", "a"),
+        ("SELECT * FROM 'a' ORDER BY x", "ORDER"),
+        ("SELECT * FROM 'a' WHERE a = b = c", "="),
+        ("SELECT topic(2) FROM 'a'", "topic(2)"),
+        ("SELECT topic(1, 2) AS t FROM 'a'", "topic"),
+        ("SELECT clientid(1) AS t FROM 'a'", "clientid"),
+        ("SELECT FROM 'a'", "FROM"),
+        ("FROM 'a' SELECT *", "FROM"),
+        ("SELECT a AS FROM 'a'", "FROM"),
+        ("SELECT a. FROM 'a'", "FROM"),
+        ("SELECT * FROM 'a' WHERE (a = 1", None),
+        ("SELECT * FROM 'a' WHERE", None),
+        ("SELECT * FROM 'a", "'a"),
+    ],
+)
 def test_unsupported_sql_is_refused_naming_the_token(sql, token):
     with pytest.raises(IoTSqlError) as err:
         parse(sql)
     assert err.value.token == token
     if token is not None:
         assert repr(token) in str(err.value)
-        assert sql[err.value.position:].startswith(token)
+        assert sql[err.value.position :].startswith(token)
     else:
         assert "end of the statement" in str(err.value)
 
@@ -345,8 +424,7 @@ def test_is_null_error_points_to_the_iot_functions():
 
 def test_principal_is_the_publishers_certificate_and_cannot_be_spoofed_by_the_payload():
     rule = parse("SELECT *, principal() AS principal FROM 'gridpulse/+/telemetry'")
-    out = rule.apply("gridpulse/m-1/telemetry", b'{"w": 5, "principal": "forged"}', "m-1", now_ms=0,
-                     principal="abc123")
+    out = rule.apply("gridpulse/m-1/telemetry", b'{"w": 5, "principal": "forged"}', "m-1", now_ms=0, principal="abc123")
     assert out == {"w": 5, "principal": "abc123"}
     # Messages the broker published itself have none: principal() is Undefined, left out.
     assert parse("SELECT principal() AS p FROM 'a/b'").apply("a/b", b"{}", "", now_ms=0) == {}

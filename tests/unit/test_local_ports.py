@@ -1,4 +1,5 @@
 """Every port the local stack listens on goes through infrastructure/local/ports.py."""
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ def _call(text: str, start: int) -> str:
     while i < len(text):
         depth += {"(": 1, ")": -1}.get(text[i], 0)
         if depth == 0:
-            return text[start:i + 1]
+            return text[start : i + 1]
         i += 1
     return text[start:]
 
@@ -36,10 +37,11 @@ def test_no_module_of_the_local_stack_binds_a_port_itself():
             call = _call(text, match.start())
             if any(mark in call for mark in ADOPTED):
                 continue
-            line = text[:match.start()].count("\n") + 1
+            line = text[: match.start()].count("\n") + 1
             offenders.append(f"{path.name}:{line}: {' '.join(call.split())}")
-    assert offenders == [], ("listen through infrastructure/local/ports.py (LISTENERS, bind_all):\n"
-                             + "\n".join(offenders))
+    assert offenders == [], "listen through infrastructure/local/ports.py (LISTENERS, bind_all):\n" + "\n".join(
+        offenders
+    )
 
 
 def test_every_listener_has_a_variable_of_its_own():

@@ -55,7 +55,7 @@ def test_a_token_of_another_list_is_refused():
 def _source(name, items):
     def query(limit, start):
         offset = start["o"] if start else 0
-        batch = items[offset:offset + limit]
+        batch = items[offset : offset + limit]
         more = offset + limit < len(items)
         return batch, ({"o": offset + limit} if more else None)
 

@@ -1,5 +1,6 @@
 """The local IoT rules engine (infrastructure/local/rules.py), against a small
 template with the shape template.yaml's topic rules have, and fake functions."""
+
 import base64
 import copy
 import hashlib
@@ -147,8 +148,9 @@ class FakeFunction:
 
     def wait_for(self, count: int, timeout: float = 5.0) -> None:
         with self._cond:
-            assert self._cond.wait_for(lambda: len(self.events) >= count, timeout), \
+            assert self._cond.wait_for(lambda: len(self.events) >= count, timeout), (
                 f"{len(self.events)} events after {timeout} s, expected {count}"
+            )
 
     @property
     def records(self) -> list[dict]:
@@ -164,8 +166,10 @@ def make_runner(template):
     runners = []
 
     def make(tpl: dict | None = None, ingest=None, device_events=None, **kwargs):
-        functions = {"IngestFunction": ingest or FakeFunction(),
-                     "DeviceEventsFunction": device_events or FakeFunction()}
+        functions = {
+            "IngestFunction": ingest or FakeFunction(),
+            "DeviceEventsFunction": device_events or FakeFunction(),
+        }
         kwargs.setdefault("clock", lambda: NOW)
         kwargs.setdefault("log", lambda text: None)
         runner = RuleRunner(Stack(tpl or template, name=STACK), functions, **kwargs)
@@ -187,14 +191,30 @@ def telemetry(runner: RuleRunner, thing: str = "meter-1", client_id: str | None 
 
 def test_enabled_rules_are_read_from_the_template(make_runner):
     runner, _, _ = make_runner()
-    assert [(r.logical_id, r.name, r.topic_filter, [str(a) for a in r.actions], r.error_target)
-            for r in runner.rules] == [
-        ("TelemetryRule", f"{STACK}_telemetry", "gridpulse/+/telemetry", ["Sqs:TelemetryQueue"],
-         "IotRulesDeadLetterQueue"),
-        ("LightStatusRule", f"{STACK}_light_status", "gridpulse/+/status", ["Lambda:DeviceEventsFunction"],
-         "IotRulesDeadLetterQueue"),
-        ("PresenceRule", f"{STACK}_presence", "$aws/events/presence/+/+", ["Lambda:DeviceEventsFunction"],
-         "IotRulesDeadLetterQueue"),
+    assert [
+        (r.logical_id, r.name, r.topic_filter, [str(a) for a in r.actions], r.error_target) for r in runner.rules
+    ] == [
+        (
+            "TelemetryRule",
+            f"{STACK}_telemetry",
+            "gridpulse/+/telemetry",
+            ["Sqs:TelemetryQueue"],
+            "IotRulesDeadLetterQueue",
+        ),
+        (
+            "LightStatusRule",
+            f"{STACK}_light_status",
+            "gridpulse/+/status",
+            ["Lambda:DeviceEventsFunction"],
+            "IotRulesDeadLetterQueue",
+        ),
+        (
+            "PresenceRule",
+            f"{STACK}_presence",
+            "$aws/events/presence/+/+",
+            ["Lambda:DeviceEventsFunction"],
+            "IotRulesDeadLetterQueue",
+        ),
     ]
 
 
@@ -214,8 +234,11 @@ def test_the_real_template_rules_load():
     stack = Stack(load(), name=STACK)
     runner = RuleRunner(stack, {name: FakeFunction() for name in stack.functions()}, log=lambda text: None)
     try:
-        enabled = [logical for logical, res in stack.resources("AWS::IoT::TopicRule").items()
-                   if not res["Properties"]["TopicRulePayload"].get("RuleDisabled")]
+        enabled = [
+            logical
+            for logical, res in stack.resources("AWS::IoT::TopicRule").items()
+            if not res["Properties"]["TopicRulePayload"].get("RuleDisabled")
+        ]
         assert [rule.logical_id for rule in runner.rules] == enabled
     finally:
         runner.stop()
@@ -230,15 +253,23 @@ def test_sqs_records_have_the_lambda_sqs_event_shape(make_runner):
     runner.flush()
     (record,) = ingest.records
     body = record["body"]
-    assert json.loads(body) == {"energy_wh": 1.5, "power_w": 230, "thing_name": "meter-1", "client_id": "meter-1",
-                                "received_at": NOW_MS}
+    assert json.loads(body) == {
+        "energy_wh": 1.5,
+        "power_w": 230,
+        "thing_name": "meter-1",
+        "client_id": "meter-1",
+        "received_at": NOW_MS,
+    }
     assert record == {
         "messageId": record["messageId"],
         "receiptHandle": record["receiptHandle"],
         "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(NOW_MS),
-                       "SenderId": record["attributes"]["SenderId"],
-                       "ApproximateFirstReceiveTimestamp": str(NOW_MS)},
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": str(NOW_MS),
+            "SenderId": record["attributes"]["SenderId"],
+            "ApproximateFirstReceiveTimestamp": str(NOW_MS),
+        },
         "messageAttributes": {},
         "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
         "eventSource": "aws:sqs",
@@ -258,7 +289,8 @@ def test_sqs_batches_are_delivered_when_full(make_runner, template):
     assert len(runner.queued("TelemetryQueue")) == 1
     runner.flush()
     assert [len(e["Records"]) for e in ingest.events] == [2, 2, 1]
-    assert [b["seq"] for b in ingest.bodies()] == [0, 1, 2, 3, 4]
+    # Full batches run concurrently, as Lambda runs them, so they may finish in either order.
+    assert sorted(b["seq"] for b in ingest.bodies()) == [0, 1, 2, 3, 4]
     assert all(name.startswith("iot-rules-") for name in ingest.threads[:2])  # not the publishing thread
 
 
@@ -289,8 +321,11 @@ def test_use_base64_encodes_the_body(make_runner, template):
 
 def test_partial_batch_failures_are_redelivered_then_dead_lettered(make_runner):
     def respond(event):
-        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]
-                                      if "bad" in json.loads(r["body"])]}
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": r["messageId"]} for r in event["Records"] if "bad" in json.loads(r["body"])
+            ]
+        }
 
     runner, ingest, _ = make_runner(ingest=FakeFunction(respond))
     telemetry(runner, seq=1)
@@ -354,13 +389,16 @@ def test_a_handler_exception_fails_the_whole_batch(make_runner):
     assert all("RuntimeError: DynamoDB is down" in d.reason and d.attempts == 3 for d in letters)
 
 
-@pytest.mark.parametrize("response", [
-    {"batchItemFailures": [{"itemIdentifier": "not-in-this-batch"}]},
-    {"batchItemFailures": [{"itemIdentifier": ""}]},
-    {"batchItemFailures": [{"wrongKey": "x"}]},
-    {"batchItemFailures": "all of them"},
-    "not a batch response",
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"batchItemFailures": [{"itemIdentifier": "not-in-this-batch"}]},
+        {"batchItemFailures": [{"itemIdentifier": ""}]},
+        {"batchItemFailures": [{"wrongKey": "x"}]},
+        {"batchItemFailures": "all of them"},
+        "not a batch response",
+    ],
+)
 def test_an_invalid_batch_response_fails_the_whole_batch(make_runner, response):
     runner, ingest, _ = make_runner(ingest=FakeFunction(lambda event: response))
     telemetry(runner, seq=1)
@@ -390,7 +428,9 @@ def test_without_report_batch_item_failures_a_returned_list_is_ignored(make_runn
 def test_the_queue_redrive_policy_decides_receives_and_dead_letter_queue(make_runner, template):
     resources(template)["TelemetryDeadLetterQueue"] = {"Type": "AWS::SQS::Queue"}
     resources(template)["TelemetryQueue"]["Properties"]["RedrivePolicy"] = {
-        "deadLetterTargetArn": {"Fn::GetAtt": ["TelemetryDeadLetterQueue", "Arn"]}, "maxReceiveCount": 2}
+        "deadLetterTargetArn": {"Fn::GetAtt": ["TelemetryDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 2,
+    }
 
     def respond(event):
         raise ValueError("bad batch")
@@ -409,10 +449,8 @@ def test_a_malformed_payload_reaches_ingestion_with_its_raw_text(make_runner):
     runner.on_publish("gridpulse/meter-1/telemetry", b"\x00\xffbinary", "meter-1")
     runner.flush()
     assert ingest.bodies() == [
-        {RAW_PAYLOAD_KEY: '{"energy_wh": 1.5,', "thing_name": "meter-1", "client_id": "meter-1",
-         "received_at": NOW_MS},
-        {RAW_PAYLOAD_KEY: "\x00\\xffbinary", "thing_name": "meter-1", "client_id": "meter-1",
-         "received_at": NOW_MS},
+        {RAW_PAYLOAD_KEY: '{"energy_wh": 1.5,', "thing_name": "meter-1", "client_id": "meter-1", "received_at": NOW_MS},
+        {RAW_PAYLOAD_KEY: "\x00\\xffbinary", "thing_name": "meter-1", "client_id": "meter-1", "received_at": NOW_MS},
     ]
 
 
@@ -443,8 +481,11 @@ def test_concurrent_publishers_lose_and_duplicate_nothing(make_runner):
     # Batches run concurrently (as in Lambda) and may finish in any order; a batch keeps queue order.
     for event in ingest.events:
         for t in range(8):
-            seqs = [json.loads(r["body"])["seq"] for r in event["Records"]
-                    if json.loads(r["body"])["thing_name"] == f"meter-{t}"]
+            seqs = [
+                json.loads(r["body"])["seq"]
+                for r in event["Records"]
+                if json.loads(r["body"])["thing_name"] == f"meter-{t}"
+            ]
             assert seqs == sorted(seqs)
 
 
@@ -470,17 +511,22 @@ class Gate(FakeFunction):
 
     def wait_running(self, count: int, timeout: float = 5.0) -> None:
         with self._cond:
-            assert self._cond.wait_for(lambda: self.running >= count, timeout), \
+            assert self._cond.wait_for(lambda: self.running >= count, timeout), (
                 f"{self.running} batches running after {timeout} s, expected {count}"
+            )
 
 
-@pytest.mark.parametrize("reserved,scaling,default,expected", [
-    (3, None, 1, 3),      # the function's ReservedConcurrentExecutions
-    (3, 2, 1, 2),         # the event's ScalingConfig.MaximumConcurrency, below the reserved
-    (None, None, 4, 4),   # neither: the configured default
-])
-def test_batches_of_one_queue_run_concurrently_up_to_the_function_concurrency(make_runner, template, reserved,
-                                                                              scaling, default, expected):
+@pytest.mark.parametrize(
+    "reserved,scaling,default,expected",
+    [
+        (3, None, 1, 3),  # the function's ReservedConcurrentExecutions
+        (3, 2, 1, 2),  # the event's ScalingConfig.MaximumConcurrency, below the reserved
+        (None, None, 4, 4),  # neither: the configured default
+    ],
+)
+def test_batches_of_one_queue_run_concurrently_up_to_the_function_concurrency(
+    make_runner, template, reserved, scaling, default, expected
+):
     from infrastructure.local.event_sources import EventSources
 
     sqs_event(template)["BatchSize"] = 2
@@ -490,8 +536,9 @@ def test_batches_of_one_queue_run_concurrently_up_to_the_function_concurrency(ma
         sqs_event(template)["ScalingConfig"] = {"MaximumConcurrency": scaling}
     ingest = Gate()
     functions = {"IngestFunction": ingest, "DeviceEventsFunction": FakeFunction()}
-    events = EventSources(Stack(template, name=STACK), functions, clock=lambda: NOW, default_concurrency=default,
-                          log=lambda text: None)
+    events = EventSources(
+        Stack(template, name=STACK), functions, clock=lambda: NOW, default_concurrency=default, log=lambda text: None
+    )
     runner, _, _ = make_runner(template, ingest=ingest, events=events)
     try:
         for n in range(2 * (expected + 2)):  # more full batches than may run at once
@@ -512,10 +559,19 @@ def test_stop_with_a_drain_time_drops_what_it_cannot_deliver(template):
 
     sqs_event(template)["BatchSize"] = 1
     slow = FakeFunction(lambda event: time.sleep(0.3))
-    events = EventSources(Stack(template, name=STACK), {"IngestFunction": slow, "DeviceEventsFunction": FakeFunction()},
-                          default_concurrency=1, batch_window_s=60, log=lambda text: None)
-    runner = RuleRunner(Stack(template, name=STACK), {"IngestFunction": slow, "DeviceEventsFunction": FakeFunction()},
-                        events=events, log=lambda text: None)
+    events = EventSources(
+        Stack(template, name=STACK),
+        {"IngestFunction": slow, "DeviceEventsFunction": FakeFunction()},
+        default_concurrency=1,
+        batch_window_s=60,
+        log=lambda text: None,
+    )
+    runner = RuleRunner(
+        Stack(template, name=STACK),
+        {"IngestFunction": slow, "DeviceEventsFunction": FakeFunction()},
+        events=events,
+        log=lambda text: None,
+    )
     for n in range(50):
         telemetry(runner, seq=n)
     runner.stop()
@@ -532,21 +588,34 @@ def test_a_lambda_action_invokes_the_function_with_the_rule_output(make_runner):
     runner, ingest, device_events = make_runner()
     runner.on_publish("gridpulse/light-7/status", b'{"on": true, "level": 80}', "light-7")
     device_events.wait_for(1)
-    assert device_events.events == [{"on": True, "level": 80, "thing_name": "light-7", "client_id": "light-7",
-                                     "received_at": NOW_MS}]
+    assert device_events.events == [
+        {"on": True, "level": 80, "thing_name": "light-7", "client_id": "light-7", "received_at": NOW_MS}
+    ]
     assert device_events.threads[0].startswith("iot-rules-")
     assert ingest.events == []
 
 
 def test_lifecycle_events_reach_the_presence_rule(make_runner):
     runner, _, device_events = make_runner()
-    event = {"clientId": "meter-1", "timestamp": NOW_MS - 5, "eventType": "disconnected",
-             "clientInitiatedDisconnect": False, "disconnectReason": "MQTT_KEEP_ALIVE_TIMEOUT", "versionNumber": 2}
+    event = {
+        "clientId": "meter-1",
+        "timestamp": NOW_MS - 5,
+        "eventType": "disconnected",
+        "clientInitiatedDisconnect": False,
+        "disconnectReason": "MQTT_KEEP_ALIVE_TIMEOUT",
+        "versionNumber": 2,
+    }
     runner.on_publish("$aws/events/presence/disconnected/meter-1", json.dumps(event).encode(), "iot-broker")
     runner.flush()
-    assert device_events.events == [{"event_type": "disconnected", "thing_name": "meter-1",
-                                     "event_time": NOW_MS - 5, "disconnect_reason": "MQTT_KEEP_ALIVE_TIMEOUT",
-                                     "received_at": NOW_MS}]
+    assert device_events.events == [
+        {
+            "event_type": "disconnected",
+            "thing_name": "meter-1",
+            "event_time": NOW_MS - 5,
+            "disconnect_reason": "MQTT_KEEP_ALIVE_TIMEOUT",
+            "received_at": NOW_MS,
+        }
+    ]
 
 
 def test_on_publish_never_waits_for_a_handler(make_runner):
@@ -575,8 +644,11 @@ def test_a_lambda_action_that_raises_is_dead_lettered(make_runner):
     runner.flush()
     assert len(device_events.events) == 1  # no retries
     (letter,) = runner.dead_letters
-    assert (letter.rule, letter.action, letter.target) == (f"{STACK}_light_status", "Lambda:DeviceEventsFunction",
-                                                           "IotRulesDeadLetterQueue")
+    assert (letter.rule, letter.action, letter.target) == (
+        f"{STACK}_light_status",
+        "Lambda:DeviceEventsFunction",
+        "IotRulesDeadLetterQueue",
+    )
     assert json.loads(letter.body)["on"] is False
     assert "KeyError" in letter.reason and letter.attempts == 1
 
@@ -597,8 +669,12 @@ def test_stop_delivers_what_is_buffered_and_stops_the_workers(make_runner):
 
 def test_runner_is_a_context_manager(template):
     ingest = FakeFunction()
-    with RuleRunner(Stack(template, name=STACK), {"IngestFunction": ingest, "DeviceEventsFunction": FakeFunction()},
-                    batch_window_s=60, log=lambda text: None) as runner:
+    with RuleRunner(
+        Stack(template, name=STACK),
+        {"IngestFunction": ingest, "DeviceEventsFunction": FakeFunction()},
+        batch_window_s=60,
+        log=lambda text: None,
+    ) as runner:
         telemetry(runner)
     assert len(ingest.records) == 1
 
@@ -610,22 +686,32 @@ def _payload(template: dict, rule: str = "TelemetryRule") -> dict:
     return resources(template)[rule]["Properties"]["TopicRulePayload"]
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda t: _payload(t)["Actions"].append({"Republish": {"Topic": "x"}}), "Republish"),
-    (lambda t: _payload(t).pop("AwsIotSqlVersion"), "2015-10-08"),
-    (lambda t: _payload(t).update(Sql="SELECT * FROM 'a' WHERE a IN (1)"), "TelemetryRule.*'IN'"),
-    (lambda t: _payload(t).update(Actions=[]), "at least one action"),
-    (lambda t: _payload(t, "LightStatusRule").update(Actions=[{"Lambda": {"FunctionArn": "arn:aws:lambda:x"}}]),
-     "GetAtt"),
-    (lambda t: _payload(t, "LightStatusRule").update(
-        Actions=[{"Lambda": {"FunctionArn": {"Fn::GetAtt": ["MissingFunction", "Arn"]}}}]), "MissingFunction"),
-    (lambda t: _payload(t)["Actions"][0]["Sqs"].update(QueueUrl={"Ref": "NoSuchQueue"}), "NoSuchQueue"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda t: _payload(t)["Actions"].append({"Republish": {"Topic": "x"}}), "Republish"),
+        (lambda t: _payload(t).pop("AwsIotSqlVersion"), "2015-10-08"),
+        (lambda t: _payload(t).update(Sql="SELECT * FROM 'a' WHERE a IN (1)"), "TelemetryRule.*'IN'"),
+        (lambda t: _payload(t).update(Actions=[]), "at least one action"),
+        (
+            lambda t: _payload(t, "LightStatusRule").update(Actions=[{"Lambda": {"FunctionArn": "arn:aws:lambda:x"}}]),
+            "GetAtt",
+        ),
+        (
+            lambda t: _payload(t, "LightStatusRule").update(
+                Actions=[{"Lambda": {"FunctionArn": {"Fn::GetAtt": ["MissingFunction", "Arn"]}}}]
+            ),
+            "MissingFunction",
+        ),
+        (lambda t: _payload(t)["Actions"][0]["Sqs"].update(QueueUrl={"Ref": "NoSuchQueue"}), "NoSuchQueue"),
+    ],
+)
 def test_rules_the_local_engine_cannot_run_are_refused(template, change, message):
     change(template)
     with pytest.raises(RulesConfigError, match=message):
-        RuleRunner(Stack(template, name=STACK), {"IngestFunction": FakeFunction(),
-                                                 "DeviceEventsFunction": FakeFunction()})
+        RuleRunner(
+            Stack(template, name=STACK), {"IngestFunction": FakeFunction(), "DeviceEventsFunction": FakeFunction()}
+        )
 
 
 def test_a_queue_nobody_reads_keeps_its_messages(make_runner, template):

@@ -55,8 +55,14 @@ def test_expired_token_is_refused():
 
 
 def test_token_missing_a_claim_is_refused():
-    payload = {"iss": "gridpulse", "aud": "gridpulse-api", "sub": "u1", "iat": int(time.time()),
-               "exp": int(time.time()) + 60, "role": "admin"}
+    payload = {
+        "iss": "gridpulse",
+        "aud": "gridpulse-api",
+        "sub": "u1",
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 60,
+        "role": "admin",
+    }
     with pytest.raises(Unauthorized):
         decode_token(jwt.encode(payload, "k" * 64, algorithm="HS256"))
 

@@ -1,5 +1,6 @@
 """Settings come from the environment: defaults, whole numbers within bounds,
 and a malformed variable named in the error."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,13 +17,25 @@ def test_defaults_and_overrides(monkeypatch):
     monkeypatch.setenv("MAIL_FROM", "ops@example.com")
     monkeypatch.setenv("TOKEN_TTL_SECONDS", "")  # empty keeps the default
     settings = Settings.from_env()
-    assert (settings.raw_retention_days, settings.max_body_bytes, settings.mail_from,
-            settings.token_ttl_seconds) == (30, 2048, "ops@example.com", 3600)
+    assert (settings.raw_retention_days, settings.max_body_bytes, settings.mail_from, settings.token_ttl_seconds) == (
+        30,
+        2048,
+        "ops@example.com",
+        3600,
+    )
 
 
-@pytest.mark.parametrize("name, value", [("RAW_RETENTION_DAYS", "0"), ("RAW_RETENTION_DAYS", "3651"),
-                                         ("RAW_RETENTION_DAYS", "ninety"), ("TOKEN_TTL_SECONDS", "59"),
-                                         ("MAX_BODY_BYTES", "1023"), ("IDEMPOTENCY_TTL_SECONDS", "59")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("RAW_RETENTION_DAYS", "0"),
+        ("RAW_RETENTION_DAYS", "3651"),
+        ("RAW_RETENTION_DAYS", "ninety"),
+        ("TOKEN_TTL_SECONDS", "59"),
+        ("MAX_BODY_BYTES", "1023"),
+        ("IDEMPOTENCY_TTL_SECONDS", "59"),
+    ],
+)
 def test_a_malformed_variable_is_named(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=f"^{name} must be a whole number"):

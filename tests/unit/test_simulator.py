@@ -2,6 +2,7 @@
 numbers, payloads as ingestion validates them, store-and-forward, exactly-once
 faults, the simulated clock, and the estate it provisions. Pure and fast: no
 network (MQTT connections are fakes, the REST API is a recording stub)."""
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,8 @@ from gridpulse.telemetry.readings import KNOWN_FIELDS, MAX_BATCH, Reading, split
 from infrastructure.simulator import __main__ as cli
 from infrastructure.simulator import provision
 from infrastructure.simulator.device import Composer, DeviceSpec, Message, Outbox, SimulatedDevice, backoff_s
-from infrastructure.simulator.fleet import (ALL_FAULTS, FAULT_POSITIONS, Fleet, assign_faults, build_model,
-                                            history_tiers)
-from infrastructure.simulator.model import (BULB_FAILED, FaultPlan, LightModel, MeterModel, SimClock,
-                                            solar_elevation)
+from infrastructure.simulator.fleet import ALL_FAULTS, FAULT_POSITIONS, Fleet, assign_faults, build_model, history_tiers
+from infrastructure.simulator.model import BULB_FAILED, FaultPlan, LightModel, MeterModel, SimClock, solar_elevation
 
 T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a Monday, midnight UTC
 STEP = timedelta(seconds=30)
@@ -54,8 +53,7 @@ def telemetry_readings(messages: list[Message]) -> list[dict]:
 
 def test_meter_model_is_deterministic_under_a_seed():
     def samples(seed):
-        return run(MeterModel("h1/101", 5000, "Europe/Lisbon", seed=seed, faults=FaultPlan(counter_reset_at=50)),
-                   500)
+        return run(MeterModel("h1/101", 5000, "Europe/Lisbon", seed=seed, faults=FaultPlan(counter_reset_at=50)), 500)
 
     assert samples(7) == samples(7)
     assert samples(7) != samples(8)
@@ -87,8 +85,8 @@ def test_counter_is_monotonic_except_the_one_configured_reset():
     drops = [i for i, (a, b) in enumerate(zip(samples, samples[1:]), start=1) if b.energy_kwh < a.energy_kwh]
     assert drops == [300]
     assert samples[300].counter_reset and sum(s.counter_reset for s in samples) == 1
-    assert samples[299].energy_kwh > 50           # a meter with history ...
-    assert samples[300].energy_kwh < 0.05          # ... back near 0
+    assert samples[299].energy_kwh > 50  # a meter with history ...
+    assert samples[300].energy_kwh < 0.05  # ... back near 0
     # Ingestion counts the reset as what was counted since it, not as negative or impossible energy.
     before, after = (validate(samples[i].reading(i), 0, int(T0.timestamp() * 1000) + 10**8) for i in (299, 300))
     counted = interval(before, after, max_power_for(4000))
@@ -130,12 +128,13 @@ def test_occupancy_switches_the_peaks_on_and_off():
 
 
 def test_street_light_is_on_at_night_and_off_by_day_and_fails_once_as_configured():
-    model = LightModel("l1", *LISBON, rating_w=90, seed=4, error_prob=0.0,
-                       repair_after_s=3600, faults=FaultPlan(light_error_at=2000))
+    model = LightModel(
+        "l1", *LISBON, rating_w=90, seed=4, error_prob=0.0, repair_after_s=3600, faults=FaultPlan(light_error_at=2000)
+    )
     samples = run(model, 2880 * 2)
     by_time = {s.ts: s for s in samples}
-    assert by_time[T0 + timedelta(hours=1)].status == "on"        # 01:00 in Lisbon
-    assert by_time[T0 + timedelta(hours=13)].status == "off"       # 13:00
+    assert by_time[T0 + timedelta(hours=1)].status == "on"  # 01:00 in Lisbon
+    assert by_time[T0 + timedelta(hours=13)].status == "off"  # 13:00
     assert by_time[T0 + timedelta(hours=1)].power_w > 80 > 1 > by_time[T0 + timedelta(hours=13)].power_w
     assert solar_elevation(T0 + timedelta(hours=13), *LISBON) > 30 > 0 > solar_elevation(T0, *LISBON)
     errors = [i for i, s in enumerate(samples) if s.status == "error"]
@@ -150,11 +149,11 @@ def test_lights_publish_status_changes_on_the_status_topic():
     messages = compose(run(model, 2880), status=True)
     statuses = [m.body() for m in messages if m.kind == "status"]
     assert all(m.topic == "gridpulse/gp-x/status" for m in messages if m.kind == "status")
-    assert statuses[0] == {"status": "on"}                       # midnight: the first sample reports
+    assert statuses[0] == {"status": "on"}  # midnight: the first sample reports
     assert {"status": "error", "error_details": BULB_FAILED} in statuses
     assert [s["status"] for s in statuses].count("error") == 1
     assert all(set(s) <= {"status", "error_details"} and s["status"] in ("on", "off", "error") for s in statuses)
-    assert all(a != b for a, b in zip(statuses, statuses[1:]))   # only changes are sent
+    assert all(a != b for a, b in zip(statuses, statuses[1:]))  # only changes are sent
     assert {"status": "off"} in statuses
 
 
@@ -163,7 +162,7 @@ def test_lights_publish_status_changes_on_the_status_topic():
 
 def test_batches_carry_batch_size_readings_with_consecutive_seq_numbers():
     messages = compose(run(MeterModel("m", 4000, seed=1), 25), batch_size=10)
-    assert [m.readings for m in messages] == [10, 10, 5]          # the last, partial batch on flush
+    assert [m.readings for m in messages] == [10, 10, 5]  # the last, partial batch on flush
     assert all(m.topic == "gridpulse/gp-x/telemetry" and m.kind == "telemetry" for m in messages)
     assert [m.number for m in messages] == [0, 1, 2]
     readings = telemetry_readings(messages)
@@ -175,8 +174,9 @@ def test_batches_carry_batch_size_readings_with_consecutive_seq_numbers():
 
 @pytest.mark.parametrize("batch_size", [1, 7, 10, MAX_BATCH])
 def test_every_reading_validates_as_accepted_by_ingestion(batch_size):
-    samples = run(MeterModel("h1/1", 7000, "Africa/Lagos", seed=9, spike_prob=0.2,
-                             faults=FaultPlan(counter_reset_at=30)), 1200)
+    samples = run(
+        MeterModel("h1/1", 7000, "Africa/Lagos", seed=9, spike_prob=0.2, faults=FaultPlan(counter_reset_at=30)), 1200
+    )
     samples += run(MeterModel("p1", 9000, "Africa/Cairo", kind="household", seed=9), 600)
     samples_light = run(LightModel("l1", -33.92, 18.42, 150, seed=9, error_prob=0.01), 1200)
     received_ms = int((T0 + 1200 * STEP).timestamp() * 1000) + 1000
@@ -218,13 +218,13 @@ def test_late_reading_is_held_back_and_published_out_of_order_exactly_once(late_
     late = [m for m in messages if m.kind == "late"]
     assert len(late) == 1 and [r["seq"] for r in late[0].body()["readings"]] == [23]
     telemetry = [m for m in messages if m.kind == "telemetry"]
-    own_batch = telemetry[2]                                       # seq 20..29 minus 23
+    own_batch = telemetry[2]  # seq 20..29 minus 23
     assert [r["seq"] for r in own_batch.body()["readings"]] == [20, 21, 22, 24, 25, 26, 27, 28, 29]
     position = messages.index(late[0])
-    assert position == messages.index(own_batch) + late_by + 1     # after late_by later messages
+    assert position == messages.index(own_batch) + late_by + 1  # after late_by later messages
     seqs = [r["seq"] for r in telemetry_readings(messages)]
-    assert sorted(seqs) == list(range(100))                        # every reading exactly once ...
-    assert seqs != sorted(seqs)                                    # ... one of them out of order
+    assert sorted(seqs) == list(range(100))  # every reading exactly once ...
+    assert seqs != sorted(seqs)  # ... one of them out of order
 
 
 def test_late_reading_still_held_at_stop_is_flushed():
@@ -234,8 +234,11 @@ def test_late_reading_still_held_at_stop_is_flushed():
 
 
 def test_faults_are_assigned_once_each_across_the_fleet():
-    specs = [spec(f"d{i}", "room") for i in range(5)] + [spec("l0", "light"), spec("l1", "light"),
-                                                          spec("p0", "household")]
+    specs = [spec(f"d{i}", "room") for i in range(5)] + [
+        spec("l0", "light"),
+        spec("l1", "light"),
+        spec("p0", "household"),
+    ]
     plans = assign_faults(specs)
     assert sum(p.counter_reset_at is not None for p in plans.values()) == 1
     assert sum(p.duplicate_at is not None for p in plans.values()) == 1
@@ -273,7 +276,7 @@ def test_outbox_requeue_puts_failed_messages_back_at_the_head_in_order():
         box.put(msg(n))
     taken = box.take(3)
     box.put(msg(6))
-    box.requeue([taken[2], taken[0]])                              # 0 and 2 failed, 1 was acknowledged
+    box.requeue([taken[2], taken[0]])  # 0 and 2 failed, 1 was acknowledged
     assert [m.number for m in box.snapshot()] == [0, 2, 3, 4, 5, 6]
     small = Outbox(capacity=3)
     for n in range(3):
@@ -281,7 +284,7 @@ def test_outbox_requeue_puts_failed_messages_back_at_the_head_in_order():
     first = small.take(2)
     small.put(msg(3))
     small.put(msg(4))
-    small.requeue(first)                                           # overflow: the oldest go
+    small.requeue(first)  # overflow: the oldest go
     assert [m.number for m in small.snapshot()] == [2, 3, 4] and small.dropped == 2
 
 
@@ -323,8 +326,12 @@ class FakeConnection:
         return len(pending)
 
     def seqs(self) -> list[int]:
-        return [r["seq"] for t, p, f in self.published if f.done() and not f.exception()
-                for r in json.loads(p).get("readings", [])]
+        return [
+            r["seq"]
+            for t, p, f in self.published
+            if f.done() and not f.exception()
+            for r in json.loads(p).get("readings", [])
+        ]
 
 
 class ManualClock(SimClock):
@@ -337,45 +344,64 @@ class ManualClock(SimClock):
 
 
 def spec(device_id: str, kind: str = "room") -> DeviceSpec:
-    return DeviceSpec(device_id=device_id, name=device_id, kind=kind, device_type="meter",
-                      thing_name=f"gp-{device_id}", endpoint="127.0.0.1", topics={}, certificate_pem="",
-                      private_key="", ca_pem="", key=device_id, power_rating_w=4000, latitude=LISBON[0],
-                      longitude=LISBON[1])
+    return DeviceSpec(
+        device_id=device_id,
+        name=device_id,
+        kind=kind,
+        device_type="meter",
+        thing_name=f"gp-{device_id}",
+        endpoint="127.0.0.1",
+        topics={},
+        certificate_pem="",
+        private_key="",
+        ca_pem="",
+        key=device_id,
+        power_rating_w=4000,
+        latitude=LISBON[0],
+        longitude=LISBON[1],
+    )
 
 
 def make_device(connection: FakeConnection, **kw) -> tuple[SimulatedDevice, ManualClock]:
     clock = ManualClock(T0)
-    device = SimulatedDevice(spec("d1"), MeterModel("d1", 4000, seed=1), clock, sample_interval_s=30,
-                             batch_size=5, connection_factory=lambda: connection, **kw)
+    device = SimulatedDevice(
+        spec("d1"),
+        MeterModel("d1", 4000, seed=1),
+        clock,
+        sample_interval_s=30,
+        batch_size=5,
+        connection_factory=lambda: connection,
+        **kw,
+    )
     return device, clock
 
 
 def test_device_buffers_while_interrupted_and_uploads_the_backlog_in_order():
     connection = FakeConnection()
     device, clock = make_device(connection, max_inflight=3)
-    clock.t = T0 + timedelta(minutes=5)                            # 10 samples -> 2 messages
+    clock.t = T0 + timedelta(minutes=5)  # 10 samples -> 2 messages
     device.tick()
     assert device.state == "connected" and len(connection.published) == 2
     connection.ack()
     device._on_interrupted(connection, RuntimeError("hang-up"))
-    clock.t += timedelta(minutes=30)                               # 60 samples while offline
+    clock.t += timedelta(minutes=30)  # 60 samples while offline
     device.tick()
     assert device.state == "interrupted" and len(connection.published) == 2
     assert device.snapshot().backlog == 12
     device._on_resumed(connection, 0, False)
-    assert len(connection.published) == 5                          # the window: 3 in flight
+    assert len(connection.published) == 5  # the window: 3 in flight
     while connection.ack():
         pass
     stats = device.snapshot()
     assert stats.backlog == 0 and stats.messages_sent == 14 and stats.readings_sent == 70
-    assert connection.seqs() == list(range(70))                    # in order, nothing lost
+    assert connection.seqs() == list(range(70))  # in order, nothing lost
     assert stats.interruptions == stats.resumes == 1
 
 
 def test_failed_publishes_go_back_to_the_head_and_are_retried():
     connection = FakeConnection()
     device, clock = make_device(connection, max_inflight=2)
-    clock.t = T0 + timedelta(minutes=10)                           # 4 messages
+    clock.t = T0 + timedelta(minutes=10)  # 4 messages
     device.tick()
     assert connection.ack(error=TimeoutError("no PUBACK")) == 2
     assert device.snapshot().publish_failures == 2 and device.snapshot().backlog == 4
@@ -416,8 +442,17 @@ def test_fleet_runs_devices_and_stops_cleanly():
         return connection
 
     specs = [spec("a"), spec("b"), spec("l", "light")]
-    fleet = Fleet(specs, speed=3600, backfill_s=6 * 3600, batch_size=10, tick_s=0.01, progress_s=0, drain_s=2,
-                  connection_factory=factory, log=lambda line: None)
+    fleet = Fleet(
+        specs,
+        speed=3600,
+        backfill_s=6 * 3600,
+        batch_size=10,
+        tick_s=0.01,
+        progress_s=0,
+        drain_s=2,
+        connection_factory=factory,
+        log=lambda line: None,
+    )
     fleet.start()
     assert not fleet.wait(0.3)
     final = fleet.stop()
@@ -426,8 +461,8 @@ def test_fleet_runs_devices_and_stops_cleanly():
     assert final.samples > 0 and final.readings_sent == final.samples + final.duplicates_injected * 10
     for device_id, connection in connections.items():
         seqs = sorted(set(connection.seqs()))
-        assert seqs == list(range(len(seqs)))                       # nothing lost
-    assert fleet.stop() == fleet.stats()                             # idempotent
+        assert seqs == list(range(len(seqs)))  # nothing lost
+    assert fleet.stop() == fleet.stats()  # idempotent
 
 
 class AutoAck(FakeConnection):
@@ -446,11 +481,11 @@ def test_sim_clock_runs_fast_through_the_recent_past_and_never_ahead_of_the_wall
     assert clock.now_epoch() == 1_000_000.0 - 3600
     wall[0] += 30
     assert clock.now_epoch() == 1_000_000.0 - 3600 + 1800
-    wall[0] += 32                                 # caught up after 3600/59 s: real time from here
+    wall[0] += 32  # caught up after 3600/59 s: real time from here
     assert clock.now_epoch() == wall[0] and clock.caught_up()
     wall[0] += 100
     assert clock.now_epoch() == wall[0]
-    assert SimClock.backfill_for(60, 30) == 59 * 30                  # ends exactly at "now"
+    assert SimClock.backfill_for(60, 30) == 59 * 30  # ends exactly at "now"
     assert SimClock.backfill_for(60, 0) == 24 * 3600
     assert SimClock.backfill_for(1, 30) == 0
     with pytest.raises(ValueError):
@@ -487,13 +522,23 @@ class RecordingApi:
             return {"room_id": f"room{n}"}
         device_type = body.get("device_type", "meter")
         thing = f"gp-dev{n}"
-        credentials = {"api_key": "k", "certificate_pem": "C", "private_key": "K", "ca_pem": "CA",
-                       "iot_endpoint": "iot.example.com", "thing_name": thing, "topics": {
-                           "telemetry": f"gridpulse/{thing}/telemetry", "status": f"gridpulse/{thing}/status"}}
+        credentials = {
+            "api_key": "k",
+            "certificate_pem": "C",
+            "private_key": "K",
+            "ca_pem": "CA",
+            "iot_endpoint": "iot.example.com",
+            "thing_name": thing,
+            "topics": {"telemetry": f"gridpulse/{thing}/telemetry", "status": f"gridpulse/{thing}/status"},
+        }
         if n % 2:
             credentials["mqtt_port"] = 1883 + n
-        return {"device_id": f"dev{n}", "name": body.get("name") or body.get("device_name"),
-                "device_type": device_type, "credentials": credentials}
+        return {
+            "device_id": f"dev{n}",
+            "name": body.get("name") or body.get("device_name"),
+            "device_type": device_type,
+            "credentials": credentials,
+        }
 
 
 def test_provisioning_creates_the_estate_through_the_api(monkeypatch):
@@ -523,15 +568,40 @@ def test_provisioning_creates_the_estate_through_the_api(monkeypatch):
     assert rooms[:4] == ["101", "102", "103", "104"] and len(set(rooms)) == 12
     assert {s.port for s in specs} - {8883} and 8883 in {s.port for s in specs}  # mqtt_port when given, else 8883
     assert all(s.endpoint == "iot.example.com" and s.telemetry_topic.endswith("/telemetry") for s in specs)
-    override = provision.provision_estate("http://api", "a@b.c", "pw", provision.EstatePlan(
-        hotels=1, floors=1, rooms=1, lights=0, prepaid=0, mqtt_host="127.0.0.1", mqtt_port=18883))
+    override = provision.provision_estate(
+        "http://api",
+        "a@b.c",
+        "pw",
+        provision.EstatePlan(hotels=1, floors=1, rooms=1, lights=0, prepaid=0, mqtt_host="127.0.0.1", mqtt_port=18883),
+    )
     assert [(s.endpoint, s.port) for s in override] == [("127.0.0.1", 18883)]
 
 
 def test_cli_arguments():
-    args = cli.parse_args(["--api", "http://127.0.0.1:3000", "--admin-email", "a@b.c", "--admin-password", "pw",
-                           "--hotels", "1", "--floors", "2", "--rooms", "3", "--lights", "0", "--prepaid", "0",
-                           "--speed", "60", "--duration", "30"])
+    args = cli.parse_args(
+        [
+            "--api",
+            "http://127.0.0.1:3000",
+            "--admin-email",
+            "a@b.c",
+            "--admin-password",
+            "pw",
+            "--hotels",
+            "1",
+            "--floors",
+            "2",
+            "--rooms",
+            "3",
+            "--lights",
+            "0",
+            "--prepaid",
+            "0",
+            "--speed",
+            "60",
+            "--duration",
+            "30",
+        ]
+    )
     assert (args.hotels, args.floors, args.rooms, args.lights, args.prepaid) == (1, 2, 3, 0, 0)
     assert (args.speed, args.duration, args.interval, args.batch) == (60, 30, 30, 10)
     with pytest.raises(SystemExit):
@@ -552,54 +622,78 @@ def test_history_tiers_are_recent_hours_and_coarse_older_days():
 def test_history_is_uploaded_newest_first_after_the_boot_reading():
     connection = AutoAck()
     clock = ManualClock(T0)
-    device = SimulatedDevice(spec("d1"), MeterModel("d1", 4000, seed=1, faults=FaultPlan(counter_reset_at=3)), clock,
-                             sample_interval_s=30, batch_size=5, connection_factory=lambda: connection,
-                             history=history_tiers(4), backlog_batch=30, history_delay_s=0, report_at_start=True)
-    device.tick()                                                  # at start: the boot reading, then the history
+    device = SimulatedDevice(
+        spec("d1"),
+        MeterModel("d1", 4000, seed=1, faults=FaultPlan(counter_reset_at=3)),
+        clock,
+        sample_interval_s=30,
+        batch_size=5,
+        connection_factory=lambda: connection,
+        history=history_tiers(4),
+        backlog_batch=30,
+        history_delay_s=0,
+        report_at_start=True,
+    )
+    device.tick()  # at start: the boot reading, then the history
     bodies = [json.loads(p) for _, p, _ in connection.published]
     live, *history = bodies
     assert live["readings"][0]["timestamp"].startswith(T0.isoformat()[:19]) and len(live["readings"]) == 1
     assert live["readings"][0]["seq"] == 0
     # 2 days hourly (48) and the 2 days before every 6 hours (8): newest message first, 30 a message.
     assert [len(b["readings"]) for b in history] == [30, 26]
-    stamps = [[datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")) for r in b["readings"]]
-              for b in history]
+    stamps = [[datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")) for r in b["readings"]] for b in history]
     assert stamps[0][-1] > stamps[1][-1] and all(s == sorted(s) for s in stamps)
     past = sorted(t for message in stamps for t in message)
     assert past[0] >= T0 - timedelta(days=4) and past[-1] < T0
     gaps = [b - a for a, b in zip(past, past[1:])]
     assert gaps.count(timedelta(hours=6)) == 8 and gaps.count(timedelta(hours=1)) == 47
     readings = [r for b in history for r in b["readings"]]
-    assert all("seq" not in r for r in readings)                    # identified by their timestamps
+    assert all("seq" not in r for r in readings)  # identified by their timestamps
     assert all(isinstance(validate(r, 0, int(T0.timestamp() * 1000)), Reading) for r in readings)
     counters = [r["energy_kwh"] for r in sorted(readings, key=lambda r: r["timestamp"])]
     assert counters == sorted(counters) and counters[-1] <= live["readings"][0]["energy_kwh"]  # no fault in history
     stats = device.snapshot()
     assert stats.history_sent == 56 and stats.readings_sent == 57 and stats.backlog == 0
-    clock.t = T0 + timedelta(minutes=3)                            # then batches of 5 on the usual schedule
+    clock.t = T0 + timedelta(minutes=3)  # then batches of 5 on the usual schedule
     device.tick()
     later = [json.loads(p) for _, p, _ in connection.published[3:]]
     assert [len(b["readings"]) for b in later] == [5] and [r["seq"] for r in later[0]["readings"]] == [1, 2, 3, 4, 5]
-    assert device.snapshot().counter_resets == 1                   # the fault lands in the live stream
+    assert device.snapshot().counter_resets == 1  # the fault lands in the live stream
 
 
 def test_live_messages_go_before_history_and_history_waits_for_the_delay():
     connection = AutoAck()
     clock = ManualClock(T0)
-    device = SimulatedDevice(spec("d1"), MeterModel("d1", 4000, seed=1), clock, sample_interval_s=30, batch_size=5,
-                             connection_factory=lambda: connection, history=history_tiers(1), history_delay_s=60,
-                             report_at_start=True)
+    device = SimulatedDevice(
+        spec("d1"),
+        MeterModel("d1", 4000, seed=1),
+        clock,
+        sample_interval_s=30,
+        batch_size=5,
+        connection_factory=lambda: connection,
+        history=history_tiers(1),
+        history_delay_s=60,
+        report_at_start=True,
+    )
     device.tick()
     assert [json.loads(p)["readings"][0].get("seq") for _, p, _ in connection.published] == [0]
-    assert device.snapshot().backlog == 1                           # the history waits
-    device._history_from = 0                                        # the delay is over
+    assert device.snapshot().backlog == 1  # the history waits
+    device._history_from = 0  # the delay is over
     device.pump()
     assert device.snapshot().history_sent == 24 and device.snapshot().backlog == 0
 
 
 def test_a_fleet_passes_its_history_settings_to_every_device():
-    fleet = Fleet([spec("a"), spec("l", "light")], history=history_tiers(1), history_delay_s=0, report_at_start=True,
-                  connection_factory=lambda s: AutoAck(), tick_s=0.01, progress_s=0, log=lambda line: None)
+    fleet = Fleet(
+        [spec("a"), spec("l", "light")],
+        history=history_tiers(1),
+        history_delay_s=0,
+        report_at_start=True,
+        connection_factory=lambda s: AutoAck(),
+        tick_s=0.01,
+        progress_s=0,
+        log=lambda line: None,
+    )
     fleet.start()
     try:
         for _ in range(300):

@@ -9,16 +9,19 @@ from gridpulse.timeutil import iso, local_day_bounds, parse_range, parse_time, z
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("-24h", NOW - timedelta(hours=24)),
-    ("-7d", NOW - timedelta(days=7)),
-    ("-15m", NOW - timedelta(minutes=15)),
-    ("-2w", NOW - timedelta(weeks=2)),
-    ("now", NOW),
-    ("2026-11-22T08:00:00Z", datetime(2026, 11, 22, 8, tzinfo=timezone.utc)),
-    ("2026-11-22T09:00:00+01:00", datetime(2026, 11, 22, 8, tzinfo=timezone.utc)),
-    ("2026-11-22T08:00:00", datetime(2026, 11, 22, 8, tzinfo=timezone.utc)),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("-24h", NOW - timedelta(hours=24)),
+        ("-7d", NOW - timedelta(days=7)),
+        ("-15m", NOW - timedelta(minutes=15)),
+        ("-2w", NOW - timedelta(weeks=2)),
+        ("now", NOW),
+        ("2026-11-22T08:00:00Z", datetime(2026, 11, 22, 8, tzinfo=timezone.utc)),
+        ("2026-11-22T09:00:00+01:00", datetime(2026, 11, 22, 8, tzinfo=timezone.utc)),
+        ("2026-11-22T08:00:00", datetime(2026, 11, 22, 8, tzinfo=timezone.utc)),
+    ],
+)
 def test_parse_time_accepts_iso_and_relative(text, expected):
     assert parse_time(text, "start", NOW) == expected
 

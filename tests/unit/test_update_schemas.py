@@ -5,6 +5,7 @@ null with an error naming it, while leaving it out still means "unchanged".
 The schemas are discovered, not listed, so a new update schema is checked the
 day it is written; it must have a create counterpart (XIn for XUpdateIn) or
 an entry in CREATE_OF."""
+
 from __future__ import annotations
 
 import importlib
@@ -58,24 +59,39 @@ def _never_null_on_create(create: type[BaseModel], field: str) -> bool:
 
 
 def _minimal(create: type[BaseModel]) -> dict:
-    samples = {"name": "N", "email": "a@example.com", "password": "correct-horse-1", "device_type": "meter",
-               "hotel_name": "H", "section_name": "S", "room_number": "1", "device_name": "D"}
+    samples = {
+        "name": "N",
+        "email": "a@example.com",
+        "password": "correct-horse-1",
+        "device_type": "meter",
+        "hotel_name": "H",
+        "section_name": "S",
+        "room_number": "1",
+        "device_name": "D",
+    }
     return {f: samples[f] for f, info in create.model_fields.items() if info.is_required()}
 
 
 def _cases():
     for update in UPDATES:
         create = _create_of(update)
-        fields = {f for f in SCHEMAS[update].model_fields
-                  if f in create.model_fields and _never_null_on_create(create, f)}
+        fields = {
+            f for f in SCHEMAS[update].model_fields if f in create.model_fields and _never_null_on_create(create, f)
+        }
         fields |= UPDATE_ONLY_NOT_NULL.get(update, set())
         for field in sorted(fields):
             yield pytest.param(update, field, id=f"{update}.{field}")
 
 
 def test_the_known_update_schemas_are_all_found():
-    assert {"DeviceUpdateIn", "GroupUpdateIn", "HotelUpdateIn", "SectionUpdateIn", "RoomUpdateIn",
-            "UpdateUserIn"} <= set(UPDATES)
+    assert {
+        "DeviceUpdateIn",
+        "GroupUpdateIn",
+        "HotelUpdateIn",
+        "SectionUpdateIn",
+        "RoomUpdateIn",
+        "UpdateUserIn",
+    } <= set(UPDATES)
 
 
 @pytest.mark.parametrize("update,field", list(_cases()))

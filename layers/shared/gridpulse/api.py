@@ -15,6 +15,7 @@ just its routes:
 
     handler = lambda_handler(app)
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,8 +23,8 @@ import json
 from typing import Annotated, Any, Callable
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from gridpulse.domain import users
@@ -45,8 +46,9 @@ API_KEY = [{"apiKey": []}]
 
 # Query parameters every list or time-range route shares.
 Limit = Annotated[int | None, Query(ge=1, le=1000, description="page size, 1 to 1000 (default 50)")]
-NextToken = Annotated[str | None, Query(min_length=1, max_length=2048,
-                                        description="next_token of the previous page, unchanged")]
+NextToken = Annotated[
+    str | None, Query(min_length=1, max_length=2048, description="next_token of the previous page, unchanged")
+]
 Start = Annotated[str | None, Query(description="ISO 8601 or relative (-1h, -24h, -7d)")]
 End = Annotated[str | None, Query(description="ISO 8601 or relative; default now")]
 
@@ -55,17 +57,21 @@ def status_doc(status: int, model: type, description: str, also: dict[int, str] 
     """OpenAPI `responses` for a route that answers `status` (201, 202) with `model`,
     and `also` the other success statuses it may answer with the same model."""
     statuses = {status: description, **(also or {})}
-    return {code: {"description": text, "content": {"application/json": {"model": model}}}
-            for code, text in statuses.items()}
+    return {
+        code: {"description": text, "content": {"application/json": {"model": model}}}
+        for code, text in statuses.items()
+    }
 
 
-def error_response(status: int, code: str, message: str, fields: list[dict] | None = None,
-                   headers: dict | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, fields: list[dict] | None = None, headers: dict | None = None
+) -> Response:
     body: dict[str, Any] = {"error": code, "message": message}
     if fields:
         body["fields"] = fields
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body),
-                    headers=headers)
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers
+    )
 
 
 def json_response(status: int, body: Any, headers: dict | None = None) -> Response:
@@ -76,14 +82,20 @@ def json_response(status: int, body: Any, headers: dict | None = None) -> Respon
 
 def _field_name(loc: tuple) -> str:
     """('body', 'address', 'city') -> 'address.city'; ('query', 'limit') -> 'limit'."""
-    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else [str(p) for p in loc]
+    parts = (
+        [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else [str(p) for p in loc]
+    )
     return ".".join(parts) or str(loc[0] if loc else "body")
 
 
 def validation_errors_to_response(errors: list[dict]) -> Response:
     if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(400, "invalid_json", "The request body is not valid JSON.",
-                              [field_error("body", "malformed JSON", "json_invalid")])
+        return error_response(
+            400,
+            "invalid_json",
+            "The request body is not valid JSON.",
+            [field_error("body", "malformed JSON", "json_invalid")],
+        )
     fields = []
     for err in errors:
         loc = tuple(err.get("loc", ()))
@@ -126,12 +138,17 @@ def parse_json_body(text: str) -> dict:
     else:
         too_deep = isinstance(value, (dict, list)) and _too_deep(value, MAX_JSON_DEPTH)
     if too_deep:
-        raise BadRequest(f"The request body nests objects or arrays more than {MAX_JSON_DEPTH} deep.",
-                         code="validation_error",
-                         fields=[field_error("body", f"at most {MAX_JSON_DEPTH} levels of nesting", "too_deep")])
+        raise BadRequest(
+            f"The request body nests objects or arrays more than {MAX_JSON_DEPTH} deep.",
+            code="validation_error",
+            fields=[field_error("body", f"at most {MAX_JSON_DEPTH} levels of nesting", "too_deep")],
+        )
     if not isinstance(value, dict):
-        raise BadRequest("The request body must be a JSON object.", code="validation_error",
-                         fields=[field_error("body", "a JSON object is required", "object_required")])
+        raise BadRequest(
+            "The request body must be a JSON object.",
+            code="validation_error",
+            fields=[field_error("body", "a JSON object is required", "object_required")],
+        )
     return value
 
 
@@ -192,8 +209,10 @@ def create_app() -> APIGatewayRestResolver:
     @app.exception_handler(ResponseValidationError)
     def _bad_response(exc: ResponseValidationError):
         # Our bug, not the caller's: log what failed, show nothing internal.
-        logger.error("response failed validation", extra={"errors": [
-            {"loc": e.get("loc"), "type": e.get("type")} for e in exc.errors()]})
+        logger.error(
+            "response failed validation",
+            extra={"errors": [{"loc": e.get("loc"), "type": e.get("type")} for e in exc.errors()]},
+        )
         return error_response(500, "internal_error", "Internal server error.")
 
     @app.not_found
@@ -226,8 +245,12 @@ def _check_body(event: dict) -> dict | None:
     body = event.get("body") or ""
     limit = get_settings().max_body_bytes
     if len(body.encode() if isinstance(body, str) else body) > limit:
-        return _raw_error(413, "payload_too_large", f"The request body is larger than {limit} bytes.",
-                          [field_error("body", f"at most {limit} bytes", "too_large")])
+        return _raw_error(
+            413,
+            "payload_too_large",
+            f"The request body is larger than {limit} bytes.",
+            [field_error("body", f"at most {limit} bytes", "too_large")],
+        )
     if not body:
         # No body, whatever the header claims: the resolver must not try to
         # parse one as a form (a 5xx for a multipart type without a boundary).
@@ -239,15 +262,24 @@ def _check_body(event: dict) -> dict | None:
             event["body"] = base64.b64decode(body).decode("utf-8")
             event["isBase64Encoded"] = False
         except (ValueError, UnicodeDecodeError):
-            return _raw_error(400, "invalid_json", "The request body is not UTF-8 JSON.",
-                              [field_error("body", "not UTF-8 text", "json_invalid")])
+            return _raw_error(
+                400,
+                "invalid_json",
+                "The request body is not UTF-8 JSON.",
+                [field_error("body", "not UTF-8 text", "json_invalid")],
+            )
     headers = event.get("headers") or {}
     name = next((k for k in headers if k.lower() == "content-type"), None)
     content_type = (headers.get(name) or "").split(";")[0].strip().lower() if name else ""
-    if content_type not in ("", "application/x-www-form-urlencoded", "application/json") \
-            and not (content_type.endswith("+json") and "/" in content_type):
-        return _raw_error(415, "unsupported_media_type", "Send the request body as application/json.",
-                          [field_error("Content-Type", "must be application/json", "unsupported")])
+    if content_type not in ("", "application/x-www-form-urlencoded", "application/json") and not (
+        content_type.endswith("+json") and "/" in content_type
+    ):
+        return _raw_error(
+            415,
+            "unsupported_media_type",
+            "Send the request body as application/json.",
+            [field_error("Content-Type", "must be application/json", "unsupported")],
+        )
     _as_json(event)
     return None
 
@@ -255,12 +287,15 @@ def _check_body(event: dict) -> dict | None:
 def _as_json(event: dict) -> None:
     """Label the request's body `application/json` for the resolver."""
     headers = event.get("headers") or {}
-    event["headers"] = {**{k: v for k, v in headers.items() if k.lower() != "content-type"},
-                        "Content-Type": "application/json"}
+    event["headers"] = {
+        **{k: v for k, v in headers.items() if k.lower() != "content-type"},
+        "Content-Type": "application/json",
+    }
     if event.get("multiValueHeaders"):
-        event["multiValueHeaders"] = {**{k: v for k, v in event["multiValueHeaders"].items()
-                                         if k.lower() != "content-type"},
-                                      "Content-Type": ["application/json"]}
+        event["multiValueHeaders"] = {
+            **{k: v for k, v in event["multiValueHeaders"].items() if k.lower() != "content-type"},
+            "Content-Type": ["application/json"],
+        }
 
 
 def _raw_error(status: int, code: str, message: str, fields: list[dict]) -> dict:

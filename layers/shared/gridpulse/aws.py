@@ -1,4 +1,5 @@
 """boto3 clients, created once per container and reused across invocations."""
+
 from __future__ import annotations
 
 import functools

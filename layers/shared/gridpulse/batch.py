@@ -14,6 +14,7 @@ again record by record, so that:
   along): the record is handed to `give_up` (ingestion quarantines it with
   its reason), logged, counted, and not retried.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Hashable, Iterable, TypeVar
@@ -26,12 +27,26 @@ K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 # Error codes that mean "not now", not "never" (DynamoDB, SQS, SNS, IoT).
-RETRYABLE_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling", "ThrottledException",
-    "RequestLimitExceeded", "TooManyRequestsException", "SlowDown", "RequestThrottled",
-    "InternalServerError", "InternalFailure", "InternalError", "ServiceUnavailable", "ServiceUnavailableException",
-    "TransactionConflictException", "TransactionInProgressException", "KMSThrottlingException",
-})
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "RequestThrottled",
+        "InternalServerError",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "KMSThrottlingException",
+    }
+)
 RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
@@ -68,8 +83,12 @@ def is_retryable(exc: BaseException) -> bool:
     return False
 
 
-def process_groups(groups: Iterable[tuple[K, list[tuple[str, T]]]], handle: Callable[[K, list[T]], None],
-                   give_up: Callable[[K, T, Exception], None], what: str) -> list[dict]:
+def process_groups(
+    groups: Iterable[tuple[K, list[tuple[str, T]]]],
+    handle: Callable[[K, list[T]], None],
+    give_up: Callable[[K, T, Exception], None],
+    what: str,
+) -> list[dict]:
     """Handle each group of (SQS message id, item); the `batchItemFailures` to return.
 
     `handle(key, items)` does the work; `give_up(key, item, exc)` keeps a
@@ -82,8 +101,10 @@ def process_groups(groups: Iterable[tuple[K, list[tuple[str, T]]]], handle: Call
             continue
         except Exception as exc:
             if is_retryable(exc):
-                logger.warning(f"{what}: will be retried", extra={"key": str(key), "records": len(records),
-                                                                   "error": f"{type(exc).__name__}: {exc}"[:300]})
+                logger.warning(
+                    f"{what}: will be retried",
+                    extra={"key": str(key), "records": len(records), "error": f"{type(exc).__name__}: {exc}"[:300]},
+                )
                 failures += [{"itemIdentifier": message_id} for message_id, _ in records]
                 continue
             if len(records) == 1:
@@ -102,9 +123,11 @@ def process_groups(groups: Iterable[tuple[K, list[tuple[str, T]]]], handle: Call
 
 def _give_up(key, record: tuple[str, T], exc: Exception, give_up, what: str) -> list[dict]:
     message_id, item = record
-    logger.error(f"{what}: a record failed for a reason of its own; not retried",
-                 extra={"key": str(key), "message_id": message_id, "error": f"{type(exc).__name__}: {exc}"[:500]},
-                 exc_info=exc)
+    logger.error(
+        f"{what}: a record failed for a reason of its own; not retried",
+        extra={"key": str(key), "message_id": message_id, "error": f"{type(exc).__name__}: {exc}"[:500]},
+        exc_info=exc,
+    )
     count("RecordsGivenUp")
     try:
         give_up(key, item, exc)

@@ -3,6 +3,7 @@
 The API layer maps them to `{"error": code, "message": text}` once, in
 gridpulse.api; domain code raises them and never builds HTTP responses.
 """
+
 from __future__ import annotations
 
 
@@ -10,8 +11,14 @@ class ApiError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, fields: list[dict] | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: list[dict] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if code:

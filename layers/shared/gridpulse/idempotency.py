@@ -17,6 +17,7 @@ authenticated before the key is looked at. What is remembered never holds
 a secret: POST /devices remembers the device without its credentials, and a
 replay issues new ones (revoking the first), see functions/devices/app.py.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Callable
@@ -48,11 +49,15 @@ class Unprocessable(ApiError):
 
 
 # The route parameter that declares the header (OpenAPI) and receives it (any case).
-IdempotencyKeyHeader = Annotated[str | None, Header(
-    alias=HEADER,
-    description=f"Makes a retry safe: the same key and body within {DEFAULT_TTL_S // 3600} hour replay the first "
-                "answer (Idempotent-Replayed: true); the same key with another body is a 422 "
-                "idempotency_key_reused; while the first is in progress, 409 idempotency_in_progress.")]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        description=f"Makes a retry safe: the same key and body within {DEFAULT_TTL_S // 3600} hour replay the first "
+        "answer (Idempotent-Replayed: true); the same key with another body is a 422 "
+        "idempotency_key_reused; while the first is in progress, 409 idempotency_in_progress.",
+    ),
+]
 
 
 def checked_key(value: str | None) -> str | None:
@@ -60,8 +65,11 @@ def checked_key(value: str | None) -> str | None:
     if value is None:
         return None
     if not 1 <= len(value.strip()) <= MAX_KEY_LENGTH:
-        raise BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", code="validation_error",
-                         fields=[field_error(HEADER, f"1 to {MAX_KEY_LENGTH} characters", "invalid")])
+        raise BadRequest(
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.",
+            code="validation_error",
+            fields=[field_error(HEADER, f"1 to {MAX_KEY_LENGTH} characters", "invalid")],
+        )
     return value.strip()
 
 
@@ -73,21 +81,32 @@ def _mark_replay(response: Any, record: Any) -> Any:
     return {**response, "replayed": True} if isinstance(response, dict) else response
 
 
-def run_once(scope: str, caller_id: str, key: str | None, body: Any, run: Callable[[], tuple[int, Any]],
-             lambda_context: Any = None) -> tuple[int, Any, bool]:
+def run_once(
+    scope: str,
+    caller_id: str,
+    key: str | None,
+    body: Any,
+    run: Callable[[], tuple[int, Any]],
+    lambda_context: Any = None,
+) -> tuple[int, Any, bool]:
     """(status, body, replayed) of `run()`, run at most once per (scope, caller, key) and body."""
     if key is None:
         status, out = run()
         return status, out, False
     settings = get_settings()
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=client("dynamodb"))
-    config = IdempotencyConfig(event_key_jmespath="[scope, caller, key]", payload_validation_jmespath="body",
-                               expires_after_seconds=settings.idempotency_ttl_seconds, response_hook=_mark_replay)
+    config = IdempotencyConfig(
+        event_key_jmespath="[scope, caller, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=settings.idempotency_ttl_seconds,
+        response_hook=_mark_replay,
+    )
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)  # an interrupted request frees its key at its timeout
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config,
-                         key_prefix=f"gridpulse.{scope}")
+    @idempotent_function(
+        data_keyword_argument="request", persistence_store=persistence, config=config, key_prefix=f"gridpulse.{scope}"
+    )
     def once(request: dict) -> dict:
         status, out = run()
         return {"status": status, "body": out}
@@ -95,9 +114,15 @@ def run_once(scope: str, caller_id: str, key: str | None, body: Any, run: Callab
     try:
         result = once(request={"scope": scope, "caller": caller_id, "key": key, "body": body})
     except IdempotencyValidationError:
-        raise Unprocessable(f"This {HEADER} was used with another request body.", code="idempotency_key_reused",
-                            fields=[field_error(HEADER, "already used with another body", "reused")]) from None
+        raise Unprocessable(
+            f"This {HEADER} was used with another request body.",
+            code="idempotency_key_reused",
+            fields=[field_error(HEADER, "already used with another body", "reused")],
+        ) from None
     except IdempotencyAlreadyInProgressError:
-        raise Conflict(f"A request with this {HEADER} is still in progress; retry once it has finished.",
-                       code="idempotency_in_progress", headers={"Retry-After": "1"}) from None
+        raise Conflict(
+            f"A request with this {HEADER} is still in progress; retry once it has finished.",
+            code="idempotency_in_progress",
+            headers={"Retry-After": "1"},
+        ) from None
     return int(result["status"]), result["body"], bool(result.get("replayed"))

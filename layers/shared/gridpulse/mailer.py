@@ -1,5 +1,6 @@
 """Outgoing email through Amazon SES (in the local stack: moto's SES, whose
 sent messages the gateway shows at /_local/outbox)."""
+
 from __future__ import annotations
 
 from gridpulse.aws import client

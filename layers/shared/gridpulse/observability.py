@@ -14,6 +14,7 @@ Lambda's own active tracing (`Tracing: Active`) records each invocation either
 way; the Tracer adds the subsegments (AWS calls) and the ColdStart and Service
 annotations.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,7 +39,8 @@ def tracing_enabled() -> bool:
     if disabled in ("1", "y", "yes", "t", "true", "on"):
         return False
     return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not (
-        os.environ.get("AWS_SAM_LOCAL") or os.environ.get("AWS_CHALICE_CLI_MODE"))
+        os.environ.get("AWS_SAM_LOCAL") or os.environ.get("AWS_CHALICE_CLI_MODE")
+    )
 
 
 class _Tracer:
@@ -55,13 +57,18 @@ class _Tracer:
             self._powertools = Tracer()
         return self._powertools
 
-    def capture_lambda_handler(self, lambda_handler: Callable | None = None, capture_response: bool | None = None,
-                               capture_error: bool | None = None) -> Any:
+    def capture_lambda_handler(
+        self,
+        lambda_handler: Callable | None = None,
+        capture_response: bool | None = None,
+        capture_error: bool | None = None,
+    ) -> Any:
         """Powertools' `capture_lambda_handler`, applied on the first invocation;
         with tracing off, the handler unchanged."""
         if lambda_handler is None:
-            return functools.partial(self.capture_lambda_handler, capture_response=capture_response,
-                                     capture_error=capture_error)
+            return functools.partial(
+                self.capture_lambda_handler, capture_response=capture_response, capture_error=capture_error
+            )
         if not tracing_enabled():
             return lambda_handler
         traced: Callable | None = None
@@ -70,8 +77,9 @@ class _Tracer:
         def handler(event, context, **kwargs):
             nonlocal traced
             if traced is None:
-                traced = self.load().capture_lambda_handler(lambda_handler, capture_response=capture_response,
-                                                            capture_error=capture_error)
+                traced = self.load().capture_lambda_handler(
+                    lambda_handler, capture_response=capture_response, capture_error=capture_error
+                )
             return traced(event, context, **kwargs)
 
         return handler

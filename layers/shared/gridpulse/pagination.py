@@ -8,6 +8,7 @@ that issued it: a forged, edited or borrowed token is a 400, never a
 DynamoDB error and never silently accepted. The MAC key is derived from the
 JWT signing key, which every paged (authenticated) route has loaded already.
 """
+
 from __future__ import annotations
 
 import base64
@@ -73,8 +74,7 @@ def encode_token(cursor: dict | None, purpose: str) -> str | None:
 
 
 def invalid_token(reason: str = "pass back the next_token of the previous page unchanged") -> BadRequest:
-    return BadRequest("next_token is not valid", code="invalid_next_token",
-                      fields=[field_error("next_token", reason)])
+    return BadRequest("next_token is not valid", code="invalid_next_token", fields=[field_error("next_token", reason)])
 
 
 def decode_token(token: str | None, purpose: str) -> dict | None:
@@ -124,8 +124,12 @@ def chained_page(sources: list, limit: int, next_token: str | None, purpose: str
     purpose = "|".join([purpose, *(name for name, _, _ in sources)])
     state = decode_token(next_token, purpose) or {"s": 0, "k": None}
     index, start = state.get("s"), state.get("k")
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index <= len(sources) \
-            or not (start is None or isinstance(start, dict)):
+    if (
+        not isinstance(index, int)
+        or isinstance(index, bool)
+        or not 0 <= index <= len(sources)
+        or not (start is None or isinstance(start, dict))
+    ):
         raise invalid_token("not a token of this list")
     items: list = []
     while index < len(sources) and len(items) < limit:

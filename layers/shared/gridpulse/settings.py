@@ -6,6 +6,7 @@ message naming it, rather than a request later on. A plain dataclass, not a
 pydantic model: the ingestion and event functions read settings and never
 import pydantic otherwise (cold start, see `python -m bench --only imports`).
 """
+
 from __future__ import annotations
 
 import dataclasses

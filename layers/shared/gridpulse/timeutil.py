@@ -7,6 +7,7 @@
 * Every time the API accepts lies in [EARLIEST, LATEST]; anything else (or a
   value whose offset pushes it past what `datetime` holds) is a 400.
 """
+
 from __future__ import annotations
 
 import re

@@ -8,6 +8,7 @@ mean of power), and an anomaly against the same local hour of past days (a
 running mean and variance per hour of day, Welford's method). The state that
 carries baseline and profile from message to message is returned updated.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,15 +55,29 @@ def _threshold_breaches(r: Reading, rules: AlertRules) -> list[Breach]:
         ("over_voltage", r.voltage, rules.max_voltage, lambda v, t: v > t, "Voltage {v:.1f} V above {t:.1f} V"),
         ("under_voltage", r.voltage, rules.min_voltage, lambda v, t: 0 < v < t, "Voltage {v:.1f} V below {t:.1f} V"),
         ("over_current", r.current, rules.max_current, lambda v, t: v > t, "Current {v:.2f} A above {t:.2f} A"),
-        ("over_temperature", r.temperature, rules.max_temperature, lambda v, t: v > t,
-         "Temperature {v:.1f} C above {t:.1f} C"),
+        (
+            "over_temperature",
+            r.temperature,
+            rules.max_temperature,
+            lambda v, t: v > t,
+            "Temperature {v:.1f} C above {t:.1f} C",
+        ),
     ]
     for alert_type, value, limit, breached, text in checks:
         if value is not None and breached(value, limit):
             severe = alert_type in ("over_current", "over_temperature") or (
-                alert_type == "over_power" and value > limit * 1.5)
-            out.append(Breach(alert_type, "critical" if severe else "warning", text.format(v=value, t=limit),
-                              value, limit, r.ts_ms))
+                alert_type == "over_power" and value > limit * 1.5
+            )
+            out.append(
+                Breach(
+                    alert_type,
+                    "critical" if severe else "warning",
+                    text.format(v=value, t=limit),
+                    value,
+                    limit,
+                    r.ts_ms,
+                )
+            )
     return out
 
 
@@ -94,9 +109,16 @@ def evaluate(readings: list[Reading], rules: AlertRules, state: State, tz: ZoneI
         if p is not None:
             if state.baseline_w and p > SPIKE_FLOOR_W and p > rules.spike_factor * state.baseline_w:
                 # "info": a spike is worth seeing, not an email (an air conditioner starting is one).
-                breaches.append(Breach("spike", "info",
-                                       f"Power {p:.0f} W is {p / state.baseline_w:.1f}x the recent baseline "
-                                       f"{state.baseline_w:.0f} W", p, rules.spike_factor * state.baseline_w, r.ts_ms))
+                breaches.append(
+                    Breach(
+                        "spike",
+                        "info",
+                        f"Power {p:.0f} W is {p / state.baseline_w:.1f}x the recent baseline {state.baseline_w:.0f} W",
+                        p,
+                        rules.spike_factor * state.baseline_w,
+                        r.ts_ms,
+                    )
+                )
             local = datetime.fromtimestamp(r.ts_ms / 1000, tz)
             key = local.strftime("%Y-%m-%dT%H")
             if rules.anomaly:
@@ -105,16 +127,24 @@ def evaluate(readings: list[Reading], rules: AlertRules, state: State, tz: ZoneI
                     sd = math.sqrt(m2 / (count - 1)) if count > 1 else 0.0
                     margin = max(ANOMALY_Z * sd, 0.5 * mean, SPIKE_FLOOR_W)
                     if abs(p - mean) > margin:
-                        breaches.append(Breach("anomaly", "info",
-                                               f"Power {p:.0f} W is unusual for {local.hour:02d}:00 "
-                                               f"(usually {mean:.0f} W)", p, mean, r.ts_ms))
+                        breaches.append(
+                            Breach(
+                                "anomaly",
+                                "info",
+                                f"Power {p:.0f} W is unusual for {local.hour:02d}:00 (usually {mean:.0f} W)",
+                                p,
+                                mean,
+                                r.ts_ms,
+                            )
+                        )
             if not state.hour_acc or state.hour_acc[0] != key:
                 _fold_hour(state)
                 state.hour_acc = [key, local.hour, 0.0, 0]
             state.hour_acc[2] += p
             state.hour_acc[3] += 1
-            state.baseline_w = p if state.baseline_w is None else (
-                BASELINE_ALPHA * p + (1 - BASELINE_ALPHA) * state.baseline_w)
+            state.baseline_w = (
+                p if state.baseline_w is None else (BASELINE_ALPHA * p + (1 - BASELINE_ALPHA) * state.baseline_w)
+            )
         for breach in breaches:
             state.breaches[breach.alert_type] = r.ts_ms
             if breach.alert_type in found:
@@ -130,5 +160,8 @@ def evaluate(readings: list[Reading], rules: AlertRules, state: State, tz: ZoneI
 
 def cleared(state: State, rules: AlertRules, now_ms: int, still_breached: set[str]) -> list[str]:
     """Types whose condition has been clear for `clear_after_s` (to resolve)."""
-    return [t for t, last in state.breaches.items()
-            if t not in still_breached and t != "offline" and now_ms - int(last) >= rules.clear_after_s * 1000]
+    return [
+        t
+        for t, last in state.breaches.items()
+        if t not in still_breached and t != "offline" and now_ms - int(last) >= rules.clear_after_s * 1000
+    ]

@@ -9,6 +9,7 @@ down to the record that caused it, which is logged and skipped (its readings
 are kept by ingestion; only their evaluation is lost), and the other records
 and devices are evaluated.
 """
+
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
@@ -44,14 +45,17 @@ def _evaluate(device_id: str, messages: list[Message]) -> None:
     if not messages:
         return
     readings = [r for message in messages for r in readings_of(message)]
-    evaluate_readings(device, readings, ZoneInfo(hotel_timezone(device.hotel_id)),
-                      heard_ms=max(m.received_ms for m in messages))
+    evaluate_readings(
+        device, readings, ZoneInfo(hotel_timezone(device.hotel_id)), heard_ms=max(m.received_ms for m in messages)
+    )
 
 
 def _skip(device_id: str, message: Message, exc: Exception) -> None:
     count("AlertEvaluationsSkipped")
-    logger.error("a message could not be evaluated for alerts; skipped",
-                 extra={"device_id": device_id, "origin": message.origin, "received_ms": message.received_ms})
+    logger.error(
+        "a message could not be evaluated for alerts; skipped",
+        extra={"device_id": device_id, "origin": message.origin, "received_ms": message.received_ms},
+    )
 
 
 def handle_sqs_batch(event: dict) -> dict:

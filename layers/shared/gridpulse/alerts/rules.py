@@ -4,6 +4,7 @@ Stored on the device's partition of the devices table (sk `alert-rules`);
 a device without stored rules gets the defaults, so alerting works from the
 first reading.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,7 @@ def defaults(power_rating_w: float | None) -> AlertRules:
     rating = float(power_rating_w) if power_rating_w else None
     return AlertRules(
         max_power_w=round(rating * 1.1, 1) if rating else 10_000.0,
-        min_voltage=round(NOMINAL_VOLTAGE * 0.9, 1),   # EN 50160: +-10 %
+        min_voltage=round(NOMINAL_VOLTAGE * 0.9, 1),  # EN 50160: +-10 %
         max_voltage=round(NOMINAL_VOLTAGE * 1.1, 1),
         max_current=round(rating / NOMINAL_VOLTAGE * 1.25, 2) if rating else 63.0,
         max_temperature=70.0,
@@ -92,6 +93,11 @@ def check_consistent(rules: AlertRules) -> None:
     from gridpulse.errors import BadRequest, field_error
 
     if rules.min_voltage >= rules.max_voltage:
-        raise BadRequest("min_voltage must be below max_voltage.", code="validation_error",
-                         fields=[field_error("min_voltage", f"must be below max_voltage ({rules.max_voltage})"),
-                                 field_error("max_voltage", f"must be above min_voltage ({rules.min_voltage})")])
+        raise BadRequest(
+            "min_voltage must be below max_voltage.",
+            code="validation_error",
+            fields=[
+                field_error("min_voltage", f"must be below max_voltage ({rules.max_voltage})"),
+                field_error("max_voltage", f"must be above min_voltage ({rules.min_voltage})"),
+            ],
+        )

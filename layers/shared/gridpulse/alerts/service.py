@@ -8,6 +8,7 @@ condition has been clear for the rule's `clear_after_s`, or when a user
 resolves them; only a new alert notifies (SNS email for the owner if the
 device's rules say `notify`, and the MQTT topic `gridpulse/users/<owner>/alerts`).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,19 +47,41 @@ def _now_ms() -> int:
 
 
 def alert_view(a: AlertItem) -> dict:
-    return {"alert_id": a.alert_id, "device_id": a.device_id, "device_name": a.device_name, "owner_id": a.owner_id,
-            "alert_type": a.alert_type, "severity": a.severity, "status": a.status, "message": a.message,
-            "value": a.value, "threshold": a.threshold, "count": int(a.count), "first_seen": a.first_seen,
-            "last_seen": a.last_seen, "resolved_at": a.resolved_at, "resolved_by": a.resolved_by,
-            "source": a.source}
+    return {
+        "alert_id": a.alert_id,
+        "device_id": a.device_id,
+        "device_name": a.device_name,
+        "owner_id": a.owner_id,
+        "alert_type": a.alert_type,
+        "severity": a.severity,
+        "status": a.status,
+        "message": a.message,
+        "value": a.value,
+        "threshold": a.threshold,
+        "count": int(a.count),
+        "first_seen": a.first_seen,
+        "last_seen": a.last_seen,
+        "resolved_at": a.resolved_at,
+        "resolved_by": a.resolved_by,
+        "source": a.source,
+    }
 
 
 # ---------------------------------------------------------------- raise / bump / resolve
 
 
-def raise_alert(device: DeviceItem, rules: AlertRules, alert_type: str, severity: str, message: str,
-                value: float | None, threshold: float | None, at_ms: int, occurrences: int = 1,
-                source: str = "rule") -> tuple[AlertItem, bool]:
+def raise_alert(
+    device: DeviceItem,
+    rules: AlertRules,
+    alert_type: str,
+    severity: str,
+    message: str,
+    value: float | None,
+    threshold: float | None,
+    at_ms: int,
+    occurrences: int = 1,
+    source: str = "rule",
+) -> tuple[AlertItem, bool]:
     """Open an alert, or bump the open one of that type. Returns (alert, created)."""
     guard_key = OpenGuardItem.key(device.device_id, alert_type)
     for _ in range(MAX_RETRIES):
@@ -69,10 +92,15 @@ def raise_alert(device: DeviceItem, rules: AlertRules, alert_type: str, severity
         if guard is not None:
             alert = AlertItem(AlertItem.key(guard.alert_id))
             try:
-                alert.update(actions=[AlertItem.count.add(occurrences), AlertItem.last_seen.set(iso_ms(at_ms)),
-                                      AlertItem.value.set(value) if value is not None else AlertItem.value.remove(),
-                                      AlertItem.message.set(message)],
-                             condition=AlertItem.pk.exists())
+                alert.update(
+                    actions=[
+                        AlertItem.count.add(occurrences),
+                        AlertItem.last_seen.set(iso_ms(at_ms)),
+                        AlertItem.value.set(value) if value is not None else AlertItem.value.remove(),
+                        AlertItem.message.set(message),
+                    ],
+                    condition=AlertItem.pk.exists(),
+                )
                 return alert, False
             except UpdateError as exc:
                 if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
@@ -86,11 +114,26 @@ def raise_alert(device: DeviceItem, rules: AlertRules, alert_type: str, severity
                 continue
         alert_id = str(uuid.uuid4())
         now = iso_ms(at_ms)
-        alert = AlertItem(AlertItem.key(alert_id), alert_id=alert_id, device_id=device.device_id,
-                          device_name=device.name, owner_id=device.owner_id, hotel_id=device.hotel_id,
-                          city=scope.city_scope(device), alert_type=alert_type, severity=severity, status="open", message=message,
-                          value=value, threshold=threshold, count=occurrences, first_seen=now, last_seen=now,
-                          source=source, created_sk=f"{now}#{alert_id}")
+        alert = AlertItem(
+            AlertItem.key(alert_id),
+            alert_id=alert_id,
+            device_id=device.device_id,
+            device_name=device.name,
+            owner_id=device.owner_id,
+            hotel_id=device.hotel_id,
+            city=scope.city_scope(device),
+            alert_type=alert_type,
+            severity=severity,
+            status="open",
+            message=message,
+            value=value,
+            threshold=threshold,
+            count=occurrences,
+            first_seen=now,
+            last_seen=now,
+            source=source,
+            created_sk=f"{now}#{alert_id}",
+        )
         try:
             with TransactWrite(connection=connection()) as tx:
                 tx.save(OpenGuardItem(guard_key, alert_id=alert_id), condition=OpenGuardItem.pk.does_not_exist())
@@ -130,11 +173,19 @@ def _resolve(alert_id: str, by: str) -> AlertItem | None:
     try:
         # Conditional, so that two resolvers racing count the alert out of the open ones once.
         with TransactWrite(connection=connection()) as tx:
-            tx.update(alert, actions=[AlertItem.status.set("resolved"), AlertItem.resolved_at.set(iso_ms(_now_ms())),
-                                      AlertItem.resolved_by.set(by)],
-                      condition=AlertItem.status != "resolved")
-            tx.delete(OpenGuardItem(OpenGuardItem.key(alert.device_id, alert.alert_type)),
-                      condition=OpenGuardItem.pk.does_not_exist() | (OpenGuardItem.alert_id == alert_id))
+            tx.update(
+                alert,
+                actions=[
+                    AlertItem.status.set("resolved"),
+                    AlertItem.resolved_at.set(iso_ms(_now_ms())),
+                    AlertItem.resolved_by.set(by),
+                ],
+                condition=AlertItem.status != "resolved",
+            )
+            tx.delete(
+                OpenGuardItem(OpenGuardItem.key(alert.device_id, alert.alert_type)),
+                condition=OpenGuardItem.pk.does_not_exist() | (OpenGuardItem.alert_id == alert_id),
+            )
             tx.update(OpenAlertsCounterItem(OpenAlertsCounterItem.KEY), actions=[OpenAlertsCounterItem.n.add(-1)])
     except TransactWriteError as exc:
         if not _lost_race(exc):
@@ -148,7 +199,8 @@ def _lost_race(exc: TransactWriteError) -> bool:
     """The transaction was refused by one of its conditions (someone else got there first)."""
     reasons = getattr(exc, "cancellation_reasons", None) or []
     return getattr(exc, "cause_response_code", None) == "TransactionCanceledException" and any(
-        r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+        r is not None and r.code == "ConditionalCheckFailed" for r in reasons
+    )
 
 
 def open_alerts() -> int:
@@ -163,14 +215,20 @@ def notify(alert: AlertItem) -> None:
     """Email (SNS, filtered to the owner's subscription) and MQTT for apps. A
     notification failure is logged and never loses the alert itself."""
     body = alert_view(alert)
-    subject = f"[GridPulse] {alert.severity}: {alert.alert_type.replace('_', ' ')} on {alert.device_name or alert.device_id}"
+    subject = (
+        f"[GridPulse] {alert.severity}: {alert.alert_type.replace('_', ' ')} on {alert.device_name or alert.device_id}"
+    )
     try:
         client("sns").publish(
-            TopicArn=get_settings().alerts_topic_arn, Subject=subject[:100],
+            TopicArn=get_settings().alerts_topic_arn,
+            Subject=subject[:100],
             Message=f"{alert.message}\n\nDevice: {alert.device_name} ({alert.device_id})\nSeverity: {alert.severity}\n"
-                    f"Alert: {alert.alert_id}\nFirst seen: {alert.first_seen}\n",
-            MessageAttributes={"owner_id": {"DataType": "String", "StringValue": alert.owner_id},
-                               "severity": {"DataType": "String", "StringValue": alert.severity}})
+            f"Alert: {alert.alert_id}\nFirst seen: {alert.first_seen}\n",
+            MessageAttributes={
+                "owner_id": {"DataType": "String", "StringValue": alert.owner_id},
+                "severity": {"DataType": "String", "StringValue": alert.severity},
+            },
+        )
     except Exception:
         logger.exception("alert email not sent", extra={"alert_id": alert.alert_id})
     try:
@@ -181,9 +239,13 @@ def notify(alert: AlertItem) -> None:
 
 def subscribe_owner(email: str, owner_id: str) -> None:
     """The owner's email receives the owner's alerts (SNS filter policy on owner_id)."""
-    client("sns").subscribe(TopicArn=get_settings().alerts_topic_arn, Protocol="email", Endpoint=email,
-                            Attributes={"FilterPolicy": json.dumps({"owner_id": [owner_id]})},
-                            ReturnSubscriptionArn=True)
+    client("sns").subscribe(
+        TopicArn=get_settings().alerts_topic_arn,
+        Protocol="email",
+        Endpoint=email,
+        Attributes={"FilterPolicy": json.dumps({"owner_id": [owner_id]})},
+        ReturnSubscriptionArn=True,
+    )
 
 
 # ---------------------------------------------------------------- evaluation state
@@ -194,10 +256,14 @@ def _load_state(device_id: str) -> tuple[AlertStateItem, State]:
         item = AlertStateItem.get(AlertStateItem.key(device_id), consistent_read=True)
     except DoesNotExist:
         item = AlertStateItem(AlertStateItem.key(device_id), version=0)
-    state = State(last_ts=int(item.last_ts or 0), last_key=item.last_key, baseline_w=item.baseline_w,
-                  profile=json.loads(item.profile or "{}"),
-                  hour_acc=json.loads(item.hour_acc) if item.hour_acc else None,
-                  breaches=json.loads(item.breaches or "{}"))
+    state = State(
+        last_ts=int(item.last_ts or 0),
+        last_key=item.last_key,
+        baseline_w=item.baseline_w,
+        profile=json.loads(item.profile or "{}"),
+        hour_acc=json.loads(item.hour_acc) if item.hour_acc else None,
+        breaches=json.loads(item.breaches or "{}"),
+    )
     return item, state
 
 
@@ -205,8 +271,9 @@ def _shard(device_id: str) -> str:
     return f"w#{zlib.crc32(device_id.encode()) % WATCH_SHARDS}"
 
 
-def _save_state(item: AlertStateItem, state: State, rules: AlertRules, device_id: str, heard_s: int,
-                offline: bool) -> bool:
+def _save_state(
+    item: AlertStateItem, state: State, rules: AlertRules, device_id: str, heard_s: int, offline: bool
+) -> bool:
     version = int(item.version or 0)
     item.last_ts = state.last_ts
     item.last_key = state.last_key
@@ -222,8 +289,11 @@ def _save_state(item: AlertStateItem, state: State, rules: AlertRules, device_id
     item.version = version + 1
     try:
         # Version 0: no evaluation saved yet (a heartbeat may have created the item).
-        item.save(condition=AlertStateItem.version == version if version else
-                  (AlertStateItem.version.does_not_exist() | (AlertStateItem.version == 0)))
+        item.save(
+            condition=AlertStateItem.version == version
+            if version
+            else (AlertStateItem.version.does_not_exist() | (AlertStateItem.version == 0))
+        )
         return True
     except PutError as exc:
         if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
@@ -259,8 +329,17 @@ def evaluate_readings(device: DeviceItem, readings: list[Reading], tz: ZoneInfo,
         raise Retryable("alert state kept changing underneath")
     raised = 0
     for breach in breaches:
-        _, created = raise_alert(device, rules, breach.alert_type, breach.severity, breach.message, breach.value,
-                                 breach.threshold, breach.at_ms, breach.occurrences)
+        _, created = raise_alert(
+            device,
+            rules,
+            breach.alert_type,
+            breach.severity,
+            breach.message,
+            breach.value,
+            breach.threshold,
+            breach.at_ms,
+            breach.occurrences,
+        )
         raised += created
     for alert_type in to_clear:
         resolve_type(device.device_id, alert_type, "auto")
@@ -276,9 +355,14 @@ def _heard(device_id: str, heard_s: int, was_offline: bool) -> None:
     passed the checks): move its silence clock, and clear `offline`."""
     state = AlertStateItem(AlertStateItem.key(device_id))
     try:
-        state.update(actions=[AlertStateItem.watch_pk.set(_shard(device_id)), AlertStateItem.watch_at.set(heard_s),
-                              AlertStateItem.offline_open.set(False)],
-                     condition=AlertStateItem.watch_at.does_not_exist() | (AlertStateItem.watch_at < heard_s))
+        state.update(
+            actions=[
+                AlertStateItem.watch_pk.set(_shard(device_id)),
+                AlertStateItem.watch_at.set(heard_s),
+                AlertStateItem.offline_open.set(False),
+            ],
+            condition=AlertStateItem.watch_at.does_not_exist() | (AlertStateItem.watch_at < heard_s),
+        )
     except UpdateError as exc:
         if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
             return  # heard more recently by another message
@@ -291,8 +375,13 @@ def touch(device: DeviceItem) -> None:
     """A heartbeat: the device is alive (clears `offline`, feeds the silence index)."""
     now_s = int(time.time())
     state = AlertStateItem(AlertStateItem.key(device.device_id))
-    state.update(actions=[AlertStateItem.watch_pk.set(_shard(device.device_id)), AlertStateItem.watch_at.set(now_s),
-                          AlertStateItem.offline_open.set(False)])
+    state.update(
+        actions=[
+            AlertStateItem.watch_pk.set(_shard(device.device_id)),
+            AlertStateItem.watch_at.set(now_s),
+            AlertStateItem.offline_open.set(False),
+        ]
+    )
     resolve_type(device.device_id, "offline", "auto")
 
 
@@ -338,9 +427,16 @@ def check_offline(now_s: int | None = None) -> dict:
         silent_for = now_s - heard_s
         if silent_for <= rules.offline_after_s:
             continue
-        _, created = raise_alert(device, rules, "offline", "warning",
-                                 f"No data for {silent_for // 60} min (limit {rules.offline_after_s // 60} min)",
-                                 float(silent_for), float(rules.offline_after_s), now_s * 1000)
+        _, created = raise_alert(
+            device,
+            rules,
+            "offline",
+            "warning",
+            f"No data for {silent_for // 60} min (limit {rules.offline_after_s // 60} min)",
+            float(silent_for),
+            float(rules.offline_after_s),
+            now_s * 1000,
+        )
         item.update(actions=[AlertStateItem.offline_open.set(True), AlertStateItem.watch_pk.remove()])
         raised += created
     return {"checked": len(candidates), "raised": raised}
@@ -386,14 +482,16 @@ def resolve(caller: Caller, alert_id: str) -> dict:
 
 def manual(caller: Caller, device: DeviceItem, message: str, alert_type: str, severity: str) -> tuple[dict, bool]:
     caller.require(Role.operator, Role.admin)
-    alert, created = raise_alert(device, rules_for(device), alert_type, severity, message, None, None, _now_ms(),
-                                 source=f"user:{caller.user_id}")
+    alert, created = raise_alert(
+        device, rules_for(device), alert_type, severity, message, None, None, _now_ms(), source=f"user:{caller.user_id}"
+    )
     return alert_view(alert), created
 
 
 def _matches(alert: AlertItem, filters: dict) -> bool:
-    return all(not filters.get(k) or getattr(alert, k) == filters[k]
-               for k in ("status", "device_id", "severity", "alert_type"))
+    return all(
+        not filters.get(k) or getattr(alert, k) == filters[k] for k in ("status", "device_id", "severity", "alert_type")
+    )
 
 
 def _source(index, hash_value: str, filters: dict, keep=lambda a: True):
@@ -420,12 +518,12 @@ def list_alerts(caller: Caller, filters: dict, limit: int, next_token: str | Non
         # (its hotels' and cities' devices: one Query per device).
         sources = [_source(AlertItem.by_owner, caller.user_id, filters)]
         others = devices.list_visible(caller, {}, 1000, None)["items"]
-        sources += [_source(AlertItem.by_device, d["device_id"], filters)
-                    for d in others if d["owner_id"] != caller.user_id]
+        sources += [
+            _source(AlertItem.by_device, d["device_id"], filters) for d in others if d["owner_id"] != caller.user_id
+        ]
     items, token = chained_page(sources, limit, next_token, f"alerts:{caller.user_id}:{sorted(filters.items())}")
     views = [alert_view(a) for a in items]
     return {"items": views, "count": len(views), "next_token": token}
-
 
 
 def owner_email(user_id: str) -> str | None:

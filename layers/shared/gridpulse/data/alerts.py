@@ -8,6 +8,7 @@ and each device's evaluation state.
 | open alerts counter | `counter#open-alerts` | alerts not resolved, platform-wide (/admin/stats); changed in the transactions that open and resolve alerts |
 | evaluation state | `state#<device_id>` | last evaluated reading, power baseline, hour-of-day profile, last breach per type; `watch_pk`/`watch_at` (when the platform last heard from the device: receive time, epoch s) put it in the sparse `silence` index that the offline check queries |
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute

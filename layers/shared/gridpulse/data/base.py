@@ -4,6 +4,7 @@ Table names come from the environment (set by template.yaml); the endpoint
 comes from botocore's own configuration, so AWS_ENDPOINT_URL points every
 model at the local stack's moto server without code changes.
 """
+
 from __future__ import annotations
 
 import functools
@@ -67,13 +68,15 @@ def skip_unreadable(kind: str, key: Any, reason: str) -> None:
 
 
 def _missing_required(item: Model) -> list[str]:
-    return [name for name, attr in item.get_attributes().items()
-            if not attr.null and getattr(item, name, None) is None]
+    return [name for name, attr in item.get_attributes().items() if not attr.null and getattr(item, name, None) is None]
 
 
 def _key_of(item: Model) -> tuple:
-    return tuple(getattr(item, name, None) for name, attr in item.get_attributes().items()
-                 if attr.is_hash_key or attr.is_range_key)
+    return tuple(
+        getattr(item, name, None)
+        for name, attr in item.get_attributes().items()
+        if attr.is_hash_key or attr.is_range_key
+    )
 
 
 def intact(items: Iterable[M], kind: str) -> Iterator[M]:
@@ -111,8 +114,9 @@ def batch_get_intact(model: type[M], keys: Iterable, kind: str, attributes_to_ge
     try:
         loaded = list(model.batch_get(keys, attributes_to_get=attributes_to_get))
     except LOAD_ERRORS as exc:
-        logger.warning("batch read failed to load; reading its items one by one",
-                       extra={"kind": kind, "error": type(exc).__name__})
+        logger.warning(
+            "batch read failed to load; reading its items one by one", extra={"kind": kind, "error": type(exc).__name__}
+        )
         loaded = []
         for key in keys:
             hash_key, range_key = key if isinstance(key, tuple) else (key, None)

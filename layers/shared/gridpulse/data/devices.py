@@ -21,6 +21,7 @@ Index keys: `owner_id` + `owner_sk` (`device#<created>#<id>` or
 `device_type`, each with `list_sk` (`<created>#<id>`). Attributes absent on
 an item keep it out of that index (sparse indexes).
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import (

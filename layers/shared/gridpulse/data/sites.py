@@ -12,6 +12,7 @@ also carries `parent` and `child_sk`, the keys of the `children` index:
 so "the sections of a hotel" and "the rooms of a section" are one Query each,
 sorted by name/number. Sections and rooms keep `hotel_id` for scope checks.
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute

@@ -18,6 +18,7 @@ Raw items are grouped by bucket so that recomputing a bucket is one Query; a
 message costs one write per bucket it touches (usually one), not one per
 reading. Day items make a 30-day chart 30 items and a year 365 items.
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute

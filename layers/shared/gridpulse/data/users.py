@@ -12,6 +12,7 @@ One table, key `pk` (string), item kinds told apart by the key prefix:
 
 Users are listed through the sparse GSI `users-by-created` (list_pk, list_sk).
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import (

@@ -5,6 +5,7 @@ quarantine, alerts, alert state and logs can be thousands of items, so the
 delete only enqueues the device id and CleanupFunction removes them in the
 background (SQS, retried on failure).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ from gridpulse.settings import get_settings
 
 
 def enqueue_device_cleanup(device_id: str) -> None:
-    client("sqs").send_message(QueueUrl=get_settings().cleanup_queue_url,
-                               MessageBody=json.dumps({"device_id": device_id}))
+    client("sqs").send_message(
+        QueueUrl=get_settings().cleanup_queue_url, MessageBody=json.dumps({"device_id": device_id})
+    )
 
 
 def purge_device_data(device_id: str) -> dict:

@@ -6,6 +6,7 @@ admin or an operator of that hotel. Registering provisions it in AWS IoT
 certificate, private key and API key are returned once and only their
 hashes / IoT ids are stored.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,18 @@ ONLINE_WINDOW_S = 300
 API_KEY_PREFIX = "gpk_"
 
 # Registry fields a caller may set (anything else in a body is refused by the schema).
-DESCRIPTIVE_FIELDS = ("location", "address", "description", "latitude", "longitude", "power_rating_w",
-                      "firmware_version", "hardware_version", "provider", "external_id")
+DESCRIPTIVE_FIELDS = (
+    "location",
+    "address",
+    "description",
+    "latitude",
+    "longitude",
+    "power_rating_w",
+    "firmware_version",
+    "hardware_version",
+    "provider",
+    "external_id",
+)
 
 
 # ---------------------------------------------------------------- views
@@ -175,7 +186,8 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
     now = iso(utcnow())
     api_key = new_secret(API_KEY_PREFIX)
     device = DeviceItem(
-        DeviceItem.key(device_id), "meta",
+        DeviceItem.key(device_id),
+        "meta",
         device_id=device_id,
         owner_id=caller.user_id,
         owner_sk=f"device#{now}#{device_id}",
@@ -242,17 +254,25 @@ def rotate_credentials(caller: Caller, device_id: str) -> dict:
     api_key = new_secret(API_KEY_PREFIX)
     new_hash = secret_hash(api_key)
     with TransactWrite(connection=connection()) as tx:
-        tx.update(device, actions=[DeviceItem.certificate_id.set(cert.certificate_id),
-                                   DeviceItem.certificate_arn.set(cert.certificate_arn),
-                                   DeviceItem.api_key_hash.set(new_hash),
-                                   DeviceItem.updated_at.set(iso(utcnow()))],
-                  condition=DeviceItem.api_key_hash == old_key_hash)
+        tx.update(
+            device,
+            actions=[
+                DeviceItem.certificate_id.set(cert.certificate_id),
+                DeviceItem.certificate_arn.set(cert.certificate_arn),
+                DeviceItem.api_key_hash.set(new_hash),
+                DeviceItem.updated_at.set(iso(utcnow())),
+            ],
+            condition=DeviceItem.api_key_hash == old_key_hash,
+        )
         tx.delete(ApiKeyItem(ApiKeyItem.key(old_key_hash), "apikey"))
         tx.save(ApiKeyItem(ApiKeyItem.key(new_hash), "apikey", device_id=device_id))
     provisioning.revoke_certificate(device.thing_name, *old_cert)
     count("DeviceCredentialsRotated")
-    return {"device_id": device_id, **_credentials(device.thing_name, cert, api_key),
-            "revoked_certificate_id": old_cert[0]}
+    return {
+        "device_id": device_id,
+        **_credentials(device.thing_name, cert, api_key),
+        "revoked_certificate_id": old_cert[0],
+    }
 
 
 # ---------------------------------------------------------------- changes
@@ -269,11 +289,15 @@ def update(caller: Caller, device_id: str, changes: dict) -> dict:
         counter_delta = (changes["status"] == "active") - (device.status == "active")
     if "city" in changes:
         city = changes["city"]
-        actions += ([DeviceItem.city.set(city), DeviceItem.city_key.set(_city_key(city))] if city
-                    else [DeviceItem.city.remove(), DeviceItem.city_key.remove()])
+        actions += (
+            [DeviceItem.city.set(city), DeviceItem.city_key.set(_city_key(city))]
+            if city
+            else [DeviceItem.city.remove(), DeviceItem.city_key.remove()]
+        )
         # Only an admin puts a device into a city's scope (lights are in it by type).
-        actions.append(DeviceItem.city_scoped.set(True) if city and caller.is_admin
-                       else DeviceItem.city_scoped.remove())
+        actions.append(
+            DeviceItem.city_scoped.set(True) if city and caller.is_admin else DeviceItem.city_scoped.remove()
+        )
     if "room_id" in changes:
         placement = _placement(caller, changes["room_id"]) if changes["room_id"] else {}
         for attr in ("room_id", "section_id", "hotel_id"):
@@ -311,8 +335,11 @@ def _deprovision(device: DeviceItem) -> None:
     _delete_items(device)
     enqueue_device_cleanup(device.device_id)  # readings, rollups, alerts: in the background
     with TransactWrite(connection=connection()) as tx:
-        tx.update(DeviceCounterItem(), actions=[DeviceCounterItem.total.add(-1)] + (
-            [DeviceCounterItem.active.add(-1)] if device.status == "active" else []))
+        tx.update(
+            DeviceCounterItem(),
+            actions=[DeviceCounterItem.total.add(-1)]
+            + ([DeviceCounterItem.active.add(-1)] if device.status == "active" else []),
+        )
     count("DeviceDeleted")
 
 
@@ -347,8 +374,14 @@ def detach_room_devices(room_id: str) -> int:
     """Take every device out of a room that is being deleted (they keep their owner)."""
     detached = 0
     for device in DeviceItem.by_room.query(room_id):
-        device.update(actions=[DeviceItem.room_id.remove(), DeviceItem.section_id.remove(),
-                               DeviceItem.hotel_id.remove(), DeviceItem.updated_at.set(iso(utcnow()))])
+        device.update(
+            actions=[
+                DeviceItem.room_id.remove(),
+                DeviceItem.section_id.remove(),
+                DeviceItem.hotel_id.remove(),
+                DeviceItem.updated_at.set(iso(utcnow())),
+            ]
+        )
         detached += 1
     return detached
 
@@ -358,8 +391,14 @@ def detach_room_devices(room_id: str) -> int:
 
 def _index_source(index, hash_value: str, condition=None, filter_condition=None, keep=lambda d: True):
     def query(limit: int, start: dict | None):
-        result = index.query(hash_value, condition, filter_condition=filter_condition, limit=limit,
-                             last_evaluated_key=start, scan_index_forward=False)
+        result = index.query(
+            hash_value,
+            condition,
+            filter_condition=filter_condition,
+            limit=limit,
+            last_evaluated_key=start,
+            scan_index_forward=False,
+        )
         items = list(intact(result, "device"))
         return items, result.last_evaluated_key
 
@@ -383,20 +422,35 @@ def list_visible(caller: Caller, filters: dict, limit: int, next_token: str | No
         sources = [_index_source(DeviceItem.by_room, filters["room_id"], filter_condition=cond)]
     elif filters.get("city"):
         city = _city_key(filters["city"])
-        sources = [_index_source(DeviceItem.by_city, city, filter_condition=cond,
-                                 keep=lambda d: scope.sees_device(caller, d))]
+        sources = [
+            _index_source(DeviceItem.by_city, city, filter_condition=cond, keep=lambda d: scope.sees_device(caller, d))
+        ]
     elif caller.is_admin:
         types = [filters["device_type"]] if filters.get("device_type") else list(DEVICE_TYPES)
         sources = [_index_source(DeviceItem.by_type, t, filter_condition=cond) for t in types]
     else:
-        sources = [_index_source(DeviceItem.by_owner, caller.user_id, DeviceItem.owner_sk.startswith("device#"),
-                                 filter_condition=cond)]
-        sources += [_index_source(DeviceItem.by_hotel, h, filter_condition=cond,
-                                  keep=lambda d: d.owner_id != caller.user_id) for h in sorted(caller.hotel_ids)]
-        sources += [_index_source(DeviceItem.by_city, _city_key(c), filter_condition=cond,
-                                  keep=lambda d: d.owner_id != caller.user_id and not scope.sees_hotel(caller, d.hotel_id)
-                                  and scope.sees_city(caller, scope.city_scope(d)))
-                    for c in sorted(caller.cities)]
+        sources = [
+            _index_source(
+                DeviceItem.by_owner, caller.user_id, DeviceItem.owner_sk.startswith("device#"), filter_condition=cond
+            )
+        ]
+        sources += [
+            _index_source(DeviceItem.by_hotel, h, filter_condition=cond, keep=lambda d: d.owner_id != caller.user_id)
+            for h in sorted(caller.hotel_ids)
+        ]
+        sources += [
+            _index_source(
+                DeviceItem.by_city,
+                _city_key(c),
+                filter_condition=cond,
+                keep=lambda d: (
+                    d.owner_id != caller.user_id
+                    and not scope.sees_hotel(caller, d.hotel_id)
+                    and scope.sees_city(caller, scope.city_scope(d))
+                ),
+            )
+            for c in sorted(caller.cities)
+        ]
     items, token = chained_page(sources, limit, next_token, f"devices:{caller.user_id}")
     views = with_states(items)
     return {"items": views, "count": len(views), "next_token": token}
@@ -407,13 +461,19 @@ def list_in_room(caller: Caller, room_id: str, limit: int, next_token: str | Non
     return list_visible(caller, {"room_id": room_id}, limit, next_token)
 
 
-def owned_items(caller: Caller, user_id: str, limit: int, next_token: str | None) -> tuple[list[DeviceItem], str | None]:
+def owned_items(
+    caller: Caller, user_id: str, limit: int, next_token: str | None
+) -> tuple[list[DeviceItem], str | None]:
     """A page of the devices a user owns (self or admin; anyone else: 404)."""
     if not caller.is_admin and caller.user_id != user_id:
         raise NotFound("No such user.", code="user_not_found")
-    result = DeviceItem.by_owner.query(user_id, DeviceItem.owner_sk.startswith("device#"), limit=limit,
-                                       last_evaluated_key=decode_token(next_token, f"owned:{user_id}"),
-                                       scan_index_forward=False)
+    result = DeviceItem.by_owner.query(
+        user_id,
+        DeviceItem.owner_sk.startswith("device#"),
+        limit=limit,
+        last_evaluated_key=decode_token(next_token, f"owned:{user_id}"),
+        scan_index_forward=False,
+    )
     return list(intact(result, "device")), encode_token(result.last_evaluated_key, f"owned:{user_id}")
 
 
@@ -428,9 +488,17 @@ def statuses(limit: int, next_token: str | None) -> dict:
     sources = [_index_source(DeviceItem.by_type, t) for t in DEVICE_TYPES]
     items, token = chained_page(sources, limit, next_token, "statuses")
     states = states_for(items)
-    rows = [{"device_id": d.device_id, "name": d.name, "device_type": d.device_type, "status": d.status,
-             "online": is_online(states.get(d.device_id)),
-             "last_seen": states[d.device_id].last_seen if d.device_id in states else None} for d in items]
+    rows = [
+        {
+            "device_id": d.device_id,
+            "name": d.name,
+            "device_type": d.device_type,
+            "status": d.status,
+            "online": is_online(states.get(d.device_id)),
+            "last_seen": states[d.device_id].last_seen if d.device_id in states else None,
+        }
+        for d in items
+    ]
     return {"items": rows, "count": len(rows), "next_token": token}
 
 
@@ -478,9 +546,11 @@ MAX_CONFIG_BYTES = 8 * 1024
 
 def report_config(device: DeviceItem, config: dict) -> dict:
     if len(json.dumps(config)) > MAX_CONFIG_BYTES:
-        raise BadRequest("config is too large", code="validation_error",
-                         fields=[field_error("config", f"at most {MAX_CONFIG_BYTES} bytes of JSON")])
+        raise BadRequest(
+            "config is too large",
+            code="validation_error",
+            fields=[field_error("config", f"at most {MAX_CONFIG_BYTES} bytes of JSON")],
+        )
     state = DeviceStateItem(DeviceItem.key(device.device_id), "state")
     state.update(actions=[DeviceStateItem.reported_config.set(config)])
     return {"device_id": device.device_id, "reported_config": config}
-

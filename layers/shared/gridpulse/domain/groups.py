@@ -10,6 +10,7 @@ Deleting a group keeps its devices. Each membership is two items (group ->
 device and device -> group) written together, so both "devices of a group"
 and "groups of a device" are one Query.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -29,9 +30,15 @@ MAX_BULK = 100
 
 
 def group_view(group: GroupItem, device_ids: list[str] | None = None) -> dict:
-    out = {"group_id": group.group_id, "owner_id": group.owner_id, "name": group.name,
-           "description": group.description, "color": group.color, "created_at": group.created_at,
-           "updated_at": group.updated_at}
+    out = {
+        "group_id": group.group_id,
+        "owner_id": group.owner_id,
+        "name": group.name,
+        "description": group.description,
+        "color": group.color,
+        "created_at": group.created_at,
+        "updated_at": group.updated_at,
+    }
     if device_ids is not None:
         out["device_ids"] = device_ids
         out["device_count"] = len(device_ids)
@@ -49,8 +56,10 @@ def _owned(caller: Caller, group_id: str) -> GroupItem:
 
 
 def _member_ids(group_id: str) -> list[str]:
-    return [m.sk.split("#", 1)[1]
-            for m in MembershipItem.query(GroupItem.key(group_id), MembershipItem.sk.startswith("device#"))]
+    return [
+        m.sk.split("#", 1)[1]
+        for m in MembershipItem.query(GroupItem.key(group_id), MembershipItem.sk.startswith("device#"))
+    ]
 
 
 def _visible_members(caller: Caller, group_id: str) -> list[DeviceItem]:
@@ -69,17 +78,30 @@ def _visible_ids(caller: Caller, group_id: str) -> list[str]:
 
 def create(caller: Caller, name: str, description: str | None, color: str | None) -> dict:
     group_id, now = str(uuid.uuid4()), iso(utcnow())
-    group = GroupItem(GroupItem.key(group_id), "meta", group_id=group_id, owner_id=caller.user_id,
-                      owner_sk=f"group#{now}#{group_id}", name=name, description=description, color=color,
-                      created_at=now, updated_at=now)
+    group = GroupItem(
+        GroupItem.key(group_id),
+        "meta",
+        group_id=group_id,
+        owner_id=caller.user_id,
+        owner_sk=f"group#{now}#{group_id}",
+        name=name,
+        description=description,
+        color=color,
+        created_at=now,
+        updated_at=now,
+    )
     group.save(condition=GroupItem.pk.does_not_exist())
     return group_view(group, [])
 
 
 def list_own(caller: Caller, include_devices: bool, limit: int, next_token: str | None) -> dict:
-    result = GroupItem.by_owner.query(caller.user_id, GroupItem.owner_sk.startswith("group#"), limit=limit,
-                                      last_evaluated_key=decode_token(next_token, f"groups:{caller.user_id}"),
-                                      scan_index_forward=False)
+    result = GroupItem.by_owner.query(
+        caller.user_id,
+        GroupItem.owner_sk.startswith("group#"),
+        limit=limit,
+        last_evaluated_key=decode_token(next_token, f"groups:{caller.user_id}"),
+        scan_index_forward=False,
+    )
     groups = list(intact(result, "group"))
     items = [group_view(g, _visible_ids(caller, g.group_id) if include_devices else None) for g in groups]
     token = encode_token(result.last_evaluated_key, f"groups:{caller.user_id}")
@@ -184,9 +206,10 @@ def remove_device(caller: Caller, group_id: str, device_id: str) -> None:
 def groups_of_device(caller: Caller, device_id: str) -> dict:
     """The groups a visible device is in, limited to groups the caller may see."""
     devices.visible(caller, device_id)
-    ids = [m.sk.split("#", 1)[1]
-           for m in MembershipItem.query(DeviceItem.key(device_id), MembershipItem.sk.startswith("group#"))]
+    ids = [
+        m.sk.split("#", 1)[1]
+        for m in MembershipItem.query(DeviceItem.key(device_id), MembershipItem.sk.startswith("group#"))
+    ]
     found = batch_get_intact(GroupItem, [(GroupItem.key(i), "meta") for i in ids], "group")
     items = [group_view(g) for g in found if caller.is_admin or g.owner_id == caller.user_id]
     return {"items": items, "count": len(items), "next_token": None}
-

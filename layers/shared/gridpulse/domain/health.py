@@ -1,4 +1,5 @@
 """Liveness and dependency checks."""
+
 from __future__ import annotations
 
 import time
@@ -46,7 +47,15 @@ def status() -> dict:
     counts = {"devices": 0, "active_devices": 0}
     if healthy:
         platform = stats.platform_stats()
-        counts = {"devices": platform["total_devices"], "active_devices": platform["active_devices"],
-                  "users": platform["users"]["total"]}
-    return {"status": "healthy" if healthy else "degraded", "version": __version__,
-            "timestamp": iso(utcnow()), "dependencies": checks, "counts": counts}
+        counts = {
+            "devices": platform["total_devices"],
+            "active_devices": platform["active_devices"],
+            "users": platform["users"]["total"],
+        }
+    return {
+        "status": "healthy" if healthy else "degraded",
+        "version": __version__,
+        "timestamp": iso(utcnow()),
+        "dependencies": checks,
+        "counts": counts,
+    }

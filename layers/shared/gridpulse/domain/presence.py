@@ -5,6 +5,7 @@ a device that loses power cannot say goodbye, but the broker notices the
 dropped connection. Events can arrive out of order, so each carries its time
 and an older event never overwrites a newer one.
 """
+
 from __future__ import annotations
 
 import time
@@ -41,13 +42,23 @@ def apply_presence(event: dict) -> dict:
     at = _event_ms(event.get("event_time"))
     connected = event["event_type"] == "connected"
     state = DeviceStateItem(DeviceItem.key(device_id), "state")
-    actions = [DeviceStateItem.connected.set(connected), DeviceStateItem.presence_at.set(at),
-               DeviceStateItem.last_seen.set(iso_ms(at)), DeviceStateItem.last_seen_epoch.set(at // 1000)]
-    actions.append(DeviceStateItem.disconnect_reason.set(event["disconnect_reason"])
-                   if not connected and event.get("disconnect_reason") else DeviceStateItem.disconnect_reason.remove())
+    actions = [
+        DeviceStateItem.connected.set(connected),
+        DeviceStateItem.presence_at.set(at),
+        DeviceStateItem.last_seen.set(iso_ms(at)),
+        DeviceStateItem.last_seen_epoch.set(at // 1000),
+    ]
+    actions.append(
+        DeviceStateItem.disconnect_reason.set(event["disconnect_reason"])
+        if not connected and event.get("disconnect_reason")
+        else DeviceStateItem.disconnect_reason.remove()
+    )
     try:
-        state.update(actions=actions, condition=DeviceStateItem.pk.exists() & (
-            DeviceStateItem.presence_at.does_not_exist() | (DeviceStateItem.presence_at <= at)))
+        state.update(
+            actions=actions,
+            condition=DeviceStateItem.pk.exists()
+            & (DeviceStateItem.presence_at.does_not_exist() | (DeviceStateItem.presence_at <= at)),
+        )
     except UpdateError as exc:
         if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
             return {"applied": False, "reason": "stale event or unknown device"}
@@ -71,12 +82,16 @@ def apply_light_status(event: dict) -> dict:
     at = _event_ms(event.get("received_at"))
     state = DeviceStateItem(DeviceItem.key(device_id), "state")
     try:
-        state.update(actions=[DeviceStateItem.light_status.set(status),
-                              DeviceStateItem.light_error.set(details) if details else DeviceStateItem.light_error.remove(),
-                              DeviceStateItem.light_status_at.set(at),
-                              DeviceStateItem.last_seen.set(iso_ms(at)),
-                              DeviceStateItem.last_seen_epoch.set(at // 1000)],
-                     condition=DeviceStateItem.pk.exists())
+        state.update(
+            actions=[
+                DeviceStateItem.light_status.set(status),
+                DeviceStateItem.light_error.set(details) if details else DeviceStateItem.light_error.remove(),
+                DeviceStateItem.light_status_at.set(at),
+                DeviceStateItem.last_seen.set(iso_ms(at)),
+                DeviceStateItem.last_seen_epoch.set(at // 1000),
+            ],
+            condition=DeviceStateItem.pk.exists(),
+        )
     except UpdateError as exc:
         if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
             return {"applied": False, "reason": "unknown device"}
@@ -85,9 +100,17 @@ def apply_light_status(event: dict) -> dict:
     return {"applied": True, "device_id": device_id, "status": status}
 
 
-def write_log(device_id: str, kind: str, status: str | None, details: str | None, actor: str,
-              at_ms: int | None = None) -> None:
+def write_log(
+    device_id: str, kind: str, status: str | None, details: str | None, actor: str, at_ms: int | None = None
+) -> None:
     at_ms = at_ms or int(time.time() * 1000)
-    DeviceLogItem(DeviceItem.key(device_id), f"log#{at_ms:013d}#{kind}", kind=kind, status=status, details=details,
-                  actor=actor, at=datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc).isoformat(),
-                  ttl=int(time.time()) + LOG_DAYS * 86400).save()
+    DeviceLogItem(
+        DeviceItem.key(device_id),
+        f"log#{at_ms:013d}#{kind}",
+        kind=kind,
+        status=status,
+        details=details,
+        actor=actor,
+        at=datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc).isoformat(),
+        ttl=int(time.time()) + LOG_DAYS * 86400,
+    ).save()

@@ -1,4 +1,5 @@
 """Roles and the caller of a request."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

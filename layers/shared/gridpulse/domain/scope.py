@@ -13,6 +13,7 @@ Outside its scope an object does not exist for the caller: 404, never 403,
 so that ids cannot be probed. Inside its scope but without the right role:
 403.
 """
+
 from __future__ import annotations
 
 from gridpulse.domain.roles import Caller, Role

@@ -7,6 +7,7 @@ sections and rooms below and detaches the rooms' devices (the devices stay,
 with their owners, outside any room), so nothing is left pointing at a node
 that no longer exists.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -28,19 +29,36 @@ HOTELS_PARENT = "hotels"
 
 
 def hotel_view(h: HotelItem) -> dict:
-    return {"hotel_id": h.hotel_id, "hotel_name": h.hotel_name, "address": h.address,
-            "timezone": h.timezone, "created_at": h.created_at, "updated_at": h.updated_at}
+    return {
+        "hotel_id": h.hotel_id,
+        "hotel_name": h.hotel_name,
+        "address": h.address,
+        "timezone": h.timezone,
+        "created_at": h.created_at,
+        "updated_at": h.updated_at,
+    }
 
 
 def section_view(s: SectionItem) -> dict:
-    return {"section_id": s.section_id, "hotel_id": s.hotel_id, "section_name": s.section_name,
-            "created_at": s.created_at, "updated_at": s.updated_at}
+    return {
+        "section_id": s.section_id,
+        "hotel_id": s.hotel_id,
+        "section_name": s.section_name,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+    }
 
 
 def room_view(r: RoomItem) -> dict:
-    return {"room_id": r.room_id, "section_id": r.section_id, "hotel_id": r.hotel_id,
-            "room_number": r.room_number, "occupancy_status": r.occupancy_status,
-            "created_at": r.created_at, "updated_at": r.updated_at}
+    return {
+        "room_id": r.room_id,
+        "section_id": r.section_id,
+        "hotel_id": r.hotel_id,
+        "room_number": r.room_number,
+        "occupancy_status": r.occupancy_status,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    }
 
 
 # ---------------------------------------------------------------- loading
@@ -101,20 +119,32 @@ def list_hotels(caller: Caller, limit: int, next_token: str | None) -> dict:
     offset = (decode_token(next_token, purpose) or {"i": 0}).get("i")
     if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= len(ids):
         raise invalid_token("not a token of this list")
-    chunk = ids[offset:offset + min(limit, 100)]
+    chunk = ids[offset : offset + min(limit, 100)]
     found = {h.pk: h for h in batch_get_intact(HotelItem, [key("hotel", i) for i in chunk], "hotel")}
     items = [hotel_view(found[key("hotel", i)]) for i in chunk if key("hotel", i) in found]
     following = offset + len(chunk)
-    return {"items": items, "count": len(items),
-            "next_token": encode_token({"i": following}, purpose) if following < len(ids) else None}
+    return {
+        "items": items,
+        "count": len(items),
+        "next_token": encode_token({"i": following}, purpose) if following < len(ids) else None,
+    }
 
 
 def create_hotel(caller: Caller, hotel_name: str, address: str | None, timezone: str | None) -> dict:
     caller.require(Role.admin)
     hotel_id, now = str(uuid.uuid4()), iso(utcnow())
-    hotel = HotelItem(key("hotel", hotel_id), kind="hotel", parent=HOTELS_PARENT,
-                      child_sk=sort_key(hotel_name, hotel_id), hotel_id=hotel_id, hotel_name=hotel_name,
-                      address=address, timezone=_check_timezone(timezone), created_at=now, updated_at=now)
+    hotel = HotelItem(
+        key("hotel", hotel_id),
+        kind="hotel",
+        parent=HOTELS_PARENT,
+        child_sk=sort_key(hotel_name, hotel_id),
+        hotel_id=hotel_id,
+        hotel_name=hotel_name,
+        address=address,
+        timezone=_check_timezone(timezone),
+        created_at=now,
+        updated_at=now,
+    )
     hotel.save(condition=HotelItem.pk.does_not_exist())
     return hotel_view(hotel)
 
@@ -124,8 +154,10 @@ def update_hotel(caller: Caller, hotel_id: str, changes: dict) -> dict:
     hotel = _get(HotelItem, "hotel", hotel_id)
     actions = [HotelItem.updated_at.set(iso(utcnow()))]
     if "hotel_name" in changes:
-        actions += [HotelItem.hotel_name.set(changes["hotel_name"]),
-                    HotelItem.child_sk.set(sort_key(changes["hotel_name"], hotel_id))]
+        actions += [
+            HotelItem.hotel_name.set(changes["hotel_name"]),
+            HotelItem.child_sk.set(sort_key(changes["hotel_name"], hotel_id)),
+        ]
     if "address" in changes:
         actions.append(HotelItem.address.set(changes["address"]) if changes["address"] else HotelItem.address.remove())
     if "timezone" in changes:
@@ -139,8 +171,11 @@ def delete_hotel(caller: Caller, hotel_id: str, cascade: bool) -> dict:
     hotel = _get(HotelItem, "hotel", hotel_id)
     sections = list(SectionItem.children.query(key("hotel", hotel_id)))
     if sections and not cascade:
-        raise Conflict("The hotel still has sections; delete them first or pass ?cascade=true.",
-                       code="has_children", fields=[field_error("cascade", "required while sections exist")])
+        raise Conflict(
+            "The hotel still has sections; delete them first or pass ?cascade=true.",
+            code="has_children",
+            fields=[field_error("cascade", "required while sections exist")],
+        )
     removed = {"sections": 0, "rooms": 0, "devices_detached": 0}
     for section in sections:
         counts = _delete_section_tree(section)
@@ -163,9 +198,17 @@ def create_section(caller: Caller, hotel_id: str, section_name: str) -> dict:
     scope.require_hotel_managed(caller, hotel_id)
     _get(HotelItem, "hotel", hotel_id)
     section_id, now = str(uuid.uuid4()), iso(utcnow())
-    section = SectionItem(key("section", section_id), kind="section", parent=key("hotel", hotel_id),
-                          child_sk=sort_key(section_name, section_id), hotel_id=hotel_id, section_id=section_id,
-                          section_name=section_name, created_at=now, updated_at=now)
+    section = SectionItem(
+        key("section", section_id),
+        kind="section",
+        parent=key("hotel", hotel_id),
+        child_sk=sort_key(section_name, section_id),
+        hotel_id=hotel_id,
+        section_id=section_id,
+        section_name=section_name,
+        created_at=now,
+        updated_at=now,
+    )
     section.save(condition=SectionItem.pk.does_not_exist())
     return section_view(section)
 
@@ -174,9 +217,14 @@ def update_section(caller: Caller, section_id: str, section_name: str | None) ->
     section = visible_section(caller, section_id)
     scope.require_hotel_managed(caller, section.hotel_id, "section")
     if section_name is not None:
-        section.update(actions=[SectionItem.section_name.set(section_name),
-                                SectionItem.child_sk.set(sort_key(section_name, section_id)),
-                                SectionItem.updated_at.set(iso(utcnow()))], condition=SectionItem.pk.exists())
+        section.update(
+            actions=[
+                SectionItem.section_name.set(section_name),
+                SectionItem.child_sk.set(sort_key(section_name, section_id)),
+                SectionItem.updated_at.set(iso(utcnow())),
+            ],
+            condition=SectionItem.pk.exists(),
+        )
     return section_view(section)
 
 
@@ -185,8 +233,11 @@ def delete_section(caller: Caller, section_id: str, cascade: bool) -> dict:
     scope.require_hotel_managed(caller, section.hotel_id, "section")
     has_rooms = next(iter(RoomItem.children.query(key("section", section_id), limit=1)), None)
     if has_rooms and not cascade:
-        raise Conflict("The section still has rooms; delete them first or pass ?cascade=true.",
-                       code="has_children", fields=[field_error("cascade", "required while rooms exist")])
+        raise Conflict(
+            "The section still has rooms; delete them first or pass ?cascade=true.",
+            code="has_children",
+            fields=[field_error("cascade", "required while rooms exist")],
+        )
     counts = _delete_section_tree(section)
     return {"message": "Section deleted.", "removed": counts}
 
@@ -217,10 +268,19 @@ def create_room(caller: Caller, section_id: str, room_number: str, occupancy_sta
     section = visible_section(caller, section_id)
     scope.require_hotel_managed(caller, section.hotel_id, "section")
     room_id, now = str(uuid.uuid4()), iso(utcnow())
-    room = RoomItem(key("room", room_id), kind="room", parent=key("section", section_id),
-                    child_sk=sort_key(room_number, room_id), hotel_id=section.hotel_id, section_id=section_id,
-                    room_id=room_id, room_number=room_number, occupancy_status=occupancy_status,
-                    created_at=now, updated_at=now)
+    room = RoomItem(
+        key("room", room_id),
+        kind="room",
+        parent=key("section", section_id),
+        child_sk=sort_key(room_number, room_id),
+        hotel_id=section.hotel_id,
+        section_id=section_id,
+        room_id=room_id,
+        room_number=room_number,
+        occupancy_status=occupancy_status,
+        created_at=now,
+        updated_at=now,
+    )
     room.save(condition=RoomItem.pk.does_not_exist())
     return room_view(room)
 
@@ -229,8 +289,10 @@ def update_room(caller: Caller, room_id: str, changes: dict) -> dict:
     room = managed_room(caller, room_id)
     actions = [RoomItem.updated_at.set(iso(utcnow()))]
     if "room_number" in changes:
-        actions += [RoomItem.room_number.set(changes["room_number"]),
-                    RoomItem.child_sk.set(sort_key(changes["room_number"], room_id))]
+        actions += [
+            RoomItem.room_number.set(changes["room_number"]),
+            RoomItem.child_sk.set(sort_key(changes["room_number"], room_id)),
+        ]
     if "occupancy_status" in changes:
         actions.append(RoomItem.occupancy_status.set(changes["occupancy_status"]))
     room.update(actions=actions, condition=RoomItem.pk.exists())
@@ -242,9 +304,11 @@ def delete_room(caller: Caller, room_id: str, cascade: bool) -> dict:
 
     room = managed_room(caller, room_id)
     if room_has_devices(room_id) and not cascade:
-        raise Conflict("The room still has devices; move or delete them first, or pass ?cascade=true "
-                       "to detach them.", code="has_children",
-                       fields=[field_error("cascade", "required while devices are in the room")])
+        raise Conflict(
+            "The room still has devices; move or delete them first, or pass ?cascade=true to detach them.",
+            code="has_children",
+            fields=[field_error("cascade", "required while devices are in the room")],
+        )
     detached = detach_room_devices(room_id)
     room.delete()
     return {"message": "Room deleted.", "removed": {"devices_detached": detached}}
@@ -257,4 +321,3 @@ def hotel_timezone(hotel_id: str | None) -> str:
         return HotelItem.get(key("hotel", hotel_id)).timezone or "UTC"
     except DoesNotExist:
         return "UTC"
-

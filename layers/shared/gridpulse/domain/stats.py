@@ -8,6 +8,7 @@
 * open alerts: `counter#open-alerts` in the alerts table, changed in the same
   transaction that opens or resolves an alert (open and read alerts count).
 """
+
 from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist

@@ -13,6 +13,7 @@ measured by `make bench`:
 * every write that must keep names unique or counters right is one
   TransactWriteItems.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,8 @@ from gridpulse.observability import count, logger
 from gridpulse.pagination import decode_token, page
 from gridpulse.security import passwords
 from gridpulse.security.opaque import new_secret, secret_hash
-from gridpulse.security.tokens import TokenClaims, decode_token as decode_jwt, issue_token
+from gridpulse.security.tokens import TokenClaims, issue_token
+from gridpulse.security.tokens import decode_token as decode_jwt
 from gridpulse.settings import get_settings
 from gridpulse.timeutil import iso, utcnow
 
@@ -215,8 +217,11 @@ def _locked_out(key: str) -> TooManyRequests:
         since = time.time()
     count("LoginLockedOut")
     retry = int(since + LOCKOUT_WINDOW_S - time.time()) + 1
-    return TooManyRequests("Too many failed logins; try again later.", code="too_many_attempts",
-                           headers={"Retry-After": str(max(retry, 1))})
+    return TooManyRequests(
+        "Too many failed logins; try again later.",
+        code="too_many_attempts",
+        headers={"Retry-After": str(max(retry, 1))},
+    )
 
 
 def _claim_attempt(key: str) -> None:
@@ -232,7 +237,8 @@ def _claim_attempt(key: str) -> None:
         cutoff = now - LOCKOUT_WINDOW_S
         try:  # no window, or an expired one (the usual case): open a new one with this attempt
             LoginAttemptsItem(key, failures=1, since=now, ttl=now + LOCKOUT_WINDOW_S).save(
-                condition=LoginAttemptsItem.pk.does_not_exist() | (LoginAttemptsItem.since <= cutoff))
+                condition=LoginAttemptsItem.pk.does_not_exist() | (LoginAttemptsItem.since <= cutoff)
+            )
             return
         except PutError as exc:
             if not _condition_failed(exc):
@@ -240,7 +246,8 @@ def _claim_attempt(key: str) -> None:
         try:  # a window is open and has room: one more
             LoginAttemptsItem(key).update(
                 actions=[LoginAttemptsItem.failures.add(1)],
-                condition=(LoginAttemptsItem.since > cutoff) & (LoginAttemptsItem.failures < MAX_FAILED_LOGINS))
+                condition=(LoginAttemptsItem.since > cutoff) & (LoginAttemptsItem.failures < MAX_FAILED_LOGINS),
+            )
             return
         except UpdateError as exc:
             if not _condition_failed(exc):
@@ -336,8 +343,9 @@ def request_password_reset(email: str) -> None:
     lookup, no mail, no sleep), so neither the answer nor its timing says
     whether an account exists, and no worker waits on a mail server.
     """
-    client("sqs").send_message(QueueUrl=get_settings().password_reset_queue_url,
-                               MessageBody=json.dumps({"email": email}))
+    client("sqs").send_message(
+        QueueUrl=get_settings().password_reset_queue_url, MessageBody=json.dumps({"email": email})
+    )
 
 
 def handle_reset_requests(event: dict) -> dict:
@@ -383,8 +391,11 @@ def forgot_password(email: str) -> None:
                 ttl=expires_at,
             )
         )
-        tx.update(UserItem(UserItem.key(user.user_id)), actions=[UserItem.reset_nonce.set(nonce)],
-                  condition=UserItem.pk.exists())
+        tx.update(
+            UserItem(UserItem.key(user.user_id)),
+            actions=[UserItem.reset_nonce.set(nonce)],
+            condition=UserItem.pk.exists(),
+        )
     minutes = settings.reset_token_ttl_seconds // 60
     send_email(
         user.email,
@@ -394,7 +405,7 @@ def forgot_password(email: str) -> None:
         f"within {minutes} minutes. It works once.\n\n"
         f"Reset token: {token}\n\n"
         f"curl -X POST {settings.public_url}/auth/reset-password -H 'Content-Type: application/json' "
-        f"-d '{{\"token\": \"{token}\", \"password\": \"<new password>\"}}'\n\n"
+        f'-d \'{{"token": "{token}", "password": "<new password>"}}\'\n\n'
         f"If it was not you, ignore this email: your password stays as it is.\n",
     )
     count("PasswordResetRequested")
@@ -571,6 +582,7 @@ def delete_user(caller: Caller, user_id: str) -> None:
     """Hard delete: the user, its login names, and what it owns (devices are
     deprovisioned, groups removed)."""
     from gridpulse.domain import devices, groups
+
     if caller.user_id == user_id:
         raise Conflict("You cannot delete your own account.", code="cannot_delete_self")
     user = _load_user(user_id)

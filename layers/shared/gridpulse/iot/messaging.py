@@ -3,6 +3,7 @@
 In AWS this is the IoT data plane's Publish; the local stack swaps in its
 broker's publish so that subscribers on the laptop receive the same messages.
 """
+
 from __future__ import annotations
 
 import json

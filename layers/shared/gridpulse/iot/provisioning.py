@@ -13,6 +13,7 @@ stays in IoT as proof. Ingestion also refuses messages whose principal is no
 longer the device's certificate (gridpulse.telemetry.pipeline), for what was
 in flight.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,7 +43,7 @@ def device_id_for(thing_name: str) -> str | None:
     """The device id inside a thing name, or None for a thing that is not ours."""
     if not thing_name.startswith(THING_PREFIX) or len(thing_name) <= len(THING_PREFIX):
         return None
-    return thing_name[len(THING_PREFIX):]
+    return thing_name[len(THING_PREFIX) :]
 
 
 def topics_for(thing_name: str) -> dict[str, str]:
@@ -67,8 +68,10 @@ class Certificate:
 @functools.cache
 def iot_endpoint() -> str:
     """The device data endpoint (IOT_ENDPOINT_ADDRESS overrides it, for the local broker)."""
-    return os.environ.get("IOT_ENDPOINT_ADDRESS") or \
-        client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+    return (
+        os.environ.get("IOT_ENDPOINT_ADDRESS")
+        or client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+    )
 
 
 def mqtt_port() -> int:
@@ -108,8 +111,9 @@ def issue_certificate(thing_name: str) -> Certificate:
     cert = certificate_issuer(thing_name)
     try:
         iot.attach_policy(policyName=_policy_name(), target=cert.certificate_arn)
-        iot.attach_thing_principal(thingName=thing_name, principal=cert.certificate_arn,
-                                   thingPrincipalType="EXCLUSIVE_THING")
+        iot.attach_thing_principal(
+            thingName=thing_name, principal=cert.certificate_arn, thingPrincipalType="EXCLUSIVE_THING"
+        )
     except ClientError:
         revoke_certificate(thing_name, cert.certificate_id, cert.certificate_arn)
         raise

@@ -1,4 +1,5 @@
 """Request and response bodies of the alerts endpoint group."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal

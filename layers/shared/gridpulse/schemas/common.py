@@ -15,6 +15,7 @@ lives in one place:
 The checks behind them (control characters, DynamoDB numbers, free-form map
 bounds) are plain functions in gridpulse.schemas.rules, shared with ingestion.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -27,9 +28,11 @@ from gridpulse.schemas.rules import (  # noqa: F401 - re-exported
     DYNAMO_MAX_DIGITS,
     DYNAMO_MAX_MAGNITUDE,
     DYNAMO_MIN_MAGNITUDE,
-    control_character as _control_character,
     dynamo_number_problem,
     free_map_problem,
+)
+from gridpulse.schemas.rules import (
+    control_character as _control_character,
 )
 
 
@@ -56,28 +59,33 @@ class MessageOut(Output):
 
 # ---------------------------------------------------------------- strings
 
+
 def _single_line(value: str) -> str:
     found = _control_character(value)
     if found:
-        raise PydanticCustomError("control_character", "must not contain control characters (found {found})",
-                                  {"found": found})
+        raise PydanticCustomError(
+            "control_character", "must not contain control characters (found {found})", {"found": found}
+        )
     return value
 
 
 def _multi_line(value: str) -> str:
     found = _control_character(value, allowed="\n\r\t")
     if found:
-        raise PydanticCustomError("control_character",
-                                  "must not contain control characters other than newline and tab (found {found})",
-                                  {"found": found})
+        raise PydanticCustomError(
+            "control_character",
+            "must not contain control characters other than newline and tab (found {found})",
+            {"found": found},
+        )
     return value
 
 
 def label(max_length: int, min_length: int = 1, **field: Any) -> Any:
     """A one-line human-readable string (a name, a city, a room number):
     `min_length`..`max_length` characters, no control characters."""
-    return Annotated[str, Field(min_length=min_length or None, max_length=max_length, **field),
-                     AfterValidator(_single_line)]
+    return Annotated[
+        str, Field(min_length=min_length or None, max_length=max_length, **field), AfterValidator(_single_line)
+    ]
 
 
 def text(max_length: int, **field: Any) -> Any:
@@ -86,6 +94,7 @@ def text(max_length: int, **field: Any) -> Any:
 
 
 # ---------------------------------------------------------------- numbers
+
 
 def _storable_number(value: Any) -> Any:
     problem = dynamo_number_problem(value)
@@ -112,21 +121,34 @@ Integer = integer()
 # ---------------------------------------------------------------- free-form maps
 
 
-def bounded_map(*, max_depth: int = 5, max_keys: int = 200, max_key_length: int = 64,
-                max_string_length: int = 1024, max_bytes: int = 8 * 1024, **field: Any) -> Any:
+def bounded_map(
+    *,
+    max_depth: int = 5,
+    max_keys: int = 200,
+    max_key_length: int = 64,
+    max_string_length: int = 1024,
+    max_bytes: int = 8 * 1024,
+    **field: Any,
+) -> Any:
     """A free-form JSON object that can be stored as a DynamoDB map and read
     back by every list that holds it: non-empty keys of at most
     `max_key_length` characters, at most `max_depth` levels and `max_keys`
     keys/items in all, scalar leaves, `max_bytes` of JSON."""
-    limits = {"max_depth": max_depth, "max_keys": max_keys, "max_key_length": max_key_length,
-              "max_string_length": max_string_length, "max_bytes": max_bytes}
+    limits = {
+        "max_depth": max_depth,
+        "max_keys": max_keys,
+        "max_key_length": max_key_length,
+        "max_string_length": max_string_length,
+        "max_bytes": max_bytes,
+    }
 
     def check(value: dict[str, Any]) -> dict[str, Any]:
         found = free_map_problem(value, **limits)
         if found:
             path, problem = found
-            raise PydanticCustomError("invalid_map", "{where}{problem}",
-                                      {"where": f"at {path}: " if path else "", "problem": problem})
+            raise PydanticCustomError(
+                "invalid_map", "{where}{problem}", {"where": f"at {path}: " if path else "", "problem": problem}
+            )
         return value
 
     return Annotated[dict[str, Any], Field(**field), AfterValidator(check)]

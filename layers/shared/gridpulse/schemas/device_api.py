@@ -1,4 +1,5 @@
 """Request and response bodies of the device-facing group (a device calling with its API key)."""
+
 from __future__ import annotations
 
 from typing import Any

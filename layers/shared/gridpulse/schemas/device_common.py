@@ -1,6 +1,7 @@
 """What the devices, device-facing and groups schemas share: the field types of
 a device, and a device as lists show it (also in the users group). Kept apart
 so that a function imports only the models of the routes it serves."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -18,9 +19,15 @@ Latitude = number(ge=-90, le=90)
 Longitude = number(ge=-180, le=180)
 PowerRating = number(gt=0, le=1_000_000)
 # What a device reports about its configuration: a small free-form map.
-Config = bounded_map(max_depth=5, max_keys=200, max_key_length=64, max_string_length=1024, max_bytes=8 * 1024,
-                     description="a JSON object: keys 1-64 characters, at most 5 levels, 200 keys and 8 KiB; "
-                                 "leaves are strings, numbers, booleans or null")
+Config = bounded_map(
+    max_depth=5,
+    max_keys=200,
+    max_key_length=64,
+    max_string_length=1024,
+    max_bytes=8 * 1024,
+    description="a JSON object: keys 1-64 characters, at most 5 levels, 200 keys and 8 KiB; "
+    "leaves are strings, numbers, booleans or null",
+)
 
 
 class DeviceOut(Output):

@@ -1,5 +1,6 @@
 """Request and response bodies of the devices group (the device-facing and
 groups bodies are in device_api.py and groups.py)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -49,10 +50,12 @@ def _present(*names: str) -> dict:
 
 class DeviceIn(DeviceFields):
     # The cross-field rule below, stated in the OpenAPI document too (JSON Schema 2020-12).
-    model_config = ConfigDict(json_schema_extra={
-        "if": {"required": ["device_type"], "properties": {"device_type": {"const": "prepaid_meter"}}},
-        "then": _present("provider", "external_id"),
-    })
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["device_type"], "properties": {"device_type": {"const": "prepaid_meter"}}},
+            "then": _present("provider", "external_id"),
+        }
+    )
 
     name: Name
     device_type: DeviceType
@@ -69,10 +72,14 @@ class DeviceIn(DeviceFields):
 class RoomDeviceIn(Input):
     """Seed 000's body: a meter in a room with the Wi-Fi it should join."""
 
-    model_config = ConfigDict(json_schema_extra={"allOf": [
-        {"if": _present("ssid"), "then": _present("password")},
-        {"if": _present("password"), "then": _present("ssid")},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {"if": _present("ssid"), "then": _present("password")},
+                {"if": _present("password"), "then": _present("ssid")},
+            ]
+        }
+    )
 
     device_name: Name
     ssid: Ssid | None = None

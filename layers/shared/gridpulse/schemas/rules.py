@@ -6,6 +6,7 @@ ingestion path (gridpulse.telemetry.readings) checks device readings with the
 same functions without importing pydantic, which the ingestion and event
 functions would otherwise load at cold start for nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,9 @@ def dynamo_number_problem(value: Any) -> str | None:
     return None
 
 
-def free_map_problem(value: Any, *, max_depth: int, max_keys: int, max_key_length: int,
-                     max_string_length: int, max_bytes: int) -> tuple[str, str] | None:
+def free_map_problem(
+    value: Any, *, max_depth: int, max_keys: int, max_key_length: int, max_string_length: int, max_bytes: int
+) -> tuple[str, str] | None:
     """(path, problem) for the first part of `value` that breaks the bounds of a
     free-form map, or None. Depth counts maps and lists (`{"a": 1}` is 1 deep);
     leaves are JSON scalars: strings, storable numbers, booleans, null."""

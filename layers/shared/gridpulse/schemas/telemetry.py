@@ -1,6 +1,7 @@
 """Response bodies of the telemetry endpoint group (request bodies are
 checked reading by reading in gridpulse.telemetry.readings, so that one bad
 reading in a batch is reported, not the whole batch refused)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -73,10 +74,20 @@ class EnergyOut(Output):
     device_id: str
     period: str
     tz: str
-    start: Annotated[str, Field(description="Start of the first bucket that overlaps the requested range "
-                                            "(the requested start aligned down to its hour, day or month)")]
-    end: Annotated[str, Field(description="End of the last bucket that overlaps the requested range "
-                                          "(the requested end aligned up to an hour, day or month boundary)")]
+    start: Annotated[
+        str,
+        Field(
+            description="Start of the first bucket that overlaps the requested range "
+            "(the requested start aligned down to its hour, day or month)"
+        ),
+    ]
+    end: Annotated[
+        str,
+        Field(
+            description="End of the last bucket that overlaps the requested range "
+            "(the requested end aligned up to an hour, day or month boundary)"
+        ),
+    ]
     total_kwh: float
     items: list[EnergyPoint]
     count: int

@@ -1,4 +1,5 @@
 """Request and response bodies of the auth and users endpoint groups."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -96,8 +97,9 @@ class UpdateUserIn(Input):
 
 
 class UserUpdatedOut(UserOut):
-    token: str | None = Field(None, description="A new token when you changed your own password or email "
-                                                 "(your other sessions were ended).")
+    token: str | None = Field(
+        None, description="A new token when you changed your own password or email (your other sessions were ended)."
+    )
 
 
 class UsersPage(Output):

@@ -4,6 +4,7 @@ These secrets carry 256 bits of entropy, so a single SHA-256 is the right
 hash: it cannot be brute-forced and it lets us look the secret up by its hash
 with one GetItem. (Passwords are low-entropy and use Argon2id instead.)
 """
+
 from __future__ import annotations
 
 import hashlib

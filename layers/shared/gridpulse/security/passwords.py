@@ -8,6 +8,7 @@ Argon2 is imported, and the timing equaliser computed, only when a password is
 first hashed or checked in a container: most functions only authenticate
 bearer tokens and never pay for either at cold start.
 """
+
 from __future__ import annotations
 
 import functools

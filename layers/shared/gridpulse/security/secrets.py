@@ -3,6 +3,7 @@
 Read from Secrets Manager once per container and cached; a literal
 JWT_SECRET is accepted only where no ARN is configured (unit tests, tools).
 """
+
 from __future__ import annotations
 
 import functools

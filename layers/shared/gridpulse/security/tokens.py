@@ -3,6 +3,7 @@
 Claims: iss, aud, sub (user id), role, jti (revocation handle), iat, exp and
 ver (the user's token_version: bumping it revokes every older token at once).
 """
+
 from __future__ import annotations
 
 import secrets

@@ -18,6 +18,7 @@ Energy is attributed to the bucket (hour, day) of the later reading of each
 pair, so every reading's contribution lands in exactly one bucket and the
 rollups always add up to the sum of the readings.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,8 +65,9 @@ def interval(previous: Reading | None, current: Reading, max_power_w: float = DE
     return Interval(current, 0.0, "baseline")
 
 
-def intervals(readings: list[Reading], previous: Reading | None,
-              max_power_w: float = DEFAULT_MAX_POWER_W) -> list[Interval]:
+def intervals(
+    readings: list[Reading], previous: Reading | None, max_power_w: float = DEFAULT_MAX_POWER_W
+) -> list[Interval]:
     """Intervals for readings in time order (duplicates by identity dropped)."""
     out: list[Interval] = []
     seen: set[str] = set()

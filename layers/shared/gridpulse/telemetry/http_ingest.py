@@ -9,6 +9,7 @@ A message with readings that passed the checks then goes to the alerts queue,
 in the shape the alerts IoT rule gives MQTT messages, so HTTP devices are
 evaluated by the same AlertEvaluatorFunction with the same de-duplication.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,14 +35,22 @@ def ingest_http(device_id: str, body: Any, request_id: str | None = None) -> tup
     record_readings_stored(outcome.accepted)
     if outcome.accepted + outcome.duplicates:
         forward_to_alerts(device_id, body, message.received_ms)
-    out = {"device_id": device_id, "accepted": outcome.accepted, "duplicates": outcome.duplicates,
-           "rejected": outcome.rejected, "results": outcome.results}
+    out = {
+        "device_id": device_id,
+        "accepted": outcome.accepted,
+        "duplicates": outcome.duplicates,
+        "rejected": outcome.rejected,
+        "results": outcome.results,
+    }
     is_batch = isinstance(body, dict) and "readings" in body
     refused = [r for r in outcome.results if r["status"] == "rejected"]
     if refused and (not is_batch or outcome.accepted + outcome.duplicates == 0 and len(outcome.results) == 1):
         first = refused[0]
-        raise BadRequest(first["message"], code=first["reason"],
-                         fields=[field_error(first["field"] or "body", first["message"], first["reason"])])
+        raise BadRequest(
+            first["message"],
+            code=first["reason"],
+            fields=[field_error(first["field"] or "body", first["message"], first["reason"])],
+        )
     if outcome.duplicates == 0 and outcome.rejected == 0:
         return 201, out
     return 207, out
@@ -62,8 +71,10 @@ def forward_to_alerts(device_id: str, body: Any, received_ms: int) -> None:
     try:
         client("sqs").send_message(
             QueueUrl=get_settings().alerts_queue_url,
-            MessageBody=json.dumps({**payload, "thing_name": thing, "client_id": thing, "received_at": received_ms},
-                                   separators=(",", ":")))
+            MessageBody=json.dumps(
+                {**payload, "thing_name": thing, "client_id": thing, "received_at": received_ms}, separators=(",", ":")
+            ),
+        )
     except Exception:
         count("AlertForwardFailed")
         logger.exception("HTTP readings not queued for alert evaluation", extra={"device_id": device_id})

@@ -13,6 +13,7 @@ A failure in 3 or 4 raises; the SQS consumer retries it when it is worth
 retrying (gridpulse.batch), and because of 2 and the recompute, a retry never
 double-counts. Nothing in 1 raises for anything a device can send.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,8 +60,12 @@ def context_for(device_id: str) -> DeviceContext | None:
         return cached[1]
     try:
         device = DeviceItem.get(DeviceItem.key(device_id), "meta")
-        context = DeviceContext(device_id=device_id, owner_id=device.owner_id, tz=hotel_timezone(device.hotel_id),
-                                max_power_w=max_power_for(device.power_rating_w))
+        context = DeviceContext(
+            device_id=device_id,
+            owner_id=device.owner_id,
+            tz=hotel_timezone(device.hotel_id),
+            max_power_w=max_power_for(device.power_rating_w),
+        )
     except DoesNotExist:
         context = None
     _contexts[device_id] = (time.monotonic(), context)
@@ -165,8 +170,9 @@ def ingest(context: DeviceContext, messages: list[Message]) -> list[Outcome]:
 
     _quarantine(context.device_id, rejections)
     if stored_new:
-        jumps = rollups.recompute(context.device_id, set(stored_new), context.tz, context.max_power_w,
-                                  cache=cache, days=days)
+        jumps = rollups.recompute(
+            context.device_id, set(stored_new), context.tz, context.max_power_w, cache=cache, days=days
+        )
         new_ids = set().union(*stored_new.values())
         flagged = [r for r in jumps if r.identity in new_ids]
         if flagged:
@@ -215,30 +221,46 @@ def _quarantine(device_id: str, rejections: list[tuple[Message, Rejection]]) -> 
         for message, rejection in rejections:
             raw = json.dumps(rejection.raw, default=str, allow_nan=True)[:4000]
             digest = hashlib.sha256(f"{message.origin}|{raw}".encode()).hexdigest()[:12]
-            batch.save(QuarantineItem(
-                device_pk(device_id),
-                f"q#{message.received_ms:013d}#{digest}#{rejection.index}",
-                reason=rejection.reason, field=rejection.field, message=rejection.message, raw=raw,
-                received_at=iso_ms(message.received_ms), source=message.source, ttl=expires,
-            ))
-    logger.info("readings quarantined", extra={"device_id": device_id, "count": len(rejections),
-                                               "reasons": sorted({r.reason for _, r in rejections})})
+            batch.save(
+                QuarantineItem(
+                    device_pk(device_id),
+                    f"q#{message.received_ms:013d}#{digest}#{rejection.index}",
+                    reason=rejection.reason,
+                    field=rejection.field,
+                    message=rejection.message,
+                    raw=raw,
+                    received_at=iso_ms(message.received_ms),
+                    source=message.source,
+                    ttl=expires,
+                )
+            )
+    logger.info(
+        "readings quarantined",
+        extra={"device_id": device_id, "count": len(rejections), "reasons": sorted({r.reason for _, r in rejections})},
+    )
 
 
 def _quarantine_jumps(device_id: str, readings: list[Reading]) -> None:
     message = "the counter rose faster than the device can draw power; not counted"
-    _quarantine(device_id, [
-        (Message(payload=None, received_ms=r.received_ms, source="rollup", origin=r.identity),
-         Rejection(0, "impossible_jump", "energy_kwh", message, r.view()))
-        for r in readings
-    ])
+    _quarantine(
+        device_id,
+        [
+            (
+                Message(payload=None, received_ms=r.received_ms, source="rollup", origin=r.identity),
+                Rejection(0, "impossible_jump", "energy_kwh", message, r.view()),
+            )
+            for r in readings
+        ],
+    )
 
 
-def quarantine_unknown_message(device_id: str, payload: Any, received_ms: int, reason: str, message: str,
-                               source: str, origin: str = "") -> None:
+def quarantine_unknown_message(
+    device_id: str, payload: Any, received_ms: int, reason: str, message: str, source: str, origin: str = ""
+) -> None:
     """Keep a message that could not be ingested (one that made ingestion fail, say)."""
-    _quarantine(device_id, [(Message(payload, received_ms, source, origin),
-                             Rejection(0, reason, None, message, payload))])
+    _quarantine(
+        device_id, [(Message(payload, received_ms, source, origin), Rejection(0, reason, None, message, payload))]
+    )
 
 
 def record_readings_stored(n: int) -> None:

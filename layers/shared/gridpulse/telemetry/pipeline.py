@@ -15,6 +15,7 @@ retries only those, and the recompute-based rollups make the retry safe. Any
 other failure is narrowed down to the record that caused it, which is
 quarantined with reason `ingest_error`; the device's other records are stored.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,11 @@ def parse_record(record: dict) -> tuple[str | None, Message | None, str | None]:
     principal = body.get("principal")
     principal = str(principal) if principal is not None else None
     if RAW_PAYLOAD in body:
-        return device_id, Message(body[RAW_PAYLOAD], received_ms, "mqtt", origin, principal=principal,
-                                  malformed=True), "malformed_json"
+        return (
+            device_id,
+            Message(body[RAW_PAYLOAD], received_ms, "mqtt", origin, principal=principal, malformed=True),
+            "malformed_json",
+        )
     payload = {k: v for k, v in body.items() if k not in RULE_FIELDS}
     return device_id, Message(payload, received_ms, "mqtt", origin, principal=principal), None
 
@@ -72,8 +76,9 @@ def parse_record(record: dict) -> tuple[str | None, Message | None, str | None]:
 def current_certificate(device_id: str) -> str | None:
     """The id of the device's certificate now (None for a deleted device)."""
     try:
-        item = DeviceItem.get(DeviceItem.key(device_id), "meta", consistent_read=True,
-                              attributes_to_get=["certificate_id"])
+        item = DeviceItem.get(
+            DeviceItem.key(device_id), "meta", consistent_read=True, attributes_to_get=["certificate_id"]
+        )
     except DoesNotExist:
         return None
     return item.certificate_id
@@ -99,12 +104,19 @@ def _quarantine_foreign(device_id: str, messages: list[Message]) -> None:
         logger.warning("telemetry for a deleted device", extra={"device_id": device_id, "count": len(messages)})
         return
     for message in messages:
-        quarantine_unknown_message(device_id, message.payload, message.received_ms, "revoked_certificate",
-                                   "sent with a certificate that is no longer the device's; not stored", "mqtt",
-                                   message.origin)
+        quarantine_unknown_message(
+            device_id,
+            message.payload,
+            message.received_ms,
+            "revoked_certificate",
+            "sent with a certificate that is no longer the device's; not stored",
+            "mqtt",
+            message.origin,
+        )
     count("MessagesFromRevokedCertificates", len(messages))
-    logger.warning("messages from a revoked certificate quarantined",
-                   extra={"device_id": device_id, "count": len(messages)})
+    logger.warning(
+        "messages from a revoked certificate quarantined", extra={"device_id": device_id, "count": len(messages)}
+    )
 
 
 def handle_sqs_batch(event: dict) -> dict:
@@ -134,9 +146,15 @@ def handle_sqs_batch(event: dict) -> dict:
 
     def keep(device_id: str, message: Message, exc: Exception) -> None:
         if context_for(device_id) is not None:
-            quarantine_unknown_message(device_id, message.payload, message.received_ms, "ingest_error",
-                                       f"the message could not be ingested ({type(exc).__name__}); "
-                                       "kept here instead of being retried", message.source, message.origin)
+            quarantine_unknown_message(
+                device_id,
+                message.payload,
+                message.received_ms,
+                "ingest_error",
+                f"the message could not be ingested ({type(exc).__name__}); kept here instead of being retried",
+                message.source,
+                message.origin,
+            )
 
     failures = process_groups(groups.items(), store, keep, "telemetry ingestion")
     record_readings_stored(stored)

@@ -4,6 +4,7 @@ Short windows read raw readings (one Query over the buckets of the range);
 energy over long windows reads day rollups only: a 30-day chart is 30 items,
 a year of monthly totals 365, whatever the sampling rate.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,9 @@ def _ms(ts: datetime) -> int:
 def _raw_items(device_id: str, start_ms: int, end_ms: int, tz: ZoneInfo, forward: bool = True):
     first = rollups.bucket_of(start_ms, tz)
     last = rollups.bucket_of(end_ms, tz)
-    return RawItem.query(device_pk(device_id), RawItem.sk.between(raw_prefix(first), raw_prefix(last) + "~"),
-                         scan_index_forward=forward)
+    return RawItem.query(
+        device_pk(device_id), RawItem.sk.between(raw_prefix(first), raw_prefix(last) + "~"), scan_index_forward=forward
+    )
 
 
 def readings_in(context: DeviceContext, start_ms: int, end_ms: int) -> list[Reading]:
@@ -58,8 +60,9 @@ def readings_in(context: DeviceContext, start_ms: int, end_ms: int) -> list[Read
     return sorted(seen.values(), key=lambda r: (r.ts_ms, r.identity))
 
 
-def readings_page(context: DeviceContext, start: str | None, end: str | None, limit: int,
-                  next_token: str | None) -> dict:
+def readings_page(
+    context: DeviceContext, start: str | None, end: str | None, limit: int, next_token: str | None
+) -> dict:
     start_ts, end_ts = parse_range(start, end, max_span=RAW_MAX_SPAN)
     start_ms, end_ms = _ms(start_ts), _ms(end_ts)
     purpose = f"readings:{context.device_id}"
@@ -70,8 +73,13 @@ def readings_page(context: DeviceContext, start: str | None, end: str | None, li
     readings = [r for r in readings_in(context, start_ms, end_ms) if after is None or (r.ts_ms, r.identity) > after]
     page, more = readings[:limit], len(readings) > limit
     token = encode_token({"t": page[-1].ts_ms, "k": page[-1].identity}, purpose) if more and page else None
-    return {"items": [r.view() for r in page], "count": len(page), "next_token": token,
-            "start": iso(start_ts), "end": iso(end_ts)}
+    return {
+        "items": [r.view() for r in page],
+        "count": len(page),
+        "next_token": token,
+        "start": iso(start_ts),
+        "end": iso(end_ts),
+    }
 
 
 def latest(context: DeviceContext) -> dict | None:
@@ -79,8 +87,12 @@ def latest(context: DeviceContext) -> dict | None:
     item = rollups.today_item(context.device_id, ZoneInfo(context.tz))
     if item is not None and item.latest:
         return Reading.from_compact(json.loads(item.latest)).view()
-    newest = next(iter(RawItem.query(device_pk(context.device_id), RawItem.sk.startswith("r#"),
-                                     scan_index_forward=False, limit=1)), None)
+    newest = next(
+        iter(
+            RawItem.query(device_pk(context.device_id), RawItem.sk.startswith("r#"), scan_index_forward=False, limit=1)
+        ),
+        None,
+    )
     if newest is None:
         return None
     readings = rollups.bucket_readings(context.device_id, int(newest.bucket))
@@ -88,12 +100,29 @@ def latest(context: DeviceContext) -> dict | None:
 
 
 def rejected_page(device_id: str, limit: int, next_token: str | None) -> dict:
-    result = QuarantineItem.query(device_pk(device_id), QuarantineItem.sk.startswith("q#"), scan_index_forward=False,
-                                  limit=limit, last_evaluated_key=decode_token(next_token, f"rejected:{device_id}"))
-    items = [{"received_at": q.received_at, "reason": q.reason, "field": q.field, "message": q.message,
-              "source": q.source, "raw": q.raw} for q in result]
-    return {"items": items, "count": len(items),
-            "next_token": encode_token(result.last_evaluated_key, f"rejected:{device_id}")}
+    result = QuarantineItem.query(
+        device_pk(device_id),
+        QuarantineItem.sk.startswith("q#"),
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=decode_token(next_token, f"rejected:{device_id}"),
+    )
+    items = [
+        {
+            "received_at": q.received_at,
+            "reason": q.reason,
+            "field": q.field,
+            "message": q.message,
+            "source": q.source,
+            "raw": q.raw,
+        }
+        for q in result
+    ]
+    return {
+        "items": items,
+        "count": len(items),
+        "next_token": encode_token(result.last_evaluated_key, f"rejected:{device_id}"),
+    }
 
 
 # ---------------------------------------------------------------- aggregates
@@ -121,8 +150,9 @@ def _apply(fn: str, values: list[float]) -> float:
     return round(math.fsum(values) / len(values), 6)
 
 
-def aggregate(context: DeviceContext, field: str, fn: str, window: str, start: str | None, end: str | None,
-              tz_name: str | None) -> dict:
+def aggregate(
+    context: DeviceContext, field: str, fn: str, window: str, start: str | None, end: str | None, tz_name: str | None
+) -> dict:
     errors = []
     if field not in FIELDS:
         errors.append(field_error("field", f"one of {', '.join(FIELDS)}"))
@@ -140,8 +170,13 @@ def aggregate(context: DeviceContext, field: str, fn: str, window: str, start: s
         # Consumption per window: the interval energy of each reading, not the counter value.
         from gridpulse.telemetry.energy import intervals
 
-        previous = rollups.BucketCache(context.device_id).previous_reading(
-            rollups.bucket_of(readings[0].ts_ms, ZoneInfo(context.tz))) if readings else None
+        previous = (
+            rollups.BucketCache(context.device_id).previous_reading(
+                rollups.bucket_of(readings[0].ts_ms, ZoneInfo(context.tz))
+            )
+            if readings
+            else None
+        )
         for iv in intervals(readings, previous, context.max_power_w):
             groups[_window_start(iv.reading.ts_ms, window, tz)].append(iv.kwh)
     else:
@@ -149,10 +184,19 @@ def aggregate(context: DeviceContext, field: str, fn: str, window: str, start: s
             value = getattr(reading, field)
             if value is not None:
                 groups[_window_start(reading.ts_ms, window, tz)].append(value)
-    items = [{"timestamp": iso_ms(start_ms), "value": _apply(fn, values), "count": len(values)}
-             for start_ms, values in sorted(groups.items())]
-    return {"device_id": context.device_id, "field": field, "fn": fn, "window": window, "tz": str(tz),
-            "items": items, "count": len(items)}
+    items = [
+        {"timestamp": iso_ms(start_ms), "value": _apply(fn, values), "count": len(values)}
+        for start_ms, values in sorted(groups.items())
+    ]
+    return {
+        "device_id": context.device_id,
+        "field": field,
+        "fn": fn,
+        "window": window,
+        "tz": str(tz),
+        "items": items,
+        "count": len(items),
+    }
 
 
 # ---------------------------------------------------------------- energy from rollups
@@ -174,7 +218,9 @@ def _next_month(local: datetime) -> datetime:
     return datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=local.tzinfo)
 
 
-def aligned_window(period: str, start_ts: datetime, end_ts: datetime, tz, site_tz: ZoneInfo) -> tuple[datetime, datetime]:
+def aligned_window(
+    period: str, start_ts: datetime, end_ts: datetime, tz, site_tz: ZoneInfo
+) -> tuple[datetime, datetime]:
     """[start, end) widened to whole buckets: every bucket that overlaps the
     requested range counts whole. Hours are the site's local hours (the
     rollup buckets); days and months are calendar days and months in `tz`."""
@@ -183,8 +229,10 @@ def aligned_window(period: str, start_ts: datetime, end_ts: datetime, tz, site_t
         last = rollups.bucket_of(end_ms, site_tz)
         if last != end_ms:
             last = rollups.bucket_of(last + 3_600_000 + 60_000, site_tz)  # the next local hour (DST-safe)
-        return (datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc),
-                datetime.fromtimestamp(last / 1000, tz=timezone.utc))
+        return (
+            datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc),
+            datetime.fromtimestamp(last / 1000, tz=timezone.utc),
+        )
     local_start, local_end = start_ts.astimezone(tz), end_ts.astimezone(tz)
     if period == "day":
         first = datetime(local_start.year, local_start.month, local_start.day, tzinfo=tz)
@@ -205,8 +253,9 @@ def energy(context: DeviceContext, period: str, start: str | None, end: str | No
     counts whole (a meter that reported for 20 minutes of an hour shows that
     hour), and the answer's `start`/`end` are the aligned bounds it covers."""
     if period not in PERIOD_LIMITS:
-        raise BadRequest("Invalid period.", code="validation_error",
-                         fields=[field_error("period", "one of hour, day, month")])
+        raise BadRequest(
+            "Invalid period.", code="validation_error", fields=[field_error("period", "one of hour, day, month")]
+        )
     tz = zone(tz_name or context.tz)
     start_ts, end_ts = parse_range(start, end, default_span=PERIOD_DEFAULTS[period], max_span=PERIOD_LIMITS[period])
     start_ts, end_ts = aligned_window(period, start_ts, end_ts, tz, ZoneInfo(context.tz))
@@ -218,7 +267,10 @@ def energy(context: DeviceContext, period: str, start: str | None, end: str | No
         end_local = (end_ts - timedelta(milliseconds=1)).astimezone(tz)
         last_month_start = datetime(end_local.year, end_local.month, 1, tzinfo=tz)
         if last_month_start > start_ts:
-            first, last = start_ts.astimezone(tz).strftime("%Y-%m"), (last_month_start - timedelta(days=1)).strftime("%Y-%m")
+            first, last = (
+                start_ts.astimezone(tz).strftime("%Y-%m"),
+                (last_month_start - timedelta(days=1)).strftime("%Y-%m"),
+            )
             for item in rollups.month_items(context.device_id, first, last):
                 days = item.days.as_dict() if item.days is not None else {}
                 totals[item.sk[2:]] += math.fsum(float(d["k"]) for d in days.values())
@@ -228,9 +280,16 @@ def energy(context: DeviceContext, period: str, start: str | None, end: str | No
         label = {"hour": iso_ms(bucket), "day": local.date().isoformat(), "month": local.strftime("%Y-%m")}[period]
         totals[label] += kwh
     items = [{"period": label, "kwh": round(value, 6)} for label, value in sorted(totals.items())]
-    return {"device_id": context.device_id, "period": period, "tz": str(tz), "start": iso(start_ts),
-            "end": iso(end_ts), "total_kwh": round(math.fsum(totals.values()), 6), "items": items,
-            "count": len(items)}
+    return {
+        "device_id": context.device_id,
+        "period": period,
+        "tz": str(tz),
+        "start": iso(start_ts),
+        "end": iso(end_ts),
+        "total_kwh": round(math.fsum(totals.values()), 6),
+        "items": items,
+        "count": len(items),
+    }
 
 
 # ---------------------------------------------------------------- deletes
@@ -238,9 +297,11 @@ def energy(context: DeviceContext, period: str, start: str | None, end: str | No
 
 def delete_readings(context: DeviceContext, start: str | None, end: str | None) -> dict:
     if not start or not end:
-        raise BadRequest("start and end are required to delete readings.", code="validation_error",
-                         fields=[field_error(name, "required") for name, value in (("start", start), ("end", end))
-                                 if not value])
+        raise BadRequest(
+            "start and end are required to delete readings.",
+            code="validation_error",
+            fields=[field_error(name, "required") for name, value in (("start", start), ("end", end)) if not value],
+        )
     start_ts, end_ts = parse_range(start, end)
     start_ms, end_ms = _ms(start_ts), _ms(end_ts)
     removed, touched = 0, set()
@@ -289,12 +350,25 @@ def room_real_time(room: RoomItem, tz_name: str) -> dict:
         kwh += device_kwh
         if latest and (newest is None or latest.ts_ms > newest):
             newest = latest.ts_ms
-        rows.append({"device_id": device.device_id, "device_name": device.name, "current_power_w": device_power,
-                     "current_kwh": round(device_kwh, 6), "timestamp": iso_ms(latest.ts_ms) if latest else None,
-                     "fresh": fresh})
-    return {"room_id": room.room_id, "room_number": room.room_number, "current_power_w": round(power, 3),
-            "current_kwh": round(kwh, 6), "timestamp": iso_ms(newest) if newest else None, "timezone": tz_name,
-            "devices": rows}
+        rows.append(
+            {
+                "device_id": device.device_id,
+                "device_name": device.name,
+                "current_power_w": device_power,
+                "current_kwh": round(device_kwh, 6),
+                "timestamp": iso_ms(latest.ts_ms) if latest else None,
+                "fresh": fresh,
+            }
+        )
+    return {
+        "room_id": room.room_id,
+        "room_number": room.room_number,
+        "current_power_w": round(power, 3),
+        "current_kwh": round(kwh, 6),
+        "timestamp": iso_ms(newest) if newest else None,
+        "timezone": tz_name,
+        "devices": rows,
+    }
 
 
 def hotel_usage(hotel_id: str, tz_name: str, start: str | None, end: str | None) -> dict:
@@ -306,23 +380,41 @@ def hotel_usage(hotel_id: str, tz_name: str, start: str | None, end: str | None)
     for device in devices:
         per_room[device.room_id] += math.fsum(k for _, k in _slots(device.device_id, start_ms, end_ms, site_tz))
     rooms = {r.room_id: r for r in RoomItem.batch_get([key("room", rid) for rid in per_room if rid])}
-    sections = {s.section_id: s for s in SectionItem.batch_get(
-        [key("section", sid) for sid in {r.section_id for r in rooms.values()}])} if rooms else {}
+    sections = (
+        {
+            s.section_id: s
+            for s in SectionItem.batch_get([key("section", sid) for sid in {r.section_id for r in rooms.values()}])
+        }
+        if rooms
+        else {}
+    )
     out: dict[str, dict] = {}
     for room_id, value in per_room.items():
         room = rooms.get(room_id)
         section_id = room.section_id if room else None
-        section = out.setdefault(section_id or "unassigned", {
-            "section_id": section_id, "section_name": sections[section_id].section_name if section_id in sections else None,
-            "kwh": 0.0, "rooms": []})
+        section = out.setdefault(
+            section_id or "unassigned",
+            {
+                "section_id": section_id,
+                "section_name": sections[section_id].section_name if section_id in sections else None,
+                "kwh": 0.0,
+                "rooms": [],
+            },
+        )
         section["kwh"] = round(section["kwh"] + value, 6)
-        section["rooms"].append({"room_id": room_id, "room_number": room.room_number if room else None,
-                                 "kwh": round(value, 6)})
+        section["rooms"].append(
+            {"room_id": room_id, "room_number": room.room_number if room else None, "kwh": round(value, 6)}
+        )
     for section in out.values():
         section["rooms"].sort(key=lambda r: r["room_number"] or "")
-    return {"hotel_id": hotel_id, "timezone": tz_name, "start": iso(start_ts), "end": iso(end_ts),
-            "total_kwh": round(math.fsum(per_room.values()), 6),
-            "sections": sorted(out.values(), key=lambda s: s["section_name"] or "~")}
+    return {
+        "hotel_id": hotel_id,
+        "timezone": tz_name,
+        "start": iso(start_ts),
+        "end": iso(end_ts),
+        "total_kwh": round(math.fsum(per_room.values()), 6),
+        "sections": sorted(out.values(), key=lambda s: s["section_name"] or "~"),
+    }
 
 
 def user_recent(devices: list[DeviceItem]) -> list[dict]:
@@ -336,8 +428,14 @@ def user_recent(devices: list[DeviceItem]) -> list[dict]:
         for device in group:
             item = today.get(device.device_id)
             reading = Reading.from_compact(json.loads(item.latest)).view() if item and item.latest else None
-            out.append({"device_id": device.device_id, "device_name": device.name,
-                        "today_kwh": round(float(item.kwh), 6) if item else 0.0, "latest": reading})
+            out.append(
+                {
+                    "device_id": device.device_id,
+                    "device_name": device.name,
+                    "today_kwh": round(float(item.kwh), 6) if item else 0.0,
+                    "latest": reading,
+                }
+            )
     return out
 
 
@@ -346,10 +444,12 @@ def storage_status() -> dict:
     started = datetime.now(timezone.utc)
     try:
         described = client("dynamodb").describe_table(TableName=table)["Table"]
-        status = {"status": "healthy" if described.get("TableStatus") == "ACTIVE" else "degraded",
-                  "table_status": described.get("TableStatus"),
-                  "approximate_items": described.get("ItemCount", 0),
-                  "approximate_bytes": described.get("TableSizeBytes", 0)}
+        status = {
+            "status": "healthy" if described.get("TableStatus") == "ACTIVE" else "degraded",
+            "table_status": described.get("TableStatus"),
+            "approximate_items": described.get("ItemCount", 0),
+            "approximate_bytes": described.get("TableSizeBytes", 0),
+        }
     except Exception as exc:  # reported, not raised: this is a health endpoint
         status = {"status": "unhealthy", "detail": type(exc).__name__}
     status["latency_ms"] = round((datetime.now(timezone.utc) - started).total_seconds() * 1000, 2)

@@ -10,6 +10,7 @@ gridpulse.schemas.common.bounded_map, checked by gridpulse.schemas.rules, at mos
 A reading that fails a check is not dropped: it becomes a `Rejection` with a
 reason and the offending field, and ingestion keeps it in quarantine.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -83,8 +84,14 @@ class Reading:
     def from_compact(cls, data: dict) -> "Reading":
         values = {name: data.get(short) for short, name in SHORT.items()}
         ts = int(data["t"])
-        return cls(ts_ms=ts, received_ms=ts + int(data.get("d", 0)), identity=str(data.get("k", f"t{ts}")),
-                   power_derived=bool(data.get("pd")), extra=data.get("x") or {}, **values)
+        return cls(
+            ts_ms=ts,
+            received_ms=ts + int(data.get("d", 0)),
+            identity=str(data.get("k", f"t{ts}")),
+            power_derived=bool(data.get("pd")),
+            extra=data.get("x") or {},
+            **values,
+        )
 
     def view(self) -> dict:
         """The API form."""
@@ -100,8 +107,16 @@ class Reading:
         return out
 
 
-SHORT = {"s": "seq", "v": "voltage", "i": "current", "p": "power_w", "e": "energy_kwh", "c": "temperature",
-         "pf": "power_factor", "f": "frequency"}
+SHORT = {
+    "s": "seq",
+    "v": "voltage",
+    "i": "current",
+    "p": "power_w",
+    "e": "energy_kwh",
+    "c": "temperature",
+    "pf": "power_factor",
+    "f": "frequency",
+}
 
 
 @dataclass(frozen=True)
@@ -113,8 +128,13 @@ class Rejection:
     raw: Any
 
     def view(self) -> dict:
-        return {"index": self.index, "status": "rejected", "reason": self.reason, "field": self.field,
-                "message": self.message}
+        return {
+            "index": self.index,
+            "status": "rejected",
+            "reason": self.reason,
+            "field": self.field,
+            "message": self.message,
+        }
 
 
 def iso_ms(ms: int) -> str:
@@ -129,8 +149,13 @@ def split_message(payload: Any) -> tuple[list[Any], Rejection | None]:
         if not isinstance(readings, list) or not readings:
             return [], Rejection(0, "invalid_batch", "readings", "readings must be a non-empty list", payload)
         if len(readings) > MAX_BATCH:
-            return [], Rejection(0, "batch_too_large", "readings",
-                                 f"at most {MAX_BATCH} readings per message, got {len(readings)}", payload)
+            return [], Rejection(
+                0,
+                "batch_too_large",
+                "readings",
+                f"at most {MAX_BATCH} readings per message, got {len(readings)}",
+                payload,
+            )
         return readings, None
     if isinstance(payload, dict):
         return [payload], None
@@ -182,6 +207,7 @@ def _timestamp_ms(value: Any) -> int | None:
 
 def validate(raw: Any, index: int, received_ms: int) -> Reading | Rejection:
     """Check one reading; derive power from V x I (x PF) when only those are sent."""
+
     def reject(reason: str, field_name: str | None, message: str) -> Rejection:
         return Rejection(index, reason, field_name, message, raw)
 
@@ -199,8 +225,9 @@ def validate(raw: Any, index: int, received_ms: int) -> Reading | Rejection:
         if ts_ms is None:
             return reject("invalid_timestamp", "timestamp", "ISO 8601 or epoch seconds/milliseconds")
         if ts_ms > received_ms + FUTURE_SKEW_MS:
-            return reject("timestamp_in_future", "timestamp",
-                          "more than 5 minutes ahead of the time the platform received it")
+            return reject(
+                "timestamp_in_future", "timestamp", "more than 5 minutes ahead of the time the platform received it"
+            )
         if ts_ms < received_ms - MAX_AGE_MS:
             return reject("timestamp_too_old", "timestamp", "older than 400 days")
 
@@ -229,8 +256,14 @@ def validate(raw: Any, index: int, received_ms: int) -> Reading | Rejection:
     extra = {}
     for name in ("data", "metadata"):
         if name in raw:
-            problem = free_map_problem(raw[name], max_depth=4, max_keys=100, max_key_length=64,
-                                       max_string_length=512, max_bytes=MAX_FREEFORM_BYTES)
+            problem = free_map_problem(
+                raw[name],
+                max_depth=4,
+                max_keys=100,
+                max_key_length=64,
+                max_string_length=512,
+                max_bytes=MAX_FREEFORM_BYTES,
+            )
             if problem:
                 path, why = problem
                 return reject("invalid_field", f"{name}.{path}" if path else name, f"{name}: {why}")
@@ -252,5 +285,6 @@ def validate(raw: Any, index: int, received_ms: int) -> Reading | Rejection:
         # all received in the same millisecond, get different ones.
         digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:6]
         identity = f"t{ts_ms}.{index:03d}.{digest}"
-    return Reading(ts_ms=ts_ms, received_ms=received_ms, identity=identity, seq=seq, power_derived=derived,
-                   extra=extra, **values)
+    return Reading(
+        ts_ms=ts_ms, received_ms=received_ms, identity=identity, seq=seq, power_derived=derived, extra=extra, **values
+    )

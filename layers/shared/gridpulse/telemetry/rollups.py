@@ -13,6 +13,7 @@ Buckets are the hours of the site's time zone, identified by the UTC instant
 (epoch ms) at which each local hour starts, so a day is exactly the buckets of
 its local calendar date: 23 on the spring DST day, 25 in autumn.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,8 +65,7 @@ def _readings_of(item: RawItem) -> list[Reading]:
 def bucket_readings(device_id: str, bucket_ms: int) -> list[Reading]:
     """Every stored reading of one bucket (all messages), de-duplicated."""
     seen: dict[str, Reading] = {}
-    for item in RawItem.query(device_pk(device_id), RawItem.sk.startswith(raw_prefix(bucket_ms)),
-                              consistent_read=True):
+    for item in RawItem.query(device_pk(device_id), RawItem.sk.startswith(raw_prefix(bucket_ms)), consistent_read=True):
         for reading in _readings_of(item):
             seen.setdefault(reading.identity, reading)
     return sorted(seen.values(), key=lambda r: (r.ts_ms, r.identity))
@@ -77,8 +77,9 @@ def neighbour_bucket(device_id: str, bucket_ms: int, forward: bool) -> int | Non
         condition = RawItem.sk.between(raw_prefix(bucket_ms) + "~", "r#~")
     else:
         condition = RawItem.sk.between("r#", raw_prefix(bucket_ms))
-    for item in RawItem.query(device_pk(device_id), condition, scan_index_forward=forward, limit=1,
-                              consistent_read=True):
+    for item in RawItem.query(
+        device_pk(device_id), condition, scan_index_forward=forward, limit=1, consistent_read=True
+    ):
         return int(item.bucket)
     return None
 
@@ -165,8 +166,14 @@ def preload_days(device_id: str, buckets: set[int], tz: ZoneInfo, tz_name: str) 
     return {day: _load_day(device_id, day, tz_name) for day in sorted(dates)}
 
 
-def recompute(device_id: str, buckets: set[int], tz_name: str, max_power_w: float,
-              cache: BucketCache | None = None, days: dict[str, DayItem] | None = None) -> list[Reading]:
+def recompute(
+    device_id: str,
+    buckets: set[int],
+    tz_name: str,
+    max_power_w: float,
+    cache: BucketCache | None = None,
+    days: dict[str, DayItem] | None = None,
+) -> list[Reading]:
     """Recompute `buckets` (and each one's successor) into their day items.
     Returns the readings whose interval was refused as an impossible jump.
 
@@ -184,8 +191,14 @@ def recompute(device_id: str, buckets: set[int], tz_name: str, max_power_w: floa
     jumps: list[Reading] = []
     for day, day_buckets in sorted(by_date.items()):
         preloaded = (days or {}).get(day)
-        jumps += _write_day(device_id, day, day_buckets, tz_name, max_power_w,
-                            first_try=(preloaded, cache) if preloaded is not None and cache is not None else None)
+        jumps += _write_day(
+            device_id,
+            day,
+            day_buckets,
+            tz_name,
+            max_power_w,
+            first_try=(preloaded, cache) if preloaded is not None and cache is not None else None,
+        )
     return jumps
 
 
@@ -196,8 +209,14 @@ def _load_day(device_id: str, day: str, tz_name: str) -> DayItem:
         return DayItem(device_pk(device_id), day_sk(day), date=day, tz=tz_name, version=0)
 
 
-def _write_day(device_id: str, day: str, buckets: list[int], tz_name: str, max_power_w: float,
-               first_try: tuple[DayItem, BucketCache] | None = None) -> list[Reading]:
+def _write_day(
+    device_id: str,
+    day: str,
+    buckets: list[int],
+    tz_name: str,
+    max_power_w: float,
+    first_try: tuple[DayItem, BucketCache] | None = None,
+) -> list[Reading]:
     for attempt in range(MAX_RETRIES):
         jumps: list[Reading] = []
         if attempt == 0 and first_try is not None:
@@ -250,8 +269,9 @@ def _record_day_in_month(device_id: str, day: str, kwh: float, version: int, tz_
         try:
             MonthItem(pk, sk).update(
                 actions=[MonthItem.days[day].set(entry), MonthItem.tz.set(tz_name)],
-                condition=MonthItem.days.exists() & (MonthItem.days[day].does_not_exist()
-                                                     | (MonthItem.days[day]["v"] < version)))
+                condition=MonthItem.days.exists()
+                & (MonthItem.days[day].does_not_exist() | (MonthItem.days[day]["v"] < version)),
+            )
             return
         except UpdateError as exc:
             if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
