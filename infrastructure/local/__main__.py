@@ -6,7 +6,7 @@
   Api event of template.yaml to the same handler code Lambda runs;
 * an MQTT broker on 127.0.0.1:8883 (GRIDPULSE_MQTT_PORT) with mutual TLS,
   its own CA and the IoT policy of template.yaml, and the IoT rules of the
-  template routing messages to the same handlers (infrastructure/local/iot.py);
+  template routing messages to the same handlers (infrastructure/local/iot/);
 * an admin is seeded from GRIDPULSE_ADMIN_EMAIL / GRIDPULSE_ADMIN_PASSWORD;
 * a simulated fleet (infrastructure/simulator) registers hotels, rooms,
   meters, street lights and a prepaid meter through the API and publishes over
@@ -187,7 +187,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     from gridpulse.domain.users import ensure_admin
 
     _, created = ensure_admin(admin_email, admin_password)
-    from infrastructure.local.iot import LocalIoT
+    from infrastructure.local.iot.core import LocalIoT
 
     functions = load_functions(stack)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="gridpulse-local-"))

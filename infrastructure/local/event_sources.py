@@ -3,7 +3,7 @@ emulator of SQS event source mappings and of asynchronous invocations.
 
 Every `SQS` event of a function in template.yaml becomes an in-memory queue
 with its event source mapping. Messages reach a queue two ways: the local IoT
-rules engine's Sqs actions (`send`, infrastructure/local/rules.py), and the
+rules engine's Sqs actions (`send`, infrastructure/local/iot/rules.py), and the
 SDK: application code that calls SendMessage on a queue of the template (the
 device cleanup queue, say) sends to moto; `attach_sdk_queues` moves those
 messages from moto into the same in-memory queue (receive, then delete from

@@ -111,7 +111,7 @@ def test_invalid_telemetry_examples_are_refused_with_their_reason(path):
 
 def _light_status_events(api, admin_token, paths):
     """Each status payload as the IoT rule turns it into a device event for a registered light."""
-    from infrastructure.local.iot_sql import parse
+    from infrastructure.local.iot.sql import parse
 
     rule = parse((ROOT / "iot_rules" / "light_status.sql").read_text())
     light = api.create("/devices", {"name": "Pole 7", "device_type": "light"}, admin_token)

@@ -2,8 +2,8 @@
 
 Devices (and the AWS IoT Device SDK) connect to it exactly as they connect to
 IoT Core: MQTT over TLS with mutual authentication, a client certificate
-issued by the local CA (infrastructure/local/ca.py), and are authorised by
-the policy document of template.yaml (infrastructure/local/iot_policy.py).
+issued by the local CA (infrastructure/local/iot/ca.py), and are authorised by
+the policy document of template.yaml (infrastructure/local/iot/policy.py).
 
 What it implements, and how that maps to IoT Core:
 
@@ -82,8 +82,9 @@ from typing import Callable
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from infrastructure.local.ca import LocalCA, certificate_id, common_name
-from infrastructure.local.iot_policy import PolicyEvaluator
+from infrastructure.local.iot.ca import LocalCA, certificate_id, common_name
+from infrastructure.local.iot.policy import PolicyEvaluator
+from infrastructure.local.iot.topics import topic_matches, valid_filter, valid_topic
 
 log = logging.getLogger(__name__)
 
@@ -194,38 +195,6 @@ class Body:
 
     def __bool__(self) -> bool:
         return self.pos < len(self.data)
-
-
-# ------------------------------------------------------------------ topics
-
-
-def valid_topic(topic: str) -> bool:
-    return bool(topic) and "+" not in topic and "#" not in topic
-
-
-def valid_filter(topic_filter: str) -> bool:
-    if not topic_filter:
-        return False
-    levels = topic_filter.split("/")
-    for i, level in enumerate(levels):
-        if "#" in level and (level != "#" or i != len(levels) - 1):
-            return False
-        if "+" in level and level != "+":
-            return False
-    return True
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT filter matching; topics starting with $ never match a leading wildcard."""
-    if topic.startswith("$") and topic_filter[:1] in ("+", "#"):
-        return False
-    levels, names = topic_filter.split("/"), topic.split("/")
-    for i, level in enumerate(levels):
-        if level == "#":
-            return True
-        if i >= len(names) or (level != "+" and level != names[i]):
-            return False
-    return len(levels) == len(names)
 
 
 # ------------------------------------------------------------------ broker

@@ -29,7 +29,7 @@ def _call(text: str, start: int) -> str:
 
 def test_no_module_of_the_local_stack_binds_a_port_itself():
     offenders = []
-    for path in sorted((ROOT / "infrastructure" / "local").glob("*.py")):
+    for path in sorted((ROOT / "infrastructure" / "local").rglob("*.py")):  # iot/ included
         if path.name == "ports.py":
             continue
         text = path.read_text()

@@ -1,4 +1,4 @@
-"""The local IoT rules engine (infrastructure/local/rules.py), against a small
+"""The local IoT rules engine (infrastructure/local/iot/rules.py), against a small
 template with the shape template.yaml's topic rules have, and fake functions."""
 
 import base64
@@ -11,7 +11,7 @@ import time
 import pytest
 
 from infrastructure.cfn import ROOT, Stack, load
-from infrastructure.local.rules import RAW_PAYLOAD_KEY, RuleRunner, RulesConfigError
+from infrastructure.local.iot.rules import RAW_PAYLOAD_KEY, RuleRunner, RulesConfigError
 
 NOW = 1_767_225_600.0
 NOW_MS = int(NOW * 1000)

@@ -1,6 +1,6 @@
 """Evaluate an AWS IoT Core policy document the way IoT Core's authorizer does.
 
-The local MQTT broker (infrastructure/local/broker.py) asks this module the
+The local MQTT broker (infrastructure/local/iot/broker.py) asks this module the
 questions IoT Core asks on every MQTT operation, against the very policy
 document template.yaml declares (the `DevicePolicy` resource, resolved by
 infrastructure.cfn), so a device that works locally works against IoT Core:

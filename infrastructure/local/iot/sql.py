@@ -1,6 +1,6 @@
 """The subset of AWS IoT SQL (version 2016-03-23) that GridPulse's topic rules use.
 
-The local rules engine (infrastructure/local/rules.py) runs the SQL of every
+The local rules engine (infrastructure/local/iot/rules.py) runs the SQL of every
 `AWS::IoT::TopicRule` in template.yaml through this module, so a rule behaves
 on a laptop as it does in IoT Core. It is deliberately small; anything outside
 the subset raises `IoTSqlError` naming the token, instead of being guessed at.
@@ -64,7 +64,8 @@ malformed messages. That key is a local convention, not IoT Core behaviour.
 Topic filters follow MQTT: ``+`` is one whole level, ``#`` the last level (and
 matches its parent, ``a/#`` matches ``a``); a filter whose first level is a
 wildcard never matches a topic starting with ``$`` (``$aws/...`` lifecycle
-events need a filter that starts with ``$aws/``).
+events need a filter that starts with ``$aws/``). Validation and matching are
+infrastructure/local/iot/topics.py's, the broker's too.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
+from infrastructure.local.iot.topics import filter_problem, topic_matches
+
 __all__ = [
     "IoTSqlError",
     "Projection",
@@ -86,7 +89,6 @@ __all__ = [
     "compare",
     "load_payload",
     "parse",
-    "topic_matches",
     "validate_topic_filter",
 ]
 
@@ -126,31 +128,13 @@ UNDEFINED: Any = _Undefined()
 
 def validate_topic_filter(topic_filter: str) -> None:
     """Raise IoTSqlError unless `topic_filter` is a valid MQTT topic filter."""
+    problem = filter_problem(topic_filter)
+    if problem is None:
+        return
+    reason, level = problem
     if not topic_filter:
         raise IoTSqlError("the FROM topic filter is empty", "''")
-    levels = topic_filter.split("/")
-    for index, level in enumerate(levels):
-        if "#" in level and (level != "#" or index != len(levels) - 1):
-            raise IoTSqlError(f"topic filter {topic_filter!r}: '#' must be a whole level and the last one", level)
-        if "+" in level and level != "+":
-            raise IoTSqlError(f"topic filter {topic_filter!r}: '+' must be a whole level", level)
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT topic filter matching (`+` one level, `#` the rest; `$` topics only
-    for filters that do not start with a wildcard)."""
-    filter_levels = topic_filter.split("/")
-    topic_levels = topic.split("/")
-    if topic.startswith("$") and filter_levels[0] in ("+", "#"):
-        return False
-    for index, level in enumerate(filter_levels):
-        if level == "#":
-            return True
-        if index >= len(topic_levels):
-            return False
-        if level != "+" and level != topic_levels[index]:
-            return False
-    return len(filter_levels) == len(topic_levels)
+    raise IoTSqlError(f"topic filter {topic_filter!r}: {reason}", level)
 
 
 # ---------------------------------------------------------------- tokens

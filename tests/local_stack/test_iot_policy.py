@@ -8,7 +8,7 @@ import json
 import pytest
 
 from infrastructure.cfn import Stack, load
-from infrastructure.local.iot_policy import PolicyEvaluator, UnsupportedPolicy
+from infrastructure.local.iot.policy import PolicyEvaluator, UnsupportedPolicy
 
 REGION, ACCOUNT = "eu-west-1", "111122223333"
 

@@ -1,4 +1,4 @@
-"""The local IoT SQL engine (infrastructure/local/iot_sql.py): the rules in
+"""The local IoT SQL engine (infrastructure/local/iot/sql.py): the rules in
 iot_rules/, topic filters, WHERE semantics, projections, refused SQL."""
 
 import json
@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from infrastructure.cfn import ROOT
-from infrastructure.local.iot_sql import IoTSqlError, parse, topic_matches, validate_topic_filter
+from infrastructure.local.iot.sql import IoTSqlError, parse, validate_topic_filter
+from infrastructure.local.iot.topics import topic_matches
 
 NOW_MS = 1_767_225_600_000
 RULES = ROOT / "iot_rules"

@@ -19,7 +19,7 @@ from awscrt.exceptions import AwsCrtError
 from awsiot import mqtt_connection_builder
 
 from infrastructure.cfn import Stack, load
-from infrastructure.local.broker import (
+from infrastructure.local.iot.broker import (
     CONNACK,
     CONNECT,
     PINGREQ,
@@ -32,8 +32,8 @@ from infrastructure.local.broker import (
     encode,
     encode_string,
 )
-from infrastructure.local.ca import LocalCA, certificate_id
-from infrastructure.local.iot_policy import PolicyEvaluator
+from infrastructure.local.iot.ca import LocalCA, certificate_id
+from infrastructure.local.iot.policy import PolicyEvaluator
 
 WAIT = 5.0
 

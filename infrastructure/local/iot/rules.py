@@ -1,7 +1,7 @@
 """The local IoT Core rules engine: template.yaml's topic rules, run in-process.
 
 `RuleRunner` reads every `AWS::IoT::TopicRule` of the template, evaluates its
-`TopicRulePayload.Sql` (infrastructure/local/iot_sql.py) against each message
+`TopicRulePayload.Sql` (infrastructure/local/iot/sql.py) against each message
 the local broker accepts (`on_publish`, the broker's callback, lifecycle events
 included) and hands the result to the same handler code Lambda runs:
 
@@ -56,7 +56,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping
 
 from infrastructure.cfn import Stack
 from infrastructure.local.event_sources import (
@@ -64,11 +64,12 @@ from infrastructure.local.event_sources import (
     DeadLetter,
     EventSourceConfigError,
     EventSources,
+    LocalFunctionLike,
     Origin,
     logical_from_getatt,
     truthy,
 )
-from infrastructure.local.iot_sql import IoTSqlError, Rule, parse
+from infrastructure.local.iot.sql import IoTSqlError, Rule, parse
 
 __all__ = ["DeadLetter", "LocalFunctionLike", "RAW_PAYLOAD_KEY", "RuleRunner", "RulesConfigError", "TopicRule"]
 
@@ -76,12 +77,6 @@ RAW_PAYLOAD_KEY = "_raw_payload"
 SQL_VERSION = "2016-03-23"
 
 _logger = logging.getLogger(__name__)
-
-
-class LocalFunctionLike(Protocol):
-    """What the runner needs of a function (infrastructure.local.gateway.LocalFunction)."""
-
-    def invoke(self, event: dict, region: str, account: str) -> Any: ...
 
 
 class RulesConfigError(ValueError):
@@ -124,20 +119,16 @@ class TopicRule:
         return self.sql.topic_filter
 
 
-def _logical_from_getatt(value: Any, attribute: str) -> str | None:
-    return logical_from_getatt(value, attribute)
-
-
 def _queue_logical(value: Any) -> str | None:
     """`!Ref Q` or `!GetAtt Q.QueueUrl` (a QueueUrl) -> Q."""
     if isinstance(value, dict) and set(value) == {"Ref"}:
         return str(value["Ref"])
-    return _logical_from_getatt(value, "QueueUrl")
+    return logical_from_getatt(value, "QueueUrl")
 
 
 def _function_logical(value: Any) -> str | None:
     """`!GetAtt F.Arn` or `!Sub "${F.Arn}"` -> F."""
-    logical = _logical_from_getatt(value, "Arn")
+    logical = logical_from_getatt(value, "Arn")
     if logical is None and isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
         match = re.fullmatch(r"\$\{(\w+)\.Arn\}", value["Fn::Sub"])
         logical = match.group(1) if match else None
@@ -150,9 +141,6 @@ def _single(rule: str, action: Any) -> tuple[str, dict]:
         raise RulesConfigError(f"{rule}: an action must be a mapping with one key (Lambda, Sqs...), got {action!r}")
     ((kind, spec),) = action.items()
     return kind, spec or {}
-
-
-_truthy = truthy
 
 
 # ---------------------------------------------------------------- the runner
@@ -207,7 +195,7 @@ class RuleRunner:
                 continue
             props = resource.get("Properties") or {}
             payload = props.get("TopicRulePayload") or {}
-            if _truthy(self.stack.resolve(payload.get("RuleDisabled", False))):
+            if truthy(self.stack.resolve(payload.get("RuleDisabled", False))):
                 continue
             name = str(self.stack.resolve(props.get("RuleName", logical)))
             version = str(self.stack.resolve(payload.get("AwsIotSqlVersion", "2015-10-08")))
@@ -254,7 +242,7 @@ class RuleRunner:
                     self._log(f"IoT rules: no function reads {queue}; its messages stay queued")
             except EventSourceConfigError as exc:
                 raise RulesConfigError(f"{rule}: {exc}") from None
-            return SqsAction(queue, use_base64=_truthy(self.stack.resolve(spec.get("UseBase64", False))))
+            return SqsAction(queue, use_base64=truthy(self.stack.resolve(spec.get("UseBase64", False))))
         raise RulesConfigError(
             f"{rule}: the {kind} action is not supported by the local rules engine (supported: Lambda, Sqs)"
         )

@@ -5,7 +5,7 @@
   by the local CA (so the broker can verify it) and registered in moto's IoT
   registry, which then holds its status (ACTIVE, REVOKED) exactly as IoT would;
   everything else in provisioning (thing, policy, principal) is unchanged.
-* The broker (infrastructure/local/broker.py) authorises with the DevicePolicy
+* The broker (infrastructure/local/iot/broker.py) authorises with the DevicePolicy
   of template.yaml and refuses certificates the registry does not list as
   ACTIVE and attached to their thing, at CONNECT and every few seconds while
   connected; provisioning's disconnector (IoT's DeleteConnection in AWS) is
@@ -13,7 +13,7 @@
   ends the old session at once and locks the old certificate out. The
   principal the rules see (principal()) is the registry's certificate id,
   the one the device record keeps.
-* The rules engine (infrastructure/local/rules.py) sees every accepted message
+* The rules engine (infrastructure/local/iot/rules.py) sees every accepted message
   and runs the template's topic rules against the same handler code.
 """
 
@@ -27,10 +27,10 @@ import boto3
 
 from gridpulse.iot import messaging, provisioning
 from infrastructure.cfn import Stack
-from infrastructure.local.broker import LocalBroker
-from infrastructure.local.ca import LocalCA, certificate_id, common_name
-from infrastructure.local.iot_policy import PolicyEvaluator
-from infrastructure.local.rules import RuleRunner
+from infrastructure.local.iot.broker import LocalBroker
+from infrastructure.local.iot.ca import LocalCA, certificate_id, common_name
+from infrastructure.local.iot.policy import PolicyEvaluator
+from infrastructure.local.iot.rules import RuleRunner
 
 
 class LocalIoT:
