@@ -1,5 +1,13 @@
 """Start the real local stack (`python -m infrastructure.local`, what `make run`
-runs) on free ports and drive it over HTTP."""
+runs) on free ports and drive it over HTTP.
+
+Or drive a deployed stack instead: with GRIDPULSE_E2E_API_URL set (the stack's
+`ApiUrl` output), the `stack` fixture is a client of that URL and no local
+stack starts; the admin is GRIDPULSE_E2E_ADMIN_EMAIL / GRIDPULSE_E2E_ADMIN_PASSWORD
+(an admin of that stack). Tests that need what only the local stack has (its
+MQTT broker and CA, the email outbox, its console, its process) are marked
+`local_only(...)` and skip, saying why.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +25,18 @@ import requests
 
 from infrastructure.cfn import ROOT
 
-ADMIN_EMAIL = "ops@gridpulse.example.com"
-ADMIN_PASSWORD = "e2e-admin-password-1"
+REMOTE_API_URL = os.environ.get("GRIDPULSE_E2E_API_URL", "").strip().rstrip("/")
+# The admin the tests log in as: the one the local stack seeds, or the deployed stack's.
+ADMIN_EMAIL = os.environ.get("GRIDPULSE_E2E_ADMIN_EMAIL") or "ops@gridpulse.example.com"
+ADMIN_PASSWORD = os.environ.get("GRIDPULSE_E2E_ADMIN_PASSWORD") or "e2e-admin-password-1"
+
+
+def local_only(why: str) -> pytest.MarkDecorator:
+    """Skip when the suite drives a deployed stack (GRIDPULSE_E2E_API_URL): `why`
+    names what the test needs that only the local stack has."""
+    return pytest.mark.skipif(
+        bool(REMOTE_API_URL), reason=f"needs the local stack ({why}); GRIDPULSE_E2E_API_URL points at a deployed stack"
+    )
 
 
 def _free_port() -> int:
@@ -27,7 +45,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class LocalStack:
+class ApiClient:
+    """HTTP to a stack's API at `base`."""
+
+    base: str
+    output: list[str]  # what the stack printed (a deployed stack's: nothing)
+
+    def request(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+
+    def login(self, login: str, password: str) -> str:
+        key = "email" if "@" in login else "username"
+        response = self.request("POST", "/auth/login", json={key: login, "password": password})
+        assert response.status_code == 200, response.text
+        return response.json()["token"]
+
+
+class DeployedStack(ApiClient):
+    """A stack deployed to AWS, reached at its ApiUrl."""
+
+    def __init__(self, api_url: str):
+        self.base = api_url
+        self.output = []
+
+
+class LocalStack(ApiClient):
     def __init__(self, **overrides: str):
         self.api_port = _free_port()
         self.aws_port = _free_port()
@@ -87,20 +132,6 @@ class LocalStack:
         self._reader.join(timeout=5)
         return self.process.returncode
 
-    # ---------------------------------------------------------- HTTP
-
-    def request(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
-        headers = kwargs.pop("headers", {})
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
-
-    def login(self, login: str, password: str) -> str:
-        key = "email" if "@" in login else "username"
-        response = self.request("POST", "/auth/login", json={key: login, "password": password})
-        assert response.status_code == 200, response.text
-        return response.json()["token"]
-
 
 @contextlib.contextmanager
 def running_stack():
@@ -115,5 +146,10 @@ def running_stack():
 
 @pytest.fixture(scope="session")
 def stack():
+    """The stack under test: the deployed one at GRIDPULSE_E2E_API_URL, else a
+    local stack started for the session."""
+    if REMOTE_API_URL:
+        yield DeployedStack(REMOTE_API_URL)
+        return
     with running_stack() as local:
         yield local

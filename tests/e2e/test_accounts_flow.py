@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, LocalStack
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, LocalStack, local_only
 
 pytestmark = pytest.mark.e2e
 
 
+@local_only("its console output")
 def test_start_up_prints_urls_and_the_admin_login(stack):
     text = "\n".join(stack.output)
     assert f"{stack.base}/docs" in text
@@ -35,6 +36,7 @@ def test_a_person_registers_logs_in_and_out(stack):
     assert again.status_code == 401 and again.json()["error"] == "token_revoked"
 
 
+@local_only("the email outbox, GET /_local/outbox")
 def test_password_reset_from_the_captured_email(stack):
     stack.request(
         "POST", "/auth/register", json={"name": "Bo", "email": "bo.e2e@example.com", "password": "correct-horse-1"}
@@ -106,12 +108,14 @@ def test_bad_input_gets_clear_errors_never_500(stack):
     assert r.status_code == 413
 
 
+@local_only("the local gateway's answers to unknown routes; API Gateway's are its own")
 def test_routes_not_in_the_template_are_404_or_405(stack):
     assert stack.request("GET", "/no/such/route").status_code == 404
     r = stack.request("DELETE", "/auth/login")
     assert r.status_code == 405 and "POST" in r.headers["Allow"]
 
 
+@local_only("/docs and /openapi.json are served by the local gateway")
 def test_api_docs_are_served(stack):
     page = stack.request("GET", "/docs")
     assert page.status_code == 200 and "swagger-ui" in page.text
@@ -125,6 +129,7 @@ def test_health_over_http(stack):
     assert r.status_code == 200 and r.json()["status"] == "healthy"
 
 
+@local_only("starts and stops a local stack of its own")
 def test_ctrl_c_stops_the_stack_cleanly():
     local = LocalStack()
     local.wait_ready()

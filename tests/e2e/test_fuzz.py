@@ -23,9 +23,12 @@ from pathlib import Path
 import pytest
 
 from infrastructure.cfn import ROOT
-from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, LocalStack, running_stack
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, LocalStack, local_only, running_stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    local_only("a stack of its own: the fuzzer deletes and deactivates what it finds, and reads the stack's log"),
+]
 
 SEED = int(os.environ.get("GRIDPULSE_FUZZ_SEED", "20261202"))
 EXAMPLES = int(os.environ.get("GRIDPULSE_FUZZ_EXAMPLES", "15"))

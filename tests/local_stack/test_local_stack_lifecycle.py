@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import LocalStack
+from tests.e2e.conftest import LocalStack, local_only
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, local_only("starts and stops local stacks of its own")]
 
 
 def _wait_exit(local: LocalStack, timeout: float) -> tuple[int | None, float]:

@@ -621,14 +621,16 @@ def test_lifecycle_events_reach_the_presence_rule(make_runner):
 def test_on_publish_never_waits_for_a_handler(make_runner):
     release = threading.Event()
     slow = FakeFunction(lambda event: release.wait(10))
-    runner, _, _ = make_runner(device_events=slow)
+    runner, ingest, _ = make_runner(device_events=slow)
     started = time.monotonic()
     for n in range(3):
         runner.on_publish("gridpulse/light-7/status", json.dumps({"seq": n}).encode(), "light-7")
     telemetry(runner)
     assert time.monotonic() - started < 1.0
     slow.wait_for(1)
-    time.sleep(0.1)  # room for a second worker to (wrongly) start the next event of the same function
+    # The telemetry's batch is delivered after its window: by then the workers have looked
+    # for work again, with the function's next events waiting (room to start one, wrongly).
+    ingest.wait_for(1)
     assert len(slow.events) == 1  # one invocation of a function at a time, as with LocalFunction's lock
     release.set()
     runner.flush()
