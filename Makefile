@@ -34,7 +34,7 @@ test: $(STAMP) $(SAM_STAMP) firmware-test
 	$(PY) -m pytest
 
 unit: $(STAMP)
-	$(PY) -m pytest tests/unit tests/integration
+	$(PY) -m pytest tests/unit tests/integration tests/local_stack -m "not e2e"
 
 bench: $(STAMP)
 	$(PY) -m bench

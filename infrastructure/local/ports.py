@@ -9,7 +9,7 @@ message naming the variable to change, instead of a server thread printing
 "Address already in use" while the rest of the stack waits for it.
 
 A new listener of the local stack is added to `LISTENERS` and takes its
-socket from `bind_all()`'s result; tests/unit/test_local_ports.py checks that
+socket from `bind_all()`'s result; tests/local_stack/test_local_ports.py checks that
 no other module of infrastructure/local binds a port itself.
 """
 
