@@ -8,7 +8,7 @@ Each table prints its baseline measured (or, where stated, computed) in the same
 * dynamodb  (bench/dynamodb.py): DynamoDB requests made by one call of every
   REST route, with AWS mocked by moto exactly as the tests do, and how many of
   them the authenticated-request check costs.
-* ingestion (bench/ingestion.py): readings per second through the SQS
+* ingestion (bench/ingestion): readings per second through the SQS
   ingestion handler, requests and estimated capacity units per message and
   per reading, beside a naive one-put-per-reading design fed the same stream;
   items read by 1-day, 30-day and 365-day energy queries.

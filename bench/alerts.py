@@ -5,17 +5,17 @@ a naive evaluator measured in the same run.
 
 What is measured. AWS is moto's `mock_aws` with the tables, queues and topic
 of template.yaml (bench.stack.mocked_stack). Meters are registered through
-the API exactly as bench/ingestion.py does (its OurDesign: a hotel in
+the API exactly as bench/ingestion does (its OurDesign: a hotel in
 Europe/Lisbon, power rating 5,000 W, so the default max_power_w is 5,500 W),
-and they send bench/ingestion.py's stream (its `day_stream`, seed 1 for every
+and they send bench/ingestion's stream (its `day_stream`, seed 1 for every
 set of meters, so every row sees the same readings): a message every 5
 minutes holding 10 readings 30 s apart of a hotel-room load (base load plus
 an air conditioner cycling), from 11:00 local time. Each message is wrapped
-by bench/ingestion.py's `sqs_record` as the alerts IoT rule (iot_rules/
-alerts.sql, the same SELECT as the telemetry rule) puts it on the AlertsQueue,
+by bench/ingestion's `sqs_record` as the telemetry IoT rule's second action
+(iot_rules/telemetry.sql) puts it on the AlertsQueue,
 and the records go through gridpulse.alerts.pipeline.handle_sqs_batch, the
 AlertEvaluatorFunction's code, one batch per 5-minute tick holding that
-tick's message of every meter (bench/ingestion.py's steady batches). The
+tick's message of every meter (bench/ingestion's steady batches). The
 rules cache (60 s) is emptied before each batch: 5 minutes pass between a
 meter's messages.
 
@@ -51,15 +51,15 @@ AlertEvaluations metric); `raised` and `resolved` are its AlertsRaised and
 AlertsResolved metrics; `notifications` counts the SNS Publish calls recorded
 during the row (each has an MQTT publish beside it, listed under the table).
 DynamoDB requests are recorded and capacity units ESTIMATED exactly as
-bench/ingestion.py does (its Ledger, `item_size` and DynamoDB's item-size
+bench/ingestion does (its capacity.Ledger, `item_size` and DynamoDB's item-size
 rules; transactions 2x); see its docstring. `wall s` and `evaluated/s` time
 the handler calls only; moto runs in-process, so absolute speed is for
 comparing rows, not a prediction for AWS. `handler CPU ms/msg` is process
-CPU in the handler minus CPU inside AWS calls, as in bench/ingestion.py.
+CPU in the handler minus CPU inside AWS calls, as in bench/ingestion.
 
 The side-by-side table: the first row's meters' messages also go through
 gridpulse.telemetry.pipeline.handle_sqs_batch (ingestion), measured as
-bench/ingestion.py measures its steady row (morning preloaded, device
+bench/ingestion measures its steady row (morning preloaded, device
 context emptied before each batch), so a reader sees what one telemetry
 message costs on each path (in AWS every message goes to both queues).
 
@@ -81,7 +81,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bench.ingestion import (
+from bench.ingestion.capacity import Ledger, Usage, item_size
+from bench.ingestion.workload import (
     INTERVAL_S,
     MESSAGE_SPAN_S,
     POWER_RATING_W,
@@ -90,12 +91,10 @@ from bench.ingestion import (
     SIZES,
     STREAM_DATE,
     WINDOW_START_HOUR,
-    Ledger,
     Meter,
     OurDesign,
     Phase,
     Size,
-    Usage,
     day_stream,
     sqs_record,
     steady_batches,
@@ -103,7 +102,7 @@ from bench.ingestion import (
 from bench.stack import mocked_stack
 from bench.table import render
 
-SEED = 1  # bench/ingestion.py's steady meters: the same readings
+SEED = 1  # bench/ingestion's steady meters: the same readings
 HISTORY_DAYS = 3  # days replayed before the window (the anomaly check needs 3)
 MESSAGES_PER_DAY = 86_400 // MESSAGE_SPAN_S
 QUIET_RULES = {"spike_factor": 100, "anomaly": False}  # the air conditioner cycling is not a breach
@@ -228,7 +227,7 @@ class Measurement:
 
 
 class AlertPath:
-    """Meters (bench/ingestion.py's OurDesign), their warm evaluation state,
+    """Meters (bench/ingestion's OurDesign), their warm evaluation state,
     and records through the alert evaluator's handle_sqs_batch."""
 
     def __init__(self, stack, ledger: Ledger, ours: OurDesign):
@@ -295,7 +294,6 @@ class AlertPath:
         """The largest evaluation state item of these meters (read back)."""
         import boto3
 
-        from bench.ingestion import item_size
         from gridpulse.data.alerts import ALERTS_TABLE, AlertStateItem
 
         client = boto3.client("dynamodb")
@@ -427,7 +425,7 @@ def measure(size_name: str = "full") -> Measurement:
         for meters in (quiet, default, breach):
             path.warm_up(meters)
 
-        # Ingestion of the first row's messages: bench/ingestion.py's steady row.
+        # Ingestion of the first row's messages: bench/ingestion's steady row.
         ours.preload_morning(quiet)
         ingestion = Phase("ingestion: steady (1 message per meter per batch)", checked=False)
         ours.deliver(ingestion, steady_batches(quiet, size), fresh_context=True)
@@ -530,7 +528,7 @@ def report(m: Measurement) -> int:
     )
     readings = size.devices * size.messages * READINGS_PER_MESSAGE
     print(
-        f"Stream per row: bench/ingestion.py's, {size.devices} meters x {size.messages} messages x "
+        f"Stream per row: bench/ingestion's, {size.devices} meters x {size.messages} messages x "
         f"{READINGS_PER_MESSAGE} readings {INTERVAL_S} s apart = {readings:,} readings, {STREAM_DATE} from "
         f"{WINDOW_START_HOUR}:00 {SITE_TZ}; evaluation state warmed with {HISTORY_DAYS} days of history; "
         f"power rating {POWER_RATING_W:,} W (max_power_w {POWER_RATING_W * 1.1:,.0f} W)"
@@ -576,7 +574,7 @@ def report(m: Measurement) -> int:
 
     print()
     print(
-        "Write and read capacity units, ESTIMATED from the recorded requests and responses (bench/ingestion.py's "
+        "Write and read capacity units, ESTIMATED from the recorded requests and responses (bench/ingestion's "
         "Ledger and item-size rules)"
     )
     table = []
@@ -649,7 +647,7 @@ def report(m: Measurement) -> int:
     ing = m.ingestion
     print(
         "Per telemetry message, both paths fed the same messages (in AWS every message goes to both queues; "
-        "ingestion measured as bench/ingestion.py's steady row)"
+        "ingestion measured as bench/ingestion's steady row)"
     )
     side = [
         ["ingestion (IngestFunction)", ing.usage, ing.messages, ing.readings, ing.wall_s, ing.own_cpu_ms_per_message],

@@ -1,7 +1,7 @@
 """What one meter costs per month on AWS: our ingestion design beside the naive one.
 
 What is computed. The DynamoDB figures are MEASURED in this run by
-bench/ingestion.py (requests, estimated write/read capacity units and stored
+bench/ingestion (requests, estimated write/read capacity units and stored
 bytes per message and per reading, for our design's steady row and the naive
 row); everything else is list prices times counts that follow from one
 reading every 30 s: 86,400 readings in a 30-day month.
@@ -324,7 +324,7 @@ def run(size_name: str = "full", measurement=None) -> int:
 
         measurement = ingestion.measure(size_name)
         print(
-            f"(DynamoDB figures measured just now by bench/ingestion.py in {measurement.elapsed_s:.1f} s; "
+            f"(DynamoDB figures measured just now by bench/ingestion in {measurement.elapsed_s:.1f} s; "
             f"`--only ingestion` prints them)"
         )
     return report(measurement)

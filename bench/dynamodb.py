@@ -5,9 +5,9 @@ identity of template.yaml created exactly as the tests' `aws` fixture does;
 every handler runs in-process behind the API Gateway stand-in
 (infrastructure/local/gateway.py), driven by a werkzeug test client. One
 scripted session (register, log in, ... delete, health) calls each route once,
-and every AWS request made during that call is recorded by wrapping
-botocore's BaseClient._make_api_call, as the tests' `dynamodb_calls` fixture
-does. The count is of requests, whatever the client (PynamoDB or boto3).
+and every AWS request made during that call is recorded by
+bench.calls.CallRecorder (it wraps botocore's BaseClient._make_api_call), the
+recorder of the tests' `dynamodb_calls` fixture. The count is of requests, whatever the client (PynamoDB or boto3).
 
 How to read it: `DynamoDB requests` is how many the call made and
 `operations` names them; `of which auth` is how many of those the
@@ -29,6 +29,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from bench.calls import CallRecorder
 from bench.stack import mocked_stack
 from bench.table import render
 
@@ -55,42 +56,38 @@ class Call:
     other: list[str] = field(default_factory=list)
 
 
-class Recorder:
-    """Every AWS request, tagged with whether it happened inside the auth check."""
+class Recorder(CallRecorder):
+    """Every AWS request (bench.calls.CallRecorder), tagged "auth" when made inside the auth check."""
 
     def __init__(self):
-        self.requests: list[tuple[str, str, bool]] = []  # (service, operation, inside authenticate)
-        self.in_auth = False
+        super().__init__()
         self.auth_checks = 0
+
+    @property
+    def requests(self) -> list[tuple[str, str, bool]]:
+        """(service, operation, inside authenticate) of every request."""
+        return [(c.service, c.operation, c.tag == "auth") for c in self.records]
 
     @contextlib.contextmanager
     def installed(self):
-        import botocore.client
-
         from gridpulse.domain import users
 
-        original_call = botocore.client.BaseClient._make_api_call
         original_authenticate = users.authenticate
         recorder = self
 
-        def recording(client, operation_name, api_params):
-            recorder.requests.append((client.meta.service_model.service_name, operation_name, recorder.in_auth))
-            return original_call(client, operation_name, api_params)
-
         def authenticate(*args, **kwargs):
-            recorder.in_auth = True
+            recorder.tag = "auth"
             recorder.auth_checks += 1
             try:
                 return original_authenticate(*args, **kwargs)
             finally:
-                recorder.in_auth = False
+                recorder.tag = None
 
-        botocore.client.BaseClient._make_api_call = recording
         users.authenticate = authenticate  # gridpulse.api calls it through the module
         try:
-            yield self
+            with super().installed():
+                yield self
         finally:
-            botocore.client.BaseClient._make_api_call = original_call
             users.authenticate = original_authenticate
 
 
@@ -128,7 +125,7 @@ class Session:
         api_key: str | None = None,
     ):
         """One recorded call; returns the response body."""
-        self.recorder.requests.clear()
+        self.recorder.clear()
         self.recorder.auth_checks = 0
         status, data = self.request(method, path, body, token, api_key)
         self._record(Call(route, status, expect, authenticated=self.recorder.auth_checks > 0))
@@ -136,7 +133,7 @@ class Session:
 
     def measure_background(self, label: str, work) -> None:
         """One recorded run of what an event-driven function does (no HTTP)."""
-        self.recorder.requests.clear()
+        self.recorder.clear()
         self.recorder.auth_checks = 0
         work()
         self._record(Call(label, 200, 200, authenticated=False))

@@ -5,6 +5,11 @@ environments from template.yaml through this module, so that what runs on a
 laptop cannot drift from what `sam deploy` creates. It understands the short
 intrinsic tags (!Ref, !Sub, !GetAtt, !If, !Equals, !Not, !Join, !Select) and
 the parts of the SAM/CloudFormation resources that the stack uses.
+
+`Stack.functions()` applies the template's `Globals.Function` the way SAM
+does (`merge_globals`), so every reader sees a function's full properties
+(Handler, Runtime, MemorySize, Timeout, Environment...) whether they are
+declared on the function or once in Globals.
 """
 
 from __future__ import annotations
@@ -42,6 +47,31 @@ _Loader.add_multi_constructor("!", _tag)
 
 def load(path: pathlib.Path = TEMPLATE) -> dict:
     return yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+
+
+def _is_intrinsic(value: Any) -> bool:
+    """{"Ref": ...}, {"Fn::Sub": ...}...: a value, not a map to merge."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    key = str(next(iter(value)))
+    return key == "Ref" or key.startswith("Fn::")
+
+
+def merge_globals(global_value: Any, local_value: Any) -> Any:
+    """A resource property with its Globals value, as SAM merges them: maps
+    merge key by key (recursively), lists are the global items then the
+    local ones, and anything else (a string, a number, an intrinsic function)
+    declared on the resource replaces the global value."""
+    if isinstance(global_value, dict) and isinstance(local_value, dict):
+        if _is_intrinsic(global_value) or _is_intrinsic(local_value):
+            return local_value
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = merge_globals(global_value[key], value) if key in global_value else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return global_value + local_value
+    return local_value
 
 
 @dataclass
@@ -146,13 +176,18 @@ class Stack:
     # ------------------------------------------------------------ functions
 
     def functions(self) -> dict[str, dict]:
-        return self.resources("AWS::Serverless::Function")
+        """Every AWS::Serverless::Function, its Properties merged with
+        Globals.Function (`merge_globals`). The dicts are new on each call:
+        change the template itself, not what this returns."""
+        glob = (self.template.get("Globals") or {}).get("Function") or {}
+        return {
+            logical: {**res, "Properties": merge_globals(glob, res.get("Properties") or {})}
+            for logical, res in self.resources("AWS::Serverless::Function").items()
+        }
 
     def function_environment(self, logical: str) -> dict[str, str]:
-        glob = (self.template.get("Globals") or {}).get("Function") or {}
-        env = dict(((glob.get("Environment") or {}).get("Variables")) or {})
         props = self.functions()[logical]["Properties"]
-        env.update(((props.get("Environment") or {}).get("Variables")) or {})
+        env = ((props.get("Environment") or {}).get("Variables")) or {}
         return {k: str(self.resolve(v)) for k, v in env.items()}
 
     def api_routes(self) -> list[tuple[str, str, str]]:

@@ -28,10 +28,10 @@ os.environ.update(
 )
 
 import boto3  # noqa: E402
-import botocore.client  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from bench.calls import CallRecorder  # noqa: E402
 from infrastructure.cfn import Stack, load  # noqa: E402
 from infrastructure.local.resources import create_all, function_environment, table_request  # noqa: E402
 
@@ -85,31 +85,13 @@ def aws(monkeypatch):
     _reset_caches()
 
 
-class CallRecorder:
-    def __init__(self):
-        self.calls: list[tuple[str, str]] = []
-
-    def dynamodb(self) -> list[str]:
-        return [op for service, op in self.calls if service == "dynamodb"]
-
-    def clear(self) -> None:
-        self.calls.clear()
+SCAN_REFUSAL = "a DynamoDB Scan was made; every list must be a Query on a key or index"
 
 
 @pytest.fixture(autouse=True)
 def dynamodb_calls(monkeypatch):
-    """Record every AWS call; fail on any DynamoDB Scan."""
-    recorder = CallRecorder()
-    original = botocore.client.BaseClient._make_api_call
-
-    def recording(self, operation_name, api_params):
-        service = self.meta.service_model.service_name
-        recorder.calls.append((service, operation_name))
-        if service == "dynamodb" and operation_name == "Scan":
-            raise AssertionError("a DynamoDB Scan was made; every list must be a Query on a key or index")
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    """Record every AWS call (bench.calls.CallRecorder, the benchmarks' recorder); fail on any DynamoDB Scan."""
+    recorder = CallRecorder(forbid={("dynamodb", "Scan"): SCAN_REFUSAL}).install(monkeypatch)
     yield recorder
     scans = [c for c in recorder.calls if c == ("dynamodb", "Scan")]
     assert not scans, "a DynamoDB Scan was made"

@@ -121,6 +121,19 @@ def load_functions(stack: Stack, default_instances: int = 64) -> dict[str, Local
     return functions
 
 
+def _cors(stack: Stack) -> dict[str, str]:
+    """AllowOrigin and AllowHeaders of the template's API `Cors` (declared
+    there once; SAM writes them as quoted strings: "'*'"), what a preflight
+    answers with. The allowed methods are the route's own."""
+    cors = {}
+    for res in stack.resources("AWS::Serverless::Api").values():
+        declared = (res.get("Properties") or {}).get("Cors") or {}
+        for key in ("AllowOrigin", "AllowHeaders"):
+            if key in declared:
+                cors[key] = str(stack.resolve(declared[key])).strip("'")
+    return cors
+
+
 def _werkzeug_path(path: str) -> str:
     """/users/{user_id} -> /users/<user_id>; {proxy+} -> <path:proxy>."""
     path = re.sub(r"\{(\w+)\+\}", r"<path:\1>", path)
@@ -150,6 +163,7 @@ class Gateway:
         self.outbox = outbox
         self.log = log
         self.run_schedule = run_schedule
+        self.cors = _cors(stack)
         rules = []
         for method, path, logical in stack.api_routes():
             rules.append(Rule(_werkzeug_path(path), methods=[method], endpoint=(logical, path)))
@@ -257,9 +271,11 @@ class Gateway:
             return _error(404, "route_not_found", f"No route {request.path}.")
         except MethodNotAllowed as exc:
             response = Response(status=204)
-            response.headers["Access-Control-Allow-Origin"] = "*"
+            if "AllowOrigin" in self.cors:
+                response.headers["Access-Control-Allow-Origin"] = self.cors["AllowOrigin"]
             response.headers["Access-Control-Allow-Methods"] = ",".join(sorted(exc.valid_methods or []))
-            response.headers["Access-Control-Allow-Headers"] = "Authorization,Content-Type,X-API-Key,Idempotency-Key"
+            if "AllowHeaders" in self.cors:
+                response.headers["Access-Control-Allow-Headers"] = self.cors["AllowHeaders"]
             return response
         return Response(status=204)
 

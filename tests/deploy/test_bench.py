@@ -74,7 +74,7 @@ def test_bench_alert_table_runs_small():
 
 
 def test_item_sizes_follow_dynamodb_rules():
-    from bench.ingestion import item_size, number_size, rru, wru
+    from bench.ingestion.capacity import item_size, number_size, rru, wru
 
     assert number_size("1000") == 2 and number_size("123.45") == 4 and number_size("0.001") == 2
     item = {"pk": {"S": "device#1"}, "on": {"BOOL": True}, "l": {"L": [{"N": "7"}]}, "m": {"M": {"a": {"S": "xy"}}}}

@@ -98,9 +98,18 @@ def test_every_built_handler_imports_with_only_its_artifacts_and_layer(tmp_path)
         assert json.loads(result.stdout.strip().splitlines()[-1]), logical
 
 
-def _policy_statements(function: dict) -> list[dict]:
+def _policy_statements(function: dict, resources: dict) -> list[dict]:
+    """The function's inline statements plus those of the template's own
+    managed policies it references (`!Ref CallerAuthenticationPolicy`)."""
     statements = []
     for policy in function["Properties"].get("Policies") or []:
+        if isinstance(policy, dict) and set(policy) == {"Ref"}:
+            managed = resources.get(policy["Ref"]) or {}
+            assert managed.get("Type") == "AWS::IAM::ManagedPolicy", (
+                f"{policy['Ref']}: functions use inline statements or this template's managed policies "
+                "(no broad AWS managed policies)"
+            )
+            policy = managed["Properties"]["PolicyDocument"]
         assert isinstance(policy, dict) and "Statement" in policy, (
             "functions use inline statements (no broad managed policies)"
         )
@@ -115,7 +124,7 @@ NO_RESOURCE_LEVEL = {"iot:CreateKeysAndCertificate", "iot:DescribeEndpoint"}
 def test_functions_have_least_privilege_policies():
     stack = Stack(load())
     for logical, function in stack.functions().items():
-        for statement in _policy_statements(function):
+        for statement in _policy_statements(function, stack.resources()):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert all("*" not in a for a in actions), f"{logical}: wildcard action {actions}"
             if statement["Resource"] == "*":
@@ -146,3 +155,57 @@ def test_every_function_logs_to_a_log_group_with_retention():
         group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert resources[group]["Type"] == "AWS::Logs::LogGroup"
         assert "RetentionInDays" in resources[group]["Properties"], logical
+
+
+def test_shared_function_settings_are_declared_once_in_globals():
+    """What every function shares lives in Globals.Function; a function
+    declares only what differs. Readers of the template still see each
+    function's full properties (infrastructure.cfn merges Globals)."""
+    template = load()
+    glob = template["Globals"]["Function"]
+    assert {"Handler", "Runtime", "Architectures", "Layers", "Timeout", "Tracing", "Environment"} <= set(glob)
+    for logical, res in Stack(template).resources("AWS::Serverless::Function").items():
+        own = res["Properties"]
+        repeated = [key for key in own if key in glob and own[key] == glob[key]]
+        assert not repeated, f"{logical} repeats Globals: {repeated}"
+        merged = Stack(template).functions()[logical]["Properties"]
+        assert merged["Handler"] == glob["Handler"] and merged["Layers"] == glob["Layers"], logical
+        variables = merged["Environment"]["Variables"]
+        assert set(glob["Environment"]["Variables"]) <= set(variables), logical
+        assert set((own.get("Environment") or {}).get("Variables") or {}) <= set(variables), logical
+
+
+def test_caller_authentication_policy_goes_to_exactly_the_functions_with_bearer_routes():
+    stack = Stack(load())
+    assert stack.resources()["CallerAuthenticationPolicy"]["Type"] == "AWS::IAM::ManagedPolicy"
+    spec = json.loads((ROOT / "openapi.json").read_text())
+    bearer = {
+        logical
+        for method, path, logical in stack.api_routes()
+        if any("bearer" in requirement for requirement in spec["paths"][path][method.lower()].get("security") or [])
+    }
+    attached = {
+        logical
+        for logical, function in stack.functions().items()
+        if {"Ref": "CallerAuthenticationPolicy"} in (function["Properties"].get("Policies") or [])
+    }
+    assert attached == bearer
+
+
+def test_every_sqs_source_has_its_own_dead_letter_queue_named_for_it():
+    stack = Stack(load())
+    queues = stack.resources("AWS::SQS::Queue")
+    sources = {
+        event["Properties"]["Queue"]["Fn::GetAtt"][0]
+        for function in stack.functions().values()
+        for event in (function["Properties"].get("Events") or {}).values()
+        if event["Type"] == "SQS"
+    }
+    assert sources
+    for source in sources:
+        redrive = queues[source]["Properties"]["RedrivePolicy"]
+        target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert target == source.removesuffix("Queue") + "DeadLetterQueue", source
+        assert target not in sources, source
+        name = stack.resolve(queues[target]["Properties"]["QueueName"])
+        assert name == stack.resolve(queues[source]["Properties"]["QueueName"]) + "-dlq", source

@@ -37,7 +37,6 @@ def test_every_rule_file_parses():
     filters = {path.name: parse(path.read_text()).topic_filter for path in RULES.glob("*.sql")}
     assert filters == {
         "telemetry.sql": "gridpulse/+/telemetry",
-        "alerts.sql": "gridpulse/+/telemetry",
         "light_status.sql": "gridpulse/+/status",
         "presence.sql": "$aws/events/presence/+/+",
     }

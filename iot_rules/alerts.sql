@@ -1,1 +1,0 @@
-SELECT *, topic(2) AS thing_name, clientid() AS client_id, principal() AS principal, timestamp() AS received_at FROM 'gridpulse/+/telemetry' WHERE topic(2) = clientid()
