@@ -11,7 +11,7 @@ does. The count is of requests, whatever the client (PynamoDB or boto3).
 
 How to read it: `DynamoDB requests` is how many the call made and
 `operations` names them; `of which auth` is how many of those the
-authenticated-request check (gridpulse.domain.users.authenticate) made, or `-`
+authenticated-request check (gridpulse.accounts.authentication.authenticate) made, or `-`
 when the route does not authenticate; `other AWS calls` lists requests to
 other services. The line under the table compares the measured auth check with
 a design that keeps revoked tokens in their own items: that baseline is
@@ -67,10 +67,10 @@ class Recorder:
     def installed(self):
         import botocore.client
 
-        from gridpulse.domain import users
+        from gridpulse.accounts import authentication
 
         original_call = botocore.client.BaseClient._make_api_call
-        original_authenticate = users.authenticate
+        original_authenticate = authentication.authenticate
         recorder = self
 
         def recording(client, operation_name, api_params):
@@ -86,12 +86,12 @@ class Recorder:
                 recorder.in_auth = False
 
         botocore.client.BaseClient._make_api_call = recording
-        users.authenticate = authenticate  # gridpulse.api calls it through the module
+        authentication.authenticate = authenticate  # gridpulse.api calls it through the module
         try:
             yield self
         finally:
             botocore.client.BaseClient._make_api_call = original_call
-            users.authenticate = original_authenticate
+            authentication.authenticate = original_authenticate
 
 
 def summary(operations: list[str]) -> str:
@@ -156,7 +156,7 @@ def _send_queued_resets(stack) -> None:
     """What PasswordResetFunction does with the reset queue (its SQS event)."""
     import boto3
 
-    from gridpulse.domain.users import handle_reset_requests
+    from gridpulse.accounts.password_reset import handle_reset_requests
 
     sqs = boto3.client("sqs")
     url = stack.physical["PasswordResetQueue"]
@@ -168,7 +168,7 @@ def _send_queued_resets(stack) -> None:
 
 def scenario(api: Session, stack) -> None:
     """Each route once, in an order where each call has what it needs."""
-    from gridpulse.domain.users import ensure_admin
+    from gridpulse.accounts.users import ensure_admin
     from infrastructure.local.outbox import sent_emails
 
     ensure_admin(*ADMIN)  # seeding, not counted

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from gridpulse.alerts import rules, service
+from gridpulse.alerts.schemas import AlertOut, AlertRulesIn, AlertRulesOut, AlertsPage, ManualAlertIn
 from gridpulse.api import (
     BEARER,
     STAFF,
@@ -20,10 +21,9 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
-from gridpulse.domain import devices
+from gridpulse.devices import service as devices
 from gridpulse.errors import NotFound
 from gridpulse.pagination import parse_limit
-from gridpulse.schemas.alerts import AlertOut, AlertRulesIn, AlertRulesOut, AlertsPage, ManualAlertIn
 
 app = create_app()
 
