@@ -22,7 +22,6 @@ from gridpulse.api import (
     status_doc,
 )
 from gridpulse.devices import service as devices
-from gridpulse.errors import NotFound
 from gridpulse.pagination import parse_limit
 
 app = create_app()
@@ -54,8 +53,7 @@ def list_alerts(
 )
 def user_alerts(user_id: str, status: Status = None, limit: Limit = None, next_token: NextToken = None) -> AlertsPage:
     caller, _ = current_user(app)
-    if not caller.is_admin and caller.user_id != user_id:
-        raise NotFound("No such user.", code="user_not_found")
+    caller.require_self_or_admin(user_id)
     return service.list_alerts(
         caller, _filters(status, None, None, None), parse_limit(limit), next_token, user_id=user_id
     )

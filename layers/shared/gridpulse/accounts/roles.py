@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from gridpulse.errors import Forbidden
+from gridpulse.errors import Forbidden, NotFound
 
 
 class Role(str, Enum):
@@ -30,6 +30,13 @@ class Caller:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.admin
+
+    def require_self_or_admin(self, user_id: str) -> None:
+        """What a caller may see of another user: itself, or anyone when admin;
+        anything else is 404 (as for a user that does not exist), so that
+        user ids cannot be probed."""
+        if not self.is_admin and self.user_id != user_id:
+            raise NotFound("No such user.", code="user_not_found")
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:

@@ -125,8 +125,7 @@ def ensure_admin(email: str, password: str, name: str = "GridPulse admin") -> tu
 
 def get_visible_user(caller: Caller, user_id: str) -> UserItem:
     """Self or admin; anyone else gets 404 so that ids cannot be probed."""
-    if not caller.is_admin and caller.user_id != user_id:
-        raise NotFound("No such user.", code="user_not_found")
+    caller.require_self_or_admin(user_id)
     user = load_user(user_id)
     if user is None:
         raise NotFound("No such user.", code="user_not_found")

@@ -447,8 +447,7 @@ def owned_items(
     caller: Caller, user_id: str, limit: int, next_token: str | None
 ) -> tuple[list[DeviceItem], str | None]:
     """A page of the devices a user owns (self or admin; anyone else: 404)."""
-    if not caller.is_admin and caller.user_id != user_id:
-        raise NotFound("No such user.", code="user_not_found")
+    caller.require_self_or_admin(user_id)
     result = DeviceItem.by_owner.query(
         user_id,
         DeviceItem.owner_sk.startswith("device#"),
