@@ -294,7 +294,7 @@ class AlertPath:
         """The largest evaluation state item of these meters (read back)."""
         import boto3
 
-        from gridpulse.data.alerts import ALERTS_TABLE, AlertStateItem
+        from gridpulse.alerts.data import ALERTS_TABLE, AlertStateItem
 
         client = boto3.client("dynamodb")
         return max(
@@ -309,7 +309,7 @@ class AlertPath:
     @staticmethod
     def alert_items(meters: list[Meter]) -> list:
         """Every alert item of these meters (read back, outside any measurement)."""
-        from gridpulse.data.alerts import AlertItem
+        from gridpulse.alerts.data import AlertItem
 
         return [a for m in meters for a in AlertItem.by_device.query(m.device_id)]
 
@@ -346,7 +346,7 @@ class NaiveEvaluator:
     def __init__(self):
         import boto3
 
-        from gridpulse.data.devices import DEVICES_TABLE
+        from gridpulse.devices.data import DEVICES_TABLE
         from gridpulse.settings import get_settings
 
         self.client = boto3.client("dynamodb")
@@ -362,8 +362,8 @@ class NaiveEvaluator:
 
     def handle(self, event: dict) -> dict:
         from gridpulse.alerts.rules import defaults
-        from gridpulse.data.devices import DeviceItem
-        from gridpulse.iot.provisioning import device_id_for
+        from gridpulse.devices.data import DeviceItem
+        from gridpulse.devices.provisioning import device_id_for
 
         for record in event["Records"]:
             body = json.loads(record["body"])
@@ -623,7 +623,7 @@ def report(m: Measurement) -> int:
             f"{r.label.split(' (')[0]} {r.clients_created} ({r.per_message(r.client_cpu_s * 1000):.1f} ms/msg)"
             for r in rows
         )
-        + ". Transactions share one cached connection per container (gridpulse.data.base.connection), so a "
+        + ". Transactions share one cached connection per container (gridpulse.dynamodb.connection), so a "
         "client is created once, not per alert raised or resolved."
     )
     print(

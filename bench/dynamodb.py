@@ -11,7 +11,7 @@ recorder of the tests' `dynamodb_calls` fixture. The count is of requests, whate
 
 How to read it: `DynamoDB requests` is how many the call made and
 `operations` names them; `of which auth` is how many of those the
-authenticated-request check (gridpulse.domain.users.authenticate) made, or `-`
+authenticated-request check (gridpulse.accounts.authentication.authenticate) made, or `-`
 when the route does not authenticate; `other AWS calls` lists requests to
 other services. The line under the table compares the measured auth check with
 a design that keeps revoked tokens in their own items: that baseline is
@@ -70,9 +70,9 @@ class Recorder(CallRecorder):
 
     @contextlib.contextmanager
     def installed(self):
-        from gridpulse.domain import users
+        from gridpulse.accounts import authentication
 
-        original_authenticate = users.authenticate
+        original_authenticate = authentication.authenticate
         recorder = self
 
         def authenticate(*args, **kwargs):
@@ -83,12 +83,12 @@ class Recorder(CallRecorder):
             finally:
                 recorder.tag = None
 
-        users.authenticate = authenticate  # gridpulse.api calls it through the module
+        authentication.authenticate = authenticate  # gridpulse.api calls it through the module
         try:
             with super().installed():
                 yield self
         finally:
-            users.authenticate = original_authenticate
+            authentication.authenticate = original_authenticate
 
 
 def summary(operations: list[str]) -> str:
@@ -153,7 +153,7 @@ def _send_queued_resets(stack) -> None:
     """What PasswordResetFunction does with the reset queue (its SQS event)."""
     import boto3
 
-    from gridpulse.domain.users import handle_reset_requests
+    from gridpulse.accounts.password_reset import handle_reset_requests
 
     sqs = boto3.client("sqs")
     url = stack.physical["PasswordResetQueue"]
@@ -165,7 +165,7 @@ def _send_queued_resets(stack) -> None:
 
 def scenario(api: Session, stack) -> None:
     """Each route once, in an order where each call has what it needs."""
-    from gridpulse.domain.users import ensure_admin
+    from gridpulse.accounts.users import ensure_admin
     from infrastructure.local.outbox import sent_emails
 
     ensure_admin(*ADMIN)  # seeding, not counted

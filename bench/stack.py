@@ -53,9 +53,9 @@ def configure_environment() -> None:
 def reset_caches() -> None:
     """Forget settings, signing key, clients and device contexts (the tests' `_reset_caches`)."""
     from gridpulse.aws import reset_clients
+    from gridpulse.devices.context import forget_context
     from gridpulse.security.secrets import jwt_signing_key
     from gridpulse.settings import get_settings
-    from gridpulse.telemetry.ingest import forget_context
 
     get_settings.cache_clear()
     jwt_signing_key.cache_clear()

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("set USERS_TABLE to the stack's UsersTableName output")
     password = os.environ.get("GRIDPULSE_ADMIN_PASSWORD") or getpass.getpass("Admin password: ")
 
-    from gridpulse.domain.users import ensure_admin
+    from gridpulse.accounts.users import ensure_admin
 
     user, created = ensure_admin(args.email, password, name=args.name)
     print(f"{'created' if created else 'already exists'}: {user.email} ({user.user_id}, role {user.role})")

@@ -57,10 +57,10 @@ for _key, _value in _predicted_environment().items():
 def _reset_caches() -> None:
     from gridpulse.alerts.rules import forget as forget_rules
     from gridpulse.aws import reset_clients
+    from gridpulse.devices.context import forget_context
     from gridpulse.pagination import reset_key as reset_page_key
     from gridpulse.security.secrets import jwt_signing_key
     from gridpulse.settings import get_settings
-    from gridpulse.telemetry.ingest import forget_context
 
     get_settings.cache_clear()
     jwt_signing_key.cache_clear()
@@ -79,7 +79,7 @@ def aws(monkeypatch):
             monkeypatch.setenv(key, value)
         # moto has no iot-data DeleteConnection: sessions ended by revocation are recorded instead.
         stack.disconnected = []
-        monkeypatch.setattr("gridpulse.iot.provisioning.disconnector", stack.disconnected.append)
+        monkeypatch.setattr("gridpulse.devices.provisioning.disconnector", stack.disconnected.append)
         _reset_caches()
         yield stack
     _reset_caches()
@@ -192,7 +192,7 @@ class ApiClient:
 
 @pytest.fixture
 def admin_token(api):
-    from gridpulse.domain.users import ensure_admin
+    from gridpulse.accounts.users import ensure_admin
 
     ensure_admin("root@gridpulse.example.com", "root-password-1")
     return api.login("root@gridpulse.example.com", "root-password-1")

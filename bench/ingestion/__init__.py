@@ -38,7 +38,7 @@ units ESTIMATED from the request and response payloads (capacity.py).
 
 The energy-query table: a separate meter gets 365 day rollup items written
 directly (not through ingestion, which would take too long under moto) in the
-shape rollups._write_day writes; then gridpulse.telemetry.queries.energy
+shape rollups._write_day writes; then gridpulse.telemetry.service.energy
 asks for 1 day by hour, 30 days by day and 365 days by month, and the items
 DynamoDB returned are counted from the recorded Query responses.
 

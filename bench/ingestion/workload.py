@@ -233,7 +233,7 @@ class OurDesign:
             response.close()
 
     def _admin_token(self) -> str:
-        from gridpulse.domain.users import ensure_admin
+        from gridpulse.accounts.users import ensure_admin
 
         ensure_admin("root@gridpulse.example.com", "root-password-1")
         response = self.client.post(
@@ -262,8 +262,9 @@ class OurDesign:
 
     def preload_morning(self, meters: list[Meter]) -> None:
         """The day's readings before the window: one backlog ingest per meter, not measured."""
+        from gridpulse.devices.context import context_for
         from gridpulse.observability import metrics
-        from gridpulse.telemetry.ingest import Message, context_for, ingest
+        from gridpulse.telemetry.ingest import Message, ingest
 
         for meter in meters:
             messages = [Message(meter.messages[i], meter.sent_at[i], "mqtt") for i in range(meter.first_window)]
@@ -271,14 +272,14 @@ class OurDesign:
         metrics.clear_metrics()
 
     def day_kwh(self, meter: Meter) -> float:
-        from gridpulse.data.telemetry import DayItem, day_sk, device_pk
+        from gridpulse.telemetry.data import DayItem, day_sk, device_pk
 
         return float(DayItem.get(device_pk(meter.device_id), day_sk(STREAM_DATE.isoformat()), consistent_read=True).kwh)
 
     def deliver(self, phase: Phase, batches: list[list[tuple[Meter, int]]], fresh_context: bool) -> None:
         """Each batch through handle_sqs_batch, timed; costing afterwards."""
+        from gridpulse.devices.context import forget_context
         from gridpulse.observability import metrics
-        from gridpulse.telemetry.ingest import forget_context
         from gridpulse.telemetry.pipeline import handle_sqs_batch
 
         events = [{"Records": [sqs_record(m, i, self.queue_arn) for m, i in batch]} for batch in batches]
@@ -302,7 +303,7 @@ class OurDesign:
         """(bytes per reading, readings per item) of the raw items written in the window (read back)."""
         import boto3
 
-        from gridpulse.data.telemetry import TELEMETRY_TABLE, device_pk
+        from gridpulse.telemetry.data import TELEMETRY_TABLE, device_pk
 
         client = boto3.client("dynamodb")
         total, readings, items = 0, 0, 0
@@ -448,7 +449,7 @@ class NaiveDesign:
 def seed_year(device_id: str, tz_name: str) -> None:
     """365 day rollups and their month rollups written directly, in the shape
     rollups._write_day and rollups._record_day_in_month write."""
-    from gridpulse.data.telemetry import DayItem, MonthItem, day_sk, device_pk, month_sk
+    from gridpulse.telemetry.data import DayItem, MonthItem, day_sk, device_pk, month_sk
     from gridpulse.telemetry.readings import Reading
     from gridpulse.telemetry.rollups import HOUR_MS, day_bounds_ms
 
@@ -508,8 +509,8 @@ def seed_year(device_id: str, tz_name: str) -> None:
 
 
 def measure_queries(ledger: Ledger) -> list[QueryRow]:
-    from gridpulse.telemetry.ingest import DeviceContext
-    from gridpulse.telemetry.queries import energy
+    from gridpulse.devices.context import DeviceContext
+    from gridpulse.telemetry.service import energy
 
     context = DeviceContext(device_id="bench-year-meter", owner_id="bench", tz=SITE_TZ, max_power_w=15_000.0)
     seed_year(context.device_id, context.tz)

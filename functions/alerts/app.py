@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from gridpulse.alerts import rules, service
+from gridpulse.alerts.schemas import AlertOut, AlertRulesIn, AlertRulesOut, AlertsPage, ManualAlertIn
 from gridpulse.api import (
     BEARER,
     STAFF,
@@ -20,10 +21,8 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
-from gridpulse.domain import devices
-from gridpulse.errors import NotFound
+from gridpulse.devices import service as devices
 from gridpulse.pagination import parse_limit
-from gridpulse.schemas.alerts import AlertOut, AlertRulesIn, AlertRulesOut, AlertsPage, ManualAlertIn
 
 app = create_app()
 
@@ -54,8 +53,7 @@ def list_alerts(
 )
 def user_alerts(user_id: str, status: Status = None, limit: Limit = None, next_token: NextToken = None) -> AlertsPage:
     caller, _ = current_user(app)
-    if not caller.is_admin and caller.user_id != user_id:
-        raise NotFound("No such user.", code="user_not_found")
+    caller.require_self_or_admin(user_id)
     return service.list_alerts(
         caller, _filters(status, None, None, None), parse_limit(limit), next_token, user_id=user_id
     )

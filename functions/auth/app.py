@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
+from gridpulse.accounts import password_reset, sessions, users
+from gridpulse.accounts.schemas import ForgotPasswordIn, LoginIn, RegisterIn, ResetPasswordIn, SessionOut, UserOut
 from gridpulse.api import BEARER, create_app, current_user, json_response, lambda_handler, status_doc
-from gridpulse.domain import users
-from gridpulse.schemas.common import MessageOut
-from gridpulse.schemas.users import ForgotPasswordIn, LoginIn, RegisterIn, ResetPasswordIn, SessionOut, UserOut
+from gridpulse.schemas import MessageOut
 
 app = create_app()
 
@@ -19,21 +19,21 @@ app = create_app()
     responses=status_doc(201, SessionOut, "Account created, logged in"),
 )
 def register(body: RegisterIn) -> Response[SessionOut]:
-    session = users.register(
+    session = sessions.register(
         name=body.name, email=str(body.email), password=body.password, username=body.username, city=body.city
     )
-    return json_response(201, users.session_view(session))
+    return json_response(201, sessions.session_view(session))
 
 
 @app.post("/auth/login", tags=["auth"], summary="Log in with email or username")
 def login(body: LoginIn) -> SessionOut:
-    return users.session_view(users.login(login=body.login, password=body.password))
+    return sessions.session_view(sessions.login(login=body.login, password=body.password))
 
 
 @app.post("/auth/logout", tags=["auth"], summary="Revoke this token", security=BEARER)
 def logout() -> MessageOut:
     caller, _ = current_user(app)
-    users.logout(caller)
+    sessions.logout(caller)
     return {"message": "Logged out."}
 
 
@@ -51,13 +51,13 @@ def me() -> UserOut:
 )
 def forgot_password(body: ForgotPasswordIn) -> Response[MessageOut]:
     # Same status, body and work (one SQS message) whether or not the account exists.
-    users.request_password_reset(str(body.email))
+    password_reset.request_password_reset(str(body.email))
     return json_response(202, {"message": "If an account exists for this email, a reset token is on its way."})
 
 
 @app.post("/auth/reset-password", tags=["auth"], summary="Set a new password with a reset token")
 def reset_password(body: ResetPasswordIn) -> MessageOut:
-    users.reset_password(body.token, body.password)
+    password_reset.reset_password(body.token, body.password)
     return {"message": "Password changed. Log in with the new password."}
 
 

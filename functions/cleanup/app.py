@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gridpulse.domain.cleanup import handle_sqs_batch
+from gridpulse.devices.cleanup import handle_sqs_batch
 from gridpulse.observability import logger, metrics, tracer
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from gridpulse.alerts import service as alerts
 from gridpulse.api import API_KEY, create_app, current_device, lambda_handler
-from gridpulse.domain import devices
-from gridpulse.iot.provisioning import topics_for
-from gridpulse.schemas.device_api import ConfigIn, ConfigOut, DeviceCredentialsOut, HeartbeatIn, HeartbeatOut
-from gridpulse.schemas.device_common import DeviceOut
+from gridpulse.devices import service as devices
+from gridpulse.devices.device_api_schemas import ConfigIn, ConfigOut, DeviceCredentialsOut, HeartbeatIn, HeartbeatOut
+from gridpulse.devices.provisioning import topics_for
+from gridpulse.devices.schemas import DeviceOut
 
 app = create_app()
 

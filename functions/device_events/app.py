@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gridpulse.domain import presence
+from gridpulse.devices import presence
 from gridpulse.observability import logger, metrics, tracer
 
 

@@ -21,10 +21,8 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
-from gridpulse.domain import devices
-from gridpulse.pagination import parse_limit
-from gridpulse.schemas.common import MessageOut
-from gridpulse.schemas.devices import (
+from gridpulse.devices import service as devices
+from gridpulse.devices.schemas import (
     DeviceCreatedOut,
     DeviceDetailOut,
     DeviceIn,
@@ -34,6 +32,8 @@ from gridpulse.schemas.devices import (
     RoomDeviceIn,
     RotatedOut,
 )
+from gridpulse.pagination import parse_limit
+from gridpulse.schemas import MessageOut
 
 app = create_app()
 

@@ -17,11 +17,9 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
-from gridpulse.domain import groups
-from gridpulse.pagination import parse_limit
-from gridpulse.schemas.common import MessageOut
-from gridpulse.schemas.device_common import DevicesPage
-from gridpulse.schemas.groups import (
+from gridpulse.devices.schemas import DevicesPage
+from gridpulse.groups import service as groups
+from gridpulse.groups.schemas import (
     BulkIn,
     BulkOut,
     GroupDeviceIn,
@@ -31,6 +29,8 @@ from gridpulse.schemas.groups import (
     GroupUpdateIn,
     MembershipOut,
 )
+from gridpulse.pagination import parse_limit
+from gridpulse.schemas import MessageOut
 
 app = create_app()
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from gridpulse.api import create_app, lambda_handler
-from gridpulse.domain import health
-from gridpulse.schemas.health import HealthOut, StatusOut
+from gridpulse.health import service as health
+from gridpulse.health.schemas import HealthOut, StatusOut
 
 app = create_app()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gridpulse.domain.users import handle_reset_requests
+from gridpulse.accounts.password_reset import handle_reset_requests
 from gridpulse.observability import logger, metrics, tracer
 
 

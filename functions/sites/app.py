@@ -19,9 +19,9 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
-from gridpulse.domain import sites
 from gridpulse.pagination import parse_limit
-from gridpulse.schemas.sites import (
+from gridpulse.sites import service as sites
+from gridpulse.sites.schemas import (
     DeletedOut,
     HotelIn,
     HotelOut,

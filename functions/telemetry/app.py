@@ -22,10 +22,14 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
-from gridpulse.domain import devices, sites
+from gridpulse.devices import service as devices
+from gridpulse.devices.context import require_context
 from gridpulse.errors import NotFound
 from gridpulse.pagination import parse_limit
-from gridpulse.schemas.telemetry import (
+from gridpulse.sites import service as sites
+from gridpulse.telemetry import http_ingest
+from gridpulse.telemetry import service as queries
+from gridpulse.telemetry.schemas import (
     AggregateOut,
     DeletedReadingsOut,
     EnergyOut,
@@ -38,8 +42,6 @@ from gridpulse.schemas.telemetry import (
     StorageStatusOut,
     UserTelemetryOut,
 )
-from gridpulse.telemetry import http_ingest, queries
-from gridpulse.telemetry.ingest import require_context
 
 app = create_app()
 

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
+from gridpulse import stats
+from gridpulse.accounts import sessions, users
+from gridpulse.accounts.roles import Role
+from gridpulse.accounts.schemas import (
+    CreateUserIn,
+    DeviceStatusesPage,
+    StatsOut,
+    UpdateUserIn,
+    UserOut,
+    UsersPage,
+    UserUpdatedOut,
+)
 from gridpulse.api import (
     ADMIN,
     BEARER,
@@ -15,20 +27,10 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
-from gridpulse.domain import devices, stats, users
-from gridpulse.domain.roles import Role
+from gridpulse.devices import service as devices
+from gridpulse.devices.schemas import DevicesPage
 from gridpulse.pagination import parse_limit
-from gridpulse.schemas.common import MessageOut
-from gridpulse.schemas.device_common import DevicesPage
-from gridpulse.schemas.users import (
-    CreateUserIn,
-    DeviceStatusesPage,
-    StatsOut,
-    UpdateUserIn,
-    UserOut,
-    UsersPage,
-    UserUpdatedOut,
-)
+from gridpulse.schemas import MessageOut
 
 app = create_app()
 
@@ -76,9 +78,9 @@ def get_user(user_id: str) -> UserOut:
 )
 def update_user(user_id: str, body: UpdateUserIn) -> UserUpdatedOut:
     caller = current_caller(app)
-    user, session = users.update_user(caller, user_id, body.model_dump(exclude_unset=True))
+    user, renew = users.update_user(caller, user_id, body.model_dump(exclude_unset=True))
     out = users.public_view(user)
-    out["token"] = session.token if session else None
+    out["token"] = sessions.new_session(user).token if renew else None
     return out
 
 
@@ -117,7 +119,7 @@ def admin_stats() -> StatsOut:
 @app.get("/admin/devices/statuses", tags=["admin"], summary="Every device with online/offline (admin)", security=ADMIN)
 def device_statuses(limit: Limit = None, next_token: NextToken = None) -> DeviceStatusesPage:
     current_caller(app, Role.admin)
-    return stats.device_statuses(parse_limit(limit), next_token)
+    return devices.statuses(parse_limit(limit), next_token)
 
 
 handler = lambda_handler(app)

@@ -184,7 +184,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     ]
     _say(f"  created from template.yaml: {', '.join(sorted(data))}")
 
-    from gridpulse.domain.users import ensure_admin
+    from gridpulse.accounts.users import ensure_admin
 
     _, created = ensure_admin(admin_email, admin_password)
     from infrastructure.local.iot.core import LocalIoT

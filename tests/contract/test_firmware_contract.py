@@ -123,8 +123,8 @@ def _light_status_events(api, admin_token, paths):
 
 
 def test_light_status_examples_go_through_the_rule_into_the_device_state(api, admin_token):
-    from gridpulse.data.devices import DeviceItem, DeviceStateItem
-    from gridpulse.domain.presence import LIGHT_STATUSES, handle_device_event
+    from gridpulse.devices.data import DeviceItem, DeviceStateItem
+    from gridpulse.devices.presence import LIGHT_STATUSES, handle_device_event
 
     for path, device_id, event in _light_status_events(api, admin_token, STATUS):
         payload = json.loads(path.read_text())
@@ -139,7 +139,7 @@ def test_light_status_examples_go_through_the_rule_into_the_device_state(api, ad
 
 
 def test_invalid_light_status_examples_are_refused(api, admin_token):
-    from gridpulse.domain.presence import handle_device_event
+    from gridpulse.devices.presence import handle_device_event
 
     for path, _device_id, event in _light_status_events(api, admin_token, STATUS_INVALID):
         assert path.stem.split("--")[0] == "unknown_status"
@@ -165,7 +165,7 @@ def emitted() -> list[dict]:
 
 
 def test_the_firmware_encoder_output_is_accepted_by_the_cloud(emitted):
-    from gridpulse.domain.presence import LIGHT_STATUSES
+    from gridpulse.devices.presence import LIGHT_STATUSES
 
     for case in emitted:
         payload = case["payload"]

@@ -13,8 +13,8 @@ import pathlib
 import re
 import stat
 
-from gridpulse.iot.provisioning import topics_for
-from gridpulse.schemas.devices import Credentials
+from gridpulse.devices.provisioning import topics_for
+from gridpulse.devices.schemas import Credentials
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,12 @@ would fail only in AWS."""
 
 import pytest
 
-from gridpulse.data import alerts, devices, sites, telemetry, users
+from gridpulse.accounts import data as users
+from gridpulse.alerts import data as alerts
+from gridpulse.devices import data as devices
+from gridpulse.groups import data as groups
+from gridpulse.sites import data as sites
+from gridpulse.telemetry import data as telemetry
 from infrastructure.cfn import Stack, load
 
 MODELS = {
@@ -20,8 +25,9 @@ MODELS = {
         devices.DeviceItem,
         devices.DeviceStateItem,
         devices.ApiKeyItem,
-        devices.GroupItem,
-        devices.MembershipItem,
+        groups.GroupItem,
+        groups.MembershipItem,
+        alerts.AlertRulesItem,
         devices.DeviceCounterItem,
         devices.DeviceLogItem,
     ],

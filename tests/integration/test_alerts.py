@@ -351,7 +351,7 @@ def test_old_readings_that_were_already_evaluated_still_mean_the_device_is_heard
 
 
 def test_a_connected_device_is_not_offline(api, meter):
-    from gridpulse.domain.presence import apply_presence
+    from gridpulse.devices.presence import apply_presence
 
     api.put(f"/devices/{meter['id']}/alert-rules", {"offline_after_s": 600}, token=meter["token"])
     deliver(meter, {"timestamp": at(40), "power_w": 100}, received=NOW - timedelta(minutes=40))
@@ -400,7 +400,7 @@ def test_admin_stats_count_open_alerts(api, meter, admin_token):
 def test_a_deleted_devices_alerts_and_readings_leave_the_counts(api, meter, admin_token, aws):
     import boto3
 
-    from gridpulse.domain.cleanup import handle_sqs_batch as cleanup_batch
+    from gridpulse.devices.cleanup import handle_sqs_batch as cleanup_batch
 
     assert api.post("/telemetry", {"timestamp": at(1), "power_w": 5000}, headers=meter["key"])[0] == 201
     deliver(meter, {"timestamp": at(1), "power_w": 5000})

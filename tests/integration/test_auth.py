@@ -17,7 +17,7 @@ def _send_queued_resets(aws) -> None:
     """What PasswordResetFunction does with the reset queue (its SQS event)."""
     import boto3
 
-    from gridpulse.domain.users import handle_reset_requests
+    from gridpulse.accounts.password_reset import handle_reset_requests
 
     sqs = boto3.client("sqs")
     url = aws.physical["PasswordResetQueue"]
@@ -265,7 +265,7 @@ def test_reset_token_expires(api, aws, monkeypatch):
     api.post("/auth/forgot-password", {"email": "ann@example.com"})
     token = _reset_token_from_email(_outbox(aws, "ann@example.com")[-1])
     later = time.time() + 901
-    monkeypatch.setattr("gridpulse.domain.users.time.time", lambda: later)
+    monkeypatch.setattr("gridpulse.accounts.password_reset.time.time", lambda: later)
     status, body = api.post("/auth/reset-password", {"token": token, "password": "brand-new-pass-2"})
     assert status == 400 and body["error"] == "invalid_reset_token"
 
@@ -324,7 +324,7 @@ def test_repeated_failures_lock_the_login_for_a_while(api, monkeypatch):
         api.post("/auth/login", {"email": "ghost@example.com", "password": "wrong-wrong-1"})
     assert api.post("/auth/login", {"email": "ghost@example.com", "password": "x"})[0] == 429
     later = time.time() + 901
-    monkeypatch.setattr("gridpulse.domain.users.time.time", lambda: later)
+    monkeypatch.setattr("gridpulse.accounts.sessions.time.time", lambda: later)
     assert api.login("ann@example.com")
 
 
@@ -363,7 +363,7 @@ def test_parallel_guesses_cannot_get_past_the_limit(aws, monkeypatch):
 
     import botocore.client
 
-    from gridpulse.domain import users
+    from gridpulse.accounts import sessions, users
     from gridpulse.errors import TooManyRequests, Unauthorized
     from gridpulse.security import passwords
 
@@ -393,7 +393,7 @@ def test_parallel_guesses_cannot_get_past_the_limit(aws, monkeypatch):
 
     def guess():
         try:
-            users.login(login="ann@example.com", password="wrong-wrong-1")
+            sessions.login(login="ann@example.com", password="wrong-wrong-1")
         except Unauthorized:
             outcome = "401"
         except TooManyRequests:

@@ -247,7 +247,7 @@ def test_deleting_a_device_queues_the_removal_of_its_data(api, owner, aws):
     background (CleanupFunction, fed by the cleanup queue)."""
     from datetime import datetime, timedelta, timezone
 
-    from gridpulse.domain.cleanup import handle_sqs_batch
+    from gridpulse.devices.cleanup import handle_sqs_batch
 
     created = _meter(api, owner, power_rating_w=1000)
     key = {"X-API-Key": created["credentials"]["api_key"]}

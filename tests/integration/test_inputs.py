@@ -83,7 +83,7 @@ def test_a_sane_config_round_trips(api, owner):
 @pytest.fixture
 def skipped(monkeypatch):
     """The UnreadableItemSkipped metric, as recorded (metrics are off in tests)."""
-    from gridpulse.data import base
+    from gridpulse import dynamodb as base
 
     seen: list[str] = []
     monkeypatch.setattr(base, "count", lambda name, value=1: seen.append(name), raising=False)

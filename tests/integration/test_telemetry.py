@@ -283,7 +283,8 @@ def test_rollups_equal_raw_readings_across_a_dst_change(api, admin_token):
     samples = [start + timedelta(minutes=15 * i) for i in range(4 * 40)]
     counter = [round(100 + 0.1 * i, 3) for i in range(len(samples))]
     event = {"readings": [{"timestamp": t.isoformat(), "energy_kwh": c} for t, c in zip(samples, counter)]}
-    from gridpulse.telemetry.ingest import Message, context_for, ingest
+    from gridpulse.devices.context import context_for
+    from gridpulse.telemetry.ingest import Message, ingest
 
     # Historical data (a backlog upload) goes through the same ingestion as live data.
     context = context_for(did)
@@ -301,7 +302,8 @@ def test_rollups_equal_raw_readings_across_a_dst_change(api, admin_token):
 
 
 def test_monthly_totals_come_from_month_rollups(api, meter, dynamodb_calls):
-    from gridpulse.telemetry.ingest import Message, context_for, ingest
+    from gridpulse.devices.context import context_for
+    from gridpulse.telemetry.ingest import Message, ingest
 
     start = datetime(2026, 8, 1, 3, 0, tzinfo=timezone.utc)
     samples = [start + timedelta(hours=6 * i) for i in range(4 * 75)]  # 75 days, Aug to mid-Oct
@@ -334,7 +336,7 @@ def test_messages_sent_with_a_rotated_or_revoked_certificate_are_quarantined_not
     (IoT Core closes it late): what it publishes reaches the rule, which
     selects principal(); ingestion keeps only the device's current certificate."""
     from gridpulse.alerts.pipeline import handle_sqs_batch as evaluate_batch
-    from gridpulse.data.devices import DeviceItem
+    from gridpulse.devices.data import DeviceItem
 
     old_cert = DeviceItem.get(DeviceItem.key(meter["id"]), "meta").certificate_id
     dynamodb_calls.clear()

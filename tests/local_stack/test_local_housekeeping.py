@@ -17,7 +17,7 @@ def test_the_template_ttl_tables_are_swept(aws):
 
 
 def test_expired_raw_readings_disappear_as_in_dynamodb(aws):
-    from gridpulse.data.telemetry import RawItem, device_pk, raw_prefix
+    from gridpulse.telemetry.data import RawItem, device_pk, raw_prefix
 
     now = int(time.time())
     bucket = (now - 7200) // 3600 * 3600 * 1000
@@ -46,7 +46,7 @@ def test_expired_raw_readings_disappear_as_in_dynamodb(aws):
 def test_moto_keeps_no_copy_of_every_item_it_ever_stored(aws):
     from moto.dynamodb.models.dynamo_type import Item
 
-    from gridpulse.data.telemetry import RawItem, device_pk
+    from gridpulse.telemetry.data import RawItem, device_pk
 
     untrack_moto_models()
     before = len(Item.instances_tracked)

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gridpulse.schemas.devices import DeviceIn, RoomDeviceIn
-from gridpulse.schemas.sites import HotelIn, RoomIn, SectionIn
+from gridpulse.devices.schemas import DeviceIn, RoomDeviceIn
+from gridpulse.sites.schemas import HotelIn, RoomIn, SectionIn
 from gridpulse.telemetry.energy import interval, max_power_for
 from gridpulse.telemetry.readings import KNOWN_FIELDS, MAX_BATCH, Reading, split_message, validate
 from infrastructure.simulator import __main__ as cli

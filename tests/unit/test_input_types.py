@@ -1,5 +1,5 @@
 """Every request schema field is built from the shared types of
-gridpulse.schemas.common, checked by walking the schemas (so a field added
+gridpulse.schemas, checked by walking the schemas (so a field added
 tomorrow is checked too): human-readable strings refuse control characters,
 numbers refuse what DynamoDB cannot store."""
 
@@ -12,8 +12,9 @@ import pkgutil
 import pytest
 from pydantic import BaseModel, ValidationError
 
+import gridpulse
 import gridpulse.schemas
-from gridpulse.schemas.common import Input, bounded_map, dynamo_number_problem
+from gridpulse.schemas import Input, bounded_map, dynamo_number_problem
 
 # Strings that are secrets or lookup keys, not text anyone reads back.
 NOT_TEXT = {"password", "current_password", "token", "device_id", "room_id", "timezone"}
@@ -22,8 +23,10 @@ LOGIN_ONLY = {("LoginIn", "username")}  # looked up, never stored
 
 def _inputs() -> list[type[BaseModel]]:
     found = []
-    for info in pkgutil.iter_modules(gridpulse.schemas.__path__):
-        module = importlib.import_module(f"gridpulse.schemas.{info.name}")
+    for info in pkgutil.walk_packages(gridpulse.__path__, "gridpulse."):  # every context's schemas module
+        if not info.name.endswith("schemas"):
+            continue
+        module = importlib.import_module(info.name)
         found += [
             cls
             for _, cls in inspect.getmembers(module, inspect.isclass)

@@ -15,8 +15,9 @@ import pkgutil
 import pytest
 from pydantic import BaseModel, ValidationError
 
+import gridpulse
 import gridpulse.schemas
-from gridpulse.schemas.common import Input
+from gridpulse.schemas import Input
 
 # Update schemas whose create counterpart does not follow the XUpdateIn -> XIn naming.
 CREATE_OF = {"UpdateUserIn": "CreateUserIn"}
@@ -26,8 +27,10 @@ UPDATE_ONLY_NOT_NULL = {"DeviceUpdateIn": {"status"}}
 
 def _schemas() -> dict[str, type[BaseModel]]:
     found = {}
-    for info in pkgutil.iter_modules(gridpulse.schemas.__path__):
-        module = importlib.import_module(f"gridpulse.schemas.{info.name}")
+    for info in pkgutil.walk_packages(gridpulse.__path__, "gridpulse."):  # every context's schemas module
+        if not info.name.endswith("schemas"):
+            continue
+        module = importlib.import_module(info.name)
         for name, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, Input) and cls.__module__ == module.__name__:
                 found[name] = cls

@@ -1,6 +1,6 @@
 """AWS IoT Core on the laptop: the local CA, the MQTT broker and the rules engine.
 
-* Device certificates: provisioning (gridpulse.iot.provisioning) normally asks
+* Device certificates: provisioning (gridpulse.devices.provisioning) normally asks
   IoT to create a key pair and certificate. Locally the certificate is issued
   by the local CA (so the broker can verify it) and registered in moto's IoT
   registry, which then holds its status (ACTIVE, REVOKED) exactly as IoT would;
@@ -25,7 +25,7 @@ import threading
 
 import boto3
 
-from gridpulse.iot import messaging, provisioning
+from gridpulse.devices import messaging, provisioning
 from infrastructure.cfn import Stack
 from infrastructure.local.iot.broker import LocalBroker
 from infrastructure.local.iot.ca import LocalCA, certificate_id, common_name

@@ -27,8 +27,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from gridpulse.domain import users
-from gridpulse.domain.roles import Caller, Role
+from gridpulse.accounts import authentication
+from gridpulse.accounts.roles import Caller, Role
 from gridpulse.errors import ApiError, BadRequest, Forbidden, field_error
 from gridpulse.observability import logger, metrics, tracer
 from gridpulse.settings import get_settings
@@ -179,13 +179,13 @@ def _authenticate_route(app: APIGatewayRestResolver, security: list[dict]) -> No
     what they resolve to for the handler (`current_user`, `current_device`)."""
     for requirement in security:
         if "bearer" in requirement:
-            caller, user = users.authenticate(_header(app, "Authorization"))
+            caller, user = authentication.authenticate(_header(app, "Authorization"))
             app.append_context(gridpulse_caller=(caller, user))
             roles = requirement["bearer"]
             if roles and caller.role.value not in roles:
                 raise Forbidden("Your role does not allow this.", code="forbidden")
         elif "apiKey" in requirement:
-            from gridpulse.domain import devices
+            from gridpulse.devices import service as devices
 
             app.append_context(gridpulse_device=devices.authenticate_device(_header(app, "X-API-Key")))
 
@@ -315,7 +315,7 @@ def current_user(app: APIGatewayRestResolver, *roles: Role):
     before validation, for routes that declare bearer security); optionally
     require a role."""
     known = app.context.get("gridpulse_caller")
-    caller, user = known if known is not None else users.authenticate(_header(app, "Authorization"))
+    caller, user = known if known is not None else authentication.authenticate(_header(app, "Authorization"))
     if roles and caller.role not in roles:
         raise Forbidden("Your role does not allow this.", code="forbidden")
     logger.append_keys(user_id=caller.user_id)
@@ -331,6 +331,6 @@ def current_device(app: APIGatewayRestResolver):
     known = app.context.get("gridpulse_device")
     if known is not None:
         return known
-    from gridpulse.domain import devices
+    from gridpulse.devices import service as devices
 
     return devices.authenticate_device(_header(app, "X-API-Key"))

@@ -14,7 +14,7 @@ def client(service: str):
 
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints between runs)."""
-    from gridpulse.data.base import reset_connection
+    from gridpulse.dynamodb import reset_connection
 
     client.cache_clear()
     reset_connection()

@@ -18,9 +18,9 @@ from pynamodb.exceptions import DoesNotExist
 
 from gridpulse.alerts.service import evaluate_readings
 from gridpulse.batch import process_groups
-from gridpulse.data.devices import DeviceItem
-from gridpulse.domain.sites import hotel_timezone
+from gridpulse.devices.data import DeviceItem
 from gridpulse.observability import count, logger
+from gridpulse.sites.service import hotel_timezone
 from gridpulse.telemetry.ingest import Message
 from gridpulse.telemetry.pipeline import parse_record
 from gridpulse.telemetry.readings import Reading, split_message, validate

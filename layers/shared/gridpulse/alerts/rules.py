@@ -11,11 +11,10 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
-from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.models import Model
 
-from gridpulse.data.devices import DeviceItem, _Meta
+from gridpulse.alerts.data import AlertRulesItem
+from gridpulse.devices.data import DeviceItem
 
 NOMINAL_VOLTAGE = 230.0
 CACHE_TTL_S = 60
@@ -47,15 +46,6 @@ def defaults(power_rating_w: float | None) -> AlertRules:
         offline_after_s=900,
         notify=True,
     )
-
-
-class AlertRulesItem(Model):
-    class Meta(_Meta):
-        pass
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True, default="alert-rules")
-    rules = UnicodeAttribute()  # JSON of the fields that were set
 
 
 _cache: dict[str, tuple[float, AlertRules]] = {}

@@ -20,23 +20,23 @@ from zoneinfo import ZoneInfo
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from gridpulse.accounts.roles import Caller, Role
+from gridpulse.alerts.data import SEVERITIES, AlertItem, AlertStateItem, OpenAlertsCounterItem, OpenGuardItem
 from gridpulse.alerts.evaluate import State, cleared, evaluate
 from gridpulse.alerts.rules import AlertRules, rules_for
 from gridpulse.aws import client
 from gridpulse.batch import Retryable
-from gridpulse.data.alerts import AlertItem, AlertStateItem, OpenAlertsCounterItem, OpenGuardItem
-from gridpulse.data.base import connection, intact
-from gridpulse.data.devices import DeviceItem, DeviceStateItem
-from gridpulse.domain import devices, scope
-from gridpulse.domain.roles import Caller, Role
+from gridpulse.devices import messaging
+from gridpulse.devices import service as devices
+from gridpulse.devices.data import DeviceItem, DeviceStateItem
+from gridpulse.dynamodb import connection, get_or_none, intact
 from gridpulse.errors import Forbidden, NotFound
-from gridpulse.iot import messaging
 from gridpulse.observability import count, logger
 from gridpulse.pagination import chained_page
 from gridpulse.settings import get_settings
+from gridpulse.sites import scope
 from gridpulse.telemetry.readings import Reading, iso_ms
 
-SEVERITIES = ("info", "warning", "critical")
 NOTIFY_MIN_SEVERITY = "warning"
 WATCH_SHARDS = 10
 MAX_RETRIES = 5
@@ -85,10 +85,7 @@ def raise_alert(
     """Open an alert, or bump the open one of that type. Returns (alert, created)."""
     guard_key = OpenGuardItem.key(device.device_id, alert_type)
     for _ in range(MAX_RETRIES):
-        try:
-            guard = OpenGuardItem.get(guard_key, consistent_read=True)
-        except DoesNotExist:
-            guard = None
+        guard = get_or_none(OpenGuardItem, guard_key, consistent_read=True)
         if guard is not None:
             alert = AlertItem(AlertItem.key(guard.alert_id))
             try:
@@ -386,10 +383,7 @@ def touch(device: DeviceItem) -> None:
 
 
 def _presence(device_id: str) -> DeviceStateItem | None:
-    try:
-        return DeviceStateItem.get(DeviceItem.key(device_id), "state")
-    except DoesNotExist:
-        return None
+    return get_or_none(DeviceStateItem, DeviceItem.key(device_id), "state")
 
 
 def check_offline(now_s: int | None = None) -> dict:
@@ -449,10 +443,7 @@ def visible_alert(caller: Caller, alert_id: str) -> AlertItem:
     """The alert, if the caller owns its device, is an admin, or can see its
     device now (the device's current hotel and city scope, not the scope it
     had when the alert was raised); 404 otherwise."""
-    try:
-        alert = AlertItem.get(AlertItem.key(alert_id))
-    except DoesNotExist:
-        alert = None
+    alert = get_or_none(AlertItem, AlertItem.key(alert_id))
     if alert is not None and (caller.is_admin or alert.owner_id == caller.user_id):
         return alert
     try:
@@ -527,7 +518,7 @@ def list_alerts(caller: Caller, filters: dict, limit: int, next_token: str | Non
 
 
 def owner_email(user_id: str) -> str | None:
-    from gridpulse.data.users import UserItem
+    from gridpulse.accounts.data import UserItem
 
     try:
         return UserItem.get(UserItem.key(user_id)).email

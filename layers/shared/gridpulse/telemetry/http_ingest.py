@@ -17,11 +17,12 @@ import uuid
 from typing import Any
 
 from gridpulse.aws import client
+from gridpulse.devices.context import require_context
+from gridpulse.devices.provisioning import thing_name_for
 from gridpulse.errors import BadRequest, field_error
-from gridpulse.iot.provisioning import thing_name_for
 from gridpulse.observability import count, logger
 from gridpulse.settings import get_settings
-from gridpulse.telemetry.ingest import Message, ingest, now_ms, record_readings_stored, require_context
+from gridpulse.telemetry.ingest import Message, ingest, now_ms, record_readings_stored
 
 # Free-form fields play no part in alerts; leaving them out keeps a message of
 # 500 readings far below SQS's 256 KiB.

@@ -24,66 +24,16 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import PutError
 
-from gridpulse.data.devices import DeviceItem
-from gridpulse.data.telemetry import QuarantineItem, RawItem, ReadingsCounterItem, device_pk, raw_prefix
-from gridpulse.domain.sites import hotel_timezone
-from gridpulse.errors import NotFound
+from gridpulse.devices.context import DeviceContext
 from gridpulse.observability import count, logger
 from gridpulse.settings import get_settings
 from gridpulse.telemetry import rollups
-from gridpulse.telemetry.energy import max_power_for
+from gridpulse.telemetry.data import QuarantineItem, RawItem, ReadingsCounterItem, device_pk, raw_prefix
 from gridpulse.telemetry.readings import Reading, Rejection, iso_ms, split_message, validate
 
 QUARANTINE_DAYS = 30
-# A device's time zone and power limit change rarely (a device moved to another
-# hotel, a new rating): reading them once per container every 10 minutes is enough.
-CONTEXT_TTL_S = 600
-
-
-@dataclass(frozen=True)
-class DeviceContext:
-    device_id: str
-    owner_id: str
-    tz: str
-    max_power_w: float
-
-
-_contexts: dict[str, tuple[float, DeviceContext | None]] = {}
-
-
-def context_for(device_id: str) -> DeviceContext | None:
-    """The device's time zone and power limit, cached for a minute per container."""
-    cached = _contexts.get(device_id)
-    if cached and time.monotonic() - cached[0] < CONTEXT_TTL_S:
-        return cached[1]
-    try:
-        device = DeviceItem.get(DeviceItem.key(device_id), "meta")
-        context = DeviceContext(
-            device_id=device_id,
-            owner_id=device.owner_id,
-            tz=hotel_timezone(device.hotel_id),
-            max_power_w=max_power_for(device.power_rating_w),
-        )
-    except DoesNotExist:
-        context = None
-    _contexts[device_id] = (time.monotonic(), context)
-    return context
-
-
-def require_context(device_id: str) -> DeviceContext:
-    context = context_for(device_id)
-    if context is None:
-        raise NotFound("No such device.", code="device_not_found")
-    return context
-
-
-def forget_context(device_id: str | None = None) -> None:
-    if device_id is None:
-        _contexts.clear()
-    else:
-        _contexts.pop(device_id, None)
 
 
 @dataclass

@@ -24,12 +24,12 @@ import math
 from pynamodb.exceptions import DoesNotExist
 
 from gridpulse.batch import process_groups
-from gridpulse.data.devices import DeviceItem
-from gridpulse.iot.provisioning import device_id_for
+from gridpulse.devices.context import context_for
+from gridpulse.devices.data import DeviceItem
+from gridpulse.devices.provisioning import device_id_for
 from gridpulse.observability import count, logger
 from gridpulse.telemetry.ingest import (
     Message,
-    context_for,
     ingest,
     now_ms,
     quarantine_unknown_message,

@@ -5,7 +5,7 @@ A message is one reading or `{"readings": [...]}`. Each reading may carry
 `current` (A), `power_w`, `energy_kwh` (a cumulative counter),
 `temperature` (deg C), `power_factor`, `frequency` (Hz), `data` and
 `metadata` (small free-form objects: the bounds of
-gridpulse.schemas.common.bounded_map, checked by gridpulse.schemas.rules, at most 2 KiB).
+gridpulse.schemas.bounded_map, checked by gridpulse.validation, at most 2 KiB).
 
 A reading that fails a check is not dropped: it becomes a `Rejection` with a
 reason and the offending field, and ingestion keeps it in quarantine.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from gridpulse.schemas.rules import free_map_problem
+from gridpulse.validation import free_map_problem
 
 MAX_BATCH = 500
 # A device clock may run this far ahead of the broker before a reading counts as "in the future".

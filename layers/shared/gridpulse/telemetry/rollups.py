@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from gridpulse.batch import Retryable
-from gridpulse.data.telemetry import DayItem, MonthItem, RawItem, day_sk, device_pk, month_sk, raw_prefix
+from gridpulse.dynamodb import get_or_none
 from gridpulse.observability import logger
+from gridpulse.telemetry.data import DayItem, MonthItem, RawItem, day_sk, device_pk, month_sk, raw_prefix
 from gridpulse.telemetry.energy import intervals
 from gridpulse.telemetry.readings import Reading
 
@@ -276,10 +277,7 @@ def _record_day_in_month(device_id: str, day: str, kwh: float, version: int, tz_
         except UpdateError as exc:
             if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
                 raise
-        try:
-            current = MonthItem.get(pk, sk, consistent_read=True)
-        except DoesNotExist:
-            current = None
+        current = get_or_none(MonthItem, pk, sk, consistent_read=True)
         if current is None:
             try:
                 MonthItem(pk, sk, tz=tz_name, days={day: entry}).save(condition=MonthItem.pk.does_not_exist())
@@ -307,10 +305,7 @@ def day_items(device_id: str, first: str, last: str) -> list[DayItem]:
 
 def today_item(device_id: str, tz: ZoneInfo) -> DayItem | None:
     today = datetime.now(tz).date().isoformat()
-    try:
-        return DayItem.get(device_pk(device_id), day_sk(today))
-    except DoesNotExist:
-        return None
+    return get_or_none(DayItem, device_pk(device_id), day_sk(today))
 
 
 def buckets_of(item: DayItem) -> dict[int, dict]:

@@ -1,0 +1,63 @@
+"""What ingestion and the telemetry routes need to know of a device: its
+owner, time zone (its hotel's) and power limit, read once per container and
+cached (`context_for`); `require_context` is the 404 form of it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from pynamodb.exceptions import DoesNotExist
+
+from gridpulse.devices.data import DeviceItem
+from gridpulse.errors import NotFound
+from gridpulse.sites.service import hotel_timezone
+from gridpulse.telemetry.energy import max_power_for
+
+# A device's time zone and power limit change rarely (a device moved to another
+# hotel, a new rating): reading them once per container every 10 minutes is enough.
+CONTEXT_TTL_S = 600
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    device_id: str
+    owner_id: str
+    tz: str
+    max_power_w: float
+
+
+_contexts: dict[str, tuple[float, DeviceContext | None]] = {}
+
+
+def context_for(device_id: str) -> DeviceContext | None:
+    """The device's time zone and power limit, cached for CONTEXT_TTL_S per container."""
+    cached = _contexts.get(device_id)
+    if cached and time.monotonic() - cached[0] < CONTEXT_TTL_S:
+        return cached[1]
+    try:
+        device = DeviceItem.get(DeviceItem.key(device_id), "meta")
+        context = DeviceContext(
+            device_id=device_id,
+            owner_id=device.owner_id,
+            tz=hotel_timezone(device.hotel_id),
+            max_power_w=max_power_for(device.power_rating_w),
+        )
+    except DoesNotExist:
+        context = None
+    _contexts[device_id] = (time.monotonic(), context)
+    return context
+
+
+def require_context(device_id: str) -> DeviceContext:
+    context = context_for(device_id)
+    if context is None:
+        raise NotFound("No such device.", code="device_not_found")
+    return context
+
+
+def forget_context(device_id: str | None = None) -> None:
+    if device_id is None:
+        _contexts.clear()
+    else:
+        _contexts.pop(device_id, None)

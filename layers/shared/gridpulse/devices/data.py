@@ -1,0 +1,160 @@
+"""The devices table: the registry, volatile device state, API keys (the
+groups' items of this table are in gridpulse/groups/data.py, the alert rules' in gridpulse/alerts/data.py).
+
+Key (`pk`, `sk`). The registry record and the fast-changing state are two
+items of one partition, so a heartbeat rewrites a small item that no index
+carries (one write unit), while the indexes only change when the registry
+record does.
+
+| item            | pk                 | sk              | indexed by                            |
+|-----------------|--------------------|-----------------|---------------------------------------|
+| device          | `device#<id>`      | `meta`          | by-owner, by-room, by-hotel, by-city, by-type |
+| device state    | `device#<id>`      | `state`         | -                                     |
+| API key         | `apikey#<sha256>`  | `apikey`        | -                                     |
+| group           | `group#<id>`       | `meta`          | by-owner                              |
+| membership      | `group#<id>`       | `device#<id>`   | -  (and its mirror below)             |
+| membership      | `device#<id>`      | `group#<id>`    | -                                     |
+| log line        | `device#<id>`      | `log#<ms>#<kind>` | -  (TTL 90 days)                    |
+| counter         | `counter#devices`  | `counter`       | -                                     |
+
+Index keys: `owner_id` + `owner_sk` (`device#<created>#<id>` or
+`group#<created>#<id>`); `room_id`, `hotel_id`, `city_key` (`<city>`) and
+`device_type`, each with `list_sk` (`<created>#<id>`). Attributes absent on
+an item keep it out of that index (sparse indexes).
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.models import Model
+
+from gridpulse.dynamodb import gsi, region, table_name
+
+DEVICES_TABLE = table_name("DEVICES_TABLE", "gridpulse-devices")
+
+# The values of DeviceItem.device_type and .status: the one list of each (the
+# API's DeviceType and DeviceStatus in devices/schemas.py are derived from them).
+DEVICE_TYPES = ("meter", "light", "sensor", "prepaid_meter")
+DEVICE_STATUSES = ("active", "inactive", "maintenance")
+
+
+class DevicesTableMeta:
+    """Meta of every model of the devices table (also groups.data and alerts.data)."""
+
+    table_name = DEVICES_TABLE
+    region = region()
+
+
+class DeviceItem(Model):
+    class Meta(DevicesTableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="meta")
+    device_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    owner_sk = UnicodeAttribute()
+    name = UnicodeAttribute()
+    device_type = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")
+    list_sk = UnicodeAttribute()
+    room_id = UnicodeAttribute(null=True)
+    section_id = UnicodeAttribute(null=True)
+    hotel_id = UnicodeAttribute(null=True)
+    city = UnicodeAttribute(null=True)
+    city_key = UnicodeAttribute(null=True)  # lower-case city, for ?city= lists (any device)
+    city_scoped = BooleanAttribute(null=True)  # an admin placed it in `city` (see sites/scope.city_scope)
+    location = UnicodeAttribute(null=True)
+    address = UnicodeAttribute(null=True)
+    latitude = NumberAttribute(null=True)
+    longitude = NumberAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    power_rating_w = NumberAttribute(null=True)
+    firmware_version = UnicodeAttribute(null=True)
+    hardware_version = UnicodeAttribute(null=True)
+    provider = UnicodeAttribute(null=True)
+    external_id = UnicodeAttribute(null=True)
+    thing_name = UnicodeAttribute()
+    certificate_id = UnicodeAttribute(null=True)
+    certificate_arn = UnicodeAttribute(null=True)
+    api_key_hash = UnicodeAttribute()
+    wifi_ssid = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    by_owner = gsi("by-owner", "owner_id", "owner_sk")
+    by_room = gsi("by-room", "room_id", "list_sk")
+    by_hotel = gsi("by-hotel", "hotel_id", "list_sk")
+    by_city = gsi("by-city", "city_key", "list_sk")
+    by_type = gsi("by-type", "device_type", "list_sk")
+
+    @staticmethod
+    def key(device_id: str) -> str:
+        return f"device#{device_id}"
+
+
+class DeviceStateItem(Model):
+    """Presence and what the device reported; written on every heartbeat."""
+
+    class Meta(DevicesTableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="state")
+    last_seen = UnicodeAttribute(null=True)
+    last_seen_epoch = NumberAttribute(null=True)
+    # True/False once IoT Core lifecycle events have been seen; None for HTTP-only devices.
+    connected = BooleanAttribute(null=True)
+    reported_config = MapAttribute(null=True)
+    firmware_version = UnicodeAttribute(null=True)
+    # Epoch ms of the lifecycle event behind `connected` (older events are ignored).
+    presence_at = NumberAttribute(null=True)
+    disconnect_reason = UnicodeAttribute(null=True)
+    # Street lights: what the lamp last reported.
+    light_status = UnicodeAttribute(null=True)
+    light_error = UnicodeAttribute(null=True)
+    light_status_at = NumberAttribute(null=True)
+
+
+class DeviceLogItem(Model):
+    """A line of a device's history (light status reports, control commands)."""
+
+    class Meta(DevicesTableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # log#<epoch ms, 13 digits>#<kind>
+    kind = UnicodeAttribute()
+    status = UnicodeAttribute(null=True)
+    details = UnicodeAttribute(null=True)
+    actor = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+    ttl = NumberAttribute()
+
+
+class ApiKeyItem(Model):
+    class Meta(DevicesTableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="apikey")
+    device_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(key_hash: str) -> str:
+        return f"apikey#{key_hash}"
+
+
+class DeviceCounterItem(Model):
+    class Meta(DevicesTableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True, default="counter#devices")
+    sk = UnicodeAttribute(range_key=True, default="counter")
+    total = NumberAttribute(default=0)
+    active = NumberAttribute(default=0)
