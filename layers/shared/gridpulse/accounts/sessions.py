@@ -24,6 +24,7 @@ from gridpulse.errors import Forbidden, TooManyRequests, Unauthorized
 from gridpulse.observability import count
 from gridpulse.security import passwords
 from gridpulse.security.tokens import TokenClaims, issue_token
+from gridpulse.views import view
 
 # A user may keep at most this many logged-out-but-unexpired token ids; past
 # that, logout revokes every session of the user instead (bounded item size).
@@ -37,13 +38,19 @@ class Session:
     user: UserItem
 
 
+# The keys of a session in every answer, in order: the fields of SessionOut
+# (gridpulse.accounts.schemas; tests/unit/test_views.py checks they match).
+SESSION_FIELDS = ("token", "token_type", "expires_at", "user")
+
+
 def session_view(session: Session) -> dict:
-    return {
-        "token": session.token,
-        "token_type": "Bearer",
-        "expires_at": iso_epoch(session.claims.exp),
-        "user": public_view(session.user),
-    }
+    return view(
+        session,
+        SESSION_FIELDS,
+        token_type="Bearer",
+        expires_at=iso_epoch(session.claims.exp),
+        user=public_view(session.user),
+    )
 
 
 def iso_epoch(epoch: int) -> str:

@@ -21,23 +21,34 @@ from gridpulse.observability import count
 from gridpulse.pagination import decode_token, page
 from gridpulse.security import passwords
 from gridpulse.timeutil import iso, utcnow
+from gridpulse.views import view
+
+# The keys of a user in every answer, in order: the fields of UserOut
+# (gridpulse.accounts.schemas; tests/unit/test_views.py checks they match).
+USER_FIELDS = (
+    "user_id",
+    "email",
+    "username",
+    "name",
+    "role",
+    "hotel_ids",
+    "cities",
+    "city",
+    "active",
+    "created_at",
+    "updated_at",
+)
 
 
 def public_view(user: UserItem) -> dict:
     """What the API shows of a user. Never the hash, never the revocation list."""
-    return {
-        "user_id": user.user_id,
-        "email": user.email,
-        "username": user.username,
-        "name": user.name,
-        "role": user.role,
-        "hotel_ids": list(user.hotel_ids or []),
-        "cities": list(user.cities or []),
-        "city": user.city,
-        "active": bool(user.active),
-        "created_at": user.created_at,
-        "updated_at": user.updated_at,
-    }
+    return view(
+        user,
+        USER_FIELDS,
+        hotel_ids=list(user.hotel_ids or []),
+        cities=list(user.cities or []),
+        active=bool(user.active),
+    )
 
 
 def user_id_for_login(login: str) -> str | None:

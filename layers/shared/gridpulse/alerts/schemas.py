@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -23,6 +23,19 @@ class AlertOut(Output):
     count: int
     first_seen: str
     last_seen: str
+
+    # Keys every alert also carries that are not declared above, so not in
+    # openapi.json (Output lets them through). With the fields, they are the
+    # keys of alerts.service.ALERT_FIELDS (tests/unit/test_views.py).
+    undocumented_keys: ClassVar[tuple[str, ...]] = (
+        "device_name",
+        "owner_id",
+        "value",
+        "threshold",
+        "resolved_at",
+        "resolved_by",
+        "source",
+    )
 
 
 class AlertsPage(Page[AlertOut]):

@@ -36,6 +36,7 @@ from gridpulse.pagination import chained_page
 from gridpulse.settings import get_settings
 from gridpulse.sites import scope
 from gridpulse.telemetry.readings import Reading, iso_ms
+from gridpulse.views import view
 
 NOTIFY_MIN_SEVERITY = "warning"
 WATCH_SHARDS = 10
@@ -46,25 +47,31 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+# The keys of an alert in every answer and notification, in order: the fields
+# of AlertOut and the keys it lists as undocumented_keys (gridpulse.alerts.schemas;
+# tests/unit/test_views.py checks they match).
+ALERT_FIELDS = (
+    "alert_id",
+    "device_id",
+    "device_name",
+    "owner_id",
+    "alert_type",
+    "severity",
+    "status",
+    "message",
+    "value",
+    "threshold",
+    "count",
+    "first_seen",
+    "last_seen",
+    "resolved_at",
+    "resolved_by",
+    "source",
+)
+
+
 def alert_view(a: AlertItem) -> dict:
-    return {
-        "alert_id": a.alert_id,
-        "device_id": a.device_id,
-        "device_name": a.device_name,
-        "owner_id": a.owner_id,
-        "alert_type": a.alert_type,
-        "severity": a.severity,
-        "status": a.status,
-        "message": a.message,
-        "value": a.value,
-        "threshold": a.threshold,
-        "count": int(a.count),
-        "first_seen": a.first_seen,
-        "last_seen": a.last_seen,
-        "resolved_at": a.resolved_at,
-        "resolved_by": a.resolved_by,
-        "source": a.source,
-    }
+    return view(a, ALERT_FIELDS, count=int(a.count))
 
 
 # ---------------------------------------------------------------- raise / bump / resolve

@@ -4,7 +4,7 @@ bodies are in device_api_schemas.py."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -48,6 +48,24 @@ class DeviceOut(Output):
     last_seen: str | None = None
     created_at: str
     updated_at: str
+
+    # Keys every device also carries that are not declared above, so not in
+    # openapi.json (Output lets them through). With the fields, they are the
+    # keys of devices.service.DEVICE_FIELDS (tests/unit/test_views.py).
+    undocumented_keys: ClassVar[tuple[str, ...]] = (
+        "section_id",
+        "wifi_ssid",
+        "location",
+        "address",
+        "description",
+        "latitude",
+        "longitude",
+        "power_rating_w",
+        "firmware_version",
+        "hardware_version",
+        "provider",
+        "external_id",
+    )
 
 
 class DevicesPage(Page[DeviceOut]):

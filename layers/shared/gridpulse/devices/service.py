@@ -38,6 +38,7 @@ from gridpulse.settings import get_settings
 from gridpulse.sites import scope
 from gridpulse.sites import service as sites
 from gridpulse.timeutil import iso, utcnow
+from gridpulse.views import view
 
 # An HTTP-only device counts as online this long after its last heartbeat.
 ONLINE_WINDOW_S = 300
@@ -71,39 +72,65 @@ def is_online(state: DeviceStateItem | None, now: float | None = None) -> bool:
     return (now or time.time()) - float(state.last_seen_epoch) <= ONLINE_WINDOW_S
 
 
+# The keys of a device in every answer, in order: the fields of DeviceOut and
+# the keys it lists as undocumented_keys, then what DeviceDetailOut adds for
+# one device, and the fields of DeviceStatusOut for the admin's status list
+# (gridpulse.devices.schemas, gridpulse.accounts.schemas; tests/unit/test_views.py
+# checks they match).
+DEVICE_FIELDS = (
+    "device_id",
+    "name",
+    "device_name",
+    "device_type",
+    "status",
+    "owner_id",
+    "room_id",
+    "section_id",
+    "hotel_id",
+    "city",
+    "thing_name",
+    "wifi_ssid",
+    "created_at",
+    "updated_at",
+    "online",
+    "last_seen",
+    *DESCRIPTIVE_FIELDS,
+)
+DETAIL_FIELDS = (*DEVICE_FIELDS, "reported_config", "connected", "topics")
+STATUS_FIELDS = ("device_id", "name", "device_type", "status", "online", "last_seen")
+
+
+def _whole(value: Any) -> Any:
+    """A whole float as an int (a power rating of 60.0 W shows as 60)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def device_view(device: DeviceItem, state: DeviceStateItem | None = None) -> dict:
-    out: dict[str, Any] = {
-        "device_id": device.device_id,
-        "name": device.name,
-        "device_name": device.name,
-        "device_type": device.device_type,
-        "status": device.status,
-        "owner_id": device.owner_id,
-        "room_id": device.room_id,
-        "section_id": device.section_id,
-        "hotel_id": device.hotel_id,
-        "city": device.city,
-        "thing_name": device.thing_name,
-        "wifi_ssid": device.wifi_ssid,
-        "created_at": device.created_at,
-        "updated_at": device.updated_at,
-        "online": is_online(state),
-        "last_seen": state.last_seen if state else None,
-    }
-    for field in DESCRIPTIVE_FIELDS:
-        value = getattr(device, field)
-        if isinstance(value, float) and value.is_integer() and field == "power_rating_w":
-            value = int(value)
-        out[field] = value
-    return out
+    return view(device, DEVICE_FIELDS, **_device_computed(device, state))
 
 
 def detail_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
-    out = device_view(device, state)
-    out["reported_config"] = state.reported_config.as_dict() if state and state.reported_config else None
-    out["connected"] = state.connected if state else None
-    out["topics"] = provisioning.topics_for(device.thing_name)
-    return out
+    return view(
+        device,
+        DETAIL_FIELDS,
+        **_device_computed(device, state),
+        reported_config=state.reported_config.as_dict() if state and state.reported_config else None,
+        connected=state.connected if state else None,
+        topics=provisioning.topics_for(device.thing_name),
+    )
+
+
+def status_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
+    return view(device, STATUS_FIELDS, online=is_online(state), last_seen=state.last_seen if state else None)
+
+
+def _device_computed(device: DeviceItem, state: DeviceStateItem | None) -> dict[str, Any]:
+    return {
+        "device_name": device.name,
+        "online": is_online(state),
+        "last_seen": state.last_seen if state else None,
+        "power_rating_w": _whole(device.power_rating_w),
+    }
 
 
 # ---------------------------------------------------------------- loading
@@ -469,17 +496,7 @@ def statuses(limit: int, next_token: str | None) -> dict:
     sources = [_index_source(DeviceItem.by_type, t) for t in DEVICE_TYPES]
     items, token = chained_page(sources, limit, next_token, "statuses")
     states = states_for(items)
-    rows = [
-        {
-            "device_id": d.device_id,
-            "name": d.name,
-            "device_type": d.device_type,
-            "status": d.status,
-            "online": is_online(states.get(d.device_id)),
-            "last_seen": states[d.device_id].last_seen if d.device_id in states else None,
-        }
-        for d in items
-    ]
+    rows = [status_view(d, states.get(d.device_id)) for d in items]
     return {"items": rows, "count": len(rows), "next_token": token}
 
 

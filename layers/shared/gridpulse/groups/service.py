@@ -27,24 +27,22 @@ from gridpulse.groups.data import GroupItem, MembershipItem
 from gridpulse.pagination import decode_token, encode_token
 from gridpulse.sites import scope
 from gridpulse.timeutil import iso, utcnow
+from gridpulse.views import view
 
 MAX_BULK = 100
 
 
+# The keys of a group in every answer, in order: the fields of GroupOut
+# (gridpulse.groups.schemas; tests/unit/test_views.py checks they match), the
+# member fields only when the view is given the group's device ids.
+GROUP_FIELDS = ("group_id", "owner_id", "name", "description", "color", "created_at", "updated_at")
+GROUP_MEMBER_FIELDS = ("device_ids", "device_count")
+
+
 def group_view(group: GroupItem, device_ids: list[str] | None = None) -> dict:
-    out = {
-        "group_id": group.group_id,
-        "owner_id": group.owner_id,
-        "name": group.name,
-        "description": group.description,
-        "color": group.color,
-        "created_at": group.created_at,
-        "updated_at": group.updated_at,
-    }
-    if device_ids is not None:
-        out["device_ids"] = device_ids
-        out["device_count"] = len(device_ids)
-    return out
+    if device_ids is None:
+        return view(group, GROUP_FIELDS)
+    return view(group, GROUP_FIELDS + GROUP_MEMBER_FIELDS, device_ids=device_ids, device_count=len(device_ids))
 
 
 def _owned(caller: Caller, group_id: str) -> GroupItem:

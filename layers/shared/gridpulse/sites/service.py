@@ -22,6 +22,7 @@ from gridpulse.pagination import decode_token, encode_token, invalid_token
 from gridpulse.sites import scope
 from gridpulse.sites.data import HotelItem, RoomItem, SectionItem, key, sort_key
 from gridpulse.timeutil import iso, utcnow, zone
+from gridpulse.views import view
 
 HOTELS_PARENT = "hotels"
 
@@ -29,37 +30,24 @@ HOTELS_PARENT = "hotels"
 # ---------------------------------------------------------------- views
 
 
+# The keys of each view, in the order answered: the fields of HotelOut,
+# SectionOut and RoomOut (gridpulse.sites.schemas; tests/unit/test_views.py
+# checks they match).
+HOTEL_FIELDS = ("hotel_id", "hotel_name", "address", "timezone", "created_at", "updated_at")
+SECTION_FIELDS = ("section_id", "hotel_id", "section_name", "created_at", "updated_at")
+ROOM_FIELDS = ("room_id", "section_id", "hotel_id", "room_number", "occupancy_status", "created_at", "updated_at")
+
+
 def hotel_view(h: HotelItem) -> dict:
-    return {
-        "hotel_id": h.hotel_id,
-        "hotel_name": h.hotel_name,
-        "address": h.address,
-        "timezone": h.timezone,
-        "created_at": h.created_at,
-        "updated_at": h.updated_at,
-    }
+    return view(h, HOTEL_FIELDS)
 
 
 def section_view(s: SectionItem) -> dict:
-    return {
-        "section_id": s.section_id,
-        "hotel_id": s.hotel_id,
-        "section_name": s.section_name,
-        "created_at": s.created_at,
-        "updated_at": s.updated_at,
-    }
+    return view(s, SECTION_FIELDS)
 
 
 def room_view(r: RoomItem) -> dict:
-    return {
-        "room_id": r.room_id,
-        "section_id": r.section_id,
-        "hotel_id": r.hotel_id,
-        "room_number": r.room_number,
-        "occupancy_status": r.occupancy_status,
-        "created_at": r.created_at,
-        "updated_at": r.updated_at,
-    }
+    return view(r, ROOM_FIELDS)
 
 
 # ---------------------------------------------------------------- loading
