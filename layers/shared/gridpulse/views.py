@@ -7,8 +7,7 @@ the item does not hold, such as whether a device is online).
 
 Each context names its fields once, as a tuple beside its view function;
 tests/unit/test_views.py checks that each tuple holds exactly the fields of
-the response schema it feeds (plus the keys that schema lists in
-`undocumented_keys`). The tuples live outside the schema modules because the
+the response schema it feeds. The tuples live outside the schema modules because the
 ingestion and event functions build views too (an alert's notification) and
 must not import pydantic; this module imports only the standard library.
 """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -24,18 +24,13 @@ class AlertOut(Output):
     first_seen: str
     last_seen: str
 
-    # Keys every alert also carries that are not declared above, so not in
-    # openapi.json (Output lets them through). With the fields, they are the
-    # keys of alerts.service.ALERT_FIELDS (tests/unit/test_views.py).
-    undocumented_keys: ClassVar[tuple[str, ...]] = (
-        "device_name",
-        "owner_id",
-        "value",
-        "threshold",
-        "resolved_at",
-        "resolved_by",
-        "source",
-    )
+    device_name: str | None = None
+    owner_id: str | None = None
+    value: float | None = None  # the measured value that raised or last bumped the alert
+    threshold: float | None = None
+    resolved_at: str | None = None
+    resolved_by: str | None = None
+    source: str | None = None
 
 
 class AlertsPage(Page[AlertOut]):

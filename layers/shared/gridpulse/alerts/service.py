@@ -48,8 +48,7 @@ def _now_ms() -> int:
 
 
 # The keys of an alert in every answer and notification, in order: the fields
-# of AlertOut and the keys it lists as undocumented_keys (gridpulse.alerts.schemas;
-# tests/unit/test_views.py checks they match).
+# of AlertOut (gridpulse.alerts.schemas; tests/unit/test_views.py checks they match).
 ALERT_FIELDS = (
     "alert_id",
     "device_id",

@@ -4,7 +4,7 @@ bodies are in device_api_schemas.py."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -49,23 +49,18 @@ class DeviceOut(Output):
     created_at: str
     updated_at: str
 
-    # Keys every device also carries that are not declared above, so not in
-    # openapi.json (Output lets them through). With the fields, they are the
-    # keys of devices.service.DEVICE_FIELDS (tests/unit/test_views.py).
-    undocumented_keys: ClassVar[tuple[str, ...]] = (
-        "section_id",
-        "wifi_ssid",
-        "location",
-        "address",
-        "description",
-        "latitude",
-        "longitude",
-        "power_rating_w",
-        "firmware_version",
-        "hardware_version",
-        "provider",
-        "external_id",
-    )
+    section_id: str | None = None
+    wifi_ssid: str | None = None
+    location: str | None = None
+    address: str | None = None
+    description: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    power_rating_w: int | float | None = None  # a whole number of watts is shown as an integer
+    firmware_version: str | None = None
+    hardware_version: str | None = None
+    provider: str | None = None
+    external_id: str | None = None
 
 
 class DevicesPage(Page[DeviceOut]):

@@ -72,8 +72,8 @@ def is_online(state: DeviceStateItem | None, now: float | None = None) -> bool:
     return (now or time.time()) - float(state.last_seen_epoch) <= ONLINE_WINDOW_S
 
 
-# The keys of a device in every answer, in order: the fields of DeviceOut and
-# the keys it lists as undocumented_keys, then what DeviceDetailOut adds for
+# The keys of a device in every answer, in order: the fields of DeviceOut, then
+# what DeviceDetailOut adds for
 # one device, and the fields of DeviceStatusOut for the admin's status list
 # (gridpulse.devices.schemas, gridpulse.accounts.schemas; tests/unit/test_views.py
 # checks they match).
