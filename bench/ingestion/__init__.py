@@ -22,8 +22,9 @@ units ESTIMATED from the request and response payloads (capacity.py).
 * ours, steady: each SQS batch holds one message per meter, which is what a
   fleet looks like at one message per meter per 5 minutes (the batch window is
   5 s): a batch of 100 records from 100 meters costs 100x one of these. The
-  device-context cache (60 s) is emptied before each batch, as 5 minutes pass
-  between a meter's messages. This row is what bench/cost.py prices.
+  device-context cache (CONTEXT_TTL_S, 10 minutes per container) is emptied
+  before each batch, so every message pays its device read, as in a container
+  that has not seen that meter within the last 10 minutes. This row is what bench/cost.py prices.
 * ours, backlog: the same kind of stream for other meters, in batches of 100
   records (many consecutive messages per meter, e.g. after an outage), to
   show what grouping by device saves.

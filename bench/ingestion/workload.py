@@ -286,7 +286,7 @@ class OurDesign:
         with self.ledger.measuring(phase.usage):
             for event in events:
                 if fresh_context:
-                    forget_context()  # 5 minutes pass between a meter's messages; the cache lasts 60 s
+                    forget_context()  # every message pays its device read (the cache lasts 10 minutes per container)
                 aws_before = self.ledger.aws_cpu_s
                 cpu, wall = time.process_time(), time.perf_counter()
                 result = handle_sqs_batch(event)

@@ -28,8 +28,6 @@ from gridpulse.pagination import decode_token, encode_token
 from gridpulse.sites import scope
 from gridpulse.timeutil import iso, utcnow
 
-MAX_BULK = 100
-
 
 def group_view(group: GroupItem, device_ids: list[str] | None = None) -> dict:
     out = {
