@@ -7,8 +7,9 @@ template.yaml (bench.stack.mocked_stack, as the tests' `aws` fixture). A hotel
 gateway, as bench/dynamodb.py does). Each meter sends a message every 5
 minutes holding 10 readings 30 s apart (cumulative `energy_kwh` counter,
 `power_w`, `voltage`, `current`); each message is wrapped as the IoT rule
-(iot_rules/telemetry.sql) outputs it (payload + thing_name, client_id,
-received_at) into an SQS record, and the records go through
+(iot_rules/telemetry.sql) outputs it, less `principal` (payload + thing_name,
+client_id, received_at; so the certificate check, one consistent GetItem per
+device and batch, is not counted) into an SQS record, and the records go through
 gridpulse.telemetry.pipeline.handle_sqs_batch, the IngestFunction's code. The
 measured window is 11:00 onwards, local time, of one day; the readings of that
 day before 11:00 are loaded first (one backlog ingest per meter, not measured)

@@ -23,7 +23,6 @@ def _bounded(ge: int, le: int | None = None) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    stage: str = "dev"
     users_table: str = "gridpulse-users"
     telemetry_table: str = "gridpulse-telemetry"
     alerts_topic_arn: str = ""
