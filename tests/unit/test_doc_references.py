@@ -3,13 +3,13 @@
 Scanned: every Markdown file of the repo, and the docstrings and comments of
 the Python code under layers/, functions/, infrastructure/, bench/ and tests/.
 
-* A file path (`dir/name.ext`, or a bare `name.ext` with an extension below)
-  or a directory (`dir/`) must be a tracked file or directory, or its tail:
+* A file path (`<dir>/<name>.<ext>`, or a bare `<name>.<ext>`, with one of
+  EXTENSIONS) or a directory (`<dir>/`) must be a tracked file or directory, or its tail:
   `alerts/service.py` matches layers/shared/gridpulse/alerts/service.py, so
   paths written relative to the package they describe still count; a moved
   or deleted file does not.
-* A dotted name under one of this repo's packages (`gridpulse.x.y`,
-  `infrastructure.x`, `bench.x`) must be a module or package, or a name
+* A dotted name under one of this repo's packages (`gridpulse.<...>`,
+  `infrastructure.<...>`, `bench.<...>`) must be a module or package, or a name
   defined at the top of one (`gridpulse.api.parse_json_body`).
 
 ALLOWED lists what is named on purpose but not in the repo (build outputs,
