@@ -3,8 +3,8 @@
 Each table prints its baseline measured (or, where stated, computed) in the same run:
 
 * imports   (bench/imports.py): cold-start import time of every function
-  handler in template.yaml, beside a fresh interpreter doing only
-  `import boto3` (the floor every function pays anyway).
+  handler in template.yaml, beside the floor every function pays anyway: a
+  fresh interpreter doing `import boto3` and creating a DynamoDB client.
 * dynamodb  (bench/dynamodb.py): DynamoDB requests made by one call of every
   REST route, with AWS mocked by moto exactly as the tests do, and how many of
   them the authenticated-request check costs.
@@ -21,6 +21,7 @@ Each table prints its baseline measured (or, where stated, computed) in the same
   the prices written in the code.
 
 Options: `--runs N` (fresh interpreters per import row, default 7), `--only
-imports|dynamodb|ingestion|alerts|cost` (repeatable) and `--size small|full`. See each
+imports|dynamodb|ingestion|alerts|cost|soak` (repeatable; soak, the local
+stack's memory, `make soak`, runs only when named) and `--size small|full`. See each
 module's docstring for how to read its table.
 """

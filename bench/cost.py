@@ -21,8 +21,9 @@ reading every 30 s: 86,400 readings in a 30-day month.
 How to read it: quantities and dollars per device per month at steady state
 (once 400 days of readings are stored; storage is lower in the first
 months). Each line says what it counts. `share` is the line's part of the
-column's total. PITR is not in the issue's price list but template.yaml
-enables it on TelemetryTable, so it is priced (for both designs alike).
+column's total. PITR is priced (for both designs alike) only when
+template.yaml enables it on TelemetryTable; it does not, so its line shows
+`off` and $0 and the total without PITR equals the total.
 Free tiers are ignored. Prices are constants below with their source and
 date: re-check them before quoting the numbers.
 """

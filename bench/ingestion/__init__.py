@@ -7,8 +7,9 @@ template.yaml (bench.stack.mocked_stack, as the tests' `aws` fixture). A hotel
 gateway, as bench/dynamodb.py does). Each meter sends a message every 5
 minutes holding 10 readings 30 s apart (cumulative `energy_kwh` counter,
 `power_w`, `voltage`, `current`); each message is wrapped as the IoT rule
-(iot_rules/telemetry.sql) outputs it (payload + thing_name, client_id,
-received_at) into an SQS record, and the records go through
+(iot_rules/telemetry.sql) outputs it, less `principal` (payload + thing_name,
+client_id, received_at; so the certificate check, one consistent GetItem per
+device and batch, is not counted) into an SQS record, and the records go through
 gridpulse.telemetry.pipeline.handle_sqs_batch, the IngestFunction's code. The
 measured window is 11:00 onwards, local time, of one day; the readings of that
 day before 11:00 are loaded first (one backlog ingest per meter, not measured)
@@ -22,8 +23,9 @@ units ESTIMATED from the request and response payloads (capacity.py).
 * ours, steady: each SQS batch holds one message per meter, which is what a
   fleet looks like at one message per meter per 5 minutes (the batch window is
   5 s): a batch of 100 records from 100 meters costs 100x one of these. The
-  device-context cache (60 s) is emptied before each batch, as 5 minutes pass
-  between a meter's messages. This row is what bench/cost.py prices.
+  device-context cache (CONTEXT_TTL_S, 10 minutes per container) is emptied
+  before each batch, so every message pays its device read, as in a container
+  that has not seen that meter within the last 10 minutes. This row is what bench/cost.py prices.
 * ours, backlog: the same kind of stream for other meters, in batches of 100
   records (many consecutive messages per meter, e.g. after an outage), to
   show what grouping by device saves.

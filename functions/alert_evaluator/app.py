@@ -1,4 +1,5 @@
-"""Alert evaluation of telemetry: its own IoT rule -> SQS -> this function."""
+"""Alert evaluation of telemetry: the telemetry IoT rule's second action (and
+POST /telemetry) -> AlertsQueue -> this function."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
-from infrastructure.simulator.device import DeviceSpec, DeviceStats, SimulatedDevice
+from infrastructure.simulator.device import DeviceSpec, SimulatedDevice
 from infrastructure.simulator.model import FaultPlan, LightModel, MeterModel, SimClock
 
 log = logging.getLogger("gridpulse.simulator")
@@ -319,9 +319,6 @@ class Fleet:
         return self._thread is not None and not self._stopped.is_set()
 
     # ------------------------------------------------------------ numbers
-
-    def device_stats(self) -> dict[str, DeviceStats]:
-        return {d.spec.device_id: d.snapshot() for d in self.devices}
 
     def stats(self) -> FleetStats:
         per = [d.snapshot() for d in self.devices]

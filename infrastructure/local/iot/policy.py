@@ -44,7 +44,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-ACTIONS = ("iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive")
 THING_NAME = "iot:Connection.Thing.ThingName"
 CLIENT_ID = "iot:ClientId"
 IS_ATTACHED = "iot:connection.thing.isattached"  # condition keys are case-insensitive

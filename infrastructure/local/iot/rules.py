@@ -33,15 +33,16 @@ Differences from AWS, on purpose or for lack of need:
   failures to invoke at all. Here the failure is made visible instead;
 * only Lambda and Sqs actions are supported (others raise RulesConfigError).
 
-Wiring it into the local stack (infrastructure/local/__main__.py):
+Wiring it into the local stack (infrastructure/local/__main__.py makes the
+event sources, infrastructure/local/iot/core.py the runner):
 
-    events = EventSources(stack, functions, log=_say)   # functions = load_functions(stack)
-    rules = RuleRunner(stack, functions, events=events, log=_say)
+    events = EventSources(stack, functions, default_concurrency=..., log=_say)   # functions = load_functions(stack)
+    rules = RuleRunner(stack, functions, events=events, log=log)
     # the broker calls rules.on_publish(topic, payload, client_id, principal) for every
     # message it accepts, its own $aws/events/presence/... included
     ...
     rules.stop()    # after the broker stops: no more messages
-    events.stop(drain_s=2)   # delivers what it can in 2 s, ends the workers
+    events.stop(drain_s=1.0)   # delivers what it can in 1 s, ends the workers
 
 Without `events=`, the runner makes its own (workers named iot-rules-N) and
 `stop()` delivers what is buffered and stops them.

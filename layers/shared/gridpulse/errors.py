@@ -63,10 +63,5 @@ class TooManyRequests(ApiError):
     code = "too_many_requests"
 
 
-class PayloadTooLarge(ApiError):
-    status = 413
-    code = "payload_too_large"
-
-
 def field_error(field: str, message: str, code: str = "invalid") -> dict:
     return {"field": field, "code": code, "message": message}

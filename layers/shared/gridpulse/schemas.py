@@ -47,12 +47,6 @@ class Output(BaseModel):
     model_config = ConfigDict(extra="allow", defer_build=True)
 
 
-class ErrorOut(BaseModel):
-    error: str
-    message: str
-    fields: list[dict] | None = None
-
-
 class MessageOut(Output):
     message: str
 
@@ -128,7 +122,6 @@ def integer(**constraints: Any) -> Any:
 
 
 Number = number()
-Integer = integer()
 
 
 # ---------------------------------------------------------------- free-form maps

@@ -1,8 +1,11 @@
 """Typed configuration, read from the environment once per container.
 
 Every function gets its settings from template.yaml (Globals and per-function
-Environment). A malformed variable fails the first `get_settings()` with a
-message naming it, rather than a request later on. A plain dataclass, not a
+Environment). A variable that is unset or empty keeps its default (an empty
+queue URL or topic ARN included: nothing fails until a call needs it). A
+malformed whole number is not caught at import: `get_settings()` raises a
+ValueError naming the variable, from the first request that reads a setting
+(and on every call after it, since a failure is not cached). A plain dataclass, not a
 pydantic model: the ingestion and event functions read settings and never
 import pydantic otherwise (cold start, see `python -m bench --only imports`).
 """
@@ -20,18 +23,17 @@ def _bounded(ge: int, le: int | None = None) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    stage: str = "dev"
     users_table: str = "gridpulse-users"
     telemetry_table: str = "gridpulse-telemetry"
     alerts_topic_arn: str = ""
     cleanup_queue_url: str = ""
     password_reset_queue_url: str = ""
-    # Where POST /telemetry sends accepted messages for alert evaluation (the alerts IoT rule's queue).
+    # Where POST /telemetry sends accepted messages for alert evaluation (AlertsQueue, the telemetry IoT rule's second action).
     alerts_queue_url: str = ""
     # Idempotency-Key records (POST /devices, POST /telemetry): table and how long a key is remembered.
     idempotency_table: str = "gridpulse-idempotency"
     idempotency_ttl_seconds: int = dataclasses.field(default=3600, **_bounded(60, 7 * 86400))
-    # Raw readings are kept this long; hourly/daily rollups are kept for good.
+    # Raw readings are kept this long; day and month rollups are kept for good.
     raw_retention_days: int = dataclasses.field(default=90, **_bounded(1, 3650))
     jwt_secret_arn: str = ""
     # Only for unit tests and tools: a literal secret instead of Secrets Manager.

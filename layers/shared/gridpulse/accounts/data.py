@@ -7,7 +7,7 @@ One table, key `pk` (string), item kinds told apart by the key prefix:
 | user              | `user#<user_id>`           | GetItem on every authenticated call   |
 | login name claim  | `email#<email>` / `username#<name>` | unique, strongly-consistent login lookup |
 | reset token       | `reset#<sha256 of token>`  | single-use, expires through TTL       |
-| login attempts    | `attempts#<login>`         | lockout after repeated failures, TTL  |
+| login attempts    | `attempts-account#<user_id>` (`attempts#<login>` for a name that is no account) | lockout after repeated failures, TTL |
 | counter           | `counter#users`            | /admin/stats without a Scan           |
 
 Users are listed through the sparse GSI `users-by-created` (list_pk, list_sk).

@@ -143,7 +143,6 @@ def get_visible_user(caller: Caller, user_id: str) -> UserItem:
     return user
 
 
-SELF_FIELDS = {"name", "email", "password", "current_password", "username", "city"}
 ADMIN_FIELDS = {"role", "hotel_ids", "cities"}
 
 

@@ -1,5 +1,5 @@
 """The alert evaluator's SQS side: telemetry messages (from MQTT through the
-alerts IoT rule, and from POST /telemetry, in the same shape), checked reading
+telemetry IoT rule's AlertsQueue action, and from POST /telemetry, in the same shape), checked reading
 by reading, per device. Messages published with a certificate that is no
 longer the device's are not evaluated (ingestion quarantines them).
 

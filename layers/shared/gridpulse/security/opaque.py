@@ -8,7 +8,6 @@ with one GetItem. (Passwords are low-entropy and use Argon2id instead.)
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 
@@ -18,7 +17,3 @@ def new_secret(prefix: str = "") -> str:
 
 def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def same_secret(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())

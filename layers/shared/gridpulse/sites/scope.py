@@ -1,4 +1,4 @@
-"""Who may see and change what (api.md, "Roles" and "Scope").
+"""Who may see and change what: roles and scope.
 
 * admin: everything.
 * operator: manages what is in its scope (its hotels, its cities).

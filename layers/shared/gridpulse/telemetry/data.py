@@ -1,4 +1,4 @@
-"""The telemetry table: raw readings, daily rollups and quarantine, per device.
+"""The telemetry table: raw readings, day and month rollups and quarantine, per device.
 
 Key (`pk` = `device#<id>`, `sk`); everything of one device lives in its own
 partition, so load spreads across devices and every read is a Query or a
@@ -16,7 +16,8 @@ One more item, outside any device: `pk` = `counter#readings`, `sk` =
 
 Raw items are grouped by bucket so that recomputing a bucket is one Query; a
 message costs one write per bucket it touches (usually one), not one per
-reading. Day items make a 30-day chart 30 items and a year 365 items.
+reading. Day items make a 30-day chart 30 items; month items make a year by
+month 12 items plus the day items of the last, partial month.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ quarantine); 400 when a single reading or the message itself is refused, with
 the reason and the field.
 
 A message with readings that passed the checks then goes to the alerts queue,
-in the shape the alerts IoT rule gives MQTT messages, so HTTP devices are
+in the shape the telemetry IoT rule gives MQTT messages, so HTTP devices are
 evaluated by the same AlertEvaluatorFunction with the same de-duplication.
 """
 

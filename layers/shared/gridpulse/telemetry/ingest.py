@@ -8,7 +8,8 @@ For each device, a group of messages is:
    duplicates (an MQTT redelivery, a retried upload) and are not stored again;
 3. stored, one raw item per bucket per message group (conditional put, so a
    replay of the same group is a no-op);
-4. rolled up: the touched buckets are recomputed into their day items.
+4. rolled up: the touched buckets are recomputed into their day items, and
+   each day's total into its month item.
 A failure in 3 or 4 raises; the SQS consumer retries it when it is worth
 retrying (gridpulse.batch), and because of 2 and the recompute, a retry never
 double-counts. Nothing in 1 raises for anything a device can send.

@@ -174,18 +174,6 @@ def as_number(value: Any) -> float | None:
         return math.inf if value > 0 else -math.inf
 
 
-def _freeform_ok(value: Any) -> bool:
-    """`data`/`metadata`: an object that is small and strict JSON (no NaN or
-    Infinity, which would be stored and echoed back as invalid JSON)."""
-    if not isinstance(value, dict):
-        return False
-    try:
-        encoded = json.dumps(value, allow_nan=False, separators=(",", ":"))
-    except (ValueError, TypeError, RecursionError):
-        return False
-    return len(encoded.encode()) <= MAX_FREEFORM_BYTES
-
-
 def _timestamp_ms(value: Any) -> int | None:
     number = as_number(value)
     if number is not None:

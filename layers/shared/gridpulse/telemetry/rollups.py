@@ -1,9 +1,10 @@
-"""Buckets and daily rollups, recomputed from the raw readings.
+"""Buckets and the day and month rollups, recomputed from the raw readings.
 
 A rollup is never incremented: after new readings are stored, every bucket
 they touch (and the bucket after it, whose first interval depends on them)
 is recomputed from the raw readings and written into its day item with an
-optimistic version check. Recomputing makes rollups correct under MQTT
+optimistic version check; the day's total then goes into its month item
+(unless that already holds a newer version of the day). Recomputing makes rollups correct under MQTT
 redelivery (a reading counted twice is impossible: readings are de-duplicated
 by identity when a bucket is read), under late and out-of-order data, and
 after deletes; the version check makes concurrent writers safe (the loser

@@ -1,8 +1,9 @@
 """Reading telemetry back: raw readings, latest, aggregates, energy, usage.
 
 Short windows read raw readings (one Query over the buckets of the range);
-energy over long windows reads day rollups only: a 30-day chart is 30 items,
-a year of monthly totals 365, whatever the sampling rate.
+energy reads rollups, whatever the sampling rate: a 30-day chart by day is
+30 day items; a year by month is 12 month items for the whole months plus
+the day items of the last, partial month.
 """
 
 from __future__ import annotations
