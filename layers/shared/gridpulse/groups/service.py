@@ -29,7 +29,6 @@ from gridpulse.sites import scope
 from gridpulse.timeutil import iso, utcnow
 from gridpulse.views import view
 
-
 # The keys of a group in every answer, in order: the fields of GroupOut
 # (gridpulse.groups.schemas; tests/unit/test_views.py checks they match), the
 # member fields only when the view is given the group's device ids.
