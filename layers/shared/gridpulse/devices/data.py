@@ -14,7 +14,7 @@ record does.
 | group           | `group#<id>`       | `meta`          | by-owner                              |
 | membership      | `group#<id>`       | `device#<id>`   | -  (and its mirror below)             |
 | membership      | `device#<id>`      | `group#<id>`    | -                                     |
-| log line        | `device#<id>`      | `log#<ms>#<kind>` | -  (`ttl` 90 days ahead, but the table has no TTL: kept) |
+| log line        | `device#<id>`      | `log#<ms>#<kind>` | `ttl` 90 days ahead (the table's TTL attribute)       |
 | counter         | `counter#devices`  | `counter`       | -                                     |
 
 Index keys: `owner_id` + `owner_sk` (`device#<created>#<id>` or
