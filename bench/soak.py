@@ -32,27 +32,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from datetime import datetime
 
 from bench.table import render
-from infrastructure.cfn import ROOT
+from infrastructure.stack_process import LocalStackProcess
 
 ADMIN = ("soak@gridpulse.example.com", "soak-admin-password-1")
 READINGS_PER_DEVICE_HOUR = 120  # one every 30 s
 STEP = 10_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:
@@ -63,43 +53,11 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-class Stack:
+class Stack(LocalStackProcess):
+    """The local stack on free ports, quiet, with the soak's admin."""
+
     def __init__(self):
-        self.api, self.aws, self.mqtt = _free_port(), _free_port(), _free_port()
-        self.base = f"http://127.0.0.1:{self.api}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-        env.update(
-            GRIDPULSE_API_PORT=str(self.api),
-            GRIDPULSE_AWS_PORT=str(self.aws),
-            GRIDPULSE_MQTT_PORT=str(self.mqtt),
-            GRIDPULSE_FLEET="0",
-            GRIDPULSE_QUIET="1",
-            GRIDPULSE_ADMIN_EMAIL=ADMIN[0],
-            GRIDPULSE_ADMIN_PASSWORD=ADMIN[1],
-            PYTHONUNBUFFERED="1",
-        )
-        self.output: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "infrastructure.local"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.output.append(line.rstrip("\n"))
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            if any("Ready." in line for line in self.output):
-                return
-            time.sleep(0.2)
-        raise RuntimeError("the local stack did not start:\n" + "\n".join(self.output[-30:]))
+        super().__init__(ADMIN, GRIDPULSE_QUIET="1")
 
     def _get(self, path: str, token: str | None = None) -> dict:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -132,15 +90,10 @@ class Stack:
     def rss(self) -> float:
         return rss_mb(self.process.pid)
 
-    def stop(self) -> float:
+    def stop_timed(self) -> float:
+        """Seconds the stack took to exit after SIGTERM."""
         started = time.monotonic()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        super().stop(signal.SIGTERM, timeout=60)
         return time.monotonic() - started
 
 
@@ -227,7 +180,7 @@ def run(readings: int = 100_000, speed: float = 200.0, idle_s: float = 60.0) -> 
     finally:
         if fleet is not None:
             fleet.stop(drain_s=1)
-        exit_s = stack.stop()
+        exit_s = stack.stop_timed()
     print()
     print(render(["readings published", "telemetry items", "RSS MB", "MB per 10k", "ingestion behind (s)", "s"], rows))
     day = devices * READINGS_PER_DEVICE_HOUR * 24

@@ -13,17 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 
 import pytest
 import requests
 
-from infrastructure.cfn import ROOT
+from infrastructure.stack_process import LocalStackProcess
 
 REMOTE_API_URL = os.environ.get("GRIDPULSE_E2E_API_URL", "").strip().rstrip("/")
 # The admin the tests log in as: the one the local stack seeds, or the deployed stack's.
@@ -37,12 +31,6 @@ def local_only(why: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         bool(REMOTE_API_URL), reason=f"needs the local stack ({why}); GRIDPULSE_E2E_API_URL points at a deployed stack"
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ApiClient:
@@ -72,65 +60,12 @@ class DeployedStack(ApiClient):
         self.output = []
 
 
-class LocalStack(ApiClient):
+class LocalStack(ApiClient, LocalStackProcess):
+    """The local stack (infrastructure/stack_process.py) started on free ports with
+    the tests' admin; `overrides` are added to its environment."""
+
     def __init__(self, **overrides: str):
-        self.api_port = _free_port()
-        self.aws_port = _free_port()
-        self.mqtt_port = _free_port()
-        self.base = f"http://127.0.0.1:{self.api_port}"
-        self.output: list[str] = []
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "POWERTOOLS_", "USERS_TABLE", "JWT_", "FORGOT_"))
-        }
-        env.update(
-            {
-                "GRIDPULSE_API_PORT": str(self.api_port),
-                "GRIDPULSE_AWS_PORT": str(self.aws_port),
-                "GRIDPULSE_MQTT_PORT": str(self.mqtt_port),
-                "GRIDPULSE_FLEET": "0",
-                "GRIDPULSE_ADMIN_EMAIL": ADMIN_EMAIL,
-                "GRIDPULSE_ADMIN_PASSWORD": ADMIN_PASSWORD,
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        env.update(overrides)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "infrastructure.local"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.output.append(line.rstrip("\n"))
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any("Ready." in line for line in self.output):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError("local stack did not start:\n" + "\n".join(self.output))
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(timeout=5)
-        return self.process.returncode
+        LocalStackProcess.__init__(self, (ADMIN_EMAIL, ADMIN_PASSWORD), **overrides)
 
 
 @contextlib.contextmanager
