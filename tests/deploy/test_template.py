@@ -175,6 +175,18 @@ def test_shared_function_settings_are_declared_once_in_globals():
         assert set((own.get("Environment") or {}).get("Variables") or {}) <= set(variables), logical
 
 
+def test_cors_origin_is_one_parameter_for_preflight_and_answers():
+    """A deployment that sets CorsAllowOrigin (the dashboard's origin) gets it in
+    API Gateway's preflight answers and in every function's answers alike."""
+    template = load()
+    api = next(iter(Stack(template).resources("AWS::Serverless::Api").values()))
+    stack = Stack(template, parameters={"CorsAllowOrigin": "https://dash.example.com"})
+    assert stack.resolve(api["Properties"]["Cors"]["AllowOrigin"]) == "'https://dash.example.com'"
+    for logical, function in stack.functions().items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert stack.resolve(variables["CORS_ALLOW_ORIGIN"]) == "https://dash.example.com", logical
+
+
 def test_caller_authentication_policy_goes_to_exactly_the_functions_with_bearer_routes():
     stack = Stack(load())
     assert stack.resources()["CallerAuthenticationPolicy"]["Type"] == "AWS::IAM::ManagedPolicy"

@@ -195,7 +195,12 @@ def create_app() -> APIGatewayRestResolver:
         enable_validation=True,
         json_body_deserializer=parse_json_body,
         response_validation_error_http_code=500,
-        cors=CORSConfig(allow_origin="*", allow_headers=["Authorization", "X-API-Key", "Idempotency-Key"]),
+        # API Gateway answers preflight requests (template.yaml's Cors); the origin
+        # is the same parameter, and the headers are what a browser may send.
+        cors=CORSConfig(
+            allow_origin=get_settings().cors_allow_origin,
+            allow_headers=["Authorization", "X-API-Key", "Idempotency-Key"],
+        ),
     )
 
     @app.exception_handler(ApiError)
