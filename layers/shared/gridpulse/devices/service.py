@@ -27,6 +27,7 @@ from gridpulse.devices.data import (
     DeviceCounterItem,
     DeviceItem,
     DeviceStateItem,
+    light_city_of,
 )
 from gridpulse.dynamodb import LOAD_ERRORS, batch_get_intact, connection, get_or_none, intact, skip_unreadable
 from gridpulse.errors import BadRequest, Forbidden, NotFound, Unauthorized, field_error
@@ -194,6 +195,7 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
         list_sk=f"{now}#{device_id}",
         city=fields.get("city"),
         city_key=_city_key(fields.get("city")),
+        light_city=light_city_of(fields["device_type"], fields.get("city")),
         city_scoped=True if fields.get("city") and caller.is_admin else None,
         thing_name=thing_name,
         api_key_hash=secret_hash(api_key),
@@ -291,6 +293,8 @@ def update(caller: Caller, device_id: str, changes: dict) -> dict:
             if city
             else [DeviceItem.city.remove(), DeviceItem.city_key.remove()]
         )
+        light_city = light_city_of(device.device_type, city)
+        actions.append(DeviceItem.light_city.set(light_city) if light_city else DeviceItem.light_city.remove())
         # Only an admin puts a device into a city's scope (lights are in it by type).
         actions.append(
             DeviceItem.city_scoped.set(True) if city and caller.is_admin else DeviceItem.city_scoped.remove()
