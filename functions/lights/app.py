@@ -23,16 +23,16 @@ from gridpulse.api import (
 from gridpulse.errors import BadRequest, field_error
 from gridpulse.lights import service as lights
 from gridpulse.lights.schemas import (
-    ControlIn,
-    ControlOut,
-    GeoJsonOut,
+    LightControlIn,
+    LightControlOut,
     LightDetailOut,
     LightLogsPage,
+    LightMapOut,
+    LightsGeoJsonOut,
     LightsPage,
-    MapOut,
-    StatusIn,
-    StatusOut,
-    SummaryOut,
+    LightStatusIn,
+    LightStatusOut,
+    LightSummaryOut,
 )
 from gridpulse.pagination import MAX_LIMIT, parse_limit
 from gridpulse.validation import control_character
@@ -82,7 +82,7 @@ def list_lights(
     summary="Counts of a city's lights by status (404 city_not_found without visible lights)",
     security=BEARER,
 )
-def light_summary(city: City = None) -> SummaryOut:
+def light_summary(city: City = None) -> LightSummaryOut:
     return lights.summary(current_caller(app), _city(city))
 
 
@@ -94,7 +94,7 @@ def light_summary(city: City = None) -> SummaryOut:
     responses={
         200: {
             "description": "The map items (application/json) or a GeoJSON FeatureCollection (application/geo+json)",
-            "content": {"application/json": {"model": MapOut}, GEOJSON: {"model": GeoJsonOut}},
+            "content": {"application/json": {"model": LightMapOut}, GEOJSON: {"model": LightsGeoJsonOut}},
         }
     },
 )
@@ -105,7 +105,7 @@ def light_map(city: City = None, format: Format = "json", limit: Limit = None, n
     )
     # Checked against its model and serialized here: Powertools serializes
     # only application/json bodies, and this route answers two media types.
-    model = GeoJsonOut if as_geojson else MapOut
+    model = LightsGeoJsonOut if as_geojson else LightMapOut
     return Response(
         status_code=200,
         content_type=GEOJSON if as_geojson else "application/json",
@@ -134,7 +134,7 @@ def light_logs(light_id: str, limit: Limit = None, next_token: NextToken = None)
     summary="Switch a light on, off or to automatic (operator, admin in scope): shadow + MQTT command",
     security=STAFF,
 )
-def control_light(light_id: str, body: ControlIn) -> ControlOut:
+def control_light(light_id: str, body: LightControlIn) -> LightControlOut:
     caller, user = current_user(app)
     return lights.control(caller, user.email, light_id, body.action, body.brightness)
 
@@ -145,7 +145,7 @@ def control_light(light_id: str, body: ControlIn) -> ControlOut:
     summary="A light reports its status (X-API-Key of that light)",
     security=API_KEY,
 )
-def report_status(light_id: str, body: StatusIn) -> StatusOut:
+def report_status(light_id: str, body: LightStatusIn) -> LightStatusOut:
     return lights.report_status(current_device(app), light_id, body.status, body.error_details)
 
 

@@ -15,7 +15,7 @@ CommandState = Literal["pending", "confirmed", "failed"]
 ErrorDetails = text(500)
 
 
-class LastCommandOut(Output):
+class LightCommandOut(Output):
     command_id: str
     action: Action
     brightness: int | None = None
@@ -36,7 +36,7 @@ class LightOut(Output):
     last_status_change: str | None = None
     error_details: str | None = None
     online: bool
-    last_command: LastCommandOut | None = None
+    last_command: LightCommandOut | None = None
 
 
 class LightsPage(Page[LightOut]):
@@ -64,7 +64,7 @@ class LightDetailOut(Output):
     recent_logs: list[LightLogOut]
 
 
-class SummaryOut(Output):
+class LightSummaryOut(Output):
     city: str | None = None
     total_lights: int
     lights_on: int
@@ -75,26 +75,26 @@ class SummaryOut(Output):
     last_updated: str | None = None
 
 
-class Location(Output):
+class LightLocation(Output):
     latitude: float | None = None
     longitude: float | None = None
 
 
-class MapItemOut(Output):
+class LightMapItemOut(Output):
     light_id: str
     name: str
-    location: Location
+    location: LightLocation
     status: LightStatus
     online: bool
 
 
-class MapOut(Output):
-    items: list[MapItemOut]
+class LightMapOut(Output):
+    items: list[LightMapItemOut]
     count: int
     next_token: str | None = None
 
 
-class GeoJsonOut(Output):
+class LightsGeoJsonOut(Output):
     """A GeoJSON FeatureCollection (RFC 7946): one Point feature per light
     (geometry null for a light without coordinates); `next_token` as in lists."""
 
@@ -103,14 +103,14 @@ class GeoJsonOut(Output):
     next_token: str | None = None
 
 
-class ControlIn(Input):
+class LightControlIn(Input):
     action: Action
     brightness: (
         Annotated[int, Field(ge=0, le=100, strict=True, description="0..100; default: the current one")] | None
     ) = None
 
 
-class ControlOut(Output):
+class LightControlOut(Output):
     light_id: str
     status: LightStatus
     is_automatic: bool
@@ -119,12 +119,12 @@ class ControlOut(Output):
     command_id: str
 
 
-class StatusIn(Input):
+class LightStatusIn(Input):
     status: ReportedStatus
     error_details: ErrorDetails | None = None
 
 
-class StatusOut(Output):
+class LightStatusOut(Output):
     light_id: str
     status: ReportedStatus
     error_details: str | None = None

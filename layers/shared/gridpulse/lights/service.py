@@ -30,6 +30,7 @@ from gridpulse.sites import scope
 from gridpulse.telemetry.readings import iso_ms
 
 RECENT_LOGS = 10
+MAX_ID_LENGTH = 64  # device ids are UUIDs (36 characters)
 
 # What lists read of each light's state item (never the reported config).
 STATE_ATTRIBUTES = [
@@ -128,6 +129,8 @@ def _not_found() -> NotFound:
 def visible_light(caller: Caller, light_id: str) -> DeviceItem:
     """The light, if the caller may see it; 404 for an unknown id, a device
     that is not a light, or a light outside the caller's scope."""
+    if not 0 < len(light_id) <= MAX_ID_LENGTH:
+        raise _not_found()  # no device id is that long (and DynamoDB keys are bounded)
     device = get_or_none(DeviceItem, DeviceItem.key(light_id), "meta")
     if device is None or device.device_type != "light" or not scope.sees_device(caller, device):
         raise _not_found()
