@@ -145,6 +145,9 @@ def test_the_mqtt_status_path_confirms_too(api, city, published):
     out = api.post(f"/lights/{light['device_id']}/control", {"action": "off"}, token=city["admin"])[1]
     event = {"status": "off", "thing_name": light["credentials"]["thing_name"], "received_at": state.now_ms() + 5}
     assert handle_device_event(event)["applied"] is True
+    # A report older than the one applied (rule invocations out of order) changes nothing.
+    late = {**event, "status": "on", "received_at": event["received_at"] - 1000}
+    assert handle_device_event(late)["applied"] is False
     detail = api.get(f"/lights/{light['device_id']}", token=city["admin"])[1]
     assert detail["light"]["status"] == "off"
     assert detail["light"]["last_command"] == {

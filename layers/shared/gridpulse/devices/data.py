@@ -128,7 +128,8 @@ class DeviceStateItem(Model):
     # Street lights: what the lamp last reported.
     light_status = UnicodeAttribute(null=True)
     light_error = UnicodeAttribute(null=True)
-    light_status_at = NumberAttribute(null=True)
+    light_status_at = NumberAttribute(null=True)  # epoch ms of the last change of status
+    light_report_at = NumberAttribute(null=True)  # epoch ms of the newest report applied
     # Street lights: what was asked of the lamp (gridpulse.lights): the mode
     # (on, off, auto) and brightness last sent, and the last command with its
     # confirmation state (pending until a matching status report; a pending

@@ -9,7 +9,8 @@ No pydantic here: DeviceEventsFunction imports this module.
 Where it lives (devices table, partition `device#<id>`):
 
 * `state` item: `light_status`, `light_error`, `light_status_at` (what the
-  lamp reported), `light_mode`, `light_brightness` (what was last asked) and
+  lamp reported, and when that status began), `light_report_at` (the newest
+  report applied: an older one arriving late is not applied), `light_mode`, `light_brightness` (what was last asked) and
   the last command: `cmd_id`, `cmd_action`, `cmd_brightness`, `cmd_expect`,
   `cmd_state`, `cmd_issued_at`, `cmd_issued_ms`, `cmd_settled_at`;
 * `log#<epoch ms>#<kind>#<random>` items: one per control and per status
@@ -123,16 +124,16 @@ def apply_status(device_id: str, status: str, details: str | None, at_ms: int, a
                 DeviceStateItem.light_status.set(status),
                 DeviceStateItem.light_error.set(details) if details else DeviceStateItem.light_error.remove(),
                 DeviceStateItem.light_status_at.set(status_at),
+                DeviceStateItem.light_report_at.set(at_ms),
                 DeviceStateItem.last_seen.set(iso_ms(at_ms)),
                 DeviceStateItem.last_seen_epoch.set(at_ms // 1000),
             ],
             condition=DeviceStateItem.pk.exists()
-            & (DeviceStateItem.light_status_at.does_not_exist() | (DeviceStateItem.light_status_at <= at_ms)),
+            & (DeviceStateItem.light_report_at.does_not_exist() | (DeviceStateItem.light_report_at <= at_ms)),
         )
     )
     if not applied:
         return {"applied": False, "reason": "stale report", "status": before.light_status}
-    _settle_command(state, before, status, at_ms)
     if changed:
         write_log(
             device_id,
@@ -145,6 +146,8 @@ def apply_status(device_id: str, status: str, details: str | None, at_ms: int, a
             error_details=details,
             at_ms=at_ms,
         )
+    # Last: whoever sees the command confirmed also sees the status and its log entry.
+    _settle_command(state, before, status, at_ms)
     return {
         "applied": True,
         "status": status,
