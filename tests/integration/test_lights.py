@@ -248,3 +248,12 @@ def test_a_light_moved_to_another_city_moves_in_the_index(api, city):
     assert api.put(f"/devices/{light_id}", {"city": "Porto"}, token=city["admin"])[0] == 200
     assert light_id in _ids(api.get("/lights", token=city["admin"], query={"city": "Porto"})[1])
     assert light_id not in _ids(api.get("/lights", token=city["viewer"])[1])
+
+
+def test_a_light_registered_before_the_index_joins_it_on_its_next_update(api, city, aws):
+    light_id = city["lisbon"][0]["device_id"]
+    table = boto3.resource("dynamodb").Table(aws.physical["DevicesTable"])
+    table.update_item(Key={"pk": f"device#{light_id}", "sk": "meta"}, UpdateExpression="REMOVE light_city")
+    assert light_id not in _ids(api.get("/lights", token=city["viewer"])[1])
+    assert api.put(f"/devices/{light_id}", {"name": "Pole 1 (new lamp)"}, token=city["admin"])[0] == 200
+    assert light_id in _ids(api.get("/lights", token=city["viewer"])[1])

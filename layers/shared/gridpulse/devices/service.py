@@ -293,12 +293,15 @@ def update(caller: Caller, device_id: str, changes: dict) -> dict:
             if city
             else [DeviceItem.city.remove(), DeviceItem.city_key.remove()]
         )
-        light_city = light_city_of(device.device_type, city)
-        actions.append(DeviceItem.light_city.set(light_city) if light_city else DeviceItem.light_city.remove())
         # Only an admin puts a device into a city's scope (lights are in it by type).
         actions.append(
             DeviceItem.city_scoped.set(True) if city and caller.is_admin else DeviceItem.city_scoped.remove()
         )
+    if device.device_type == "light":
+        # Every update of a light (re)writes its light-city index key, so a light
+        # registered before the index existed joins it on its next update.
+        light_city = light_city_of("light", changes["city"] if "city" in changes else device.city)
+        actions.append(DeviceItem.light_city.set(light_city) if light_city else DeviceItem.light_city.remove())
     if "room_id" in changes:
         placement = _placement(caller, changes["room_id"]) if changes["room_id"] else {}
         for attr in ("room_id", "section_id", "hotel_id"):
