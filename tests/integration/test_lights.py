@@ -257,3 +257,18 @@ def test_a_light_registered_before_the_index_joins_it_on_its_next_update(api, ci
     assert light_id not in _ids(api.get("/lights", token=city["viewer"])[1])
     assert api.put(f"/devices/{light_id}", {"name": "Pole 1 (new lamp)"}, token=city["admin"])[0] == 200
     assert light_id in _ids(api.get("/lights", token=city["viewer"])[1])
+
+
+def test_an_error_report_raises_one_alert_and_on_resolves_it(api, city):
+    light = city["lisbon"][0]
+
+    def alerts(status):
+        query = {"device_id": light["device_id"], "status": status}
+        return [a for a in api.get("/alerts", token=city["admin"], query=query)[1]["items"]]
+
+    assert _report(api, light, "error", error_details="Bulb failed")[0] == 200
+    assert _report(api, light, "error", error_details="Driver failed")[0] == 200
+    [alert] = alerts("open")
+    assert alert["alert_type"] == "light_error" and "Driver failed" in alert["message"] and alert["count"] == 2
+    assert _report(api, light, "on")[0] == 200
+    assert alerts("open") == [] and [a["alert_id"] for a in alerts("resolved")] == [alert["alert_id"]]

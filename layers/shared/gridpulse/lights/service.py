@@ -247,8 +247,11 @@ def _log_items(light_id: str, limit: int, start: dict | None):
 
 def detail(caller: Caller, light_id: str) -> dict:
     device = visible_light(caller, light_id)
+    # State first, logs second: a status report writes its log entry before it
+    # settles the command, so a command shown as settled has its entry listed.
+    state = light_state.read_state(light_id)
     logs, _ = _log_items(light_id, RECENT_LOGS, None)
-    return {"light": light_view(device, light_state.read_state(light_id)), "recent_logs": logs}
+    return {"light": light_view(device, state), "recent_logs": logs}
 
 
 def logs(caller: Caller, light_id: str, limit: int, next_token: str | None) -> dict:

@@ -22,6 +22,9 @@ is the one the command leads to (`expected_status`: on, off, or any report
 for auto). An `error` report marks it failed. A command still pending
 COMMAND_TIMEOUT_S after it was issued reads as `failed` (computed on read from
 `cmd_issued_ms`, nothing scheduled); a later matching report still confirms it.
+
+Alerts: a change to `error` opens (or bumps) the light's `light_error` alert
+through gridpulse.alerts; a change from `error` to on or off resolves it.
 """
 
 from __future__ import annotations
@@ -34,12 +37,14 @@ from pynamodb.exceptions import UpdateError
 
 from gridpulse.devices.data import DeviceItem, DeviceLogItem, DeviceStateItem
 from gridpulse.dynamodb import get_or_none
+from gridpulse.observability import count, logger
 from gridpulse.telemetry.readings import iso_ms
 
 LIGHT_STATUSES = ("on", "off", "error")
 LIGHT_ACTIONS = ("on", "off", "auto")
 LOG_DAYS = 90
 DEFAULT_BRIGHTNESS = 100  # the firmware's brightness until told otherwise
+LIGHT_ERROR_ALERT = "light_error"
 
 
 def command_timeout_s() -> int:
@@ -146,6 +151,8 @@ def apply_status(device_id: str, status: str, details: str | None, at_ms: int, a
             error_details=details,
             at_ms=at_ms,
         )
+    if changed:
+        _alert(device_id, status, before.light_status, details, at_ms)
     # Last: whoever sees the command confirmed also sees the status and its log entry.
     _settle_command(state, before, status, at_ms)
     return {
@@ -154,6 +161,29 @@ def apply_status(device_id: str, status: str, details: str | None, at_ms: int, a
         "error_details": details,
         "last_status_change": iso_ms(status_at),
     }
+
+
+def _alert(device_id: str, status: str, previous: str | None, details: str | None, at_ms: int) -> None:
+    """An `error` report opens the light's `light_error` alert through the
+    alert path (one open alert per light and type: a new error bumps it); on
+    or off after an error resolves it. Best effort: the status is stored
+    whatever happens here (logged and counted, metric LightAlertFailed)."""
+    from gridpulse.alerts import service as alerts  # only when a light's status changes
+    from gridpulse.alerts.rules import rules_for
+
+    try:
+        if status == "error":
+            device = get_or_none(DeviceItem, DeviceItem.key(device_id), "meta")
+            if device is not None:
+                message = f"{device.name} reports an error" + (f": {details}" if details else "")
+                alerts.raise_alert(
+                    device, rules_for(device), LIGHT_ERROR_ALERT, "warning", message, None, None, at_ms, source="device"
+                )
+        elif previous == "error":
+            alerts.resolve_type(device_id, LIGHT_ERROR_ALERT, by="device")
+    except Exception:
+        logger.exception("light alert not raised or resolved", extra={"device_id": device_id, "status": status})
+        count("LightAlertFailed")
 
 
 def _settle_command(state: DeviceStateItem, before: DeviceStateItem, status: str, at_ms: int) -> None:
