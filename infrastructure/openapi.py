@@ -88,6 +88,8 @@ NOT_FOUND_BY_REFERENCE = {
     ("post", "/devices"),
     ("post", "/alerts"),
     ("get", "/alerts"),
+    # a city (?city or the caller's) with no light the caller may see: city_not_found
+    ("get", "/lights/summary"),
 }
 CONFLICTS = {
     ("post", "/auth/register"): "email or username already taken",

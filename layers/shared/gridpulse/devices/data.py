@@ -8,19 +8,21 @@ record does.
 
 | item            | pk                 | sk              | indexed by                            |
 |-----------------|--------------------|-----------------|---------------------------------------|
-| device          | `device#<id>`      | `meta`          | by-owner, by-room, by-hotel, by-city, by-type |
+| device          | `device#<id>`      | `meta`          | by-owner, by-room, by-hotel, by-city, by-type (+ light-city for lights) |
 | device state    | `device#<id>`      | `state`         | -                                     |
 | API key         | `apikey#<sha256>`  | `apikey`        | -                                     |
 | group           | `group#<id>`       | `meta`          | by-owner                              |
 | membership      | `group#<id>`       | `device#<id>`   | -  (and its mirror below)             |
 | membership      | `device#<id>`      | `group#<id>`    | -                                     |
-| log line        | `device#<id>`      | `log#<ms>#<kind>` | `ttl` 90 days ahead (the table's TTL attribute)       |
+| log line        | `device#<id>`      | `log#<ms>#<kind>#<n>` | `ttl` 90 days ahead (the table's TTL attribute); lights' control and status history |
 | counter         | `counter#devices`  | `counter`       | -                                     |
 
 Index keys: `owner_id` + `owner_sk` (`device#<created>#<id>` or
 `group#<created>#<id>`); `room_id`, `hotel_id`, `city_key` (`<city>`) and
-`device_type`, each with `list_sk` (`<created>#<id>`). Attributes absent on
-an item keep it out of that index (sparse indexes).
+`device_type`, each with `list_sk` (`<created>#<id>`); `light_city` (the
+lower-case city of a light, set only on lights that have a city) with
+`device_id`. Attributes absent on an item keep it out of that index (sparse
+indexes).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class DeviceItem(Model):
     hotel_id = UnicodeAttribute(null=True)
     city = UnicodeAttribute(null=True)
     city_key = UnicodeAttribute(null=True)  # lower-case city, for ?city= lists (any device)
+    # Lights only: the lower-case city, key of the sparse light-city index (see light_city_of).
+    light_city = UnicodeAttribute(null=True)
     city_scoped = BooleanAttribute(null=True)  # an admin placed it in `city` (see sites/scope.city_scope)
     location = UnicodeAttribute(null=True)
     address = UnicodeAttribute(null=True)
@@ -92,10 +96,16 @@ class DeviceItem(Model):
     by_hotel = gsi("by-hotel", "hotel_id", "list_sk")
     by_city = gsi("by-city", "city_key", "list_sk")
     by_type = gsi("by-type", "device_type", "list_sk")
+    by_light_city = gsi("light-city", "light_city", "device_id")
 
     @staticmethod
     def key(device_id: str) -> str:
         return f"device#{device_id}"
+
+
+def light_city_of(device_type: str | None, city: str | None) -> str | None:
+    """The light-city index key of a device: its lower-case city when it is a light."""
+    return city.strip().lower() if device_type == "light" and city and city.strip() else None
 
 
 class DeviceStateItem(Model):
@@ -118,23 +128,45 @@ class DeviceStateItem(Model):
     # Street lights: what the lamp last reported.
     light_status = UnicodeAttribute(null=True)
     light_error = UnicodeAttribute(null=True)
-    light_status_at = NumberAttribute(null=True)
+    light_status_at = NumberAttribute(null=True)  # epoch ms of the last change of status
+    light_report_at = NumberAttribute(null=True)  # epoch ms of the newest report applied
+    # Street lights: what was asked of the lamp (gridpulse.lights): the mode
+    # (on, off, auto) and brightness last sent, and the last command with its
+    # confirmation state (pending until a matching status report; a pending
+    # command older than the time limit reads as failed).
+    light_mode = UnicodeAttribute(null=True)
+    light_brightness = NumberAttribute(null=True)
+    cmd_id = UnicodeAttribute(null=True)
+    cmd_action = UnicodeAttribute(null=True)
+    cmd_brightness = NumberAttribute(null=True)
+    cmd_expect = UnicodeAttribute(null=True)  # the status that confirms it (None: any report)
+    cmd_state = UnicodeAttribute(null=True)  # pending, confirmed or failed
+    cmd_issued_at = UnicodeAttribute(null=True)
+    cmd_issued_ms = NumberAttribute(null=True)
+    cmd_settled_at = UnicodeAttribute(null=True)
 
 
 class DeviceLogItem(Model):
-    """A line of a device's history (light status reports, control commands)."""
+    """A line of a device's history: a light's controls and status changes
+    (api.md "Street lights": action, performed_by, control_type,
+    previous_status, new_status, brightness, error_details, created_at)."""
 
     class Meta(DevicesTableMeta):
         pass
 
     pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)  # log#<epoch ms, 13 digits>#<kind>
-    kind = UnicodeAttribute()
-    status = UnicodeAttribute(null=True)
-    details = UnicodeAttribute(null=True)
-    actor = UnicodeAttribute(null=True)
+    sk = UnicodeAttribute(range_key=True)  # log#<epoch ms, 13 digits>#<kind>#<random>
+    kind = UnicodeAttribute()  # control or status
+    status = UnicodeAttribute(null=True)  # the new status
+    details = UnicodeAttribute(null=True)  # error details
+    actor = UnicodeAttribute(null=True)  # performed_by: an email, "device" or "schedule"
     at = UnicodeAttribute()
     ttl = NumberAttribute()
+    action = UnicodeAttribute(null=True)
+    control_type = UnicodeAttribute(null=True)  # manual, automatic or device
+    previous_status = UnicodeAttribute(null=True)
+    brightness = NumberAttribute(null=True)
+    command_id = UnicodeAttribute(null=True)
 
 
 class ApiKeyItem(Model):

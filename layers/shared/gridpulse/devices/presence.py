@@ -1,4 +1,5 @@
-"""Device events from IoT Core: presence (lifecycle) and light status.
+"""Device events from IoT Core: presence (lifecycle) and light status (stored
+by gridpulse.lights.state, the same code as POST /lights/{light_id}/status).
 
 Online/offline comes from the broker's lifecycle events, not from the device:
 a device that loses power cannot say goodbye, but the broker notices the
@@ -9,18 +10,17 @@ and an older event never overwrites a newer one.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 
 from pynamodb.exceptions import UpdateError
 
-from gridpulse.devices.data import DeviceItem, DeviceLogItem, DeviceStateItem
+from gridpulse.devices.data import DeviceItem, DeviceStateItem
 from gridpulse.devices.provisioning import device_id_for
+from gridpulse.lights import state as light_state
 from gridpulse.observability import count, logger
 from gridpulse.telemetry.pipeline import current_certificate
 from gridpulse.telemetry.readings import iso_ms
 
-LIGHT_STATUSES = ("on", "off", "error")
-LOG_DAYS = 90
+LIGHT_STATUSES = light_state.LIGHT_STATUSES
 
 
 def handle_device_event(event: dict) -> dict:
@@ -77,40 +77,11 @@ def apply_light_status(event: dict) -> dict:
     if principal and principal != current_certificate(device_id):
         logger.warning("light status refused", extra={"reason": "revoked_certificate", "device_id": device_id})
         return {"applied": False, "reason": "sent with a certificate that is no longer the device's"}
-    details = event.get("error_details")
-    details = str(details)[:500] if details is not None else None
-    at = _event_ms(event.get("received_at"))
-    state = DeviceStateItem(DeviceItem.key(device_id), "state")
-    try:
-        state.update(
-            actions=[
-                DeviceStateItem.light_status.set(status),
-                DeviceStateItem.light_error.set(details) if details else DeviceStateItem.light_error.remove(),
-                DeviceStateItem.light_status_at.set(at),
-                DeviceStateItem.last_seen.set(iso_ms(at)),
-                DeviceStateItem.last_seen_epoch.set(at // 1000),
-            ],
-            condition=DeviceStateItem.pk.exists(),
-        )
-    except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-            return {"applied": False, "reason": "unknown device"}
-        raise
-    write_log(device_id, "status", status, details, actor="device", at_ms=at)
+    result = light_state.apply_status(
+        device_id, status, event.get("error_details"), _event_ms(event.get("received_at")), actor="device"
+    )
+    if result is None:
+        return {"applied": False, "reason": "unknown device"}
+    if not result["applied"]:
+        return {"applied": False, "reason": result["reason"]}
     return {"applied": True, "device_id": device_id, "status": status}
-
-
-def write_log(
-    device_id: str, kind: str, status: str | None, details: str | None, actor: str, at_ms: int | None = None
-) -> None:
-    at_ms = at_ms or int(time.time() * 1000)
-    DeviceLogItem(
-        DeviceItem.key(device_id),
-        f"log#{at_ms:013d}#{kind}",
-        kind=kind,
-        status=status,
-        details=details,
-        actor=actor,
-        at=datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc).isoformat(),
-        ttl=int(time.time()) + LOG_DAYS * 86400,
-    ).save()

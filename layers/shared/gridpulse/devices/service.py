@@ -27,6 +27,7 @@ from gridpulse.devices.data import (
     DeviceCounterItem,
     DeviceItem,
     DeviceStateItem,
+    light_city_of,
 )
 from gridpulse.dynamodb import LOAD_ERRORS, batch_get_intact, connection, get_or_none, intact, skip_unreadable
 from gridpulse.errors import BadRequest, Forbidden, NotFound, Unauthorized, field_error
@@ -221,6 +222,7 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
         list_sk=f"{now}#{device_id}",
         city=fields.get("city"),
         city_key=_city_key(fields.get("city")),
+        light_city=light_city_of(fields["device_type"], fields.get("city")),
         city_scoped=True if fields.get("city") and caller.is_admin else None,
         thing_name=thing_name,
         api_key_hash=secret_hash(api_key),
@@ -322,6 +324,11 @@ def update(caller: Caller, device_id: str, changes: dict) -> dict:
         actions.append(
             DeviceItem.city_scoped.set(True) if city and caller.is_admin else DeviceItem.city_scoped.remove()
         )
+    if device.device_type == "light":
+        # Every update of a light (re)writes its light-city index key, so a light
+        # registered before the index existed joins it on its next update.
+        light_city = light_city_of("light", changes["city"] if "city" in changes else device.city)
+        actions.append(DeviceItem.light_city.set(light_city) if light_city else DeviceItem.light_city.remove())
     if "room_id" in changes:
         placement = _placement(caller, changes["room_id"]) if changes["room_id"] else {}
         for attr in ("room_id", "section_id", "hotel_id"):
