@@ -1,5 +1,7 @@
 """A simulated GridPulse fleet: hotel room meters, street lights and prepaid meters
-that behave like the ESP32 devices, over real MQTT (AWS IoT Device SDK v2).
+that behave like the ESP32 devices, over real MQTT (AWS IoT Device SDK v2). The
+lights follow commands on gridpulse/{thing}/commands (on, off, auto, brightness)
+and report a changed status at once, as the light firmware does.
 
     python -m infrastructure.simulator --api http://127.0.0.1:3000 \\
         --admin-email admin@gridpulse.example.com --admin-password gridpulse-admin-123 --speed 60

@@ -111,6 +111,10 @@ class DeviceSpec:
     def status_topic(self) -> str:
         return self.topics.get("status") or f"gridpulse/{self.thing_name}/status"
 
+    @property
+    def commands_topic(self) -> str:
+        return self.topics.get("commands") or f"gridpulse/{self.thing_name}/commands"
+
 
 # ---------------------------------------------------------------- pure parts
 
@@ -310,6 +314,7 @@ class DeviceStats:
     late_injected: int = 0
     counter_resets: int = 0
     light_errors: int = 0
+    commands: int = 0  # commands a light applied
 
 
 class SimulatedDevice:
@@ -338,6 +343,7 @@ class SimulatedDevice:
         report_at_start: bool = False,
     ):
         self.spec, self.model, self.clock = spec, model, clock
+        self.last_sampled: datetime | None = None  # the newest sample taken
         self.interval = timedelta(seconds=sample_interval_s)
         self.composer = Composer(
             spec.telemetry_topic,
@@ -452,6 +458,7 @@ class SimulatedDevice:
             self.stats.connected = True
             if self.stats.connects == 1:
                 self._history_from = time.monotonic() + self.history_delay_s
+        self._follow_commands()
         self.pump()
 
     def _on_interrupted(self, connection, error, **kwargs) -> None:
@@ -470,7 +477,38 @@ class SimulatedDevice:
             self._state = "connected"
             self.stats.resumes += 1
             self.stats.connected = True
+        if not session_present:  # a clean session forgets subscriptions
+            self._follow_commands()
         log.info("%s: connection resumed; uploading %d buffered message(s)", self.spec.name, len(self.outbox))
+        self.pump()
+
+    # ------------------------------------------------------------ commands (lights)
+
+    def _follow_commands(self) -> None:
+        """A light subscribes to gridpulse/{thing}/commands, as the firmware does."""
+        if self.spec.kind != "light" or self._connection is None:
+            return
+        from awscrt import mqtt
+
+        self._connection.subscribe(self.spec.commands_topic, mqtt.QoS.AT_LEAST_ONCE, self._on_command)
+
+    def _on_command(self, topic: str, payload: bytes, **kwargs) -> None:
+        """Apply a command, then sample at once: a changed status is reported
+        on the status topic straight away (unchanged: nothing, as the firmware)."""
+        try:
+            command = json.loads(payload)
+            action, brightness = command.get("action"), command.get("brightness")
+        except (ValueError, AttributeError):
+            log.info("%s: ignored a command that is not a JSON object", self.spec.name)
+            return
+        with self._lock:
+            if self._state == "stopped" or not self.model.command(action, brightness):
+                log.info("%s: ignored command %r", self.spec.name, command)
+                return
+            self.stats.commands += 1
+            now = self.clock.now()
+            if self.last_sampled is None or now > self.last_sampled:
+                self._record(self.model.sample(now))
         self.pump()
 
     # ------------------------------------------------------------ sampling and publishing
@@ -525,6 +563,7 @@ class SimulatedDevice:
         self.pump()
 
     def _record(self, sample: Sample) -> None:
+        self.last_sampled = sample.ts
         self.stats.samples += 1
         self.stats.counter_resets += sample.counter_reset
         if sample.status == "error" and (self.composer.last_status or ("",))[0] != "error":

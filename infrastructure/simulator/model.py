@@ -291,7 +291,13 @@ def solar_elevation(ts: datetime, latitude: float, longitude: float) -> float:
 
 
 class LightModel:
-    """A street light with a photocell; `sample(ts)` for increasing `ts`."""
+    """A street light with a photocell; `sample(ts)` for increasing `ts`.
+
+    `command(action, brightness)` is what the lamp does with a command from
+    gridpulse/{thing}/commands, as the firmware's LightController does: "on"
+    and "off" switch it by hand, "auto" hands it back to the photocell;
+    brightness (0..100) dims the lamp's power.
+    """
 
     def __init__(
         self,
@@ -317,9 +323,25 @@ class LightModel:
         self.threshold = -2.0 + self.rng.uniform(-1.0, 1.0)  # each photocell is a little different
         self.failed_until: datetime | None = None
         self.index = 0
+        self.mode = "auto"  # auto (photocell), on or off
+        self.brightness = 100
 
     def dark(self, ts: datetime) -> bool:
         return solar_elevation(ts, self.latitude, self.longitude) < self.threshold
+
+    def command(self, action: str, brightness: int | None = None) -> bool:
+        """Apply a command; False (and nothing changes) for one the lamp does not know."""
+        if action not in ("on", "off", "auto"):
+            return False
+        if brightness is not None:
+            if isinstance(brightness, bool) or not isinstance(brightness, int) or not 0 <= brightness <= 100:
+                return False
+            self.brightness = brightness
+        self.mode = action
+        return True
+
+    def switched_on(self, ts: datetime) -> bool:
+        return self.mode == "on" or (self.mode == "auto" and self.dark(ts))
 
     def sample(self, ts: datetime, history: bool = False) -> Sample:
         """The sample at `ts`; a `history` sample applies no FaultPlan fault (see MeterModel.sample)."""
@@ -331,9 +353,10 @@ class LightModel:
         ):
             self.failed_until = ts + self.repair_after
         failed = self.failed_until is not None
-        on = self.dark(ts) and not failed
+        on = self.switched_on(ts) and not failed
         standby = 0.6 + self.rng.uniform(-0.1, 0.1)
-        power = round(min(self.rating_w * self.rng.gauss(0.985, 0.01), self.rating_w) if on else standby, 1)
+        lit = self.rating_w * max(self.brightness, 1) / 100
+        power = round(min(lit * self.rng.gauss(0.985, 0.01), lit) if on else standby, 1)
         fraction = power / self.rating_w
         voltage, frequency = self.grid.sample(_hour(ts.astimezone(timezone.utc)), 0.0)
         pf = round(min(max((0.95 if on else 0.90) + self.rng.gauss(0, 0.005), 0.90), 0.99), 3)

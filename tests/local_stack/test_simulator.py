@@ -295,6 +295,7 @@ class FakeConnection:
         self.fail_connects = fail_connects
         self.connects = 0
         self.published: list[tuple[str, bytes, Future]] = []
+        self.subscriptions: list[tuple[str, object]] = []  # (topic, callback)
         self.lock = threading.Lock()
 
     def connect(self):
@@ -311,6 +312,12 @@ class FakeConnection:
         with self.lock:
             self.published.append((topic, payload, future))
         return future, len(self.published)
+
+    def subscribe(self, topic, qos, callback):
+        self.subscriptions.append((topic, callback))
+        future = Future()
+        future.set_result({"qos": qos})
+        return future, len(self.subscriptions)
 
     def disconnect(self):
         future = Future()
@@ -374,6 +381,43 @@ def make_device(connection: FakeConnection, **kw) -> tuple[SimulatedDevice, Manu
         **kw,
     )
     return device, clock
+
+
+def test_a_simulated_light_follows_commands_and_reports_the_change():
+    """What `make run`'s lights do with POST /lights/{id}/control: the command
+    arrives on gridpulse/{thing}/commands, the lamp switches and says so on its
+    status topic at once; a command it cannot follow changes nothing."""
+    connection = FakeConnection()
+    clock = ManualClock(T0 + timedelta(hours=13))  # 13:00 in Lisbon: the photocell keeps it off
+    light = LightModel("l1", *LISBON, rating_w=90, seed=4, error_prob=0.0)
+    device = SimulatedDevice(
+        spec("l1", "light"), light, clock, sample_interval_s=30, batch_size=5, connection_factory=lambda: connection
+    )
+
+    def statuses() -> list[dict]:
+        return [json.loads(p) for t, p, _ in connection.published if t == "gridpulse/gp-l1/status"]
+
+    clock.t += timedelta(minutes=1)
+    device.tick()
+    assert statuses() == [{"status": "off"}]
+    [(topic, on_command)] = connection.subscriptions
+    assert topic == "gridpulse/gp-l1/commands"
+
+    on_command(topic=topic, payload=json.dumps({"command_id": "c1", "action": "on", "brightness": 40}).encode())
+    assert statuses() == [{"status": "off"}, {"status": "on"}]
+    clock.t += timedelta(minutes=5)
+    device.tick()
+    device.flush()
+    device.pump()
+    readings = [r for t, p, _ in connection.published if t.endswith("/telemetry") for r in json.loads(p)["readings"]]
+    assert 30 < readings[-1]["power_w"] <= 36  # 40 % of 90 W
+
+    for bad in (b"not json", b'{"action": "dance"}', b'{"action": "off", "brightness": 101}', b"[1]"):
+        on_command(topic=topic, payload=bad)
+    assert statuses()[-1] == {"status": "on"} and device.snapshot().commands == 1
+
+    on_command(topic=topic, payload=b'{"command_id": "c2", "action": "auto"}')  # back to the photocell: day
+    assert statuses()[-1] == {"status": "off"} and device.snapshot().commands == 2
 
 
 def test_device_buffers_while_interrupted_and_uploads_the_backlog_in_order():
