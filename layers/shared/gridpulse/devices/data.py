@@ -148,7 +148,7 @@ class DeviceStateItem(Model):
 
 class DeviceLogItem(Model):
     """A line of a device's history: a light's controls and status changes
-    (api.md "Street lights": action, performed_by, control_type,
+    (the REST contract's "Street lights": action, performed_by, control_type,
     previous_status, new_status, brightness, error_details, created_at)."""
 
     class Meta(DevicesTableMeta):

@@ -1,4 +1,4 @@
-"""Request and response bodies of the street-lights group (api.md "Street lights")."""
+"""Request and response bodies of the street-lights group (the REST contract's "Street lights")."""
 
 from __future__ import annotations
 

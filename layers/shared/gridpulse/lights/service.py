@@ -1,4 +1,4 @@
-"""Street lights (api.md "Street lights", issue #12): city lists, summary,
+"""Street lights (the REST contract's "Street lights", issue #12): city lists, summary,
 map, detail and history, control over the device shadow and MQTT, status
 reports over HTTP.
 
