@@ -22,16 +22,15 @@ from gridpulse.api import (
     status_doc,
 )
 from gridpulse.devices import service as devices
-from gridpulse.devices.schemas import (
+from gridpulse.devices.registry_schemas import (
     DeviceCreatedOut,
     DeviceDetailOut,
     DeviceIn,
-    DeviceOut,
-    DevicesPage,
     DeviceUpdateIn,
     RoomDeviceIn,
     RotatedOut,
 )
+from gridpulse.devices.schemas import DeviceOut, DevicesPage
 from gridpulse.pagination import parse_limit
 from gridpulse.schemas import MessageOut
 

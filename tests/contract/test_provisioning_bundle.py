@@ -14,7 +14,7 @@ import re
 import stat
 
 from gridpulse.devices.provisioning import topics_for
-from gridpulse.devices.schemas import Credentials
+from gridpulse.devices.registry_schemas import Credentials
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -34,7 +34,7 @@ def test_cross_field_rules_are_stated_in_the_document_as_the_code_enforces_them(
     """A client generated from openapi.json refuses what the API would refuse with a 400."""
     from pydantic import ValidationError
 
-    from gridpulse.devices.schemas import DeviceIn, RoomDeviceIn
+    from gridpulse.devices.registry_schemas import DeviceIn, RoomDeviceIn
 
     doc = json.loads(OUTPUT.read_text())
     cases = [

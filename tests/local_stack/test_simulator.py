@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gridpulse.devices.schemas import DeviceIn, RoomDeviceIn
+from gridpulse.devices.registry_schemas import DeviceIn, RoomDeviceIn
 from gridpulse.sites.schemas import HotelIn, RoomIn, SectionIn
 from gridpulse.telemetry.energy import interval, max_power_for
 from gridpulse.telemetry.readings import KNOWN_FIELDS, MAX_BATCH, Reading, split_message, validate

@@ -25,7 +25,8 @@ from gridpulse.alerts.data import AlertItem
 from gridpulse.alerts.schemas import AlertOut
 from gridpulse.devices import service as devices
 from gridpulse.devices.data import DeviceItem, DeviceStateItem
-from gridpulse.devices.schemas import DeviceDetailOut, DeviceOut
+from gridpulse.devices.registry_schemas import DeviceDetailOut
+from gridpulse.devices.schemas import DeviceOut
 from gridpulse.groups import service as groups
 from gridpulse.groups.data import GroupItem
 from gridpulse.groups.schemas import GroupOut
