@@ -68,3 +68,18 @@ def test_a_control_reaches_the_lamp_over_mqtt_and_its_status_report_confirms_it(
     assert geo.headers["Content-Type"].startswith("application/geo+json")
     [feature] = geo.json()["features"]
     assert feature["geometry"]["coordinates"] == [-8.42, 41.55] and feature["properties"]["status"] == "on"
+
+
+@local_only("the local stack's schedules (POST /_local/schedules/...)")
+def test_the_schedule_switches_an_automatic_light_through_the_local_stack(stack):
+    admin = stack.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    body = {"name": "Pole 13", "device_type": "light", "city": "Braga", "latitude": 41.55, "longitude": -8.42}
+    light_id = stack.request("POST", "/devices", admin, json=body).json()["device_id"]
+    assert stack.request("POST", f"/lights/{light_id}/control", admin, json={"action": "auto"}).status_code == 200
+    ran = stack.request("POST", "/_local/schedules/LightScheduleFunction")
+    assert ran.status_code == 200, ran.text
+    detail = stack.request("GET", f"/lights/{light_id}", admin).json()
+    # On or off depends on the hour in Braga; either way the schedule sent it and the light stays automatic.
+    assert detail["light"]["is_automatic"] is True and detail["light"]["last_command"]["action"] in ("on", "off")
+    assert detail["recent_logs"][0]["performed_by"] == "schedule"
+    assert detail["recent_logs"][0]["control_type"] == "automatic"

@@ -276,6 +276,25 @@ def control(caller: Caller, performed_by: str, light_id: str, action: str, brigh
     device = visible_light(caller, light_id)
     if not (caller.is_admin or caller.role is Role.operator):
         raise Forbidden("Your role does not allow controlling lights.", code="forbidden")
+    return send_command(device, action, brightness, performed_by=performed_by, control_type="manual")
+
+
+def send_command(
+    device: DeviceItem,
+    action: str,
+    brightness: int | None,
+    *,
+    performed_by: str,
+    control_type: str,
+    mode: str | None = None,
+) -> dict:
+    """What `control` does once the caller may: record the command, write the
+    shadow, publish, log. No caller checks: also used by the dusk/dawn
+    schedule (gridpulse.lights.schedule), which sends on/off with `mode`
+    "auto" so that the light stays automatic (`light_mode` is `mode`, else
+    the action)."""
+    light_id = device.device_id
+    mode = mode or action
     before = light_state.read_state(light_id)
     previous = (before.light_status if before else None) or "unknown"
     level = brightness
@@ -289,7 +308,7 @@ def control(caller: Caller, performed_by: str, light_id: str, action: str, brigh
     state = DeviceStateItem(DeviceItem.key(light_id), "state")
     state.update(
         actions=[
-            DeviceStateItem.light_mode.set(action),
+            DeviceStateItem.light_mode.set(mode),
             DeviceStateItem.light_brightness.set(level),
             DeviceStateItem.cmd_id.set(command_id),
             DeviceStateItem.cmd_action.set(action),
@@ -323,7 +342,7 @@ def control(caller: Caller, performed_by: str, light_id: str, action: str, brigh
         new_status=expect or previous,
         previous_status=previous,
         performed_by=performed_by,
-        control_type="manual",
+        control_type=control_type,
         brightness=level,
         command_id=command_id,
         at_ms=at_ms,
@@ -332,7 +351,7 @@ def control(caller: Caller, performed_by: str, light_id: str, action: str, brigh
     return {
         "light_id": light_id,
         "status": expect or previous,
-        "is_automatic": action == "auto",
+        "is_automatic": mode == "auto",
         "brightness": level,
         "last_status_change": iso_ms(int(before.light_status_at)) if before and before.light_status_at else None,
         "command_id": command_id,
