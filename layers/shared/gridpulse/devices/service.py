@@ -175,11 +175,12 @@ def owned(caller: Caller, device_id: str) -> DeviceItem:
     return device
 
 
-def states_for(devices: list[DeviceItem]) -> dict[str, DeviceStateItem]:
-    """The presence of each device; a state that cannot be read back is left
-    out (the device shows as offline) rather than failing the list."""
+def states_for(devices: list[DeviceItem], attributes: list[str] = PRESENCE_ATTRIBUTES) -> dict[str, DeviceStateItem]:
+    """The state of each device (by default only its presence), by device id;
+    a state that cannot be read back is left out (the device shows as offline)
+    rather than failing the list."""
     keys = [(DeviceItem.key(d.device_id), "state") for d in devices]
-    states = batch_get_intact(DeviceStateItem, keys, "device state", attributes_to_get=PRESENCE_ATTRIBUTES)
+    states = batch_get_intact(DeviceStateItem, keys, "device state", attributes_to_get=attributes)
     return {s.pk.split("#", 1)[1]: s for s in states}
 
 

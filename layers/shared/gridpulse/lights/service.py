@@ -20,8 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from gridpulse.accounts.roles import Caller, Role
 from gridpulse.devices import messaging, provisioning
 from gridpulse.devices.data import DeviceItem, DeviceLogItem, DeviceStateItem
-from gridpulse.devices.service import is_online
-from gridpulse.dynamodb import batch_get_intact, get_or_none, intact
+from gridpulse.devices.service import is_online, states_for
+from gridpulse.dynamodb import get_or_none, intact
 from gridpulse.errors import ApiError, Forbidden, NotFound
 from gridpulse.lights import state as light_state
 from gridpulse.observability import count, logger
@@ -167,9 +167,7 @@ def _sources(caller: Caller, city: str | None) -> tuple[list, str | None]:
 
 
 def _states(devices: list[DeviceItem]) -> dict[str, DeviceStateItem]:
-    keys = [(DeviceItem.key(d.device_id), "state") for d in devices]
-    states = batch_get_intact(DeviceStateItem, keys, "device state", attributes_to_get=STATE_ATTRIBUTES)
-    return {s.pk.split("#", 1)[1]: s for s in states}
+    return states_for(devices, STATE_ATTRIBUTES)
 
 
 def _views(devices: list[DeviceItem], status: str | None = None) -> list[dict]:
