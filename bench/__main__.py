@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
         "--runs", type=int, default=7, metavar="N", help="fresh interpreters per row of the import table (default 7)"
     )
     parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also time every function as it was at this git revision, in the same rounds (e.g. a release tag)",
+    )
+    parser.add_argument(
         "--size",
         choices=["small", "full"],
         default="full",
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "imports":
             from bench import imports
 
-            status |= imports.run(args.runs)
+            status |= imports.run(args.runs, args.against)
         elif name == "dynamodb":
             from bench import dynamodb
 

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import collections
 import os
+import pathlib
 import re
 import statistics
 import subprocess
@@ -64,7 +65,7 @@ from dataclasses import dataclass, field
 
 from bench.stack import PROCESS_ENV, predicted_stack
 from bench.table import render
-from infrastructure.cfn import ROOT
+from infrastructure.cfn import ROOT, Stack, load
 
 # Run in each child: `python -c CHILD <what> [<path> <module> <attr>]`, <what> one of boto3, floor, resolver,
 # handler (import the handler at <path>) or first-trace (import the handler, then time loading the Tracer).
@@ -168,26 +169,24 @@ def not_in_layer() -> str:
     )
 
 
-def targets(lambda_root: str) -> list[Target]:
-    """The reference rows (the floor second), then one target per function in template.yaml, then the Tracer's
-    first-invocation cost."""
-    stack = predicted_stack()
-    base = {
+def _base_env(layer: pathlib.Path) -> dict[str, str]:
+    return {
         **os.environ,
         **PROCESS_ENV,
         "GRIDPULSE_BENCH_NOT_IN_LAYER": not_in_layer(),
-        "GRIDPULSE_BENCH_LAYER": str(ROOT / "layers" / "shared"),
+        "GRIDPULSE_BENCH_LAYER": str(layer),
     }
-    found = [
-        Target("import boto3", ["boto3"], base),
-        Target(FLOOR, ["floor"], base),
-        Target("Powertools resolver + validation (reference)", ["resolver"], base),
-    ]
+
+
+def function_targets(lambda_root: str, root: pathlib.Path = ROOT, stack: Stack | None = None) -> list[Target]:
+    """One target per function of the template at `root` (this checkout, or a baseline revision's tree)."""
+    stack = stack or predicted_stack()
+    base = _base_env(root / "layers" / "shared")
     functions = []
     for logical, resource in stack.functions().items():
         props = resource["Properties"]
         module_name, _, attr = props["Handler"].rpartition(".")
-        path = ROOT / props["CodeUri"] / (module_name.replace(".", "/") + ".py")
+        path = root / props["CodeUri"] / (module_name.replace(".", "/") + ".py")
         # As deployed: in Lambda, and tracing on unless the template turns it off.
         template_env = stack.function_environment(logical)
         env = {**base, **template_env, "LAMBDA_TASK_ROOT": lambda_root}
@@ -196,17 +195,48 @@ def targets(lambda_root: str) -> list[Target]:
         behind_api = any(e.get("Type") == "Api" for e in (props.get("Events") or {}).values())
         functions.append(
             Target(
-                label=f"{logical} ({path.relative_to(ROOT)})",
+                label=f"{logical} ({path.relative_to(root)})",
                 args=["handler", str(path), f"gridpulse_fn_{logical}", attr],
                 env=env,
                 budget=API_TARGET if behind_api else EVENT_TARGET,
             )
         )
+    return functions
+
+
+def targets(lambda_root: str) -> list[Target]:
+    """The reference rows (the floor second), then one target per function in template.yaml, then the Tracer's
+    first-invocation cost."""
+    base = _base_env(ROOT / "layers" / "shared")
+    found = [
+        Target("import boto3", ["boto3"], base),
+        Target(FLOOR, ["floor"], base),
+        Target("Powertools resolver + validation (reference)", ["resolver"], base),
+    ]
+    functions = function_targets(lambda_root)
     health = next(t for t in functions if t.label.startswith("HealthFunction"))
     first_trace = Target(
         "+ Tracer on the first traced invocation", ["first-trace", *health.args[1:]], health.env, increment=True
     )
     return found + functions + [first_trace]
+
+
+def baseline_targets(rev: str, tree: pathlib.Path, lambda_root: str) -> list[Target] | None:
+    """The functions of revision `rev` (exported into `tree` with git archive) that still exist, each labelled
+    `<logical> @<rev>`; None when this clone does not have that revision."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=False)
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    stack = predicted_stack(load(tree / "template.yaml"))
+    found = function_targets(lambda_root, tree, stack)
+    for target in found:
+        target.label = f"{logical_name(target)} @{rev}"
+    return found
+
+
+def logical_name(target: Target) -> str:
+    return target.label.split(" ")[0]
 
 
 def _child(args: list[str], env: dict[str, str], cache_dir: str, importtime: bool = False):
@@ -264,7 +294,7 @@ def top_contributors(
     return sorted(medians.items(), key=lambda kv: -kv[1])[:TOP]
 
 
-def run(runs: int) -> int:
+def run(runs: int, against: str | None = None) -> int:
     print(
         f"Cold-start import time: {runs} rounds, one fresh interpreter per row each "
         f"({sys.executable}, Python {sys.version.split()[0]}); functions as deployed (in Lambda, tracing on)"
@@ -272,8 +302,13 @@ def run(runs: int) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="gridpulse-bench-pycache-") as cache_dir,
         tempfile.TemporaryDirectory(prefix="gridpulse-bench-task-root-") as lambda_root,
+        tempfile.TemporaryDirectory(prefix="gridpulse-bench-baseline-") as tree,
     ):
         rows = targets(lambda_root)
+        baseline = baseline_targets(against, pathlib.Path(tree), lambda_root) if against else None
+        if against and baseline is None:
+            print(f"(no comparison with {against}: this clone does not have that revision)")
+        rows += baseline or []
         for target in rows:  # warm-up: compile bytecode into the private cache; not counted
             time_once(target, cache_dir)
         for _ in range(runs):  # interleaved: a load change on the machine hits every row alike
@@ -281,14 +316,14 @@ def run(runs: int) -> int:
                 cpu, wall = time_once(target, cache_dir)
                 target.cpu.append(cpu)
                 target.wall.append(wall)
-        functions = [t for t in rows if t.budget is not None]
+        functions = [t for t in rows if t.budget is not None and "@" not in t.label]
         # What the floor imports too (boto3, botocore, urllib3, the standard library) every function pays anyway.
         floor_imports = set(contributors(next(t for t in rows if t.label == FLOOR), cache_dir)) - {"(handler)"}
         tops = {t.label: top_contributors(t, cache_dir, floor_imports) for t in functions}
 
     floor = next(t for t in rows if t.label == FLOOR).cpu
     table, over = [], []
-    for target in rows:
+    for target in [t for t in rows if t not in (baseline or [])]:
         ratio = statistics.median(s / f for s, f in zip(target.cpu, floor))
         verdict = ""
         if target.budget is not None:
@@ -306,6 +341,8 @@ def run(runs: int) -> int:
         )
     print(render(["function", "cpu ms", "wall ms", "x floor", "target"], table, right={1, 2, 3}))
     print("over the cold-start target: " + (", ".join(over) if over else "none"))
+    if baseline:
+        compare(functions, baseline, against)
     print(
         f"\nBiggest imports per function beyond what the floor imports (-X importtime self ms, median of "
         f"{IMPORTTIME_RUNS}; wall time, so only roughly additive):"
@@ -317,3 +354,36 @@ def run(runs: int) -> int:
         )
     )
     return 0
+
+
+# A function counts as "equal" to its baseline within this much: the spread of the now/before ratio between
+# runs of this benchmark on an idle 2-core machine.
+SAME_WITHIN = 0.05
+
+
+def compare(functions: list[Target], baseline: list[Target], rev: str) -> None:
+    """Each function beside the same function at `rev`, measured in the same rounds: the median per-round
+    ratio of CPU times, so a load change on the machine hits both alike."""
+    before = {logical_name(t): t for t in baseline}
+    table, slower = [], []
+    for target in functions:
+        old = before.get(logical_name(target))
+        if old is None:
+            table.append([logical_name(target), "-", f"{statistics.median(target.cpu):.1f}", "-", "new"])
+            continue
+        ratio = statistics.median(n / b for n, b in zip(target.cpu, old.cpu))
+        verdict = "faster" if ratio < 1 - SAME_WITHIN else "equal" if ratio <= 1 + SAME_WITHIN else "SLOWER"
+        if verdict == "SLOWER":
+            slower.append(logical_name(target))
+        table.append(
+            [
+                logical_name(target),
+                f"{statistics.median(old.cpu):.1f}",
+                f"{statistics.median(target.cpu):.1f}",
+                f"{ratio:.2f}x",
+                verdict,
+            ]
+        )
+    print(f"\nAgainst {rev} (the same functions at that revision, same rounds; equal = within {SAME_WITHIN:.0%}):")
+    print(render(["function", f"cpu ms @{rev}", "cpu ms now", "now/before", ""], table, right={1, 2, 3}))
+    print("slower than at " + rev + ": " + (", ".join(slower) if slower else "none"))

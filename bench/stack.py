@@ -29,13 +29,14 @@ PROCESS_ENV = {
 }
 
 
-def new_stack() -> Stack:
-    return Stack(TEMPLATE, name=STACK_NAME, parameters={"PublicUrl": PUBLIC_URL})
+def new_stack(template: dict = TEMPLATE) -> Stack:
+    return Stack(template, name=STACK_NAME, parameters={"PublicUrl": PUBLIC_URL})
 
 
-def predicted_stack() -> Stack:
-    """A stack whose !Ref values are known before anything is created."""
-    stack = new_stack()
+def predicted_stack(template: dict = TEMPLATE) -> Stack:
+    """A stack whose !Ref values are known before anything is created (of this
+    checkout's template, or of another revision's)."""
+    stack = new_stack(template)
     for logical in stack.resources("AWS::DynamoDB::Table"):
         stack.physical[logical] = table_request(stack, logical)["TableName"]
     for logical in stack.resources():

@@ -59,7 +59,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_sees_the_layer():
     graph = _graph()
-    assert "gridpulse.devices.service" in graph["gridpulse.groups.service"]
+    assert "gridpulse.devices.lookup" in graph["gridpulse.groups.service"]
     assert "gridpulse.accounts.authentication" in graph["gridpulse.api"]
 
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 
 from gridpulse.alerts.data import AlertItem, AlertStateItem, OpenGuardItem
-from gridpulse.alerts.service import resolve_by_id
 from gridpulse.batch import process_groups
 from gridpulse.devices.data import DeviceItem
 from gridpulse.groups.data import MembershipItem
 from gridpulse.observability import count, logger
 from gridpulse.telemetry.data import RawItem, device_pk
-from gridpulse.telemetry.ingest import record_readings_stored
 
 
 def purge_device_data(device_id: str) -> dict:
@@ -25,6 +23,10 @@ def purge_device_data(device_id: str) -> dict:
 
     Its open alerts are resolved first (which takes them off the platform's
     open-alerts count) and its readings are taken off the readings count."""
+    # The alert and ingestion services pull in much of the layer: loaded on first use, not at cold start.
+    from gridpulse.alerts.service import resolve_by_id
+    from gridpulse.telemetry.ingest import record_readings_stored
+
     pk = device_pk(device_id)
     removed = {"telemetry": 0, "readings": 0, "alerts": 0, "device_items": 0}
     alerts = list(AlertItem.by_device.query(device_id))

@@ -10,10 +10,8 @@ hashes / IoT ids are stored.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.transactions import TransactWrite
@@ -29,8 +27,26 @@ from gridpulse.devices.data import (
     DeviceStateItem,
     light_city_of,
 )
-from gridpulse.dynamodb import LOAD_ERRORS, batch_get_intact, connection, get_or_none, intact, skip_unreadable
-from gridpulse.errors import BadRequest, Forbidden, NotFound, Unauthorized, field_error
+from gridpulse.devices.lookup import (  # noqa: F401  (re-exported: the registry's public names)
+    DESCRIPTIVE_FIELDS,
+    DETAIL_FIELDS,
+    DEVICE_FIELDS,
+    ONLINE_WINDOW_S,
+    PRESENCE_ATTRIBUTES,
+    STATUS_FIELDS,
+    _device_computed,
+    _state,
+    device_view,
+    is_online,
+    owned,
+    state_of,
+    states_for,
+    status_view,
+    visible,
+    with_states,
+)
+from gridpulse.dynamodb import connection, intact
+from gridpulse.errors import BadRequest, Unauthorized, field_error
 from gridpulse.groups.data import MembershipItem
 from gridpulse.observability import count, logger
 from gridpulse.pagination import chained_page, decode_token, encode_token
@@ -41,73 +57,10 @@ from gridpulse.sites import service as sites
 from gridpulse.timeutil import iso, utcnow
 from gridpulse.views import view
 
-# An HTTP-only device counts as online this long after its last heartbeat.
-ONLINE_WINDOW_S = 300
 API_KEY_PREFIX = "gpk_"
-
-# Registry fields a caller may set (anything else in a body is refused by the schema).
-DESCRIPTIVE_FIELDS = (
-    "location",
-    "address",
-    "description",
-    "latitude",
-    "longitude",
-    "power_rating_w",
-    "firmware_version",
-    "hardware_version",
-    "provider",
-    "external_id",
-)
 
 
 # ---------------------------------------------------------------- views
-
-
-def is_online(state: DeviceStateItem | None, now: float | None = None) -> bool:
-    if state is None:
-        return False
-    if state.connected is not None:
-        return bool(state.connected)
-    if state.last_seen_epoch is None:
-        return False
-    return (now or time.time()) - float(state.last_seen_epoch) <= ONLINE_WINDOW_S
-
-
-# The keys of a device in every answer, in order: the fields of DeviceOut, then
-# what DeviceDetailOut adds for
-# one device, and the fields of DeviceStatusOut for the admin's status list
-# (gridpulse.devices.schemas, gridpulse.accounts.schemas; tests/unit/test_views.py
-# checks they match).
-DEVICE_FIELDS = (
-    "device_id",
-    "name",
-    "device_name",
-    "device_type",
-    "status",
-    "owner_id",
-    "room_id",
-    "section_id",
-    "hotel_id",
-    "city",
-    "thing_name",
-    "wifi_ssid",
-    "created_at",
-    "updated_at",
-    "online",
-    "last_seen",
-    *DESCRIPTIVE_FIELDS,
-)
-DETAIL_FIELDS = (*DEVICE_FIELDS, "reported_config", "connected", "topics")
-STATUS_FIELDS = ("device_id", "name", "device_type", "status", "online", "last_seen")
-
-
-def _whole(value: Any) -> Any:
-    """A whole float as an int (a power rating of 60.0 W shows as 60)."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def device_view(device: DeviceItem, state: DeviceStateItem | None = None) -> dict:
-    return view(device, DEVICE_FIELDS, **_device_computed(device, state))
 
 
 def detail_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
@@ -119,74 +72,6 @@ def detail_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
         connected=state.connected if state else None,
         topics=provisioning.topics_for(device.thing_name),
     )
-
-
-def status_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
-    return view(device, STATUS_FIELDS, online=is_online(state), last_seen=state.last_seen if state else None)
-
-
-def _device_computed(device: DeviceItem, state: DeviceStateItem | None) -> dict[str, Any]:
-    return {
-        "device_name": device.name,
-        "online": is_online(state),
-        "last_seen": state.last_seen if state else None,
-        "power_rating_w": _whole(device.power_rating_w),
-    }
-
-
-# ---------------------------------------------------------------- loading
-
-
-# What a list shows of a device's state (presence); the reported config is only
-# read for one device at a time (detail_view).
-PRESENCE_ATTRIBUTES = ["pk", "sk", "last_seen", "last_seen_epoch", "connected"]
-
-
-def state_of(device: DeviceItem) -> DeviceStateItem | None:
-    return _state(device.device_id)
-
-
-def _state(device_id: str) -> DeviceStateItem | None:
-    """The device's state; one that cannot be read back whole (a reported
-    config stored before configs were checked) is read again without its
-    config, so that the device itself still shows (and can report a new one)."""
-    try:
-        return get_or_none(DeviceStateItem, DeviceItem.key(device_id), "state")
-    except LOAD_ERRORS as exc:
-        skip_unreadable("device state", device_id, f"{type(exc).__name__}: {exc}")
-    try:
-        return DeviceStateItem.get(DeviceItem.key(device_id), "state", attributes_to_get=PRESENCE_ATTRIBUTES)
-    except (DoesNotExist, *LOAD_ERRORS):
-        return None
-
-
-def visible(caller: Caller, device_id: str) -> DeviceItem:
-    device = get_or_none(DeviceItem, DeviceItem.key(device_id), "meta")
-    if device is None or not scope.sees_device(caller, device):
-        raise NotFound("No such device.", code="device_not_found")
-    return device
-
-
-def owned(caller: Caller, device_id: str) -> DeviceItem:
-    """Owner or admin may change a device; others in scope get 403, the rest 404."""
-    device = visible(caller, device_id)
-    if not scope.owns_device(caller, device):
-        raise Forbidden("Only the device's owner or an admin may do this.", code="forbidden")
-    return device
-
-
-def states_for(devices: list[DeviceItem], attributes: list[str] = PRESENCE_ATTRIBUTES) -> dict[str, DeviceStateItem]:
-    """The state of each device (by default only its presence), by device id;
-    a state that cannot be read back is left out (the device shows as offline)
-    rather than failing the list."""
-    keys = [(DeviceItem.key(d.device_id), "state") for d in devices]
-    states = batch_get_intact(DeviceStateItem, keys, "device state", attributes_to_get=attributes)
-    return {s.pk.split("#", 1)[1]: s for s in states}
-
-
-def with_states(devices: list[DeviceItem]) -> list[dict]:
-    states = states_for(devices)
-    return [device_view(d, states.get(d.device_id)) for d in devices]
 
 
 # ---------------------------------------------------------------- registration

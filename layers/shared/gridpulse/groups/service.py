@@ -19,7 +19,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from gridpulse.accounts.roles import Caller
-from gridpulse.devices import service as devices
+from gridpulse.devices import lookup as devices
 from gridpulse.devices.data import DeviceItem
 from gridpulse.dynamodb import batch_get_intact, connection, get_or_none, intact
 from gridpulse.errors import Conflict, NotFound

@@ -15,7 +15,6 @@ import uuid
 from pynamodb.exceptions import DoesNotExist
 
 from gridpulse.accounts.roles import Caller, Role
-from gridpulse.devices.placement import detach_room_devices, room_has_devices
 from gridpulse.dynamodb import batch_get_intact, get_or_none, intact
 from gridpulse.errors import Conflict, NotFound, field_error
 from gridpulse.pagination import decode_token, encode_token, invalid_token
@@ -232,8 +231,10 @@ def delete_section(caller: Caller, section_id: str, cascade: bool) -> dict:
 
 
 def _delete_section_tree(section: SectionItem) -> dict:
+    from gridpulse.devices import placement  # only deletes touch devices: not loaded by reads
+
     rooms = list(RoomItem.children.query(key("section", section.section_id)))
-    detached = sum(detach_room_devices(room.room_id) for room in rooms)
+    detached = sum(placement.detach_room_devices(room.room_id) for room in rooms)
     with RoomItem.batch_write() as batch:
         for room in rooms:
             batch.delete(room)
@@ -285,14 +286,16 @@ def update_room(caller: Caller, room_id: str, changes: dict) -> dict:
 
 
 def delete_room(caller: Caller, room_id: str, cascade: bool) -> dict:
+    from gridpulse.devices import placement  # only deletes touch devices: not loaded by reads
+
     room = managed_room(caller, room_id)
-    if room_has_devices(room_id) and not cascade:
+    if placement.room_has_devices(room_id) and not cascade:
         raise Conflict(
             "The room still has devices; move or delete them first, or pass ?cascade=true to detach them.",
             code="has_children",
             fields=[field_error("cascade", "required while devices are in the room")],
         )
-    detached = detach_room_devices(room_id)
+    detached = placement.detach_room_devices(room_id)
     room.delete()
     return {"message": "Room deleted.", "removed": {"devices_detached": detached}}
 
