@@ -43,7 +43,7 @@ device-shadow-error-messages in the AWS IoT developer guide):
   exists with name: '<thing>'"; 409 "Version conflict"; 413 "The payload
   exceeds the maximum size allowed" (state over 8 KiB).
 
-Not implemented: named shadows (`shadow/name/...` topics are ordinary
+Not implemented: named shadows (their topics, under shadow/name, are ordinary
 topics), per-element metadata of arrays (an array has one timestamp), the
 thing-exists check (a shadow of any thing name can be written), throttling
 and the 10 in-flight requests limit.
