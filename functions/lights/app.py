@@ -146,7 +146,7 @@ def control_light(light_id: str, body: LightControlIn) -> LightControlOut:
     security=API_KEY,
 )
 def report_status(light_id: str, body: LightStatusIn) -> LightStatusOut:
-    return lights.report_status(current_device(app), light_id, body.status, body.error_details)
+    return lights.report_status(current_device(app), light_id, body.status, body.error_details, body.command_id)
 
 
 handler = lambda_handler(app)

@@ -6,7 +6,9 @@
   Api event of template.yaml to the same handler code Lambda runs;
 * an MQTT broker on 127.0.0.1:8883 (GRIDPULSE_MQTT_PORT) with mutual TLS,
   its own CA and the IoT policy of template.yaml, and the IoT rules of the
-  template routing messages to the same handlers (infrastructure/local/iot/);
+  template routing messages to the same handlers, and the Device Shadow
+  service on the broker's shadow topics and moto's iot-data shadow API, one
+  store for both (infrastructure/local/iot/);
 * an admin is seeded from GRIDPULSE_ADMIN_EMAIL / GRIDPULSE_ADMIN_PASSWORD;
 * a simulated fleet (infrastructure/simulator) registers hotels, rooms,
   meters, street lights and a prepaid meter through the API and publishes over
@@ -158,8 +160,10 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
 
     untrack_moto_models()  # moto would keep every object it ever made: memory grew without bound
     from infrastructure.local import moto_server
+    from infrastructure.local.iot.shadow import ShadowService
 
-    moto = moto_server.start(sockets["aws"])
+    shadows = ShadowService()  # one shadow store: moto's iot-data API and the MQTT broker
+    moto = moto_server.start(sockets["aws"], shadows=shadows)
 
     stack = Stack(load(), region=os.environ["AWS_REGION"], parameters={"PublicUrl": f"http://127.0.0.1:{api_port}"})
     create_all(stack, boto3.session.Session())
@@ -205,6 +209,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
         log=None if os.environ.get("GRIDPULSE_QUIET") else _say,
         sock=sockets["mqtt"],
         events=events,
+        shadows=shadows,
     )
     iot.start()
     from infrastructure.local.scheduler import Scheduler

@@ -9,6 +9,11 @@ Python process, so serving them one at a time costs next to nothing; other
 services (an SQS ReceiveMessage that long-polls, say) are not held up by it.
 The TTL sweeper (infrastructure/local/housekeeping.py) takes the same lock to
 read moto's tables.
+
+The iot-data shadow operations (UpdateThingShadow, GetThingShadow,
+DeleteThingShadow) are answered by the local Device Shadow service
+(infrastructure/local/iot/shadow.py, `ShadowApi`) when `start` is given one,
+so the Lambdas and the MQTT devices share one shadow store.
 """
 
 from __future__ import annotations
@@ -38,12 +43,17 @@ class SerializedDynamoDB:
                     close()
 
 
-def start(sock: socket.socket):
-    """moto serving on `sock` (listening) from a daemon thread; `.shutdown()` stops it."""
+def start(sock: socket.socket, shadows=None):
+    """moto serving on `sock` (listening) from a daemon thread; `.shutdown()` stops it.
+    `shadows` (a ShadowService) answers the iot-data shadow operations."""
     from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
     app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+    if shadows is not None:
+        from infrastructure.local.iot.shadow import ShadowApi
+
+        app = ShadowApi(app, shadows)
     server = make_server(
         "127.0.0.1", sock.getsockname()[1], app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno()
     )

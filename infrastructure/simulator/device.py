@@ -161,7 +161,7 @@ class Composer:
         self.window = 0  # samples since the last batch, the held-back one included
         self.telemetry_count = 0  # telemetry messages emitted (duplicates and late ones excluded)
         self.numbers = 0  # every message emitted
-        self.last_status: tuple[str, str | None] | None = None
+        self.last_status: tuple[str, str | None, str | None] | None = None
         self.held: dict | None = None  # the late reading
         self.held_countdown = 0
         self.injected = {"duplicate": 0, "late": 0}
@@ -174,12 +174,15 @@ class Composer:
     def add(self, sample: Sample) -> list[Message]:
         out: list[Message] = []
         if sample.status is not None and self.status_topic:
-            status = (sample.status, sample.error_details)
+            # A change of status, or a newly applied command (its report confirms it).
+            status = (sample.status, sample.error_details, sample.command_id)
             if status != self.last_status:
                 self.last_status = status
                 body = {"status": sample.status}
                 if sample.error_details:
                     body["error_details"] = sample.error_details
+                if sample.command_id:
+                    body["command_id"] = sample.command_id
                 out.append(self._message(self.status_topic, body, "status", 0))
         reading = sample.reading(self.seq)
         if self.faults.late_at == self.seq and self.held is None and not self.injected["late"]:
@@ -482,34 +485,105 @@ class SimulatedDevice:
         log.info("%s: connection resumed; uploading %d buffered message(s)", self.spec.name, len(self.outbox))
         self.pump()
 
-    # ------------------------------------------------------------ commands (lights)
+    # ------------------------------------------------------------ commands and shadow (lights)
+
+    def _shadow_topic(self, suffix: str) -> str:
+        return f"$aws/things/{self.spec.thing_name}/shadow/{suffix}"
 
     def _follow_commands(self) -> None:
-        """A light subscribes to gridpulse/{thing}/commands, as the firmware does."""
+        """On every (re)connect a light does what the firmware does, against
+        IoT Core or the local stack alike: subscribe to gridpulse/{thing}/commands,
+        to its shadow's update/delta and get/accepted|rejected, then ask for
+        the shadow (shadow/get): a desired state written while it was offline
+        is applied from the answer; then it reports state.reported."""
         if self.spec.kind != "light" or self._connection is None:
             return
         from awscrt import mqtt
 
-        self._connection.subscribe(self.spec.commands_topic, mqtt.QoS.AT_LEAST_ONCE, self._on_command)
+        connection = self._connection
+        connection.subscribe(self.spec.commands_topic, mqtt.QoS.AT_LEAST_ONCE, self._on_command)
+        connection.subscribe(self._shadow_topic("update/delta"), mqtt.QoS.AT_LEAST_ONCE, self._on_shadow_delta)
+        connection.subscribe(self._shadow_topic("get/accepted"), mqtt.QoS.AT_LEAST_ONCE, self._on_shadow_document)
+        subscribed, _ = connection.subscribe(
+            self._shadow_topic("get/rejected"), mqtt.QoS.AT_LEAST_ONCE, self._on_shadow_rejected
+        )
+
+        def ask(_future) -> None:  # once subscribed, so that the answer is not missed
+            try:
+                connection.publish(self._shadow_topic("get"), b'{"clientToken":"boot"}', mqtt.QoS.AT_LEAST_ONCE)
+            except Exception as exc:  # noqa: BLE001 - the connection went away; asked again on resume
+                log.info("%s: shadow get not sent: %s", self.spec.name, exc)
+
+        subscribed.add_done_callback(ask)
 
     def _on_command(self, topic: str, payload: bytes, **kwargs) -> None:
-        """Apply a command, then sample at once: a changed status is reported
-        on the status topic straight away (unchanged: nothing, as the firmware)."""
+        """A command on gridpulse/{thing}/commands: {command_id, seq, action, brightness?}."""
         try:
             command = json.loads(payload)
-            action, brightness = command.get("action"), command.get("brightness")
+            command.get("action")
         except (ValueError, AttributeError):
             log.info("%s: ignored a command that is not a JSON object", self.spec.name)
             return
+        self._apply(command, "command")
+
+    def _on_shadow_delta(self, topic: str, payload: bytes, **kwargs) -> None:
+        """update/delta: the desired light fields that differ from reported."""
+        try:
+            light = json.loads(payload)["state"]["light"]
+        except (ValueError, KeyError, TypeError):
+            return  # a delta about something else (wifi, say)
+        self._apply(light, "shadow delta")
+
+    def _on_shadow_document(self, topic: str, payload: bytes, **kwargs) -> None:
+        """get/accepted: apply desired.light if it is newer than what the lamp does; report either way."""
+        try:
+            desired = (json.loads(payload).get("state") or {}).get("desired") or {}
+        except (ValueError, AttributeError):
+            desired = {}
+        light = desired.get("light") if isinstance(desired, dict) else None
+        if not isinstance(light, dict) or not self._apply(light, "shadow"):
+            self._report_shadow()
+
+    def _on_shadow_rejected(self, topic: str, payload: bytes, **kwargs) -> None:
+        """get/rejected (404: no shadow yet): nothing asked; report what the lamp does."""
+        self._report_shadow()
+
+    def _apply(self, command: dict, source: str) -> bool:
+        """Apply a command or desired state: the lamp switches, its status
+        (with the command id) is reported at once and its shadow's reported
+        state follows. False when ignored (unknown, malformed, or older than
+        the last applied: `seq`)."""
+        if not isinstance(command, dict):
+            return False
+        action = command.get("action", self.model.mode)
         with self._lock:
-            if self._state == "stopped" or not self.model.command(action, brightness):
-                log.info("%s: ignored command %r", self.spec.name, command)
-                return
+            if self._state == "stopped" or not self.model.command(
+                action, command.get("brightness"), command.get("command_id"), command.get("seq")
+            ):
+                log.info("%s: ignored %s %r", self.spec.name, source, command)
+                return False
             self.stats.commands += 1
             now = self.clock.now()
             if self.last_sampled is None or now > self.last_sampled:
                 self._record(self.model.sample(now))
         self.pump()
+        self._report_shadow()
+        return True
+
+    def _report_shadow(self) -> None:
+        """Publish state.reported.light to the shadow (not buffered: the next
+        connect asks for the shadow again)."""
+        connection = self._connection
+        if connection is None or self._state != "connected":
+            return
+        from awscrt import mqtt
+
+        with self._lock:
+            body = {"state": {"reported": {"light": self.model.reported()}}}
+        try:
+            connection.publish(self._shadow_topic("update"), _dumps(body), mqtt.QoS.AT_LEAST_ONCE)
+        except Exception as exc:  # noqa: BLE001 - the connection went away
+            log.info("%s: shadow report not sent: %s", self.spec.name, exc)
 
     # ------------------------------------------------------------ sampling and publishing
 

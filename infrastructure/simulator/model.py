@@ -84,6 +84,7 @@ class Sample:
     counter_reset: bool = False
     status: str | None = None  # lights: on, off or error
     error_details: str | None = None  # lights: why status is error
+    command_id: str | None = None  # lights: the last command applied (its status report carries it)
 
     def reading(self, seq: int) -> dict:
         return {
@@ -293,10 +294,13 @@ def solar_elevation(ts: datetime, latitude: float, longitude: float) -> float:
 class LightModel:
     """A street light with a photocell; `sample(ts)` for increasing `ts`.
 
-    `command(action, brightness)` is what the lamp does with a command from
-    gridpulse/{thing}/commands, as the firmware's LightController does: "on"
-    and "off" switch it by hand, "auto" hands it back to the photocell;
-    brightness (0..100) dims the lamp's power.
+    `command(action, brightness, command_id, seq)` is what the lamp does with
+    a command from gridpulse/{thing}/commands or its shadow's desired state,
+    as the firmware's LightController does: "on" and "off" switch it by hand,
+    "auto" hands it back to the photocell; brightness (0..100) dims the
+    lamp's power. A command carries the cloud's `seq` (rising per command of
+    this light): one not newer than the last applied is ignored, so two
+    commands arriving in reverse order leave the lamp as the newer one says.
     """
 
     def __init__(
@@ -325,20 +329,39 @@ class LightModel:
         self.index = 0
         self.mode = "auto"  # auto (photocell), on or off
         self.brightness = 100
+        self.command_id: str | None = None  # the last command applied
+        self.seq = 0  # its seq
 
     def dark(self, ts: datetime) -> bool:
         return solar_elevation(ts, self.latitude, self.longitude) < self.threshold
 
-    def command(self, action: str, brightness: int | None = None) -> bool:
-        """Apply a command; False (and nothing changes) for one the lamp does not know."""
+    def command(
+        self, action: str, brightness: int | None = None, command_id: str | None = None, seq: int | None = None
+    ) -> bool:
+        """Apply a command; False (and nothing changes) for one the lamp does
+        not know, or one older than (or the same as) the last applied."""
         if action not in ("on", "off", "auto"):
             return False
         if brightness is not None:
             if isinstance(brightness, bool) or not isinstance(brightness, int) or not 0 <= brightness <= 100:
                 return False
+        if seq is not None:
+            if isinstance(seq, bool) or not isinstance(seq, int) or seq <= self.seq:
+                return False
+            self.seq = seq
+        if brightness is not None:
             self.brightness = brightness
         self.mode = action
+        if command_id is not None:
+            self.command_id = str(command_id)[:64]
         return True
+
+    def reported(self) -> dict:
+        """What the lamp reports to its shadow (state.reported.light)."""
+        out: dict = {"action": self.mode, "brightness": self.brightness, "seq": self.seq}
+        if self.command_id:
+            out["command_id"] = self.command_id
+        return out
 
     def switched_on(self, ts: datetime) -> bool:
         return self.mode == "on" or (self.mode == "auto" and self.dark(ts))
@@ -374,6 +397,7 @@ class LightModel:
             frequency=frequency,
             status="error" if failed else ("on" if on else "off"),
             error_details=BULB_FAILED if failed else None,
+            command_id=self.command_id,
         )
 
 

@@ -67,7 +67,8 @@ def test_an_automatic_light_is_switched_at_dusk_and_dawn_once(api, admin_token, 
     [(topic, command)] = published
     assert topic == f"gridpulse/{thing}/commands" and command["action"] == "on" and command["command_id"]
     shadow = json.loads(boto3.client("iot-data").get_thing_shadow(thingName=thing)["payload"].read())
-    assert shadow["state"]["desired"]["light"] == {"action": "on", "brightness": 100}
+    desired = shadow["state"]["desired"]["light"]
+    assert desired == {"action": "on", "brightness": 100, "command_id": command["command_id"], "seq": command["seq"]}
     detail = _detail(api, admin_token, auto)
     light, entry = detail["light"], detail["recent_logs"][0]
     assert light["is_automatic"] is True and light["last_command"]["action"] == "on"

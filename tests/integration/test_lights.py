@@ -115,17 +115,24 @@ def test_control_writes_the_shadow_publishes_the_command_and_is_confirmed(api, c
     assert out["light_id"] == light_id and out["status"] == "on" and out["brightness"] == 70
     assert out["is_automatic"] is False and out["command_id"]
     shadow = json.loads(boto3.client("iot-data").get_thing_shadow(thingName=thing)["payload"].read())
-    assert shadow["state"]["desired"]["light"] == {"action": "on", "brightness": 70}
+    assert shadow["state"]["desired"]["light"] == {
+        "action": "on",
+        "brightness": 70,
+        "command_id": out["command_id"],
+        "seq": 1,
+    }
     [(topic, command)] = published
     assert topic == f"gridpulse/{thing}/commands"
     assert command["command_id"] == out["command_id"] and command["action"] == "on" and command["brightness"] == 70
-    assert command["issued_at"].endswith("Z")
+    assert command["issued_at"].endswith("Z") and command["seq"] == 1
 
     detail = api.get(f"/lights/{light_id}", token=city["viewer"])[1]
     assert detail["light"]["last_command"]["state"] == "pending"
     assert detail["light"]["last_command"]["command_id"] == out["command_id"]
 
-    assert _report(api, light, "on")[0] == 200
+    assert _report(api, light, "on")[0] == 200  # no command id: a spontaneous change, confirms nothing
+    assert api.get(f"/lights/{light_id}", token=city["viewer"])[1]["light"]["last_command"]["state"] == "pending"
+    assert _report(api, light, "on", command_id=out["command_id"])[0] == 200
     detail = api.get(f"/lights/{light_id}", token=city["viewer"])[1]
     assert detail["light"]["status"] == "on" and detail["light"]["last_command"]["state"] == "confirmed"
     assert detail["light"]["brightness"] == 70
@@ -143,7 +150,12 @@ def test_the_mqtt_status_path_confirms_too(api, city, published):
 
     light = city["lisbon"][0]
     out = api.post(f"/lights/{light['device_id']}/control", {"action": "off"}, token=city["admin"])[1]
-    event = {"status": "off", "thing_name": light["credentials"]["thing_name"], "received_at": state.now_ms() + 5}
+    event = {
+        "status": "off",
+        "command_id": out["command_id"],
+        "thing_name": light["credentials"]["thing_name"],
+        "received_at": state.now_ms() + 5,
+    }
     assert handle_device_event(event)["applied"] is True
     # A report older than the one applied (rule invocations out of order) changes nothing.
     late = {**event, "status": "on", "received_at": event["received_at"] - 1000}
@@ -170,7 +182,8 @@ def test_an_unconfirmed_command_fails_after_the_time_limit(api, city, published,
     light = api.get(f"/lights/{light_id}", token=city["operator"])[1]["light"]
     assert light["last_command"]["state"] == "failed" and light["is_automatic"] is True
     # A report that contradicts nothing (auto: the lamp decides) still settles it later.
-    assert _report(api, city["lisbon"][0], "off")[0] == 200
+    command_id = light["last_command"]["command_id"]
+    assert _report(api, city["lisbon"][0], "off", command_id=command_id)[0] == 200
     assert api.get(f"/lights/{light_id}", token=city["operator"])[1]["light"]["last_command"]["state"] == "confirmed"
 
 
@@ -272,3 +285,67 @@ def test_an_error_report_raises_one_alert_and_on_resolves_it(api, city):
     assert alert["alert_type"] == "light_error" and "Driver failed" in alert["message"] and alert["count"] == 2
     assert _report(api, light, "on")[0] == 200
     assert alerts("open") == [] and [a["alert_id"] for a in alerts("resolved")] == [alert["alert_id"]]
+
+
+@pytest.mark.parametrize("order", ["in order", "reversed"])
+def test_two_quick_controls_leave_the_stored_status_the_shadow_and_the_lamp_agreeing(api, city, published, order):
+    """On then off in quick succession, the commands reaching the simulated
+    lamp in either order: the lamp, its shadow's reported state and the stored
+    status all end `off`, and the off command is the one confirmed."""
+    from datetime import datetime, timedelta, timezone
+
+    from gridpulse.devices.presence import handle_device_event
+    from gridpulse.lights import state
+    from infrastructure.simulator.device import SimulatedDevice
+    from infrastructure.simulator.model import LightModel
+    from tests.local_stack.test_simulator import FakeConnection, ManualClock, spec
+
+    light = city["lisbon"][0]
+    light_id, thing = light["device_id"], light["credentials"]["thing_name"]
+    connection = FakeConnection()
+    clock = ManualClock(datetime(2026, 6, 1, 13, tzinfo=timezone.utc))  # midday: the photocell says off
+    lamp = LightModel("l1", 38.72, -9.14, seed=1, error_prob=0.0)
+    device_spec = spec("l1", "light")
+    device = SimulatedDevice(
+        type(device_spec)(**{**vars(device_spec), "thing_name": thing}),
+        lamp,
+        clock,
+        connection_factory=lambda: connection,
+    )
+    clock.t += timedelta(seconds=1)
+    device.tick()  # connects, subscribes, reports off
+    handlers = dict(connection.subscriptions)
+    iot_data = boto3.client("iot-data")
+    delivered = 0
+
+    def deliver_uplink() -> None:
+        """The lamp's messages to the cloud: status reports through the IoT rule's
+        handler, shadow reports to the shadow."""
+        nonlocal delivered
+        for topic, payload, future in connection.published[delivered:]:
+            if topic.endswith("/status"):
+                handle_device_event({**json.loads(payload), "thing_name": thing, "received_at": state.now_ms()})
+            elif topic.endswith("/shadow/update"):
+                iot_data.update_thing_shadow(thingName=thing, payload=payload)
+            if not future.done():
+                future.set_result(None)
+        delivered = len(connection.published)
+
+    deliver_uplink()
+    first = api.post(f"/lights/{light_id}/control", {"action": "on"}, token=city["operator"])[1]
+    second = api.post(f"/lights/{light_id}/control", {"action": "off"}, token=city["operator"])[1]
+    commands = [json.dumps(command).encode() for _, command in published]
+    assert [json.loads(c)["seq"] for c in commands] == [1, 2]
+    for payload in commands if order == "in order" else commands[::-1]:
+        clock.t += timedelta(seconds=1)
+        handlers[f"gridpulse/{thing}/commands"](topic="", payload=payload)
+        deliver_uplink()
+
+    assert lamp.mode == "off"
+    shadow = json.loads(iot_data.get_thing_shadow(thingName=thing)["payload"].read())
+    assert shadow["state"]["reported"]["light"]["action"] == "off"
+    assert shadow["state"]["desired"]["light"]["command_id"] == second["command_id"]
+    detail = api.get(f"/lights/{light_id}", token=city["operator"])[1]["light"]
+    assert detail["status"] == "off"
+    assert detail["last_command"]["command_id"] == second["command_id"] != first["command_id"]
+    assert detail["last_command"]["state"] == "confirmed"

@@ -34,6 +34,7 @@ from infrastructure.local.iot.broker import (
 )
 from infrastructure.local.iot.ca import LocalCA, certificate_id
 from infrastructure.local.iot.policy import PolicyEvaluator
+from infrastructure.local.iot.shadow import ShadowService
 
 WAIT = 5.0
 
@@ -120,10 +121,23 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def broker(ca, policy, revoked, recorder):
+def shadows() -> ShadowService:
+    return ShadowService()
+
+
+@pytest.fixture
+def broker(ca, policy, revoked, recorder, shadows):
     with LocalBroker(
-        "127.0.0.1", 0, ca, policy, lambda pem: certificate_id(pem) not in revoked, recorder, recheck_s=0.3
+        "127.0.0.1",
+        0,
+        ca,
+        policy,
+        lambda pem: certificate_id(pem) not in revoked,
+        recorder,
+        recheck_s=0.3,
+        shadow=shadows,
     ) as running:
+        shadows.publish = lambda topic, payload: running.publish_nowait(topic, payload, 1)
         yield running
 
 
@@ -280,12 +294,57 @@ def test_a_device_receives_the_commands_the_cloud_sends_it(broker, devices, cred
     assert broker.publish("gridpulse/gp-b/commands", b"{}") == 0  # nobody is subscribed
 
 
-def test_shadow_topics_only_have_to_pass_the_policy(broker, devices, creds):
+def test_a_device_uses_its_shadow_over_mqtt_and_sees_the_clouds_desired_state(broker, devices, creds, shadows):
     device = devices(creds("gp-a"), "gp-a")
-    received, arrived = inbox(device, "$aws/things/gp-a/shadow/update/delta")
-    assert broker.publish("$aws/things/gp-a/shadow/update/delta", b'{"state": {"relay": "on"}}') == 1
-    assert arrived.wait(WAIT)
-    assert received[0][0] == "$aws/things/gp-a/shadow/update/delta"
+    base = "$aws/things/gp-a/shadow"
+    rejected, got_rejected = inbox(device, f"{base}/get/rejected")
+    accepted, got_accepted = inbox(device, f"{base}/get/accepted")
+    deltas, got_delta = inbox(device, f"{base}/update/delta")
+    updated, got_updated = inbox(device, f"{base}/update/accepted")
+
+    device.publish(f"{base}/get", b'{"clientToken": "boot"}', mqtt.QoS.AT_LEAST_ONCE)[0].result(WAIT)
+    assert got_rejected.wait(WAIT)
+    assert json.loads(rejected[0][1])["code"] == 404 and json.loads(rejected[0][1])["clientToken"] == "boot"
+
+    shadows.update("gp-a", b'{"state": {"desired": {"light": {"action": "on"}}}}')  # the cloud (iot-data API)
+    assert got_delta.wait(WAIT)
+    assert json.loads(deltas[0][1])["state"] == {"light": {"action": "on"}}
+
+    device.publish(f"{base}/update", b'{"state": {"reported": {"light": {"action": "on"}}}}', mqtt.QoS.AT_LEAST_ONCE)
+    wait_until(lambda: [json.loads(p)["version"] for _, p in updated] == [1, 2])  # the cloud's update, then its own
+    device.publish(f"{base}/get", b"", mqtt.QoS.AT_LEAST_ONCE)[0].result(WAIT)
+    assert got_accepted.wait(WAIT)
+    document = json.loads(accepted[0][1])
+    assert document["state"]["reported"] == {"light": {"action": "on"}} and "delta" not in document["state"]
+    assert len(deltas) == 1  # the report matched desired: no second delta
+    assert shadows.get("gp-a")["version"] == 2  # what GetThingShadow returns
+    assert not device.interrupted.is_set()
+
+
+def test_another_device_cannot_use_or_read_a_things_shadow(broker, devices, creds, shadows):
+    owner = devices(creds("gp-a"), "gp-a")
+    deltas, got_delta = inbox(owner, "$aws/things/gp-a/shadow/update/delta")
+    other = devices(creds("gp-b"), "gp-b")
+    for refused in (
+        "$aws/things/gp-a/shadow/update/delta",
+        "$aws/things/gp-a/shadow/get/accepted",
+        "$aws/things/+/shadow/update/delta",
+    ):
+        with pytest.raises(mqtt.SubscribeError):
+            other.subscribe(refused, mqtt.QoS.AT_LEAST_ONCE)[0].result(WAIT)
+    # nor the topics a device has no use for, even its own
+    for refused in ("$aws/things/gp-b/shadow/update/documents", "$aws/things/gp-b/shadow/#"):
+        with pytest.raises(mqtt.SubscribeError):
+            other.subscribe(refused, mqtt.QoS.AT_LEAST_ONCE)[0].result(WAIT)
+    other.publish(
+        "$aws/things/gp-a/shadow/update",
+        b'{"state": {"desired": {"light": {"action": "off"}}}}',
+        mqtt.QoS.AT_LEAST_ONCE,
+    )
+    assert other.interrupted.wait(WAIT)  # an unauthorised publish ends its connection, and changes nothing
+    with pytest.raises(Exception):
+        shadows.get("gp-a")
+    assert not got_delta.wait(0.3)
 
 
 def test_subscriptions_outside_the_policy_get_a_failure_suback(broker, devices, creds):
@@ -307,7 +366,7 @@ def test_suback_carries_one_code_per_filter(broker, raw, creds):
         ("gridpulse/gp-a/commands", 1),
         ("gridpulse/+/commands", 1),
         ("gridpulse/gp-b/commands", 0),
-        ("$aws/things/gp-a/shadow/#", 2),
+        ("$aws/things/gp-a/shadow/update/delta", 2),
         ("bad/#/filter", 0),
     ]
     body = (7).to_bytes(2, "big") + b"".join(encode_string(f) + bytes([q]) for f, q in filters)

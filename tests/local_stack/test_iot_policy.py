@@ -79,8 +79,10 @@ def test_a_thing_cannot_publish_anywhere_else(policy, topic):
     [
         "gridpulse/gp-a/commands",
         "$aws/things/gp-a/shadow/update/delta",
+        "$aws/things/gp-a/shadow/update/accepted",
+        "$aws/things/gp-a/shadow/update/rejected",
         "$aws/things/gp-a/shadow/get/accepted",
-        "$aws/things/gp-a/shadow/#",
+        "$aws/things/gp-a/shadow/get/rejected",
     ],
 )
 def test_a_thing_subscribes_to_its_own_filters(policy, topic_filter):
@@ -88,7 +90,17 @@ def test_a_thing_subscribes_to_its_own_filters(policy, topic_filter):
 
 
 @pytest.mark.parametrize(
-    "topic_filter", ["gridpulse/gp-b/commands", "$aws/things/gp-b/shadow/update/delta", "gridpulse/gp-a/telemetry"]
+    "topic_filter",
+    [
+        "gridpulse/gp-b/commands",
+        "$aws/things/gp-b/shadow/update/delta",
+        "gridpulse/gp-a/telemetry",
+        # least privilege: of its own shadow only what a device needs
+        "$aws/things/gp-a/shadow/#",
+        "$aws/things/gp-a/shadow/update/documents",
+        "$aws/things/gp-a/shadow/delete/accepted",
+        "$aws/things/gp-a/shadow/name/config/update/delta",
+    ],
 )
 def test_a_thing_cannot_subscribe_to_other_filters(policy, topic_filter):
     assert not policy.can_subscribe(topic_filter, "gp-a")
@@ -111,12 +123,20 @@ def test_mqtt_wildcard_filters_are_taken_literally_and_refused(policy, topic_fil
     assert not policy.can_subscribe(topic_filter, "gp-a")
 
 
+def test_the_device_policy_fits_iot_cores_size_limit():
+    stack = Stack(load())
+    document = stack.resolve(stack.resources("AWS::IoT::Policy")["DevicePolicy"]["Properties"]["PolicyDocument"])
+    assert len(json.dumps(document, separators=(",", ":"))) <= 2048  # characters, whitespace excluded
+
+
 def test_receive_is_checked_per_topic(policy):
     assert policy.can_receive("gridpulse/gp-a/commands", "gp-a")
     assert policy.can_receive("$aws/things/gp-a/shadow/update/delta", "gp-a")
     assert not policy.can_receive("gridpulse/gp-b/commands", "gp-a")
     assert not policy.can_receive("gridpulse/gp-a/telemetry", "gp-a")
     assert not policy.can_receive("$aws/events/presence/connected/gp-a", "gp-a")
+    assert not policy.can_receive("$aws/things/gp-a/shadow/update/documents", "gp-a")
+    assert not policy.can_receive("$aws/things/gp-b/shadow/update/delta", "gp-a")
 
 
 def test_unknown_actions_are_refused(policy):

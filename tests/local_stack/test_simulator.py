@@ -386,7 +386,8 @@ def make_device(connection: FakeConnection, **kw) -> tuple[SimulatedDevice, Manu
 def test_a_simulated_light_follows_commands_and_reports_the_change():
     """What `make run`'s lights do with POST /lights/{id}/control: the command
     arrives on gridpulse/{thing}/commands, the lamp switches and says so on its
-    status topic at once; a command it cannot follow changes nothing."""
+    status topic at once, with the command's id, and reports its shadow; a
+    command it cannot follow, or one older than the last it applied, changes nothing."""
     connection = FakeConnection()
     clock = ManualClock(T0 + timedelta(hours=13))  # 13:00 in Lisbon: the photocell keeps it off
     light = LightModel("l1", *LISBON, rating_w=90, seed=4, error_prob=0.0)
@@ -397,14 +398,32 @@ def test_a_simulated_light_follows_commands_and_reports_the_change():
     def statuses() -> list[dict]:
         return [json.loads(p) for t, p, _ in connection.published if t == "gridpulse/gp-l1/status"]
 
+    def reported() -> list[dict]:
+        return [
+            json.loads(p)["state"]["reported"]["light"]
+            for t, p, _ in connection.published
+            if t == "$aws/things/gp-l1/shadow/update"
+        ]
+
     clock.t += timedelta(minutes=1)
     device.tick()
     assert statuses() == [{"status": "off"}]
-    [(topic, on_command)] = connection.subscriptions
-    assert topic == "gridpulse/gp-l1/commands"
+    handlers = dict(connection.subscriptions)
+    assert sorted(handlers) == [
+        "$aws/things/gp-l1/shadow/get/accepted",
+        "$aws/things/gp-l1/shadow/get/rejected",
+        "$aws/things/gp-l1/shadow/update/delta",
+        "gridpulse/gp-l1/commands",
+    ]
+    assert [t for t, _, _ in connection.published if t.endswith("/shadow/get")] == ["$aws/things/gp-l1/shadow/get"]
+    topic, on_command = "gridpulse/gp-l1/commands", handlers["gridpulse/gp-l1/commands"]
 
-    on_command(topic=topic, payload=json.dumps({"command_id": "c1", "action": "on", "brightness": 40}).encode())
-    assert statuses() == [{"status": "off"}, {"status": "on"}]
+    clock.t += timedelta(seconds=1)
+    on_command(
+        topic=topic, payload=json.dumps({"command_id": "c1", "seq": 1, "action": "on", "brightness": 40}).encode()
+    )
+    assert statuses() == [{"status": "off"}, {"status": "on", "command_id": "c1"}]
+    assert reported()[-1] == {"action": "on", "brightness": 40, "seq": 1, "command_id": "c1"}
     clock.t += timedelta(minutes=5)
     device.tick()
     device.flush()
@@ -414,10 +433,42 @@ def test_a_simulated_light_follows_commands_and_reports_the_change():
 
     for bad in (b"not json", b'{"action": "dance"}', b'{"action": "off", "brightness": 101}', b"[1]"):
         on_command(topic=topic, payload=bad)
-    assert statuses()[-1] == {"status": "on"} and device.snapshot().commands == 1
+    on_command(topic=topic, payload=b'{"command_id": "c0", "seq": 1, "action": "off"}')  # not newer: ignored
+    assert statuses()[-1] == {"status": "on", "command_id": "c1"} and device.snapshot().commands == 1
 
-    on_command(topic=topic, payload=b'{"command_id": "c2", "action": "auto"}')  # back to the photocell: day
-    assert statuses()[-1] == {"status": "off"} and device.snapshot().commands == 2
+    clock.t += timedelta(seconds=1)
+    on_command(topic=topic, payload=b'{"command_id": "c2", "seq": 2, "action": "auto"}')  # back to the photocell: day
+    assert statuses()[-1] == {"status": "off", "command_id": "c2"} and device.snapshot().commands == 2
+
+
+def test_a_simulated_light_takes_the_desired_state_from_its_shadow_on_connect_and_from_deltas():
+    connection = FakeConnection()
+    clock = ManualClock(T0 + timedelta(hours=13))
+    light = LightModel("l1", *LISBON, rating_w=90, seed=4, error_prob=0.0)
+    device = SimulatedDevice(
+        spec("l1", "light"), light, clock, sample_interval_s=30, batch_size=5, connection_factory=lambda: connection
+    )
+    clock.t += timedelta(minutes=1)
+    device.tick()
+    handlers = dict(connection.subscriptions)
+    document = {"state": {"desired": {"light": {"action": "on", "brightness": 80, "command_id": "c7", "seq": 7}}}}
+    clock.t += timedelta(seconds=1)
+    handlers["$aws/things/gp-l1/shadow/get/accepted"](topic="", payload=json.dumps(document).encode())
+    assert light.mode == "on" and light.brightness == 80 and light.seq == 7
+    status = [json.loads(p) for t, p, _ in connection.published if t == "gridpulse/gp-l1/status"][-1]
+    assert status == {"status": "on", "command_id": "c7"}
+
+    delta = {"version": 9, "state": {"light": {"action": "off", "command_id": "c8", "seq": 8}}}  # brightness unchanged
+    clock.t += timedelta(seconds=1)
+    handlers["$aws/things/gp-l1/shadow/update/delta"](topic="", payload=json.dumps(delta).encode())
+    assert light.mode == "off" and light.brightness == 80
+    updates = [json.loads(p) for t, p, _ in connection.published if t == "$aws/things/gp-l1/shadow/update"]
+    assert updates[-1] == {
+        "state": {"reported": {"light": {"action": "off", "brightness": 80, "seq": 8, "command_id": "c8"}}}
+    }
+
+    handlers["$aws/things/gp-l1/shadow/get/rejected"](topic="", payload=b'{"code": 404}')  # no shadow: it reports
+    assert len([t for t, _, _ in connection.published if t.endswith("/shadow/update")]) == len(updates) + 1
 
 
 def test_device_buffers_while_interrupted_and_uploads_the_backlog_in_order():

@@ -9,6 +9,7 @@
 * topics.py: MQTT topic names and filters, validation and matching (the
   broker's subscriptions and the rules' FROM clauses);
 * sql.py: the subset of IoT SQL the topic rules use;
+* shadow.py: the Device Shadow service (MQTT topics and the iot-data API, one store);
 * rules.py: the rules engine, which hands rule outputs to
   infrastructure/local/event_sources.py (Lambda's SQS event source mappings
   and asynchronous invocations, shared with queues the SDK sends to).

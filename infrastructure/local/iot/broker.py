@@ -55,10 +55,16 @@ What it implements, and how that maps to IoT Core:
   CLIENT_ERROR, SERVER_INITIATED_DISCONNECT (broker stopped), SERVER_ERROR).
   They go to `on_publish` with client_id and principal "" (the broker published them) and
   to subscribers allowed to receive them. Refused connections produce none.
+* Device Shadow service: when given a `shadow` service
+  (infrastructure/local/iot/shadow.py), every accepted PUBLISH is also handed
+  to `shadow.handle_mqtt(topic, payload)`, which serves the classic shadow's
+  `$aws/things/{thing}/shadow/get|update|delete` requests and publishes the
+  accepted/rejected/documents/delta responses from the cloud side (iot:Receive
+  applies to them). Publishing a request needs iot:Publish on its topic, as
+  any publish; the responses reach only subscribers allowed to receive them.
 * Not implemented: persistent sessions, retained messages, QoS 2, MQTT 5,
-  WebSockets, the Device Shadow service (shadow topics are ordinary topics
-  that only have to pass the policy), message size limits beyond 128 KiB
-  payloads, throttling.
+  WebSockets, named shadows, message size limits beyond 128 KiB payloads,
+  throttling.
 
 The broker runs its own asyncio loop in a background thread; `on_publish` is
 called on one more thread, in the order the broker accepted the messages, so
@@ -254,8 +260,10 @@ class LocalBroker:
         principal_of: Callable[[str], str] = certificate_id,
         recheck_s: float = RECHECK_S,
         sock: socket.socket | None = None,
+        shadow=None,
     ):
         self.host, self.port = host, port
+        self._shadow = shadow  # infrastructure.local.iot.shadow.ShadowService, or None
         self._sock = sock  # a listening socket to adopt (infrastructure/local/ports.py), else bind host:port
         self.ca, self.policy = ca, policy
         self._cert_is_active = cert_is_active
@@ -417,6 +425,24 @@ class LocalBroker:
             raise RuntimeError("broker is not running")
         return asyncio.run_coroutine_threadsafe(route(), self._loop).result(timeout=10)
 
+    def publish_nowait(self, topic: str, payload: bytes, qos: int = 0) -> None:
+        """Queue a cloud-side message for delivery without waiting for it:
+        messages queued from any thread go out in the order they were queued
+        (the shadow service's responses). Dropped when the broker is not
+        running. Reaches the rules engine like a device's message."""
+        if not valid_topic(topic) or qos not in (0, 1):
+            raise ValueError(f"cannot publish to {topic!r} at QoS {qos}")
+        loop = self._loop
+        if loop is None or not loop.is_running() or self._stopping:
+            return
+        data = bytes(payload)
+
+        def route() -> None:
+            self._route(topic, data, qos)
+            self._emit(topic, data, "")
+
+        loop.call_soon_threadsafe(route)
+
     # -------------------------------------------------------------- callbacks
 
     def _emit(self, topic: str, payload: bytes, client_id: str, principal: str = "") -> None:
@@ -573,6 +599,8 @@ class LocalBroker:
             raise Disconnect(AUTH_ERROR)
         self._route(topic, payload, qos)
         self._emit(topic, payload, client.client_id, client.principal)
+        if self._shadow is not None and topic.startswith("$aws/things/"):
+            self._shadow.handle_mqtt(topic, payload)  # its responses are queued behind this message
         if packet_id is not None:
             client.send(encode(PUBACK, 0, packet_id.to_bytes(2, "big")))
 

@@ -15,6 +15,11 @@
   the one the device record keeps.
 * The rules engine (infrastructure/local/iot/rules.py) sees every accepted message
   and runs the template's topic rules against the same handler code.
+* The Device Shadow service (infrastructure/local/iot/shadow.py): one store
+  that the broker serves the shadow MQTT topics from and that moto's server
+  answers the iot-data shadow API from (the local stack passes the same
+  `ShadowService` to both), so a desired state written by a Lambda reaches a
+  connected device as a delta and a device's report is what the API reads.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from infrastructure.local.iot.broker import LocalBroker
 from infrastructure.local.iot.ca import LocalCA, certificate_id, common_name
 from infrastructure.local.iot.policy import PolicyEvaluator
 from infrastructure.local.iot.rules import RuleRunner
+from infrastructure.local.iot.shadow import ShadowService
 
 
 class LocalIoT:
@@ -44,8 +50,10 @@ class LocalIoT:
         log=None,
         sock=None,
         events=None,
+        shadows: ShadowService | None = None,
     ):
         self.stack = stack
+        self.shadows = shadows or ShadowService()
         self.ca = LocalCA(directory)
         self.iot = session.client("iot")
         self._registry_ids: dict[str, str] = {}  # our certificate id (DER SHA-256) -> moto's id
@@ -60,6 +68,7 @@ class LocalIoT:
             on_publish=self.rules.on_publish,
             principal_of=self.principal_of,
             sock=sock,
+            shadow=self.shadows,
         )
 
     # ------------------------------------------------------------ certificates
@@ -110,9 +119,11 @@ class LocalIoT:
         os.environ["DEVICE_CA_PEM_PATH"] = str(self.ca.cert_path)
         os.environ["IOT_ENDPOINT_ADDRESS"] = "127.0.0.1"
         self.broker.start()
+        self.shadows.publish = lambda topic, payload: self.broker.publish_nowait(topic, payload, 1)
         os.environ["IOT_MQTT_PORT"] = str(self.broker.port)
         provisioning.iot_endpoint.cache_clear()
 
     def stop(self) -> None:
+        self.shadows.publish = None
         self.broker.stop()
         self.rules.stop()

@@ -144,6 +144,7 @@ class DeviceStateItem(Model):
     cmd_issued_at = UnicodeAttribute(null=True)
     cmd_issued_ms = NumberAttribute(null=True)
     cmd_settled_at = UnicodeAttribute(null=True)
+    cmd_seq = NumberAttribute(null=True)  # rises by one per command of this light (the lamp applies only newer ones)
 
 
 class DeviceLogItem(Model):

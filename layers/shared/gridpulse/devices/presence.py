@@ -77,8 +77,14 @@ def apply_light_status(event: dict) -> dict:
     if principal and principal != current_certificate(device_id):
         logger.warning("light status refused", extra={"reason": "revoked_certificate", "device_id": device_id})
         return {"applied": False, "reason": "sent with a certificate that is no longer the device's"}
+    command_id = event.get("command_id")
     result = light_state.apply_status(
-        device_id, status, event.get("error_details"), _event_ms(event.get("received_at")), actor="device"
+        device_id,
+        status,
+        event.get("error_details"),
+        _event_ms(event.get("received_at")),
+        actor="device",
+        command_id=str(command_id)[:64] if isinstance(command_id, str) and command_id else None,
     )
     if result is None:
         return {"applied": False, "reason": "unknown device"}

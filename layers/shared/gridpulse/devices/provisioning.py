@@ -184,3 +184,36 @@ def set_desired(thing_name: str, desired: dict) -> None:
     client("iot-data").update_thing_shadow(
         thingName=thing_name, payload=json.dumps({"state": {"desired": desired}}).encode()
     )
+
+
+SHADOW_WRITE_ATTEMPTS = 5
+
+
+def set_desired_if_newer(thing_name: str, key: str, desired: dict, seq: int) -> bool:
+    """Write `desired` under desired.<key> unless the shadow already holds a
+    newer one (its `seq` at least `seq`): read the shadow, then update it
+    with the version read (optimistic locking: IoT answers 409 when another
+    writer came in between, and this tries again). False when a newer
+    desired state is already there (this one is superseded)."""
+    iot_data = client("iot-data")
+    for _ in range(SHADOW_WRITE_ATTEMPTS):
+        request: dict = {"state": {"desired": {key: desired}}}
+        try:
+            document = json.loads(iot_data.get_thing_shadow(thingName=thing_name)["payload"].read())
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+        else:
+            current = ((document.get("state") or {}).get("desired") or {}).get(key)
+            if isinstance(current, dict) and isinstance(current.get("seq"), int) and current["seq"] >= seq:
+                return False
+            request["version"] = document["version"]
+        try:
+            iot_data.update_thing_shadow(thingName=thing_name, payload=json.dumps(request).encode())
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConflictException":
+                raise
+    raise ClientError(
+        {"Error": {"Code": "ConflictException", "Message": "the shadow kept changing"}}, "UpdateThingShadow"
+    )

@@ -122,6 +122,9 @@ class LightControlOut(Output):
 class LightStatusIn(Input):
     status: ReportedStatus
     error_details: ErrorDetails | None = None
+    command_id: text(64) | None = Field(
+        None, description="The last command the lamp applied: its report confirms that command (and only it)."
+    )
 
 
 class LightStatusOut(Output):

@@ -290,7 +290,13 @@ def send_command(
     shadow, publish, log. No caller checks: also used by the dusk/dawn
     schedule (gridpulse.lights.schedule), which sends on/off with `mode`
     "auto" so that the light stays automatic (`light_mode` is `mode`, else
-    the action)."""
+    the action).
+
+    Ordering (gridpulse.lights.state): recording the command gives it the
+    light's next `seq` (atomic ADD); the shadow's desired state is replaced
+    only by a newer seq (provisioning.set_desired_if_newer), and the command
+    and the desired state carry command_id and seq, so the lamp applies the
+    newest command whatever order they arrive in."""
     light_id = device.device_id
     mode = mode or action
     before = light_state.read_state(light_id)
@@ -316,10 +322,13 @@ def send_command(
             DeviceStateItem.cmd_issued_at.set(issued_at),
             DeviceStateItem.cmd_issued_ms.set(at_ms),
             DeviceStateItem.cmd_settled_at.set(issued_at) if already else DeviceStateItem.cmd_settled_at.remove(),
+            DeviceStateItem.cmd_seq.add(1),
         ]
     )
+    seq = int(state.cmd_seq)
+    desired = {"action": action, "brightness": level, "command_id": command_id, "seq": seq}
     try:
-        provisioning.set_desired(device.thing_name, {"light": {"action": action, "brightness": level}})
+        provisioning.set_desired_if_newer(device.thing_name, "light", desired, seq)
     except (ClientError, BotoCoreError) as exc:
         logger.error("light shadow update failed", extra={"light_id": light_id, "error": type(exc).__name__})
         state.update(
@@ -327,7 +336,13 @@ def send_command(
             condition=DeviceStateItem.cmd_id == command_id,
         )
         raise CommandNotSent("The light's shadow could not be updated; try again.") from None
-    command: dict[str, Any] = {"command_id": command_id, "action": action, "brightness": level, "issued_at": issued_at}
+    command: dict[str, Any] = {
+        "command_id": command_id,
+        "seq": seq,
+        "action": action,
+        "brightness": level,
+        "issued_at": issued_at,
+    }
     try:
         messaging.publish_json(provisioning.topics_for(device.thing_name)["commands"], command)
     except Exception:
@@ -359,13 +374,17 @@ def send_command(
 # ---------------------------------------------------------------- status from the light (X-API-Key)
 
 
-def report_status(device: DeviceItem, light_id: str, status: str, error_details: str | None) -> dict:
+def report_status(
+    device: DeviceItem, light_id: str, status: str, error_details: str | None, command_id: str | None = None
+) -> dict:
     """A light reporting its own status over HTTP: the same update as its
     MQTT status topic. Another device's key (or a device that is not a
     light) gets 404, as for a light that does not exist."""
     if device.device_id != light_id or device.device_type != "light":
         raise _not_found()
-    result = light_state.apply_status(light_id, status, error_details, light_state.now_ms(), actor="device")
+    result = light_state.apply_status(
+        light_id, status, error_details, light_state.now_ms(), actor="device", command_id=command_id
+    )
     if result is None:
         raise _not_found()
     current = light_state.read_state(light_id)

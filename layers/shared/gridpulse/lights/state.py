@@ -16,12 +16,29 @@ Where it lives (devices table, partition `device#<id>`):
 * `log#<epoch ms>#<kind>#<random>` items: one per control and per status
   change, read newest first with a Query on the partition.
 
-Confirmation: the light firmware's status report carries no command id
-(contracts/status), so a report confirms the pending command when its status
-is the one the command leads to (`expected_status`: on, off, or any report
-for auto). An `error` report marks it failed. A command still pending
-COMMAND_TIMEOUT_S after it was issued reads as `failed` (computed on read from
-`cmd_issued_ms`, nothing scheduled); a later matching report still confirms it.
+Ordering and confirmation (two controls in quick succession must not leave
+the stored status and the lamp disagreeing): every command gets `cmd_seq`,
+one more than the light's previous command (an atomic ADD on the state
+item), and carries it to the lamp (commands topic and shadow desired state);
+the lamp ignores a command whose seq is not newer than the last it applied,
+and its status report carries the `command_id` of the last command it
+applied. `apply_status` then takes:
+
+* a report with the id of the light's latest command (`cmd_id`): stored; it
+  confirms that command when its status is the one the command leads to
+  (`expected_status`: on, off, or any for auto), fails it on `error` or on
+  another status;
+* a report with the id of an older command: not stored (the lamp has not got
+  the latest one yet, or that report was overtaken), so it cannot overwrite
+  what the newer command leads to;
+* a report without a command id (a spontaneous change: a failed bulb, the
+  photocell in auto): stored when it is newer than the pending command (its
+  time is not before `cmd_issued_ms`); an `error` fails the pending command,
+  anything else confirms nothing.
+
+A command still pending COMMAND_TIMEOUT_S after it was issued reads as
+`failed` (computed on read from `cmd_issued_ms`, nothing scheduled); a later
+report carrying its id still confirms it.
 
 Alerts: a change to `error` opens (or bumps) the light's `light_error` alert
 through gridpulse.alerts; a change from `error` to on or off resolves it.
@@ -108,17 +125,30 @@ def _conditional(update) -> bool:
     return True
 
 
-def apply_status(device_id: str, status: str, details: str | None, at_ms: int, actor: str = "device") -> dict | None:
+def apply_status(
+    device_id: str,
+    status: str,
+    details: str | None,
+    at_ms: int,
+    actor: str = "device",
+    command_id: str | None = None,
+) -> dict | None:
     """Store a status report of a light (MQTT or HTTP): status, error details,
-    time of the change; settle the pending command it answers; log a change.
+    time of the change; settle the command it answers; log a change.
 
     Returns the stored view, or None when the device has no state item
-    (unknown device). A report older than the stored one is not applied
-    (IoT rule invocations may arrive out of order)."""
+    (unknown device). Not applied: a report older than the stored one (IoT
+    rule invocations may arrive out of order), one about an older command
+    than the light's latest, one without a command id from before the
+    pending command (see the module's docstring)."""
     details = str(details)[:500] if details else None
     before = read_state(device_id)
     if before is None:
         return None
+    if command_id is not None and before.cmd_id and command_id != before.cmd_id:
+        return {"applied": False, "reason": "report about an older command", "status": before.light_status}
+    if command_id is None and before.cmd_state == "pending" and at_ms < int(before.cmd_issued_ms or 0):
+        return {"applied": False, "reason": "report from before the pending command", "status": before.light_status}
     changed = before.light_status != status or (before.light_error or None) != details
     # Unchanged status keeps its last_status_change; a change is stamped with the report's time.
     status_at = at_ms if changed or before.light_status_at is None else int(before.light_status_at)
@@ -154,7 +184,7 @@ def apply_status(device_id: str, status: str, details: str | None, at_ms: int, a
     if changed:
         _alert(device_id, status, before.light_status, details, at_ms)
     # Last: whoever sees the command confirmed also sees the status and its log entry.
-    _settle_command(state, before, status, at_ms)
+    _settle_command(state, before, status, at_ms, command_id)
     return {
         "applied": True,
         "status": status,
@@ -186,18 +216,26 @@ def _alert(device_id: str, status: str, previous: str | None, details: str | Non
         count("LightAlertFailed")
 
 
-def _settle_command(state: DeviceStateItem, before: DeviceStateItem, status: str, at_ms: int) -> None:
-    """Confirm (or fail, on an error report) the pending command this report answers.
-    Conditional on the command still being the one read: a newer command is
-    never settled by a report about an older one."""
-    if not before.cmd_id or before.cmd_state != "pending" or at_ms < int(before.cmd_issued_ms or 0):
+def _settle_command(
+    state: DeviceStateItem, before: DeviceStateItem, status: str, at_ms: int, command_id: str | None
+) -> None:
+    """Confirm or fail the command this report answers: only a report
+    carrying the command's id confirms it (the status it leads to) or fails
+    it (another status, or error); a report without an id fails a pending
+    command on `error` only. Conditional on the command still being the one
+    read: a newer command is never settled by a report about an older one."""
+    if not before.cmd_id or before.cmd_state != "pending":
         return
-    if status == "error":
+    if command_id is None:
+        if status != "error" or at_ms < int(before.cmd_issued_ms or 0):
+            return
+        outcome = "failed"
+    elif status == "error":
         outcome = "failed"
     elif before.cmd_expect is None or before.cmd_expect == status:
         outcome = "confirmed"
     else:
-        return
+        outcome = "failed"
     _conditional(
         lambda: state.update(
             actions=[DeviceStateItem.cmd_state.set(outcome), DeviceStateItem.cmd_settled_at.set(iso_ms(at_ms))],
