@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from gridpulse.alerts import rules, service
 from gridpulse.alerts.schemas import AlertOut, AlertRulesIn, AlertRulesOut, AlertsPage, ManualAlertIn
 from gridpulse.api import (
@@ -15,6 +12,8 @@ from gridpulse.api import (
     STAFF,
     Limit,
     NextToken,
+    Query,
+    Response,
     create_app,
     current_user,
     json_response,

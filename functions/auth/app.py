@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-
 from gridpulse.accounts import password_reset, sessions, users
 from gridpulse.accounts.schemas import ForgotPasswordIn, LoginIn, RegisterIn, ResetPasswordIn, SessionOut, UserOut
-from gridpulse.api import BEARER, create_app, current_user, json_response, lambda_handler, status_doc
+from gridpulse.api import BEARER, Response, create_app, current_user, json_response, lambda_handler, status_doc
 from gridpulse.schemas import MessageOut
 
 app = create_app()

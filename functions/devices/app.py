@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from gridpulse import idempotency
 from gridpulse.alerts import service as alerts
 from gridpulse.api import (
@@ -14,6 +11,8 @@ from gridpulse.api import (
     STAFF,
     Limit,
     NextToken,
+    Query,
+    Response,
     create_app,
     current_caller,
     current_user,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from gridpulse.api import (
     BEARER,
     Limit,
     NextToken,
+    Query,
+    Response,
     create_app,
     current_caller,
     json_response,

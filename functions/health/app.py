@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from gridpulse.api import create_app, lambda_handler
+from gridpulse.api import Query, create_app, lambda_handler
 from gridpulse.health import service as health
 from gridpulse.health.schemas import HealthOut, StatusOut
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from gridpulse.api import (
     API_KEY,
     BEARER,
     STAFF,
     Limit,
     NextToken,
+    Query,
+    Response,
     create_app,
     current_caller,
     current_device,

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-
 from gridpulse import idempotency
 from gridpulse.api import (
     API_KEY,
     BEARER,
+    Body,
     End,
     Limit,
     NextToken,
+    Query,
+    Response,
     Start,
     create_app,
     current_caller,

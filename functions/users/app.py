@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-
 from gridpulse import stats
 from gridpulse.accounts import sessions, users
 from gridpulse.accounts.roles import Role
@@ -21,6 +19,7 @@ from gridpulse.api import (
     BEARER,
     Limit,
     NextToken,
+    Response,
     create_app,
     current_caller,
     json_response,

@@ -5,3 +5,9 @@ AWS to import; AWS clients are created lazily, once per container.
 """
 
 __version__ = "0.1.0"
+
+# Before anything imports Powertools' event handler: load only the resolver we use
+# (gridpulse/lazy_event_handler.py explains why and how).
+from gridpulse import lazy_event_handler as _lazy_event_handler  # noqa: E402
+
+_lazy_event_handler.install()

@@ -22,9 +22,12 @@ import base64
 import json
 from typing import Annotated, Any, Callable
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+# From the submodules, not the package: see gridpulse/lazy_event_handler.py. Handlers take
+# Response, Query and Body from here for the same reason.
+from aws_lambda_powertools.event_handler import content_types
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query  # noqa: F401  (Body re-exported)
 from aws_lambda_powertools.logging import correlation_paths
 
 from gridpulse.accounts import authentication
