@@ -307,6 +307,7 @@ def send_command(
     state.update(
         actions=[
             DeviceStateItem.light_mode.set(mode),
+            DeviceStateItem.light_auto.set("auto") if mode == "auto" else DeviceStateItem.light_auto.remove(),
             DeviceStateItem.light_brightness.set(level),
             DeviceStateItem.cmd_id.set(command_id),
             DeviceStateItem.cmd_action.set(action),
