@@ -197,8 +197,13 @@ def requests_table(size: str) -> int:
             api.measure(f"GET /lights?city= (limit {page})", "GET", f"/lights?city={CITY}&limit={page}", token=admin)
             api.measure(f"GET /lights (admin, all cities, limit {page})", "GET", f"/lights?limit={page}", token=admin)
             api.measure(f"GET /lights/summary ({n} lights)", "GET", f"/lights/summary?city={CITY}", token=admin)
-            api.measure("GET /lights/map (a page of 100)", "GET", f"/lights/map?city={CITY}", token=admin)
-            api.measure("GET /lights/map?format=geojson", "GET", f"/lights/map?city={CITY}&format=geojson", token=admin)
+            api.measure("GET /lights/map (default page: up to 1000)", "GET", f"/lights/map?city={CITY}", token=admin)
+            api.measure(
+                "GET /lights/map?format=geojson (default page)",
+                "GET",
+                f"/lights/map?city={CITY}&format=geojson",
+                token=admin,
+            )
             api.measure("GET /lights/{id}", "GET", f"/lights/{one}", token=admin)
             api.measure("GET /lights/{id}/logs", "GET", f"/lights/{one}/logs", token=admin)
             api.measure("GET /lights/{id}/usage (7 days)", "GET", f"/lights/{one}/usage", token=admin)
