@@ -2,7 +2,7 @@
 #   make run    local stack (moto, gateway on :3000, seeded admin)
 #   make test   the whole suite: firmware host tests, ruff (lint, import order, format), then unit, integration, end-to-end
 #               (with schemathesis over the whole OpenAPI), firmware/cloud contract, template lint, sam build
-#   make bench  cold-start and DynamoDB-requests-per-call benchmarks
+#   make bench  cold-start, DynamoDB-requests-per-call (and per lights route), control-to-confirmation, ingestion, alerts and cost benchmarks
 #   make soak   the local stack's memory (RSS per 10,000 readings) under a fast fleet
 PYTHON ?= python3
 VENV := .venv

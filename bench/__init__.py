@@ -8,6 +8,11 @@ Each table prints its baseline measured (or, where stated, computed) in the same
 * dynamodb  (bench/dynamodb.py): DynamoDB requests made by one call of every
   REST route, with AWS mocked by moto exactly as the tests do, and how many of
   them the authenticated-request check costs.
+* lights    (bench/lights.py): DynamoDB requests (and items read) per lights
+  route for a city of 200 lights, beside the devices list of the same city
+  and the schedule's previous all-lights read; time from a control to the
+  lamp's confirmation through the local stack (median, p90 of 20) beside a
+  plain MQTT round trip on the same broker.
 * ingestion (bench/ingestion): readings per second through the SQS
   ingestion handler, requests and estimated capacity units per message and
   per reading, beside a naive one-put-per-reading design fed the same stream;
@@ -21,7 +26,7 @@ Each table prints its baseline measured (or, where stated, computed) in the same
   the prices written in the code.
 
 Options: `--runs N` (fresh interpreters per import row, default 7), `--only
-imports|dynamodb|ingestion|alerts|cost|soak` (repeatable; soak, the local
+imports|dynamodb|lights|ingestion|alerts|cost|soak` (repeatable; soak, the local
 stack's memory, `make soak`, runs only when named) and `--size small|full`. See each
 module's docstring for how to read its table.
 """

@@ -1,4 +1,4 @@
-"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|ingestion|alerts|cost|soak ...]`:
+"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|lights|ingestion|alerts|cost|soak ...]`:
 print the benchmark tables (all but soak unless --only is given; --only may be repeated).
 `--only soak [--soak-readings N] [--soak-speed X]` (`make soak`) is the local stack's memory under a fleet."""
 
@@ -8,8 +8,8 @@ import argparse
 import sys
 import time
 
-BENCHMARKS = ["imports", "dynamodb", "ingestion", "alerts", "cost", "soak"]
-DEFAULT = ["imports", "dynamodb", "ingestion", "alerts", "cost"]  # soak takes minutes: its own target
+BENCHMARKS = ["imports", "dynamodb", "lights", "ingestion", "alerts", "cost", "soak"]
+DEFAULT = ["imports", "dynamodb", "lights", "ingestion", "alerts", "cost"]  # soak takes minutes: its own target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         "--size",
         choices=["small", "full"],
         default="full",
-        help="telemetry stream of the ingestion, alerts and cost tables (default full; small is a quick smoke run)",
+        help="telemetry stream of the ingestion, alerts and cost tables, city of the lights table (default full; small is a quick smoke run, and the lights table then skips the local stack)",
     )
     parser.add_argument(
         "--only", choices=BENCHMARKS, action="append", help="run this benchmark only (repeat for several)"
@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import dynamodb
 
             status |= dynamodb.run()
+        elif name == "lights":
+            from bench import lights
+
+            status |= lights.run(args.size)
         elif name == "ingestion":
             from bench import ingestion
 

@@ -21,6 +21,7 @@ from gridpulse.api import (
 )
 from gridpulse.errors import BadRequest, field_error
 from gridpulse.lights import service as lights
+from gridpulse.lights import usage as light_usage
 from gridpulse.lights.schemas import (
     LightControlIn,
     LightControlOut,
@@ -32,6 +33,7 @@ from gridpulse.lights.schemas import (
     LightStatusIn,
     LightStatusOut,
     LightSummaryOut,
+    LightUsageOut,
 )
 from gridpulse.pagination import MAX_LIMIT, parse_limit
 from gridpulse.validation import control_character
@@ -125,6 +127,20 @@ def get_light(light_id: str) -> LightDetailOut:
 )
 def light_logs(light_id: str, limit: Limit = None, next_token: NextToken = None) -> LightLogsPage:
     return lights.logs(current_caller(app), light_id, parse_limit(limit), next_token)
+
+
+@app.get(
+    "/lights/<light_id>/usage",
+    tags=["lights"],
+    summary="A light's burning hours and energy per day (?from, ?to: at most 31 days, default the last 7)",
+    security=BEARER,
+)
+def light_usage_days(
+    light_id: str,
+    from_: Annotated[str | None, Query(alias="from", max_length=10, description="first day, YYYY-MM-DD")] = None,
+    to: Annotated[str | None, Query(max_length=10, description="last day, YYYY-MM-DD (default today)")] = None,
+) -> LightUsageOut:
+    return light_usage.usage(lights.visible_light(current_caller(app), light_id), from_, to)
 
 
 @app.post(

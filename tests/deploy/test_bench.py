@@ -3,7 +3,7 @@ answers with its expected status (the bench exits non-zero otherwise); the
 telemetry ingestion and cost tables run in their small size well within a
 minute, our rollups match the metered energy (the bench exits non-zero
 otherwise) and the naive baseline double counts a redelivery; the alert
-table runs small in under 30 s."""
+table runs small in under 30 s; the lights table runs small (no local stack)."""
 
 import subprocess
 import sys
@@ -105,3 +105,21 @@ def test_bench_import_table_runs():
     tops = out[out.index("Biggest imports per function") :]
     assert _row(tops, "AuthFunction ") and _row(tops, "CleanupFunction ")
     assert "argon2" not in tops and "aws_xray_sdk" not in tops and "botocore" not in tops
+
+
+def test_bench_lights_table_runs_small():
+    """The lights table in its small size (a city of 20, no local stack): every
+    route answers as expected (the bench exits non-zero otherwise) and the
+    schedule reads only the automatic lights, beside its previous all-lights read."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "lights", "--size", "small"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "GET /lights/{id}/usage" in out and "GET /devices?city= (baseline" in out
+    assert "items read" in out and "Query x1, BatchGetItem x2" in _row(out, "LightScheduleFunction, a run (2 of 20")

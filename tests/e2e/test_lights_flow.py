@@ -1,7 +1,8 @@
 """A street light end to end through the running local stack: registered
 with POST /devices, connected over mutual TLS with its own certificate, an
 operator's control reaches it on its commands topic (and its shadow), its
-status report confirms the command, and the API shows both log entries."""
+status report confirms the command, and the API shows both log entries and
+the lamp's burning time today."""
 
 from __future__ import annotations
 
@@ -62,6 +63,11 @@ def test_a_control_reaches_the_lamp_over_mqtt_and_its_status_report_confirms_it(
         assert detail, "the status report did not confirm the command"
         assert detail["light"]["status"] == "on" and detail["light"]["online"] is True
         assert [e["control_type"] for e in detail["recent_logs"]] == ["device", "manual"]
+        # The lamp has been burning since its report: today's usage counts it, up to now.
+        usage = stack.request("GET", f"/lights/{light_id}/usage", admin).json()
+        today = usage["days"][-1]
+        assert usage["to"] == today["date"] and today["switch_ons"] == 1, usage
+        assert float(today["burning_hours"]) < 0.1 and today["burning_hours"].count(".") == 1
     finally:
         connection.disconnect().result(10)
 

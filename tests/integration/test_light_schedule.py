@@ -131,3 +131,24 @@ def test_a_lamp_dark_at_night_raises_its_own_alert_until_it_burns(api, admin_tok
     report("on", NIGHT + dt.timedelta(minutes=12))
     assert _run(clock, NIGHT + dt.timedelta(minutes=16))["mismatched"] == 0
     assert alerts("open") == [] and [a["alert_id"] for a in alerts("resolved")] == [alert["alert_id"]]
+
+
+def test_a_run_reads_only_the_automatic_lights_through_their_index(api, admin_token, published, clock, dynamodb_calls):
+    auto = _light(api, admin_token, "Pole A")
+    for n in range(3):
+        _control(api, admin_token, _light(api, admin_token, f"Pole M{n}"), "on")
+    _control(api, admin_token, auto, "auto")
+    # Automatic, then manual again: out of the index.
+    back = _light(api, admin_token, "Pole back to manual")
+    _control(api, admin_token, back, "auto")
+    _control(api, admin_token, back, "off")
+    dynamodb_calls.clear()
+    result = _run(clock, NIGHT)
+    assert result["lights"] == 1 and result["automatic"] == 1 and result["sent"] == 1
+    queries = [c.params for c in dynamodb_calls.records if c.operation == "Query"]
+    assert [q.get("IndexName") for q in queries] == ["light-auto"]
+    # Then the records and the states of that page: only the automatic light's.
+    batches = [c.params for c in dynamodb_calls.records if c.operation == "BatchGetItem"][:2]
+    keys = [key for b in batches for table in b["RequestItems"].values() for key in table["Keys"]]
+    assert keys == [{"pk": {"S": f"device#{auto['device_id']}"}, "sk": {"S": sk}} for sk in ("meta", "state")]
+    assert not any(c.operation == "Scan" for c in dynamodb_calls.records)

@@ -30,6 +30,8 @@ from gridpulse.devices.schemas import DeviceOut
 from gridpulse.groups import service as groups
 from gridpulse.groups.data import GroupItem
 from gridpulse.groups.schemas import GroupOut
+from gridpulse.lights import service as lights
+from gridpulse.lights.schemas import LightOut
 from gridpulse.security.tokens import TokenClaims
 from gridpulse.sites import service as sites
 from gridpulse.sites.data import HotelItem, RoomItem, SectionItem
@@ -79,6 +81,13 @@ def _state() -> DeviceStateItem:
     return state
 
 
+def _light_state() -> DeviceStateItem:
+    """A light's state: a status, mode and command state its schema allows."""
+    state = _state()
+    state.light_status, state.light_mode, state.cmd_action, state.cmd_state = "on", "auto", "on", "confirmed"
+    return state
+
+
 def _session() -> sessions.Session:
     claims = TokenClaims(sub="user_id-1", role="viewer", jti="j", iat=1_700_000_000, exp=1_700_003_600, ver=1)
     return sessions.Session(token="t" * 20, claims=claims, user=_filled(UserItem))
@@ -99,6 +108,8 @@ CASES: dict[str, tuple[type[BaseModel], Callable[[], dict], set[str]]] = {
     "device without state": (DeviceOut, lambda: devices.device_view(_filled(DeviceItem)), set()),
     "device detail": (DeviceDetailOut, lambda: devices.detail_view(_filled(DeviceItem), _state()), set()),
     "device status": (DeviceStatusOut, lambda: devices.status_view(_filled(DeviceItem), _state()), set()),
+    "light": (LightOut, lambda: lights.light_view(_filled(DeviceItem), _light_state()), set()),
+    "light without state": (LightOut, lambda: lights.light_view(_filled(DeviceItem), None), set()),
 }
 
 
@@ -133,6 +144,15 @@ def test_converted_values():
     assert type(user["active"]) is bool and type(user["hotel_ids"]) is list
     assert devices.device_view(_filled(DeviceItem))["online"] is False
     assert devices.device_view(_filled(DeviceItem))["device_name"] == "name-1"
+
+
+def test_light_values():
+    light = lights.light_view(_filled(DeviceItem, latitude=38, longitude=-9), _light_state())
+    assert (light["latitude"], light["longitude"]) == (38.0, -9.0) and type(light["latitude"]) is float
+    assert light["light_id"] == "device_id-1" and light["is_automatic"] is True and light["brightness"] == 3
+    assert light["last_command"]["state"] == "confirmed"
+    bare = lights.light_view(_filled(DeviceItem), None)
+    assert (bare["status"], bare["brightness"], bare["online"], bare["last_command"]) == ("unknown", 100, False, None)
 
 
 def test_view_reads_the_fields_in_order_and_takes_computed_values():

@@ -9,7 +9,7 @@ record does.
 | item            | pk                 | sk              | indexed by                            |
 |-----------------|--------------------|-----------------|---------------------------------------|
 | device          | `device#<id>`      | `meta`          | by-owner, by-room, by-hotel, by-city, by-type (+ light-city for lights) |
-| device state    | `device#<id>`      | `state`         | -                                     |
+| device state    | `device#<id>`      | `state`         | light-auto (lights in automatic mode only) |
 | API key         | `apikey#<sha256>`  | `apikey`        | -                                     |
 | group           | `group#<id>`       | `meta`          | by-owner                              |
 | membership      | `group#<id>`       | `device#<id>`   | -  (and its mirror below)             |
@@ -21,8 +21,9 @@ Index keys: `owner_id` + `owner_sk` (`device#<created>#<id>` or
 `group#<created>#<id>`); `room_id`, `hotel_id`, `city_key` (`<city>`) and
 `device_type`, each with `list_sk` (`<created>#<id>`); `light_city` (the
 lower-case city of a light, set only on lights that have a city) with
-`device_id`. Attributes absent on an item keep it out of that index (sparse
-indexes).
+`device_id`; `light_auto` (`auto`, set on a light's state item only while
+its mode is auto) with `pk`, keys only. Attributes absent on an item keep it out of that
+index (sparse indexes).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
+from pynamodb.indexes import KeysOnlyProjection
 from pynamodb.models import Model
 
 from gridpulse.dynamodb import gsi, region, table_name
@@ -135,6 +137,9 @@ class DeviceStateItem(Model):
     # confirmation state (pending until a matching status report; a pending
     # command older than the time limit reads as failed).
     light_mode = UnicodeAttribute(null=True)
+    # "auto" while light_mode is auto, else absent: the key of the sparse
+    # light-auto index, through which the dusk/dawn schedule finds only automatic lights.
+    light_auto = UnicodeAttribute(null=True)
     light_brightness = NumberAttribute(null=True)
     cmd_id = UnicodeAttribute(null=True)
     cmd_action = UnicodeAttribute(null=True)
@@ -145,6 +150,9 @@ class DeviceStateItem(Model):
     cmd_issued_ms = NumberAttribute(null=True)
     cmd_settled_at = UnicodeAttribute(null=True)
     cmd_seq = NumberAttribute(null=True)  # rises by one per command of this light (the lamp applies only newer ones)
+
+    # Keys only: a heartbeat of an automatic light (non-key attributes) writes nothing to it.
+    by_light_auto = gsi("light-auto", "light_auto", "pk", projection=KeysOnlyProjection)
 
 
 class DeviceLogItem(Model):

@@ -127,11 +127,24 @@ def _state(device_id: str) -> DeviceStateItem | None:
         return None
 
 
-def visible(caller: Caller, device_id: str) -> DeviceItem:
-    device = get_or_none(DeviceItem, DeviceItem.key(device_id), "meta")
-    if device is None or not scope.sees_device(caller, device):
-        raise NotFound("No such device.", code="device_not_found")
-    return device
+MAX_ID_LENGTH = 64  # device ids are UUIDs (36 characters)
+
+
+def visible(caller: Caller, device_id: str, device_type: str | None = None) -> DeviceItem:
+    """The device, if the caller may see it; 404 `device_not_found` for an
+    unknown id or a device outside the caller's scope. With `device_type`
+    (e.g. "light"), a device of another type is as unknown, and the 404 says
+    so in that type's words (`light_not_found`, "No such light.")."""
+    noun = device_type or "device"
+    if 0 < len(device_id) <= MAX_ID_LENGTH:  # no longer id exists (and DynamoDB keys are bounded)
+        device = get_or_none(DeviceItem, DeviceItem.key(device_id), "meta")
+        if (
+            device is not None
+            and (device_type is None or device.device_type == device_type)
+            and scope.sees_device(caller, device)
+        ):
+            return device
+    raise NotFound(f"No such {noun}.", code=f"{noun}_not_found")
 
 
 def owned(caller: Caller, device_id: str) -> DeviceItem:

@@ -1,10 +1,12 @@
 """Automatic mode (issue #12, item 5): lights in `auto` follow dusk and dawn.
 
 LightScheduleFunction runs this every few minutes (template.yaml, rate(5
-minutes)). It reads every light through the `by-type` index (`device_type =
-light`, paged Query, no Scan) and their state items (BatchGetItem). For each
-light whose stored mode is `auto` it decides whether the lamp should be on
-now: on from civil dusk to civil dawn (sun 6 degrees below the horizon),
+minutes)). It reads only the automatic lights: their state items through
+the sparse `light-auto` index (`light_auto = auto`, set on a light's state
+item only while its mode is auto: gridpulse.lights.service.send_command),
+a page of PAGE at a time (Query, no Scan; the index holds keys only), then
+the registry records and the state items of each page (BatchGetItem each). For each light whose stored mode is `auto` it decides
+whether the lamp should be on now: on from civil dusk to civil dawn (sun 6 degrees below the horizon),
 computed with `astral` at the light's latitude/longitude for today's UTC date.
 When that differs from the last command sent to the light (`cmd_action`),
 it sends `on` or `off` the way POST /lights/{id}/control does
@@ -39,7 +41,7 @@ from astral import Observer
 from astral.sun import elevation, midnight, noon, sun
 
 from gridpulse.devices.data import DeviceItem, DeviceStateItem
-from gridpulse.dynamodb import intact
+from gridpulse.dynamodb import batch_get_intact, intact
 from gridpulse.lights import service
 from gridpulse.observability import count, logger
 
@@ -72,13 +74,18 @@ def _polar(observer: Observer, day: dt.date, now: dt.datetime) -> bool:
     return elevation(observer, now) < -CIVIL_DEPRESSION
 
 
-def _lights():
-    """Every light, a page at a time, from the by-type index."""
+def _automatic():
+    """The automatic lights, a page at a time: (record, state) pairs. The
+    light-auto index holds keys only: the page's records and states are then
+    read with one BatchGetItem each."""
     start = None
     while True:
-        result = DeviceItem.by_type.query("light", limit=PAGE, last_evaluated_key=start)
-        batch = [d for d in intact(result, "device") if d.device_type == "light"]
-        yield batch
+        result = DeviceStateItem.by_light_auto.query("auto", limit=PAGE, last_evaluated_key=start)
+        ids = [s.pk.split("#", 1)[1] for s in intact(result, "device state")]
+        records = batch_get_intact(DeviceItem, [(DeviceItem.key(i), "meta") for i in ids], "device")
+        lights = [d for d in records if d.device_type == "light"]
+        states = service._states(lights)
+        yield [(d, states[d.device_id]) for d in lights if d.device_id in states]
         start = result.last_evaluated_key
         if not start:
             return
@@ -88,13 +95,11 @@ def run(now: dt.datetime | None = None) -> dict:
     """One pass over every automatic light. Returns counts for the log."""
     now = now or dt.datetime.now(dt.UTC)
     out = {"lights": 0, "automatic": 0, "sent": 0, "mismatched": 0, "failed": 0}
-    for batch in _lights():
-        states = service._states(batch)
-        for device in batch:
+    for page in _automatic():
+        for device, state in page:
             out["lights"] += 1
-            state = states.get(device.device_id)
-            if state is None or state.light_mode != "auto":
-                continue
+            if state.light_mode != "auto":
+                continue  # the index lags the table (eventually consistent): a light just taken out
             out["automatic"] += 1
             try:
                 result = _one(device, state, now)

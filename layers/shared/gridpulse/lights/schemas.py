@@ -132,3 +132,22 @@ class LightStatusOut(Output):
     status: ReportedStatus
     error_details: str | None = None
     last_status_change: str | None = None
+
+
+class LightUsageDayOut(Output):
+    date: str = Field(description="calendar day (YYYY-MM-DD) in the light's telemetry time zone (`tz`)")
+    burning_hours: str = Field(description="hours the lamp reported `on` that day, decimal string (3 decimals)")
+    switch_ons: int = Field(description="changes to `on` that day")
+    energy_kwh: str | None = Field(
+        None, description="kWh from the light's telemetry that day (decimal string); null when it sent no readings"
+    )
+
+
+class LightUsageOut(Output):
+    light_id: str
+    tz: str
+    from_: str = Field(alias="from", serialization_alias="from")
+    to: str
+    total_burning_hours: str
+    total_energy_kwh: str | None = None
+    days: list[LightUsageDayOut]

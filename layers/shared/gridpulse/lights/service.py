@@ -20,17 +20,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from gridpulse.accounts.roles import Caller, Role
 from gridpulse.devices import messaging, provisioning
 from gridpulse.devices.data import DeviceItem, DeviceLogItem, DeviceStateItem
-from gridpulse.devices.service import is_online, states_for
-from gridpulse.dynamodb import get_or_none, intact
+from gridpulse.devices.service import is_online, states_for, visible
+from gridpulse.dynamodb import intact
 from gridpulse.errors import ApiError, Forbidden, NotFound
 from gridpulse.lights import state as light_state
 from gridpulse.observability import count, logger
 from gridpulse.pagination import chained_page, decode_token, encode_token
 from gridpulse.sites import scope
 from gridpulse.telemetry.readings import iso_ms
+from gridpulse.views import view
 
 RECENT_LOGS = 10
-MAX_ID_LENGTH = 64  # device ids are UUIDs (36 characters)
 
 # What lists read of each light's state item (never the reported config).
 STATE_ATTRIBUTES = [
@@ -62,27 +62,46 @@ class CommandNotSent(ApiError):
 # ---------------------------------------------------------------- views
 
 
-def light_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
-    def number(value):
-        return float(value) if value is not None else None
+# The fields of a light (LightOut), in order: gridpulse.views.view reads them.
+LIGHT_FIELDS = (
+    "light_id",
+    "name",
+    "city",
+    "latitude",
+    "longitude",
+    "address",
+    "status",
+    "is_automatic",
+    "brightness",
+    "last_status_change",
+    "error_details",
+    "online",
+    "last_command",
+)
 
-    return {
-        "light_id": device.device_id,
-        "name": device.name,
-        "city": device.city,
-        "latitude": number(device.latitude),
-        "longitude": number(device.longitude),
-        "address": device.address,
-        "status": (state.light_status if state else None) or "unknown",
-        "is_automatic": bool(state and state.light_mode == "auto"),
-        "brightness": int(state.light_brightness)
+
+def _number(value) -> float | None:
+    return float(value) if value is not None else None
+
+
+def light_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
+    """A light (LightOut): its record's name, city and address, and what its state says."""
+    return view(
+        device,
+        LIGHT_FIELDS,
+        light_id=device.device_id,
+        latitude=_number(device.latitude),
+        longitude=_number(device.longitude),
+        status=(state.light_status if state else None) or "unknown",
+        is_automatic=bool(state and state.light_mode == "auto"),
+        brightness=int(state.light_brightness)
         if state and state.light_brightness is not None
         else light_state.DEFAULT_BRIGHTNESS,
-        "last_status_change": iso_ms(int(state.light_status_at)) if state and state.light_status_at else None,
-        "error_details": state.light_error if state else None,
-        "online": is_online(state),
-        "last_command": light_state.last_command(state),
-    }
+        last_status_change=iso_ms(int(state.light_status_at)) if state and state.light_status_at else None,
+        error_details=state.light_error if state else None,
+        online=is_online(state),
+        last_command=light_state.last_command(state),
+    )
 
 
 def map_item(view: dict) -> dict:
@@ -127,14 +146,9 @@ def _not_found() -> NotFound:
 
 
 def visible_light(caller: Caller, light_id: str) -> DeviceItem:
-    """The light, if the caller may see it; 404 for an unknown id, a device
-    that is not a light, or a light outside the caller's scope."""
-    if not 0 < len(light_id) <= MAX_ID_LENGTH:
-        raise _not_found()  # no device id is that long (and DynamoDB keys are bounded)
-    device = get_or_none(DeviceItem, DeviceItem.key(light_id), "meta")
-    if device is None or device.device_type != "light" or not scope.sees_device(caller, device):
-        raise _not_found()
-    return device
+    """The light, if the caller may see it; 404 `light_not_found` for an unknown
+    id, a device that is not a light, or a light outside the caller's scope."""
+    return visible(caller, light_id, device_type="light")
 
 
 def _city_key(city: str) -> str:
@@ -313,6 +327,7 @@ def send_command(
     state.update(
         actions=[
             DeviceStateItem.light_mode.set(mode),
+            DeviceStateItem.light_auto.set("auto") if mode == "auto" else DeviceStateItem.light_auto.remove(),
             DeviceStateItem.light_brightness.set(level),
             DeviceStateItem.cmd_id.set(command_id),
             DeviceStateItem.cmd_action.set(action),
