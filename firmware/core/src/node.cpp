@@ -438,7 +438,8 @@ void Node::publish_pending() {
     clear_desired_wifi_ = false;
   }
   if (id_.role == Role::Light && status_dirty_) {
-    if (!publish(topics_.status, encode_status(light_.status(), light_.error_details(), light_command_id_.c_str()))) return;
+    const std::string status = encode_status(light_.status(), light_.error_details(), light_command_id_.c_str());
+    if (!publish(topics_.status, status)) return;
     status_dirty_ = false;
   }
   const int64_t epoch = d_.clock.epoch_s();

@@ -103,7 +103,8 @@ TEST(ShadowReported, NeverCarriesThePasswordAndClearsDesiredWifiWhenAsked) {
   JsonValue v = parse(gp::encode_reported(r));
   const JsonValue* rep = v.get("state")->get("reported");
   // state.reported.light: the counterpart of desired.light (no delta once applied).
-  JsonValue light = parse(R"({"action":"auto","brightness":80,"seq":7,"command_id":"5b0c2f1e-8a47-4d6b-9c3e-2f7a1d9e0b64"})");
+  JsonValue light =
+      parse(R"({"action":"auto","brightness":80,"seq":7,"command_id":"5b0c2f1e-8a47-4d6b-9c3e-2f7a1d9e0b64"})");
   ASSERT_NE(rep->get("light"), nullptr);
   EXPECT_TRUE(gp::json_equal(*rep->get("light"), light));
   EXPECT_EQ(rep->get("lamp_min_current_ma")->as_int(), 50);
