@@ -1,7 +1,8 @@
 // GridPulse street light: relay on GPIO26, dimmer PWM on GPIO25, LDR on
 // GPIO36, lamp current from the PZEM-004T on UART2 (CT clamp on GPIO34 as
-// fallback). Follows gridpulse/{thing}/commands and reports on/off/error on
-// gridpulse/{thing}/status; sends telemetry like a meter.
+// fallback). Follows gridpulse/{thing}/commands and its shadow's desired.light
+// (the newest seq wins) and reports on/off/error with the applied command's
+// command_id on gridpulse/{thing}/status; sends telemetry like a meter.
 #include <Arduino.h>
 
 #include "gpboard/app.h"

@@ -178,7 +178,10 @@ std::vector<ContractCase> contract_cases() {
     lamp.ambient = 2000;
     rig.start_node(Role::Light, &lamp);
     rig.run(5);
-    rig.net.to_device.emplace_back(rig.node->topics().commands, "{\"action\":\"on\",\"brightness\":80}");
+    // As gridpulse.lights.service.send_command publishes them (issued_at is ignored by the lamp).
+    rig.net.to_device.emplace_back(rig.node->topics().commands,
+                                   R"({"command_id":"5b0c2f1e-8a47-4d6b-9c3e-2f7a1d9e0b64","seq":1,)"
+                                   R"("action":"on","brightness":80,"issued_at":"2026-11-22T10:00:05.000Z"})");
     rig.run(2);
     for (uint32_t i = 0; i < 8; ++i) {
       rig.uart.present = true;
@@ -186,18 +189,22 @@ std::vector<ContractCase> contract_cases() {
       rig.uart.m.current_ma = 0;  // no lamp current: the bulb is gone
       rig.node->loop();
     }
-    rig.net.to_device.emplace_back(rig.node->topics().commands, "{\"action\":\"off\"}");
+    rig.net.to_device.emplace_back(rig.node->topics().commands,
+                                   R"({"command_id":"c81d4e2a-6f3b-4a95-8e17-0d2b5c9f3a76","seq":2,)"
+                                   R"("action":"off","brightness":80,"issued_at":"2026-11-22T10:00:15.000Z"})");
     rig.run(1);
     const std::vector<std::string> status = rig.net.payloads_on(rig.node->topics().status);
-    auto find = [&](const char* needle) {
-      for (const std::string& s : status)
-        if (s.find(needle) != std::string::npos) return s;
+    auto find = [&](const char* needle) {  // the last report with that status: the one a command caused
+      for (auto it = status.rbegin(); it != status.rend(); ++it)
+        if (it->find(needle) != std::string::npos) return *it;
       return std::string();
     };
-    out.push_back({"light_on", "status/light_on.json", "status", find("\"on\""), "command {\"action\":\"on\"}"});
+    out.push_back({"light_on", "status/light_on.json", "status", find("\"on\""),
+                   "command {\"action\":\"on\",\"seq\":1,...}: the report carries its command_id"});
     out.push_back({"light_error_bulb_failed", "status/light_error_bulb_failed.json", "status", find("\"error\""),
-                   "switched on, no lamp current for 3 checks after the 3 s warm-up"});
-    out.push_back({"light_off", "status/light_off.json", "status", find("\"off\""), "command {\"action\":\"off\"}"});
+                   "switched on by seq 1, no lamp current for 3 checks after the 3 s warm-up"});
+    out.push_back({"light_off", "status/light_off.json", "status", find("\"off\""),
+                   "command {\"action\":\"off\",\"seq\":2,...}: the report carries its command_id"});
   }
   return out;
 }

@@ -128,14 +128,29 @@ def test_light_status_examples_go_through_the_rule_into_the_device_state(api, ad
 
     for path, device_id, event in _light_status_events(api, admin_token, STATUS):
         payload = json.loads(path.read_text())
-        assert set(payload) <= {"status", "error_details"} and payload["status"] in LIGHT_STATUSES, path.name
+        assert set(payload) <= {"status", "error_details", "command_id"}, path.name
+        assert payload["status"] in LIGHT_STATUSES, path.name
+        # Each example answers a command (the firmware reports the command_id of the
+        # last command it applied): the light's pending command is that one.
+        assert isinstance(payload.get("command_id"), str), path.name
+        expect = "on" if path.name == "light_on.json" else "off" if path.name == "light_off.json" else "on"
+        DeviceStateItem(DeviceItem.key(device_id), "state").update(
+            actions=[
+                DeviceStateItem.cmd_id.set(payload["command_id"]),
+                DeviceStateItem.cmd_state.set("pending"),
+                DeviceStateItem.cmd_expect.set(expect),
+                DeviceStateItem.cmd_issued_ms.set(INVALID_RECEIVED_MS - 1000),
+            ]
+        )
         out = handle_device_event(event)
         assert out == {"applied": True, "device_id": device_id, "status": payload["status"]}, path.name
         state = DeviceStateItem.get(DeviceItem.key(device_id), "state", consistent_read=True)
         assert state.light_status == payload["status"]
         assert state.light_error == payload.get("error_details")
+        # Only a report carrying the command's id settles it: confirmed, or failed for a bulb failure.
+        assert state.cmd_state == ("failed" if payload["status"] == "error" else "confirmed"), path.name
     error = json.loads((CONTRACTS / "status" / "light_error_bulb_failed.json").read_text())
-    assert error == {"status": "error", "error_details": "Bulb failed"}
+    assert {k: error[k] for k in ("status", "error_details")} == {"status": "error", "error_details": "Bulb failed"}
 
 
 def test_invalid_light_status_examples_are_refused(api, admin_token):
@@ -173,7 +188,8 @@ def test_the_firmware_encoder_output_is_accepted_by_the_cloud(emitted):
             assert_accepted_telemetry(payload, json.dumps(payload, separators=(",", ":")).encode())
         else:
             assert case["topic"] == "status", case
-            assert set(payload) <= {"status", "error_details"} and payload["status"] in LIGHT_STATUSES, case
+            assert set(payload) <= {"status", "error_details", "command_id"}, case
+            assert payload["status"] in LIGHT_STATUSES, case
 
 
 def test_the_firmware_produces_exactly_the_valid_examples(emitted):

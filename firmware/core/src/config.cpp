@@ -81,6 +81,7 @@ MergeResult merge_desired(const JsonValue& state, Role role, DeviceConfig& cfg, 
       out.wifi = merged;
       continue;
     }
+    if (key == "light" && role == Role::Light) continue;  // the light's commands: gp::Node::apply_light
     const NumberKey* spec = nullptr;
     for (const NumberKey& k : kNumbers)
       if (key == k.name && (!k.light_only || role == Role::Light)) spec = &k;
@@ -117,8 +118,13 @@ std::string encode_reported(const Reported& r) {
   w.key("batch_size").value(static_cast<int64_t>(r.config.batch_size));
   if (r.role == Role::Light) {
     w.key("lamp_min_current_ma").value(static_cast<int64_t>(r.config.lamp_min_current_ma));
-    if (r.light_mode) w.key("light_mode").value(r.light_mode);
-    if (r.light_brightness >= 0) w.key("brightness").value(static_cast<int64_t>(r.light_brightness));
+    if (r.light_mode) {
+      w.key("light").begin_object().key("action").value(r.light_mode);
+      if (r.light_brightness >= 0) w.key("brightness").value(static_cast<int64_t>(r.light_brightness));
+      w.key("seq").value(r.light_seq);
+      if (!r.light_command_id.empty()) w.key("command_id").value(r.light_command_id);
+      w.end_object();
+    }
   }
   w.key("wifi").begin_object().key("ssid").value(r.wifi_ssid).end_object();
   w.key("wifi_error");

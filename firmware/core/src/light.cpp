@@ -6,7 +6,7 @@
 namespace gp {
 
 void LightController::apply(const LightCommand& cmd) {
-  mode_ = cmd.action;
+  if (cmd.has_action) mode_ = cmd.action;
   if (cmd.brightness >= 0) brightness_ = cmd.brightness;
   GP_LOGI("light", "command: %s, brightness %d", light_mode_name(mode_), brightness_);
 }

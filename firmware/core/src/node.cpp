@@ -64,6 +64,10 @@ bool Node::begin() {
     d_.kv.get_i64(keys::kLightBrightness, bri);
     if (mode < 0 || mode > 2) mode = static_cast<int64_t>(LightMode::Auto);
     light_.restore(static_cast<LightMode>(mode), static_cast<int>(bri));
+    int64_t seq = 0;
+    if (d_.kv.get_i64(keys::kLightSeq, seq) && seq > 0) light_seq_ = seq;
+    d_.kv.get_string(keys::kLightCommand, light_command_id_);
+    if (light_command_id_.size() > kMaxCommandIdBytes) light_command_id_.clear();
   }
   d_.net.set_handler(this);
   state_since_ = d_.clock.millis();
@@ -279,13 +283,7 @@ void Node::process_inbox() {
     const std::string& payload = msg.second;
     if (topic == topics_.commands && id_.role == Role::Light) {
       LightCommand cmd;
-      if (parse_light_command(payload.data(), payload.size(), cmd)) {
-        light_.apply(cmd);
-        d_.kv.put_i64(keys::kLightMode, static_cast<int64_t>(light_.mode()));
-        d_.kv.put_i64(keys::kLightBrightness, light_.brightness());
-        reported_dirty_ = true;
-        lamp_checked_ = false;  // act on it now
-      }
+      if (parse_light_command(payload.data(), payload.size(), cmd)) apply_light(cmd, "command");
       continue;
     }
     if (topic != topics_.shadow_delta && topic != topics_.shadow_get_accepted) {
@@ -307,6 +305,7 @@ void Node::process_inbox() {
     }
     const JsonValue* state = doc.get("state");
     if (state == nullptr) continue;
+    if (id_.role == Role::Light) light_from_shadow(*state, topic);
     if (topic == topics_.shadow_get_accepted) state = state->get("delta");  // only what differs
     if (state != nullptr) apply_state(*state);
   }
@@ -346,6 +345,49 @@ void Node::apply_state(const JsonValue& state) {
 
 // ---------------------------------------------------------------- lights
 
+bool Node::apply_light(const LightCommand& cmd, const char* source) {
+  if (cmd.seq <= light_seq_) {
+    GP_LOGI(kTag, "%s ignored: seq %lld is not newer than %lld", source, static_cast<long long>(cmd.seq),
+            static_cast<long long>(light_seq_));
+    return false;
+  }
+  light_.apply(cmd);
+  light_seq_ = cmd.seq;
+  light_command_id_ = cmd.command_id;
+  d_.kv.put_i64(keys::kLightMode, static_cast<int64_t>(light_.mode()));
+  d_.kv.put_i64(keys::kLightBrightness, light_.brightness());
+  d_.kv.put_i64(keys::kLightSeq, light_seq_);
+  d_.kv.put_string(keys::kLightCommand, light_command_id_);
+  reported_dirty_ = true;
+  status_dirty_ = true;   // the status report carries the command's id: it confirms the command
+  lamp_checked_ = false;  // act on it now
+  return true;
+}
+
+// get/accepted: the whole desired.light (the delta leaves out what equals the
+// reported state, which may lag what the lamp does). update/delta: its
+// "light" part; one without the action asks for the whole document.
+void Node::light_from_shadow(const JsonValue& state, const std::string& topic) {
+  const bool whole = topic == topics_.shadow_get_accepted;
+  const JsonValue* light = nullptr;
+  if (whole) {
+    const JsonValue* desired = state.get("desired");
+    light = desired != nullptr ? desired->get("light") : nullptr;
+  } else {
+    light = state.get("light");
+  }
+  if (light == nullptr || light->is_null()) return;
+  LightCommand cmd;
+  if (!light_command_from(*light, whole, "shadow light", cmd)) return;
+  if (!whole && (!cmd.has_action || cmd.brightness < 0) && cmd.seq > light_seq_) {
+    GP_LOGI(kTag, "shadow delta for light seq %lld is partial: asking for the shadow", static_cast<long long>(cmd.seq));
+    gate_.reset();  // the answer may carry this delta's version
+    publish(topics_.shadow_get, "{}");
+    return;
+  }
+  apply_light(cmd, whole ? "shadow light" : "shadow delta");
+}
+
 void Node::light_step(uint32_t now) {
   if (lamp_checked_ && now - last_lamp_check_ < t_.lamp_check_ms) return;
   lamp_checked_ = true;
@@ -376,6 +418,8 @@ Reported Node::reported() const {
   if (id_.role == Role::Light) {
     r.light_mode = light_mode_name(light_.mode());
     r.light_brightness = light_.brightness();
+    r.light_seq = light_seq_;
+    r.light_command_id = light_command_id_;
   }
   return r;
 }
@@ -394,7 +438,8 @@ void Node::publish_pending() {
     clear_desired_wifi_ = false;
   }
   if (id_.role == Role::Light && status_dirty_) {
-    if (!publish(topics_.status, encode_status(light_.status(), light_.error_details()))) return;
+    const std::string status = encode_status(light_.status(), light_.error_details(), light_command_id_.c_str());
+    if (!publish(topics_.status, status)) return;
     status_dirty_ = false;
   }
   const int64_t epoch = d_.clock.epoch_s();

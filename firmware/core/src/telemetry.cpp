@@ -154,12 +154,13 @@ const char* lamp_status_name(LampStatus s) {
   return "error";
 }
 
-std::string encode_status(LampStatus status, const char* error_details) {
+std::string encode_status(LampStatus status, const char* error_details, const char* command_id) {
   std::string out;
   JsonWriter w(out);
   w.begin_object().key("status").value(lamp_status_name(status));
   if (status == LampStatus::Error && error_details != nullptr && error_details[0] != '\0')
     w.key("error_details").value(error_details);
+  if (command_id != nullptr && command_id[0] != '\0') w.key("command_id").value(command_id);
   w.end_object();
   return out;
 }

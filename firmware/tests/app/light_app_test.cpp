@@ -36,23 +36,23 @@ TEST(LightSketch, FollowsCommandsAndReportsStatus) {
   EXPECT_EQ(w.gpio[26], 0);
 
   w.pzem.current_ma = 380;
-  w.to_device.emplace_back(commands, R"({"action":"on","brightness":50})");
+  w.to_device.emplace_back(commands, R"({"command_id":"cmd-1","seq":1,"action":"on","brightness":50})");
   run_ms(6000);
   EXPECT_EQ(w.gpio[26], 1);
   EXPECT_EQ(w.ledc_duty[0], 511u);  // 50 % of 10 bits
-  EXPECT_EQ(host_sim::published_on(status).back().payload, R"({"status":"on"})");
+  EXPECT_EQ(host_sim::published_on(status).back().payload, R"({"status":"on","command_id":"cmd-1"})");
 
   w.pzem.current_ma = 0;
   run_ms(6000);
-  EXPECT_EQ(host_sim::published_on(status).back().payload, R"({"status":"error","error_details":"Bulb failed"})");
+  EXPECT_EQ(host_sim::published_on(status).back().payload, R"({"status":"error","error_details":"Bulb failed","command_id":"cmd-1"})");
 
   w.to_device.emplace_back(commands, "not json at all");
   run_ms(1000);
   EXPECT_NE(w.serial_out.find("command ignored: not JSON"), std::string::npos);
   EXPECT_EQ(w.gpio[26], 1);
 
-  w.to_device.emplace_back(commands, R"({"action":"auto"})");
+  w.to_device.emplace_back(commands, R"({"command_id":"cmd-2","seq":2,"action":"auto"})");
   run_ms(3000);
   EXPECT_EQ(w.gpio[26], 0);  // daylight
-  EXPECT_EQ(host_sim::published_on(status).back().payload, R"({"status":"off"})");
+  EXPECT_EQ(host_sim::published_on(status).back().payload, R"({"status":"off","command_id":"cmd-2"})");
 }

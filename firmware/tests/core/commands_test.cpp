@@ -13,16 +13,22 @@ bool parse(const std::string& s, LightCommand& c) { return gp::parse_light_comma
 
 TEST(LightCommands, ParsesTheThreeActions) {
   LightCommand c;
-  ASSERT_TRUE(parse(R"({"action":"on","brightness":80})", c));
+  // What gridpulse.lights.service.send_command publishes.
+  ASSERT_TRUE(parse(R"({"command_id":"5b0c2f1e-8a47-4d6b-9c3e-2f7a1d9e0b64","seq":12,"action":"on",)"
+                    R"("brightness":80,"issued_at":"2026-11-22T10:00:05.000Z"})",
+                    c));
   EXPECT_EQ(c.action, LightMode::On);
   EXPECT_EQ(c.brightness, 80);
-  ASSERT_TRUE(parse(R"({"action":"off"})", c));
+  EXPECT_EQ(c.seq, 12);
+  EXPECT_EQ(c.command_id, "5b0c2f1e-8a47-4d6b-9c3e-2f7a1d9e0b64");
+  ASSERT_TRUE(parse(R"({"action":"off","seq":1})", c));
   EXPECT_EQ(c.action, LightMode::Off);
   EXPECT_EQ(c.brightness, -1);
-  ASSERT_TRUE(parse(R"({"action":"auto","brightness":0,"command_id":"abc"})", c));  // extra keys tolerated
+  EXPECT_EQ(c.command_id, "");
+  ASSERT_TRUE(parse(R"({"action":"auto","brightness":0,"seq":3,"extra":[1]})", c));  // extra keys tolerated
   EXPECT_EQ(c.action, LightMode::Auto);
   EXPECT_EQ(c.brightness, 0);
-  ASSERT_TRUE(parse(R"({"action":"on","brightness":100.0})", c));
+  ASSERT_TRUE(parse(R"({"action":"on","brightness":100.0,"seq":4})", c));
   EXPECT_EQ(c.brightness, 100);
 }
 
@@ -46,6 +52,17 @@ TEST(LightCommands, MalformedCommandsAreIgnoredWithALogLine) {
       {R"({"action":"on","brightness":"50"})", "brightness must be"},
       {R"({"action":"on","brightness":null})", "brightness must be"},
       {std::string(600, ' '), "too large"},
+      {R"({"action":"on","brightness":50})", "seq must be"},
+      {R"({"action":"on","seq":0})", "seq must be"},
+      {R"({"action":"on","seq":-3})", "seq must be"},
+      {R"({"action":"on","seq":"7"})", "seq must be"},
+      {R"({"action":"on","seq":7.5})", "seq must be"},
+      {R"({"action":"on","seq":null})", "seq must be"},
+      {R"({"action":"dim","seq":7})", "action must be"},
+      {R"({"action":"on","brightness":250,"seq":7})", "brightness must be"},
+      {R"({"action":"on","seq":7,"command_id":42})", "command_id must be"},
+      {R"({"action":"on","seq":7,"command_id":""})", "command_id must be"},
+      {R"({"action":"on","seq":7,"command_id":")" + std::string(65, 'a') + "\"}", "command_id must be"},
   };
   for (const Case& c : cases) {
     gp::testing::LogCapture logs;

@@ -96,12 +96,17 @@ TEST(ShadowReported, NeverCarriesThePasswordAndClearsDesiredWifiWhenAsked) {
   r.role = Role::Light;
   r.light_mode = "auto";
   r.light_brightness = 80;
+  r.light_seq = 7;
+  r.light_command_id = "5b0c2f1e-8a47-4d6b-9c3e-2f7a1d9e0b64";
   r.clear_desired_wifi = false;
   r.config_errors.clear();
   JsonValue v = parse(gp::encode_reported(r));
   const JsonValue* rep = v.get("state")->get("reported");
-  EXPECT_EQ(rep->get("light_mode")->as_string(), "auto");
-  EXPECT_EQ(rep->get("brightness")->as_int(), 80);
+  // state.reported.light: the counterpart of desired.light (no delta once applied).
+  JsonValue light =
+      parse(R"({"action":"auto","brightness":80,"seq":7,"command_id":"5b0c2f1e-8a47-4d6b-9c3e-2f7a1d9e0b64"})");
+  ASSERT_NE(rep->get("light"), nullptr);
+  EXPECT_TRUE(gp::json_equal(*rep->get("light"), light));
   EXPECT_EQ(rep->get("lamp_min_current_ma")->as_int(), 50);
   EXPECT_TRUE(rep->get("config_errors")->is_null());
   EXPECT_EQ(v.get("state")->get("desired"), nullptr);

@@ -287,26 +287,26 @@ TEST(Node, LightFollowsCommandsAndReportsABulbFailure) {
   EXPECT_FALSE(rig.lamp.out.relay);
 
   rig.uart.m.current_ma = 420;
-  rig.inject(t.commands, R"({"action":"on","brightness":70})");
+  rig.inject(t.commands, R"({"command_id":"c-1","seq":1,"action":"on","brightness":70})");
   rig.run_s(10);
   EXPECT_TRUE(rig.lamp.out.relay);
   EXPECT_EQ(rig.lamp.out.duty_percent, 70);
-  EXPECT_EQ(rig.on(t.status).back(), R"({"status":"on"})");
+  EXPECT_EQ(rig.on(t.status).back(), R"({"status":"on","command_id":"c-1"})");
   EXPECT_EQ(rig.kv.numbers["light_mode"], 1);
 
   rig.uart.m.current_ma = 0;  // the bulb burns out
   rig.run_s(10);
-  EXPECT_EQ(rig.on(t.status).back(), R"({"status":"error","error_details":"Bulb failed"})");
+  EXPECT_EQ(rig.on(t.status).back(), R"({"status":"error","error_details":"Bulb failed","command_id":"c-1"})");
 
-  rig.inject(t.commands, R"({"action":"dim"})");  // malformed: ignored, logged, nothing changes
+  rig.inject(t.commands, R"({"action":"dim","seq":2})");  // malformed: ignored, logged, nothing changes
   rig.run_s(2);
   EXPECT_TRUE(logs.contains("command ignored"));
   EXPECT_TRUE(rig.lamp.out.relay);
 
-  rig.inject(t.commands, R"({"action":"off"})");
+  rig.inject(t.commands, R"({"command_id":"c-2","seq":2,"action":"off"})");
   rig.run_s(2);
   EXPECT_FALSE(rig.lamp.out.relay);
-  EXPECT_EQ(rig.on(t.status).back(), R"({"status":"off"})");
+  EXPECT_EQ(rig.on(t.status).back(), R"({"status":"off","command_id":"c-2"})");
 
   // After a reboot the light keeps its mode and says its status again.
   const size_t before = rig.on(t.status).size();
@@ -314,4 +314,163 @@ TEST(Node, LightFollowsCommandsAndReportsABulbFailure) {
   rig.run_s(5);
   EXPECT_FALSE(rig.lamp.out.relay);
   EXPECT_EQ(rig.on(t.status).size(), before + 1);
+}
+
+namespace {
+// A light online in daylight ("auto" keeps it off), lamp current flowing when lit.
+struct LightRig : Rig {
+  Topics t;
+  LightRig() : Rig(Role::Light), t(kThing) {
+    lamp.ambient = 2000;
+    uart.m.current_ma = 420;
+    run_s(3);
+  }
+  std::string last_reported_light() const {
+    JsonValue doc;
+    EXPECT_TRUE(json_parse(on(t.shadow_update).back(), doc));
+    const JsonValue* light = doc.get("state")->get("reported")->get("light");
+    std::string out;
+    if (light == nullptr) return out;
+    JsonWriter w(out);
+    w.begin_object();
+    for (const auto& m : light->members()) {
+      w.key(m.first.c_str());
+      if (m.second.is_string()) w.value(m.second.as_string());
+      else w.value(m.second.as_int());
+    }
+    w.end_object();
+    return out;
+  }
+};
+}  // namespace
+
+TEST(Node, LightAppliesANewerCommandAndItsStatusCarriesTheCommandId) {
+  LightRig rig;
+  rig.inject(rig.t.commands, R"({"command_id":"cmd-5","seq":5,"action":"on","brightness":60,"issued_at":"x"})");
+  rig.run_s(2);
+  EXPECT_TRUE(rig.lamp.out.relay);
+  EXPECT_EQ(rig.lamp.out.duty_percent, 60);
+  EXPECT_EQ(rig.on(rig.t.status).back(), R"({"status":"on","command_id":"cmd-5"})");
+  EXPECT_EQ(rig.last_reported_light(), R"({"action":"on","brightness":60,"seq":5,"command_id":"cmd-5"})");
+  EXPECT_EQ(rig.kv.numbers["light_seq"], 5);
+  EXPECT_EQ(rig.kv.strings["light_cmd"], "cmd-5");
+  // A newer command that leaves the status as it was is still reported: its report confirms it.
+  const size_t reports = rig.on(rig.t.status).size();
+  rig.inject(rig.t.commands, R"({"command_id":"cmd-6","seq":6,"action":"on","brightness":90})");
+  rig.run_s(2);
+  ASSERT_EQ(rig.on(rig.t.status).size(), reports + 1);
+  EXPECT_EQ(rig.on(rig.t.status).back(), R"({"status":"on","command_id":"cmd-6"})");
+  EXPECT_EQ(rig.lamp.out.duty_percent, 90);
+}
+
+TEST(Node, LightIgnoresACommandNotNewerThanTheLastAppliedAlsoAfterAReboot) {
+  LogCapture logs;
+  LightRig rig;
+  rig.inject(rig.t.commands, R"({"command_id":"cmd-8","seq":8,"action":"on","brightness":40})");
+  rig.run_s(2);
+  ASSERT_TRUE(rig.lamp.out.relay);
+  const size_t reports = rig.on(rig.t.status).size();
+  // An older command delivered late, and the same one again (MQTT redelivery).
+  rig.inject(rig.t.commands, R"({"command_id":"cmd-7","seq":7,"action":"off"})");
+  rig.inject(rig.t.commands, R"({"command_id":"cmd-8","seq":8,"action":"on","brightness":40})");
+  rig.run_s(2);
+  EXPECT_TRUE(rig.lamp.out.relay);
+  EXPECT_EQ(rig.lamp.out.duty_percent, 40);
+  EXPECT_EQ(rig.on(rig.t.status).size(), reports);
+  EXPECT_TRUE(logs.contains("command ignored: seq 7 is not newer than 8")) << logs.all();
+  EXPECT_TRUE(logs.contains("command ignored: seq 8 is not newer than 8"));
+  // The last applied seq is kept in NVS: after a power cut seq 7 is still old.
+  rig.boot();
+  rig.run_s(3);
+  EXPECT_EQ(rig.node->light_seq(), 8);
+  EXPECT_EQ(rig.on(rig.t.status).back(), R"({"status":"on","command_id":"cmd-8"})");  // said again on connect
+  rig.inject(rig.t.commands, R"({"command_id":"cmd-7","seq":7,"action":"off"})");
+  rig.run_s(2);
+  EXPECT_TRUE(rig.lamp.out.relay);
+}
+
+TEST(Node, LightAppliesDesiredLightFromItsShadowOnReconnect) {
+  LightRig rig;
+  rig.inject(rig.t.commands, R"({"command_id":"cmd-1","seq":1,"action":"off"})");
+  rig.run_s(2);
+  rig.net.broker_up = false;  // the light goes offline; meanwhile the cloud writes desired.light (seq 2)
+  rig.run_s(5);
+  ASSERT_NE(rig.node->state(), Node::State::Online);
+  const size_t gets = rig.on(rig.t.shadow_get).size();
+  rig.net.broker_up = true;
+  rig.run_s(10);
+  ASSERT_EQ(rig.node->state(), Node::State::Online);
+  ASSERT_EQ(rig.on(rig.t.shadow_get).size(), gets + 1);  // asked for its shadow on reconnect
+  // The answer: desired.light holds the command it missed; the delta leaves out
+  // what equals the (stale) reported state, so the whole desired.light is used.
+  rig.inject(rig.t.shadow_get_accepted,
+             R"({"state":{"desired":{"light":{"action":"on","brightness":75,"command_id":"cmd-2","seq":2}},)"
+             R"("reported":{"light":{"action":"off","brightness":100,"seq":1,"command_id":"cmd-1"}},)"
+             R"("delta":{"light":{"action":"on","brightness":75,"command_id":"cmd-2","seq":2}}},"version":9})");
+  rig.run_s(2);
+  EXPECT_TRUE(rig.lamp.out.relay);
+  EXPECT_EQ(rig.lamp.out.duty_percent, 75);
+  EXPECT_EQ(rig.on(rig.t.status).back(), R"({"status":"on","command_id":"cmd-2"})");
+  EXPECT_EQ(rig.last_reported_light(), R"({"action":"on","brightness":75,"seq":2,"command_id":"cmd-2"})");
+
+  // A delta while connected (the command topic's message lost): applied.
+  rig.uart.m.current_ma = 0;  // switched off: no lamp current
+  rig.inject(rig.t.shadow_delta,
+             R"({"version":10,"state":{"light":{"action":"off","brightness":20,"command_id":"cmd-3","seq":3}}})");
+  rig.run_s(2);
+  EXPECT_FALSE(rig.lamp.out.relay);
+  EXPECT_EQ(rig.on(rig.t.status).back(), R"({"status":"off","command_id":"cmd-3"})");
+  // The command itself arriving afterwards is not newer: nothing happens twice.
+  const size_t reports = rig.on(rig.t.status).size();
+  rig.inject(rig.t.commands, R"({"command_id":"cmd-3","seq":3,"action":"off","brightness":20})");
+  rig.run_s(2);
+  EXPECT_EQ(rig.on(rig.t.status).size(), reports);
+
+  // A delta with only part of the light (the rest equals the reported state): the
+  // lamp asks for the whole shadow and applies desired.light from the answer.
+  const size_t asked = rig.on(rig.t.shadow_get).size();
+  rig.inject(rig.t.shadow_delta, R"({"version":11,"state":{"light":{"command_id":"cmd-4","seq":4}}})");
+  rig.run_s(1);
+  ASSERT_EQ(rig.on(rig.t.shadow_get).size(), asked + 1);
+  EXPECT_EQ(rig.node->light_seq(), 3);
+  rig.inject(rig.t.shadow_get_accepted,
+             R"({"state":{"desired":{"light":{"action":"off","brightness":20,"command_id":"cmd-4","seq":4}}},)"
+             R"("version":11})");
+  rig.run_s(2);
+  EXPECT_EQ(rig.node->light_seq(), 4);
+  EXPECT_EQ(rig.on(rig.t.status).back(), R"({"status":"off","command_id":"cmd-4"})");
+}
+
+TEST(Node, LightRefusesMalformedCommandsAndShadowLightWithoutChangingAnything) {
+  LogCapture logs;
+  LightRig rig;
+  rig.inject(rig.t.commands, R"({"command_id":"ok","seq":3,"action":"on","brightness":50})");
+  rig.run_s(2);
+  const size_t reports = rig.on(rig.t.status).size();
+  const char* bad[] = {
+      R"({"command_id":"x","seq":9,"action":"dim"})",             // bad action
+      R"({"command_id":"x","seq":9,"action":"on","brightness":101})",  // bad brightness
+      R"({"command_id":"x","action":"off"})",                      // no seq
+      R"({"command_id":"x","seq":"9","action":"off"})",            // seq not a number
+      R"({"command_id":17,"seq":9,"action":"off"})",               // command_id not a string
+      "{\"action\":\"off\",\"seq\":9",                         // truncated JSON
+      "",
+  };
+  for (const char* p : bad) rig.inject(rig.t.commands, p);
+  rig.run_s(3);
+  rig.inject(rig.t.shadow_delta, R"({"version":40,"state":{"light":{"action":"blink","seq":9}}})");
+  rig.inject(rig.t.shadow_delta, R"({"version":41,"state":{"light":"off"}})");
+  rig.inject(rig.t.shadow_get_accepted, R"({"version":42,"state":{"desired":{"light":{"action":"off"}}}})");
+  rig.run_s(3);
+  EXPECT_EQ(rig.node->state(), Node::State::Online);
+  EXPECT_TRUE(rig.lamp.out.relay);
+  EXPECT_EQ(rig.lamp.out.duty_percent, 50);
+  EXPECT_EQ(rig.node->light_seq(), 3);
+  EXPECT_EQ(rig.on(rig.t.status).size(), reports);
+  EXPECT_TRUE(logs.contains("action must be"));
+  EXPECT_TRUE(logs.contains("brightness must be"));
+  EXPECT_TRUE(logs.contains("seq must be"));
+  EXPECT_TRUE(logs.contains("command_id must be"));
+  EXPECT_TRUE(logs.contains("not JSON"));
+  EXPECT_TRUE(logs.contains("shadow light ignored: not a JSON object"));
 }

@@ -7,6 +7,7 @@
 //   batch_size           1..100    readings per telemetry message (default 10)
 //   lamp_min_current_ma  10..5000  lights: below this while on = bulb failed (default 50)
 //   wifi                 {ssid 1..32 bytes, password 8..63 bytes}  (set by POST/PATCH /devices)
+//   light                lights: the last command (gp/commands.h); applied by gp::Node, skipped here
 // A delta may hold only part of "wifi" (the shadow diffs nested objects key by
 // key): the missing half is taken from the current credentials. The device
 // applies "wifi", then clears it from the desired state ({"desired":{"wifi":null}})
@@ -77,8 +78,12 @@ struct Reported {
   std::string wifi_error;   // why the last Wi-Fi change was rolled back ("" : none)
   std::vector<std::pair<std::string, std::string>> config_errors;
   bool clear_desired_wifi = false;
-  const char* light_mode = nullptr;  // lights: "on" | "off" | "auto"
+  // Lights: state.reported.light = {"action", "brightness", "seq", "command_id"?}
+  // (the last command applied), the counterpart of desired.light.
+  const char* light_mode = nullptr;  // "on" | "off" | "auto"
   int light_brightness = -1;
+  int64_t light_seq = 0;
+  std::string light_command_id;
 };
 // {"state":{"reported":{...}}} (plus "desired":{"wifi":null} when asked).
 std::string encode_reported(const Reported& r);

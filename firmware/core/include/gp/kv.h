@@ -71,6 +71,8 @@ constexpr const char* kEnergyLastRaw = "e_last_raw";
 constexpr const char* kEnergyTotal = "e_total";
 constexpr const char* kLightMode = "light_mode";
 constexpr const char* kLightBrightness = "light_bri";
+constexpr const char* kLightSeq = "light_seq";    // seq of the last light command applied
+constexpr const char* kLightCommand = "light_cmd";  // its command_id
 }  // namespace keys
 
 }  // namespace gp

@@ -115,6 +115,8 @@ class Node : public MessageHandler, private Publisher {
   const WifiCredentials& wifi() const { return wifi_; }
   Uplink& uplink() { return uplink_; }
   LightController& light() { return light_; }
+  int64_t light_seq() const { return light_seq_; }
+  const std::string& light_command_id() const { return light_command_id_; }
   size_t unstamped() const { return unstamped_.size(); }
   const Topics& topics() const { return topics_; }
 
@@ -127,6 +129,8 @@ class Node : public MessageHandler, private Publisher {
   void sample(uint32_t now);
   void process_inbox();
   void apply_state(const JsonValue& state);
+  bool apply_light(const LightCommand& cmd, const char* source);
+  void light_from_shadow(const JsonValue& doc, const std::string& topic);
   void light_step(uint32_t now);
   void publish_pending();
   void apply_config();
@@ -160,6 +164,8 @@ class Node : public MessageHandler, private Publisher {
   bool lamp_out_set_ = false;
   bool reported_dirty_ = true;
   bool status_dirty_ = true;
+  int64_t light_seq_ = 0;          // seq of the last light command applied (NVS: light_seq)
+  std::string light_command_id_;   // its command_id (NVS: light_cmd)
   std::deque<std::pair<Reading, uint32_t>> unstamped_;
   std::deque<std::pair<std::string, std::string>> inbox_;
 };

@@ -4,7 +4,9 @@
 // {"readings": [...]} for more; each reading has "timestamp" (ISO 8601 UTC),
 // "seq" and the measurements the sensor produced, nothing else (the cloud
 // refuses unknown fields). gridpulse/{thing}/status carries a light's
-// {"status": "on"|"off"|"error", "error_details"?}.
+// {"status": "on"|"off"|"error", "error_details"?, "command_id"?}: the
+// command_id of the last command the lamp applied (the cloud confirms a
+// command only from a report carrying its id), absent before any command.
 #pragma once
 
 #include <cstddef>
@@ -35,6 +37,6 @@ bool decode_message(const char* data, size_t len, std::vector<Reading>& out, std
 
 enum class LampStatus : unsigned char { Off, On, Error };
 const char* lamp_status_name(LampStatus s);
-std::string encode_status(LampStatus status, const char* error_details = nullptr);
+std::string encode_status(LampStatus status, const char* error_details = nullptr, const char* command_id = nullptr);
 
 }  // namespace gp
