@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from gridpulse.accounts.roles import Caller, Role
 from gridpulse.devices import messaging, provisioning
 from gridpulse.devices.data import DeviceItem, DeviceLogItem, DeviceStateItem
-from gridpulse.devices.service import is_online, states_for, visible
+from gridpulse.devices.lookup import is_online, states_for, visible
 from gridpulse.dynamodb import intact
 from gridpulse.errors import ApiError, Forbidden, NotFound
 from gridpulse.lights import state as light_state
