@@ -1,6 +1,6 @@
 """The Tuya Cloud OpenAPI stand-in: a WSGI app (werkzeug) for the local stack and the tests.
 
-What it checks and serves, as ../shared/brief/tuya.md describes the real one:
+What it checks and serves, as the Tuya facts of issue #13 describes the real one:
 * every call's signature (gridpulse.billing.tuya.signing: the body's SHA-256,
   the Signature-Headers, the sorted decoded query, the access token except on
   `/v1.0/token*`) -> 1004, and `t` within WINDOW_MS of its clock -> 1013;

@@ -11,7 +11,7 @@
   after a fresh token. A token refresh does not fix it; an operator must.
 
 `describe(code)` says what a code means; `error_for(code, message, request_id)`
-builds the matching exception. Every code of ../shared/brief/tuya.md is in `CODES`.
+builds the matching exception. Every code of the Tuya facts of issue #13 is in `CODES`.
 """
 
 from __future__ import annotations
