@@ -12,7 +12,7 @@ import pytest
 
 from gridpulse.billing.tuya.client import TuyaClient, client_from_environment, forget_credentials
 from gridpulse.billing.tuya.errors import TuyaAuthError, TuyaRejected, TuyaUnavailable
-from gridpulse.billing.tuya.tokens import MemoryTokenStore
+from gridpulse.billing.tuya.tokens import DynamoTokenStore, MemoryTokenStore
 from infrastructure.local import tuya
 
 ACCESS_ID, ACCESS_SECRET = "gplocalaccessid00001", "gplocalaccesssecret0000000000001"
@@ -178,7 +178,9 @@ def test_the_configured_client_shares_its_token_through_dynamodb(aws, cloud, mon
     monkeypatch.setenv("TUYA_SECRET_ARN", arn)
     forget_credentials()
     device = next(iter(cloud.meters))
-    first, second = client_from_environment(), client_from_environment()
+    first = client_from_environment()
+    assert client_from_environment() is first  # one per container
+    second = TuyaClient(cloud.url, ACCESS_ID, ACCESS_SECRET, DynamoTokenStore("gridpulse-test-billing"))  # another one
     assert first.device(device)["id"] == device and second.device(device)["id"] == device
     assert cloud.tokens_issued == 1
     item = boto3.client("dynamodb").get_item(

@@ -350,17 +350,24 @@ def _credentials(secret_arn: str) -> tuple[str, str]:
 
 
 def client_from_environment() -> TuyaClient:
-    """A client for TUYA_ENDPOINT with the credentials of TUYA_SECRET_ARN (Secrets Manager JSON
-    {access_id, access_secret}, read once per container) and the token in BILLING_TABLE."""
+    """The container's client for TUYA_ENDPOINT with the credentials of TUYA_SECRET_ARN (Secrets
+    Manager JSON {access_id, access_secret}) and the token in BILLING_TABLE: made once per
+    container and these settings, so its connections, token and specifications are reused."""
     endpoint = os.environ.get("TUYA_ENDPOINT", "")
     secret_arn = os.environ.get("TUYA_SECRET_ARN", "")
     table = os.environ.get("BILLING_TABLE", "")
     if not endpoint or not secret_arn or not table:
         raise TuyaAuthError("TUYA_ENDPOINT, TUYA_SECRET_ARN and BILLING_TABLE must be set")
+    return _client(endpoint, secret_arn, table)
+
+
+@functools.cache
+def _client(endpoint: str, secret_arn: str, table: str) -> TuyaClient:
     access_id, access_secret = _credentials(secret_arn)
     return TuyaClient(endpoint, access_id, access_secret, DynamoTokenStore(table))
 
 
 def forget_credentials() -> None:
-    """Forget the cached credentials (tests switch secrets)."""
+    """Forget the cached credentials and clients (tests switch secrets and endpoints)."""
     _credentials.cache_clear()
+    _client.cache_clear()
