@@ -188,3 +188,31 @@ def test_the_configured_client_shares_its_token_through_dynamodb(aws, cloud, mon
     )["Item"]
     assert item["version"]["N"] == "1" and "lock_owner" not in item
     forget_credentials()
+
+
+def test_a_token_near_its_expiry_is_refreshed_with_the_refresh_token_before_tuya_refuses_it():
+    now = [time.time()]
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    cloud = tuya.TuyaStandIn(ACCESS_ID, ACCESS_SECRET, meters=1, token_ttl_s=120, clock=lambda: now[0])
+    server = tuya.start(sock, cloud)
+    try:
+        store = MemoryTokenStore()
+        client = TuyaClient(
+            f"http://127.0.0.1:{sock.getsockname()[1]}", ACCESS_ID, ACCESS_SECRET, store, clock=lambda: now[0]
+        )
+        device = next(iter(cloud.meters))
+        client.device(device)
+        first = store.get()
+        now[0] += 70  # 50 s left: inside the 60 s margin
+        client.device(device)
+        assert store.get().version == 2 and store.get().access_token != first.access_token
+        assert [p for _, p in cloud.calls if p.startswith("/v1.0/token")] == [
+            "/v1.0/token",
+            f"/v1.0/token/{first.refresh_token}",
+        ]
+        assert not any(p.startswith("/v1.0/token") for _, p in cloud.calls[-1:])  # the call itself went through
+    finally:
+        server.shutdown()
+        sock.close()
