@@ -71,7 +71,18 @@ def detail_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
         reported_config=state.reported_config.as_dict() if state and state.reported_config else None,
         connected=state.connected if state else None,
         topics=provisioning.topics_for(device.thing_name),
+        summary=_prepaid_summary(device),
     )
+
+
+def _prepaid_summary(device: DeviceItem) -> dict | None:
+    """A prepaid meter's balance summary (seed 004), from the billing books as
+    last read; the billing package is imported only for prepaid meters."""
+    if device.device_type != "prepaid_meter":
+        return None
+    from gridpulse.billing.service import summary_for
+
+    return summary_for(device)
 
 
 # ---------------------------------------------------------------- registration
