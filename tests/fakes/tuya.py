@@ -7,9 +7,8 @@ additive and not idempotent, like Tuya's. Its `mode` makes it fail:
 command is applied, then TuyaUnavailable: the caller cannot know), "reject"
 (TuyaRejected 2008). Use it with `gridpulse.billing.service.use_tuya(lambda: fake)`.
 
-The error classes are the real ones when the Tuya errors module
-exists, else stand-ins with the same names (the service tells Tuya errors
-apart by class name).
+The error classes are the real ones (gridpulse.billing.tuya.errors); its
+MeterSpec answers `code_for(role)` like the real one.
 """
 
 from __future__ import annotations
@@ -19,29 +18,11 @@ import uuid
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-try:  # the real errors once the tuya branch has landed
-    from gridpulse.billing.tuya.errors import TuyaError, TuyaRejected, TuyaUnavailable
-except ImportError:
-
-    class TuyaError(Exception):
-        def __init__(self, message: str, code: Any = None, request_id: str | None = None):
-            super().__init__(message)
-            self.message, self.code, self.request_id = message, code, request_id
-
-    class TuyaUnavailable(TuyaError):
-        pass
-
-    class TuyaRejected(TuyaError):
-        pass
+from gridpulse.billing.tuya.errors import TuyaRejected, TuyaUnavailable
 
 
 def _error(cls, message: str, code: Any):
-    try:
-        return cls(message, code=code, request_id=uuid.uuid4().hex)
-    except TypeError:  # the real classes may take other arguments
-        exc = cls(message)
-        exc.message, exc.code, exc.request_id = message, code, uuid.uuid4().hex
-        return exc
+    return cls(message, code=code, request_id=uuid.uuid4().hex)
 
 
 SCALES = {
@@ -68,6 +49,11 @@ class MeterSpec:
     def __init__(self, kind: str):
         self.kind = kind
         self.codes = set(SCALES[kind])
+
+    def code_for(self, role: str) -> str | None:
+        from gridpulse.billing.tuya.spec import ROLES
+
+        return next((code for code in ROLES[role] if code in self.codes), None)
 
     def _scale(self, code: str) -> tuple[int, int, int]:
         found = SCALES[self.kind].get(code)

@@ -16,9 +16,10 @@ then one of:
 
 The Tuya client is created lazily (not at import: cold start) by
 `tuya_factory`, the Tuya client package's `client_from_environment` by
-default; tests swap it with `use_tuya(factory)`. Tuya's errors are told
-apart by their class names (TuyaRejected, TuyaUnavailable, see
-`tuya_outcome`), so this module does not import the client package.
+default; tests swap it with `use_tuya(factory)`. Tuya's errors are the
+client package's classes (gridpulse.billing.tuya.errors: TuyaRejected,
+TuyaUnavailable; see `tuya_outcome`), and each meter's data points are found
+with its specification's `MeterSpec.code_for(role)`, never guessed.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from typing import Any, Callable
 from gridpulse.accounts.roles import Caller, Role
 from gridpulse.aws import client
 from gridpulse.billing import data, ledger
+from gridpulse.billing.tuya.errors import TuyaError, TuyaRejected, TuyaUnavailable
 from gridpulse.devices.data import DeviceItem
 from gridpulse.dynamodb import get_or_none
-from gridpulse.errors import BadRequest, Conflict, Forbidden, NotFound, field_error
+from gridpulse.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, field_error
 from gridpulse.observability import count, logger
 from gridpulse.pagination import decode_token, encode_token
 from gridpulse.sites import scope
@@ -49,28 +51,32 @@ SPEC_TTL_S = 600
 LOW_CREDIT_KWH = Decimal("10")
 DEFAULT_CURRENCY = "KES"
 
-# The meter's data points per kind (MeterSpec.kind) and operation.
-CODES = {
+# The role (gridpulse.billing.tuya.spec.ROLES) each operation writes, per meter kind;
+# the meter's own data point for it comes from MeterSpec.code_for(role).
+ROLES = {
     "money": {
         "add_balance": "charge_money",
         "add_token": "charge_token",
-        "set_price": "goods_price",
-        "reset_balance": "clear_energy",
-        "prepayment_mode": "prepayment_switch",
+        "set_price": "price",
+        "reset_balance": "reset",
+        "prepayment_mode": "prepayment",
     },
     "energy": {
         "add_balance": "charge_energy",
         "add_token": "charge_token",
         "set_price": None,  # no price on the device: kept in our tariff history for money -> kWh
-        "reset_balance": "clear_energy",
-        "prepayment_mode": "switch_prepayment",
+        "reset_balance": "reset",
+        "prepayment_mode": "prepayment",
     },
 }
-MONEY_BALANCE_CODES = ("balance_money", "money_balance", "balance")
-ENERGY_BALANCE_CODES = ("balance_energy",)
-TOTAL_ENERGY_CODES = ("forward_energy_total", "total_forward_energy")
-PREPAYMENT_CODES = ("prepayment_switch", "switch_prepayment")
-PRICE_CODES = ("goods_price",)
+# What a pending entry shows as its command until the meter's specification is read.
+PENDING_COMMANDS = {
+    "add_balance": "charge_money",
+    "add_token": "charge_token",
+    "set_price": "goods_price",
+    "reset_balance": "clear_energy",
+    "prepayment_mode": "prepayment_switch",
+}
 TOP_UPS = ("add_balance",)
 
 
@@ -96,15 +102,21 @@ def use_tuya(factory: Callable[[], Any] | None) -> None:
     _specs.clear()
 
 
-class TuyaNotConfigured(Exception):
+class TuyaNotConfigured(TuyaUnavailable):
     """No Tuya client can be made here (package or configuration missing): treated as unreachable."""
 
-    code = "not_configured"
-    request_id = None
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class TuyaRefusedSpec(ApiError):
+    """Tuya refused to describe the meter before any ledger entry was written: 502, no money moved."""
+
+    status = 502
+    code = "billing_error"
+
+    def __init__(self, exc: TuyaRejected):
+        super().__init__(
+            f"Tuya refused to describe this meter ({exc.code}: {exc.message}); nothing was sent.",
+            fields=[field_error("device_id", f"Tuya {exc.code}: {exc.message}", "tuya_rejected")],
+        )
 
 
 def tuya():
@@ -120,12 +132,9 @@ def tuya():
 def tuya_outcome(exc: BaseException) -> str | None:
     """'rejected' (Tuya said no, nothing happened), 'unavailable' (outcome
     unknown) or None (not a Tuya error) for an exception."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    if "TuyaRejected" in names:
-        return "rejected"
-    if "TuyaUnavailable" in names or isinstance(exc, TuyaNotConfigured):
+    if isinstance(exc, TuyaUnavailable):
         return "unavailable"
-    if "TuyaError" in names:
+    if isinstance(exc, (TuyaRejected, TuyaError)):
         return "rejected"
     return None
 
@@ -226,27 +235,29 @@ class Reading:
     unit_price: Decimal | None = None
 
 
-def _first(spec, status: dict, codes: tuple[str, ...]) -> Decimal | None:
-    for code in codes:
-        if code in status and status[code] is not None and not isinstance(status[code], bool):
-            try:
-                return spec.from_device(code, int(status[code]))
-            except (ValueError, KeyError, TypeError):
-                continue
-    return None
+def _number(spec, status: dict, role: str) -> Decimal | None:
+    """The meter's value for `role` (its own data point, scaled back), None when it has none."""
+    code = spec.code_for(role)
+    value = status.get(code) if code else None
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return spec.from_device(code, int(value))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def read_meter(meter: Meter) -> Reading:
     """The meter as Tuya reports it now (two Tuya calls at most: spec is cached)."""
     spec = spec_of(meter.external_id)
     status = tuya().device_status(meter.external_id)
-    prepay = next((status[c] for c in PREPAYMENT_CODES if isinstance(status.get(c), bool)), None)
+    prepay = status.get(spec.code_for("prepayment") or "")
     return Reading(
-        money=_first(spec, status, MONEY_BALANCE_CODES),
-        energy=_first(spec, status, ENERGY_BALANCE_CODES),
-        total_kwh=_first(spec, status, TOTAL_ENERGY_CODES),
-        prepayment=prepay,
-        unit_price=_first(spec, status, PRICE_CODES),
+        money=_number(spec, status, "money_balance"),
+        energy=_number(spec, status, "energy_balance"),
+        total_kwh=_number(spec, status, "energy_total"),
+        prepayment=prepay if isinstance(prepay, bool) else None,
+        unit_price=_number(spec, status, "price"),
     )
 
 
@@ -434,13 +445,17 @@ def _wire(spec, code: str, value: Any, field: str) -> Any:
 
 
 def _code_for(kind: str, operation: str, spec) -> str | None:
-    code = CODES.get(kind, CODES["money"]).get(operation)
-    codes = getattr(spec, "codes", None)
-    if code and codes is not None and code not in codes:
+    """The meter's own data point for `operation` (None: nothing to send, e.g. an energy
+    meter's price); 409 unsupported_operation when the meter has none for it."""
+    role = ROLES.get(kind, ROLES["money"]).get(operation)
+    if role is None:
+        return None
+    code = spec.code_for(role)
+    if code is None:
         raise Conflict(
-            f"This meter has no {code} data point; it does not support {operation}.",
+            f"This meter has no {role} data point; it does not support {operation}.",
             code="unsupported_operation",
-            fields=[field_error("device_id", f"no {code} on this meter", "unsupported")],
+            fields=[field_error("device_id", f"no {role} on this meter", "unsupported")],
         )
     return code
 
@@ -459,10 +474,10 @@ def _prepare(meter: Meter, cmd: Command) -> dict:
     specification (the retry works it out)."""
     try:
         spec = spec_of(meter.external_id)
-    except Exception as exc:
-        if tuya_outcome(exc) != "unavailable":
-            raise
-        return {"command": CODES["money"].get(cmd.operation) or cmd.operation}
+    except TuyaUnavailable:
+        return {"command": PENDING_COMMANDS.get(cmd.operation) or cmd.operation}
+    except TuyaRejected as exc:  # e.g. 2010 the device is gone, 1106 not linked: nothing was sent
+        raise TuyaRefusedSpec(exc) from None
     kind = spec.kind
     code = _code_for(kind, cmd.operation, spec)
     energy = None
