@@ -268,14 +268,22 @@ def test_roles_and_scope(api, admin_token, tuya):
     assert api.delete(f"/devices/{meter}/assign/{uid}", token=admin_token)[0] == 200
     assert api.delete(f"/devices/{meter}/assign/{uid}", token=admin_token)[0] == 404
     assert api.post(f"/devices/{meter}/add-balance", top, token=viewer["token"])[0] == 404
-    # An owner with the viewer role sees its meter but may not top it up (not assigned): 403.
-    own = api.post(
-        "/devices",
-        {"name": "mine", "device_type": "prepaid_meter", "provider": "tuya", "external_id": "bf-money-1"},
-        token=viewer["token"],
-    )[1]["device_id"]
-    assert api.get(f"/devices/{own}/balance", token=viewer["token"])[0] == 200
-    assert api.post(f"/devices/{own}/add-balance", top, token=viewer["token"])[0] == 403
+    # Only an admin registers a prepaid meter.
+    own = {"name": "mine", "device_type": "prepaid_meter", "provider": "tuya", "external_id": "bf-money-1"}
+    status, body = api.post("/devices", own, token=viewer["token"])
+    assert status == 403 and body["error"] == "forbidden"
+
+
+def test_an_admin_registers_a_prepaid_meter_only_once_tuya_knows_its_external_id(api, admin_token, tuya):
+    tuya.add_meter("bf-money-9", "money")
+    body = {"name": "p", "device_type": "prepaid_meter", "provider": "tuya"}
+    status, out = api.post("/devices", {**body, "external_id": "bf-nope"}, token=admin_token)
+    assert status == 400 and out["error"] == "unknown_external_id"
+    assert [f["field"] for f in out["fields"]] == ["external_id"]
+    assert api.post("/devices", {**body, "external_id": "bf-money-9"}, token=admin_token)[0] == 201
+    tuya.mode = "down"
+    status, out = api.post("/devices", {**body, "external_id": "bf-money-9x"}, token=admin_token)
+    assert status == 502 and out["error"] == "connection_error"
 
 
 @pytest.mark.parametrize(
@@ -312,11 +320,10 @@ def test_a_device_that_is_not_a_prepaid_meter_is_409(api, admin_token, tuya):
     assert api.get("/devices/nope/balance", token=admin_token)[0] == 404
 
 
-def test_without_a_tuya_client_a_top_up_is_pending_not_a_5xx(api, admin_token, aws):
+def test_without_a_tuya_client_a_top_up_is_pending_not_a_5xx(api, admin_token, tuya):
+    meter = _prepaid(api, admin_token, tuya, "x1")
     service.use_tuya(lambda: (_ for _ in ()).throw(ImportError("no tuya package")))
     try:
-        body = {"name": "p", "device_type": "prepaid_meter", "provider": "tuya", "external_id": "x1"}
-        meter = api.create("/devices", body, admin_token)["device_id"]
         status, out = api.post(f"/devices/{meter}/add-balance", {"amount": 3}, token=admin_token)
         assert status == 202 and out["status"] == "pending"
         status, out = api.get(f"/devices/{meter}/balance", token=admin_token)

@@ -203,6 +203,38 @@ def meter_for(caller: Caller, device_id: str, write: bool = False) -> Meter:
     return Meter(device, assigned)
 
 
+def check_external_id(external_id: str) -> str:
+    """The kind ("money" or "energy") of the Tuya prepaid meter `external_id`, asked of Tuya
+    when an admin registers it (POST /devices). 400 `unknown_external_id` naming external_id
+    when Tuya has no such device or it is not a prepaid meter; 502 `connection_error` when
+    Tuya cannot be reached (nothing is registered)."""
+    try:
+        kind = spec_of(external_id).kind
+    except TuyaUnavailable as exc:
+        raise TuyaUnreachable(exc) from None
+    except TuyaRejected as exc:
+        raise BadRequest(
+            f"Tuya does not know the device {external_id} ({exc.code}: {exc.message}).",
+            code="unknown_external_id",
+            fields=[field_error("external_id", "no such device in the Tuya project", "unknown")],
+        ) from None
+    if kind is None:
+        raise BadRequest(
+            f"The Tuya device {external_id} is not a prepaid meter (no charge data point).",
+            code="unknown_external_id",
+            fields=[field_error("external_id", "not a prepaid meter", "not_prepaid")],
+        )
+    return kind
+
+
+class TuyaUnreachable(ApiError):
+    status = 502
+    code = "connection_error"
+
+    def __init__(self, exc: TuyaUnavailable):
+        super().__init__(f"Tuya could not be reached to check the meter ({exc.message}); try again later.")
+
+
 def _meter_by_id(device_id: str) -> Meter | None:
     device = get_or_none(DeviceItem, DeviceItem.key(device_id), "meta")
     return Meter(device, False) if device is not None and is_prepaid(device) else None
