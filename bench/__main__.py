@@ -1,4 +1,4 @@
-"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|ingestion|alerts|cost|soak ...]`:
+"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|billing|ingestion|alerts|cost|soak ...]`:
 print the benchmark tables (all but soak unless --only is given; --only may be repeated).
 `--only soak [--soak-readings N] [--soak-speed X]` (`make soak`) is the local stack's memory under a fleet."""
 
@@ -8,8 +8,8 @@ import argparse
 import sys
 import time
 
-BENCHMARKS = ["imports", "dynamodb", "ingestion", "alerts", "cost", "soak"]
-DEFAULT = ["imports", "dynamodb", "ingestion", "alerts", "cost"]  # soak takes minutes: its own target
+BENCHMARKS = ["imports", "dynamodb", "billing", "ingestion", "alerts", "cost", "soak"]
+DEFAULT = ["imports", "dynamodb", "billing", "ingestion", "alerts", "cost"]  # soak takes minutes: its own target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import dynamodb
 
             status |= dynamodb.run()
+        elif name == "billing":
+            from bench import billing
+
+            status |= billing.run()
         elif name == "ingestion":
             from bench import ingestion
 

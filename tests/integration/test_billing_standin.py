@@ -65,6 +65,7 @@ def _money_meter(api, admin_token, cloud):
 
 def test_a_replayed_top_up_raises_the_balance_once_and_another_body_is_422(api, admin_token, cloud):
     meter, tuya_meter = _money_meter(api, admin_token, cloud)
+    assert api.get(f"/devices/{meter}/balance", token=admin_token)[1]["unit_price"] == "0.25"  # price known
     first = api.post(f"/devices/{meter}/add-balance", {"amount": "500.00"}, token=admin_token, headers=_key("s-1"))
     assert first[0] == 200 and first[1]["command"] == "charge_money" and first[1]["money_balance"] == "550.00", first
     again = api.post(f"/devices/{meter}/add-balance", {"amount": 500}, token=admin_token, headers=_key("s-1"))
@@ -75,6 +76,7 @@ def test_a_replayed_top_up_raises_the_balance_once_and_another_body_is_422(api, 
     balance = api.get(f"/devices/{meter}/balance", token=admin_token)[1]
     assert balance["money_balance"] == "550.00" and balance["source"] == "live" and balance["as_of"]
     assert balance["unit_price"] == "0.25" and balance["prepayment_enabled"] is True
+    assert _ledger(api, admin_token, meter)[0]["energy_kwh"] == "2000.00"  # 500 at 0.25 a kWh
 
 
 def test_tuya_down_answers_202_and_the_retry_applies_the_top_up_once(api, admin_token, cloud, aws):

@@ -28,7 +28,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Callable
 
 from gridpulse.accounts.roles import Caller, Role
@@ -50,6 +50,7 @@ SPEC_TTL_S = 600
 # Credit under this many kWh reads as "low" (money meters: at the unit price).
 LOW_CREDIT_KWH = Decimal("10")
 DEFAULT_CURRENCY = "KES"
+KWH_QUANTUM = Decimal("0.01")  # energy a money top-up buys, rounded down
 
 # The role (gridpulse.billing.tuya.spec.ROLES) each operation writes, per meter kind;
 # the meter's own data point for it comes from MeterSpec.code_for(role).
@@ -526,7 +527,8 @@ def _prepare(meter: Meter, cmd: Command) -> dict:
         wire_value = energy
     elif cmd.operation == "add_balance":
         price = books(meter.device_id).get("unit_price")
-        energy = spec.money_to_kwh(cmd.amount, price) if price else None
+        # What it buys at today's price, for the books (the meter itself takes money).
+        energy = (cmd.amount / price).quantize(KWH_QUANTUM, rounding=ROUND_DOWN) if price else None
     if code is None:
         return {"command": "unit_price", "kind": kind, "energy_kwh": energy}
     return {"command": code, "kind": kind, "energy_kwh": energy, "wire": _wire(spec, code, wire_value, cmd.field)}
