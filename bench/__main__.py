@@ -1,4 +1,4 @@
-"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|lights|ingestion|alerts|cost|soak ...]`:
+"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|lights|billing|ingestion|alerts|cost|soak ...]`:
 print the benchmark tables (all but soak unless --only is given; --only may be repeated).
 `--only soak [--soak-readings N] [--soak-speed X]` (`make soak`) is the local stack's memory under a fleet."""
 
@@ -8,8 +8,16 @@ import argparse
 import sys
 import time
 
-BENCHMARKS = ["imports", "dynamodb", "lights", "ingestion", "alerts", "cost", "soak"]
-DEFAULT = ["imports", "dynamodb", "lights", "ingestion", "alerts", "cost"]  # soak takes minutes: its own target
+BENCHMARKS = ["imports", "dynamodb", "lights", "billing", "ingestion", "alerts", "cost", "soak"]
+DEFAULT = [
+    "imports",
+    "dynamodb",
+    "lights",
+    "billing",
+    "ingestion",
+    "alerts",
+    "cost",
+]  # soak takes minutes: its own target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import lights
 
             status |= lights.run(args.size)
+        elif name == "billing":
+            from bench import billing
+
+            status |= billing.run()
         elif name == "ingestion":
             from bench import ingestion
 

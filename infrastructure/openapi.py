@@ -102,6 +102,10 @@ CONFLICTS = {
     ("delete", "/rooms/{room_id}"): "the room still has devices (pass ?cascade=true)",
     ("post", "/groups/{group_id}/devices"): "the device is already in the group",
 }
+# Billing (functions/billing): a device that is not a prepaid meter (not_a_prepaid_meter),
+# an operation its kind has no data point for, no unit price yet; and Idempotency-Key reuse.
+BILLING_COMMANDS = ("add-balance", "add-token", "set-price", "reset-balance", "prepayment-mode")
+BILLING_PATHS = (*BILLING_COMMANDS, "balance", "usage", "ledger", "assign", "users")
 UNAUTHENTICATED = {
     ("post", "/auth/login"): "Wrong login or password",
 }
@@ -147,6 +151,12 @@ def with_error_responses(doc: dict) -> dict:
                 responses["404"] = {"description": "No such object, or not in the caller's scope", **ref}
             if (method, path) in CONFLICTS:
                 responses["409"] = {"description": f"Conflict: {CONFLICTS[method, path]}", **ref}
+            tail = path.rsplit("/", 1)[-1]
+            if path.startswith("/devices/{device_id}/") and (tail in BILLING_PATHS or "/assign/" in path):
+                responses["409"] = {"description": "Conflict: not a prepaid meter, or not supported by it", **ref}
+                if tail in BILLING_COMMANDS:
+                    responses["409"]["description"] += "; or a request with this Idempotency-Key is in progress"
+                    responses["422"] = {"description": "idempotency_key_reused: this key came with another body", **ref}
             if (method, path) in TOO_MANY:
                 responses["429"] = {"description": TOO_MANY[method, path], **ref}
             if "requestBody" in operation:

@@ -34,6 +34,7 @@ def free_port() -> int:
 class LocalStackProcess:
     def __init__(self, admin: tuple[str, str], **env: str):
         self.api_port, self.aws_port, self.mqtt_port = free_port(), free_port(), free_port()
+        self.tuya_port = free_port()
         self.base = f"http://127.0.0.1:{self.api_port}"
         self.output: list[str] = []
         child_env = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
@@ -41,6 +42,7 @@ class LocalStackProcess:
             GRIDPULSE_API_PORT=str(self.api_port),
             GRIDPULSE_AWS_PORT=str(self.aws_port),
             GRIDPULSE_MQTT_PORT=str(self.mqtt_port),
+            GRIDPULSE_TUYA_PORT=str(self.tuya_port),
             GRIDPULSE_FLEET="0",
             GRIDPULSE_ADMIN_EMAIL=admin[0],
             GRIDPULSE_ADMIN_PASSWORD=admin[1],

@@ -18,7 +18,11 @@
   (the last 2 days hourly, the rest every 6 hours, newest first), its live
   readings first, so live figures have data within a minute and charts and
   forecasts soon after; GRIDPULSE_FLEET_SPEED > 1 (a soak test) replays the
-  last day that many times faster until it catches up.
+  last day that many times faster until it catches up;
+* a Tuya Cloud stand-in (infrastructure/local/tuya) on 127.0.0.1:3100
+  (GRIDPULSE_TUYA_PORT) with GRIDPULSE_TUYA_METERS (3) prepaid meters whether
+  or not the fleet runs; its credentials go into TuyaCredentialsSecret and
+  TUYA_ENDPOINT points at it.
 
 Every port is bound before anything starts (infrastructure/local/ports.py):
 a port that is taken ends the run at once, exit status 1, with a message
@@ -31,6 +35,7 @@ part does not stop; a second Ctrl-C ends it at once).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pathlib
@@ -165,8 +170,27 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     shadows = ShadowService()  # one shadow store: moto's iot-data API and the MQTT broker
     moto = moto_server.start(sockets["aws"], shadows=shadows)
 
-    stack = Stack(load(), region=os.environ["AWS_REGION"], parameters={"PublicUrl": f"http://127.0.0.1:{api_port}"})
+    stack = Stack(
+        load(),
+        region=os.environ["AWS_REGION"],
+        parameters={"PublicUrl": f"http://127.0.0.1:{api_port}", "TuyaEndpoint": f"http://127.0.0.1:{ports['tuya']}"},
+    )
     create_all(stack, boto3.session.Session())
+    # The Tuya Cloud stand-in, its credentials in the template's TuyaCredentialsSecret (TUYA_SECRET_ARN).
+    from infrastructure.local import tuya
+
+    access_id, access_secret = tuya.new_credentials()
+    tuya_cloud = tuya.TuyaStandIn(
+        access_id,
+        access_secret,
+        meters=int(_number("GRIDPULSE_TUYA_METERS", 3, 0, 100_000)),
+        token_ttl_s=int(_number("GRIDPULSE_TUYA_TOKEN_TTL_S", 7200, 5, 86400)),
+    )
+    boto3.session.Session().client("secretsmanager").put_secret_value(
+        SecretId=stack.physical["TuyaCredentialsSecret"],
+        SecretString=json.dumps({"access_id": access_id, "access_secret": access_secret}),
+    )
+    tuya_server = tuya.start(sockets["tuya"], tuya_cloud)
     os.environ.update(function_environment(stack))
     # TTL expiry; the outbox and moto's queue bookkeeping trimmed.
     housekeeper = Housekeeper(
@@ -223,6 +247,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
         outbox=lambda: sent_emails(stack.account, stack.region),
         log=None if os.environ.get("GRIDPULSE_QUIET") else _say,
         run_schedule=scheduler.run,
+        tuya=tuya_cloud,
     )
     server = make_server("127.0.0.1", api_port, gateway, threaded=True, fd=sockets["api"].fileno())
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api-server", daemon=True).start()
@@ -233,6 +258,10 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     _say(f"  API docs   {base}/docs")
     _say(f"  MQTT       mqtts://127.0.0.1:{iot.broker.port}   (mutual TLS; CA {iot.ca.cert_path})")
     _say(f"  Outbox     {base}/_local/outbox   (emails sent through SES)")
+    _say(
+        f"  Tuya Cloud http://127.0.0.1:{ports['tuya']}   (stand-in, {len(tuya_cloud.meters)} prepaid meters; "
+        f"faults: POST {base}/_local/tuya/faults)"
+    )
     _say(
         f"  Admin      {admin_email} / "
         f"{admin_password if admin_password == DEFAULT_ADMIN_PASSWORD else '(from GRIDPULSE_ADMIN_PASSWORD)'}"
@@ -297,6 +326,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
         if "fleet" in fleet_box:  # its partial batches stay unsent: the state goes with the process
             step("fleet", lambda: fleet_box["fleet"].stop(drain_s=0))
         step("api", server.shutdown)
+        step("tuya", tuya_server.shutdown)
         step("schedules", scheduler.stop)
         step("mqtt", iot.stop)
         step("events", lambda: events.stop(drain_s=1.0))

@@ -12,6 +12,7 @@ Besides the API it serves, under paths no API route uses:
   /openapi.json    the checked-in OpenAPI document
   /_local/outbox   emails "sent" through SES and SNS (moto), newest last
   POST /_local/schedules/<FunctionLogicalId>   run a scheduled function now
+  GET|POST /_local/tuya/faults, GET /_local/tuya/meters   the Tuya Cloud stand-in's fault switch and meters
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class Gateway:
         outbox: Callable[[], list[dict]] | None = None,
         log: Callable[[str], None] | None = None,
         run_schedule: Callable[[str], dict] | None = None,
+        tuya=None,
     ):
         self.stack = stack
         self.functions = functions
@@ -163,6 +165,7 @@ class Gateway:
         self.outbox = outbox
         self.log = log
         self.run_schedule = run_schedule
+        self.tuya = tuya  # the Tuya Cloud stand-in (infrastructure/local/tuya): /_local/tuya/* goes to it
         self.cors = _cors(stack)
         rules = []
         for method, path, logical in stack.api_routes():
@@ -282,6 +285,8 @@ class Gateway:
     # ------------------------------------------------------------ local-only pages
 
     def _local_route(self, request: Request) -> Response | None:
+        if request.path.startswith("/_local/tuya/") and self.tuya is not None:
+            return self.tuya.local_response(request)
         if request.method == "POST" and request.path.startswith("/_local/schedules/") and self.run_schedule:
             logical = request.path.rsplit("/", 1)[-1]
             try:

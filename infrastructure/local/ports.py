@@ -35,6 +35,7 @@ LISTENERS: dict[str, Listener] = {
     "aws": Listener("the AWS endpoint (moto)", "GRIDPULSE_AWS_PORT", 4566),
     "api": Listener("the API", "GRIDPULSE_API_PORT", 3000),
     "mqtt": Listener("the MQTT broker", "GRIDPULSE_MQTT_PORT", 8883),
+    "tuya": Listener("the Tuya Cloud stand-in", "GRIDPULSE_TUYA_PORT", 3100),
 }
 
 

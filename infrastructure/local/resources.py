@@ -66,6 +66,8 @@ def create_secrets(stack: Stack, session: boto3.session.Session) -> None:
         value = props.get("SecretString") or "".join(
             secrets.choice(alphabet) for _ in range(int(generate.get("PasswordLength", 32)))
         )
+        if generate.get("SecretStringTemplate") and generate.get("GenerateStringKey"):  # JSON with one generated key
+            value = json.dumps({**json.loads(generate["SecretStringTemplate"]), generate["GenerateStringKey"]: value})
         arn = client.create_secret(Name=props["Name"], SecretString=value)["ARN"]
         stack.physical[logical] = arn
 

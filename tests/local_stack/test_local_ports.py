@@ -54,7 +54,12 @@ def test_a_taken_port_names_the_variable_and_nothing_stays_bound():
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        env = {"GRIDPULSE_AWS_PORT": "0", "GRIDPULSE_API_PORT": "0", "GRIDPULSE_MQTT_PORT": str(port)}
+        env = {
+            "GRIDPULSE_AWS_PORT": "0",
+            "GRIDPULSE_API_PORT": "0",
+            "GRIDPULSE_TUYA_PORT": "0",
+            "GRIDPULSE_MQTT_PORT": str(port),
+        }
         with pytest.raises(PortError) as refused:
             bind_all(env)
     message = str(refused.value.code)
@@ -69,11 +74,20 @@ def test_a_malformed_port_names_the_variable(value):
 
 def test_two_listeners_on_one_port_are_refused():
     with pytest.raises(PortError, match="GRIDPULSE_API_PORT=4000 and GRIDPULSE_MQTT_PORT=4000"):
-        bind_all({"GRIDPULSE_AWS_PORT": "0", "GRIDPULSE_API_PORT": "4000", "GRIDPULSE_MQTT_PORT": "4000"})
+        bind_all(
+            {
+                "GRIDPULSE_AWS_PORT": "0",
+                "GRIDPULSE_API_PORT": "4000",
+                "GRIDPULSE_MQTT_PORT": "4000",
+                "GRIDPULSE_TUYA_PORT": "0",
+            }
+        )
 
 
 def test_free_ports_are_bound_and_listening():
-    sockets = bind_all({"GRIDPULSE_AWS_PORT": "0", "GRIDPULSE_API_PORT": "0", "GRIDPULSE_MQTT_PORT": "0"})
+    sockets = bind_all(
+        {"GRIDPULSE_AWS_PORT": "0", "GRIDPULSE_API_PORT": "0", "GRIDPULSE_MQTT_PORT": "0", "GRIDPULSE_TUYA_PORT": "0"}
+    )
     try:
         assert set(sockets) == set(LISTENERS)
         for sock in sockets.values():

@@ -31,6 +31,7 @@ def _wait_exit(local: LocalStack, timeout: float) -> tuple[int | None, float]:
         ("GRIDPULSE_AWS_PORT", "aws_port"),
         ("GRIDPULSE_API_PORT", "api_port"),
         ("GRIDPULSE_MQTT_PORT", "mqtt_port"),
+        ("GRIDPULSE_TUYA_PORT", "tuya_port"),
     ],
 )
 def test_a_port_in_use_ends_the_run_naming_its_variable(variable, attribute):

@@ -75,7 +75,7 @@ DEVICE_FIELDS = (
     "last_seen",
     *DESCRIPTIVE_FIELDS,
 )
-DETAIL_FIELDS = (*DEVICE_FIELDS, "reported_config", "connected", "topics")
+DETAIL_FIELDS = (*DEVICE_FIELDS, "reported_config", "connected", "topics", "summary")
 STATUS_FIELDS = ("device_id", "name", "device_type", "status", "online", "last_seen")
 
 

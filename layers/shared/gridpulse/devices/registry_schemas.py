@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, model_validator
 
+from gridpulse.billing.schemas import PrepaidSummaryOut
 from gridpulse.devices.schemas import (
     DeviceOut,
     DeviceStatus,
@@ -106,6 +107,9 @@ class DeviceDetailOut(DeviceOut):
     reported_config: dict[str, Any] | None = None
     connected: bool | None = None
     topics: dict[str, str]
+    summary: PrepaidSummaryOut | None = Field(
+        None, description="prepaid meters only: balance, energy_balance, total_consumption, credit_status"
+    )
 
 
 class Credentials(Output):

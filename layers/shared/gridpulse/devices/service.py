@@ -46,7 +46,7 @@ from gridpulse.devices.lookup import (  # noqa: F401  (re-exported: the registry
     with_states,
 )
 from gridpulse.dynamodb import connection, intact
-from gridpulse.errors import BadRequest, Unauthorized, field_error
+from gridpulse.errors import BadRequest, Forbidden, Unauthorized, field_error
 from gridpulse.groups.data import MembershipItem
 from gridpulse.observability import count, logger
 from gridpulse.pagination import chained_page, decode_token, encode_token
@@ -71,7 +71,18 @@ def detail_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
         reported_config=state.reported_config.as_dict() if state and state.reported_config else None,
         connected=state.connected if state else None,
         topics=provisioning.topics_for(device.thing_name),
+        summary=_prepaid_summary(device),
     )
+
+
+def _prepaid_summary(device: DeviceItem) -> dict | None:
+    """A prepaid meter's balance summary (seed 004), from the billing books as
+    last read; the billing package is imported only for prepaid meters."""
+    if device.device_type != "prepaid_meter":
+        return None
+    from gridpulse.billing.service import summary_for
+
+    return summary_for(device)
 
 
 # ---------------------------------------------------------------- registration
@@ -90,7 +101,16 @@ def _city_key(city: str | None) -> str | None:
 
 
 def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[dict, dict]:
-    """Create and provision a device owned by the caller. Returns (device, credentials)."""
+    """Create and provision a device owned by the caller. Returns (device, credentials).
+
+    A prepaid meter is registered by an admin only (403 otherwise), once Tuya has
+    confirmed its external_id is a prepaid meter (gridpulse.billing.service.check_external_id)."""
+    if fields.get("device_type") == "prepaid_meter":
+        if not caller.is_admin:
+            raise Forbidden("Only an admin registers prepaid meters.", code="forbidden")
+        from gridpulse.billing.service import check_external_id
+
+        check_external_id(str(fields.get("external_id")))
     placement = _placement(caller, fields.get("room_id"))
     device_id = str(uuid.uuid4())
     thing_name = provisioning.thing_name_for(device_id)
