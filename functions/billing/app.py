@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from gridpulse.api import ADMIN, BEARER, Limit, NextToken, create_app, current_caller, json_response, lambda_handler
+from gridpulse.api import (
+    ADMIN,
+    BEARER,
+    Limit,
+    NextToken,
+    Query,
+    Response,
+    create_app,
+    current_caller,
+    json_response,
+    lambda_handler,
+)
 from gridpulse.billing import service as billing
 from gridpulse.billing.schemas import (
     AddBalanceIn,

@@ -36,3 +36,13 @@ def test_an_api_function_does_not_load_the_other_resolvers():
 
 def test_the_whole_package_still_loads_on_demand():
     assert _run("devices")[2] == "AppSyncResolver True"
+
+
+def test_handlers_take_powertools_names_from_the_shared_layer():
+    # A handler importing from the event_handler package before gridpulse would load every resolver.
+    direct = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "functions").glob("*/app.py"))
+        if "from aws_lambda_powertools.event_handler" in path.read_text()
+    ]
+    assert direct == []
