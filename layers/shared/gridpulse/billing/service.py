@@ -27,7 +27,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Callable
 
 from gridpulse.accounts.roles import Caller, Role
@@ -479,7 +479,8 @@ def _prepare(meter: Meter, cmd: Command) -> dict:
         wire_value = energy
     elif cmd.operation == "add_balance":
         price = books(meter.device_id).get("unit_price")
-        energy = spec.money_to_kwh(cmd.amount, price) if price else None
+        # A money meter has no energy top-up point (money_to_kwh refuses it): kWh at the price, to the Wh.
+        energy = (cmd.amount / price).quantize(Decimal("0.001"), rounding=ROUND_DOWN) if price else None
     if code is None:
         return {"command": "unit_price", "kind": kind, "energy_kwh": energy}
     return {"command": code, "kind": kind, "energy_kwh": energy, "wire": _wire(spec, code, wire_value, cmd.field)}
@@ -592,7 +593,12 @@ def _apply_to_books(meter: Meter, entry: dict, reading: Reading | None, note: st
         )
     else:  # add_token: the meter knows what the token is worth; the next read shows it
         update = _books_update(device_id, "SET device_id = :d, last_token_at = :t", d=device_id, t=now)
-    return ledger.apply(entry, update, after, note=note, extra=extra)
+    applied = ledger.apply(entry, update, after, note=note, extra=extra)
+    if applied and op == "add_balance":
+        from gridpulse.billing.sync import after_top_up  # resolves low_balance once credit is back
+
+        after_top_up(meter.device)
+    return applied
 
 
 def _answer(meter: Meter, entry: dict, status_code: int, error: str | None = None, exc: Any = None) -> tuple[int, dict]:
