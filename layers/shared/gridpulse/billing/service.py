@@ -595,9 +595,9 @@ def _apply_to_books(meter: Meter, entry: dict, reading: Reading | None, note: st
         update = _books_update(device_id, "SET device_id = :d, last_token_at = :t", d=device_id, t=now)
     applied = ledger.apply(entry, update, after, note=note, extra=extra)
     if applied and op == "add_balance":
-        from gridpulse.billing.sync import after_top_up  # resolves low_balance once credit is back
+        from gridpulse.billing.low_balance import after_top_up  # resolves low_balance once credit is back
 
-        after_top_up(meter.device)
+        after_top_up(meter.device_id)
     return applied
 
 

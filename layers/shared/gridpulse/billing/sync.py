@@ -67,6 +67,7 @@ from typing import Any, Iterable, Iterator
 from gridpulse.aws import client
 from gridpulse.billing import data
 from gridpulse.billing import service as billing
+from gridpulse.billing.low_balance import LOW_BALANCE_ALERT, credit_of, threshold_of
 from gridpulse.devices import external
 from gridpulse.devices.data import DeviceItem
 from gridpulse.errors import ApiError
@@ -80,7 +81,6 @@ PAGE_SIZE = 100  # Tuya devices per listing page (at most 200)
 REFRESH_INLINE_MAX = 200  # POST /devices/refresh syncs this many meters itself, queues the rest
 METER_CATEGORIES = frozenset({"zndb", "dlq"})  # Tuya's electricity meter and metering breaker categories
 DRIFT = Decimal("0.05")  # money or kWh: a smaller difference is rounding, not an adjustment
-LOW_BALANCE_ALERT = "low_balance"
 BOOKS_RETRIES = 3
 IN_FLIGHT_LOOKBACK = 20  # newest ledger entries looked at for an operation in flight
 
@@ -90,10 +90,6 @@ class TuyaGatewayError(ApiError):
 
     status = 502
     code = "connection_error"
-
-
-def default_threshold() -> Decimal:
-    return Decimal(os.environ.get("BILLING_LOW_BALANCE_THRESHOLD", "10"))
 
 
 # ---------------------------------------------------------------- listing
@@ -330,13 +326,6 @@ def _adjustment(device_id: str, kind: str | None, drift: tuple[Decimal, Decimal,
 # ---------------------------------------------------------------- low balance
 
 
-def credit_of(books: dict) -> Decimal | None:
-    """The credit the threshold is compared with: kWh for energy meters, money otherwise."""
-    if books.get("kind") == "energy":
-        return books.get("energy_balance")
-    return books.get("money_balance")
-
-
 def settle_low_balance(device: DeviceItem, books: dict) -> str | None:
     """Raise `low_balance` when credit is under the meter's threshold, resolve it otherwise:
     'raised', 'resolved' or None (nothing to do, or the credit is unknown)."""
@@ -346,8 +335,7 @@ def settle_low_balance(device: DeviceItem, books: dict) -> str | None:
     credit = credit_of(books)
     if credit is None:
         return None
-    threshold = books.get("low_balance_threshold")
-    threshold = Decimal(str(threshold)) if threshold is not None else default_threshold()
+    threshold = threshold_of(books)
     unit = "kWh" if books.get("kind") == "energy" else (books.get("currency") or billing.DEFAULT_CURRENCY)
     if credit < threshold:
         alerts.raise_alert(
@@ -363,22 +351,6 @@ def settle_low_balance(device: DeviceItem, books: dict) -> str | None:
         )
         return "raised"
     return "resolved" if alerts.resolve_type(device.device_id, LOW_BALANCE_ALERT, by="sync") else None
-
-
-def after_top_up(device: DeviceItem) -> None:
-    """Resolve a `low_balance` alert that a top-up just cleared (books as they are now);
-    a failure here is logged, never the top-up's."""
-    try:
-        books = billing.books(device.device_id)
-        if credit_of(books) is not None:
-            threshold = books.get("low_balance_threshold")
-            threshold = Decimal(str(threshold)) if threshold is not None else default_threshold()
-            if credit_of(books) >= threshold:
-                from gridpulse.alerts import service as alerts
-
-                alerts.resolve_type(device.device_id, LOW_BALANCE_ALERT, by="top-up")
-    except Exception:
-        logger.exception("low_balance not settled after a top-up", extra={"device_id": device.device_id})
 
 
 # ---------------------------------------------------------------- entry points
