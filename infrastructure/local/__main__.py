@@ -22,7 +22,9 @@
 * a Tuya Cloud stand-in (infrastructure/local/tuya) on 127.0.0.1:3100
   (GRIDPULSE_TUYA_PORT) with GRIDPULSE_TUYA_METERS (3) prepaid meters whether
   or not the fleet runs; its credentials go into TuyaCredentialsSecret and
-  TUYA_ENDPOINT points at it.
+  TUYA_ENDPOINT points at it. Its meters are imported at startup (a run of the
+  scheduled BillingSyncFunction), so an admin sees them in
+  GET /devices?device_type=prepaid_meter.
 
 Every port is bound before anything starts (infrastructure/local/ports.py):
 a port that is taken ends the run at once, exit status 1, with a message
@@ -253,6 +255,13 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api-server", daemon=True).start()
 
     base = f"http://127.0.0.1:{api_port}"
+    # Import the stand-in's prepaid meters now, as the 15-minute sync would (BillingSyncFunction
+    # queues them; BillingSyncWorkerFunction registers them within a second or two).
+    try:
+        synced = scheduler.run("BillingSyncFunction")
+        tuya_import = f"{synced.get('total', 0)} prepaid meters queued for import"
+    except Exception as exc:  # the stack stays up; the next scheduled sync tries again
+        tuya_import = f"meters not imported yet: {type(exc).__name__}: {exc}"
     _say("")
     _say(f"  API        {base}   ({len(stack.api_routes())} routes from template.yaml)")
     _say(f"  API docs   {base}/docs")
@@ -260,7 +269,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     _say(f"  Outbox     {base}/_local/outbox   (emails sent through SES)")
     _say(
         f"  Tuya Cloud http://127.0.0.1:{ports['tuya']}   (stand-in, {len(tuya_cloud.meters)} prepaid meters; "
-        f"faults: POST {base}/_local/tuya/faults)"
+        f"faults: POST {base}/_local/tuya/faults; {tuya_import})"
     )
     _say(
         f"  Admin      {admin_email} / "

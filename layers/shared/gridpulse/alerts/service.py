@@ -23,6 +23,7 @@ from pynamodb.transactions import TransactWrite
 from gridpulse.accounts.roles import Caller, Role
 from gridpulse.alerts.data import SEVERITIES, AlertItem, AlertStateItem, OpenAlertsCounterItem, OpenGuardItem
 from gridpulse.alerts.evaluate import State, cleared, evaluate
+from gridpulse.alerts.resolution import _lost_race, _resolve, resolve_by_id, resolve_type  # noqa: F401
 from gridpulse.alerts.rules import AlertRules, rules_for
 from gridpulse.aws import client
 from gridpulse.batch import Retryable
@@ -151,59 +152,6 @@ def raise_alert(
             notify(alert)
         return alert, True
     raise Retryable(f"could not raise {alert_type} for {device.device_id}")
-
-
-def resolve_type(device_id: str, alert_type: str, by: str) -> AlertItem | None:
-    try:
-        guard = OpenGuardItem.get(OpenGuardItem.key(device_id, alert_type), consistent_read=True)
-    except DoesNotExist:
-        return None
-    return _resolve(guard.alert_id, by)
-
-
-def resolve_by_id(alert_id: str, by: str) -> AlertItem | None:
-    """Resolve an alert (no caller checks: for the platform itself)."""
-    return _resolve(alert_id, by)
-
-
-def _resolve(alert_id: str, by: str) -> AlertItem | None:
-    try:
-        alert = AlertItem.get(AlertItem.key(alert_id), consistent_read=True)
-    except DoesNotExist:
-        return None
-    if alert.status == "resolved":
-        return alert
-    try:
-        # Conditional, so that two resolvers racing count the alert out of the open ones once.
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(
-                alert,
-                actions=[
-                    AlertItem.status.set("resolved"),
-                    AlertItem.resolved_at.set(iso_ms(_now_ms())),
-                    AlertItem.resolved_by.set(by),
-                ],
-                condition=AlertItem.status != "resolved",
-            )
-            tx.delete(
-                OpenGuardItem(OpenGuardItem.key(alert.device_id, alert.alert_type)),
-                condition=OpenGuardItem.pk.does_not_exist() | (OpenGuardItem.alert_id == alert_id),
-            )
-            tx.update(OpenAlertsCounterItem(OpenAlertsCounterItem.KEY), actions=[OpenAlertsCounterItem.n.add(-1)])
-    except TransactWriteError as exc:
-        if not _lost_race(exc):
-            raise
-    alert.refresh(consistent_read=True)
-    count("AlertsResolved")
-    return alert
-
-
-def _lost_race(exc: TransactWriteError) -> bool:
-    """The transaction was refused by one of its conditions (someone else got there first)."""
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return getattr(exc, "cause_response_code", None) == "TransactionCanceledException" and any(
-        r is not None and r.code == "ConditionalCheckFailed" for r in reasons
-    )
 
 
 def open_alerts() -> int:

@@ -173,3 +173,12 @@ class PrepaidSummaryOut(Output):
     credit_status: str
     currency: str | None = None
     as_of: str | None = None
+
+
+class RefreshOut(Output):
+    """POST /devices/refresh: what a sync of the Tuya project did (gridpulse.billing.sync)."""
+
+    message: str
+    total: int = Field(description="meters the Tuya project lists")
+    new: int = Field(description="meters imported as devices by this refresh")
+    updated: int = Field(description="known meters whose name or online state changed")

@@ -641,7 +641,12 @@ def _apply_to_books(meter: Meter, entry: dict, reading: Reading | None, note: st
         )
     else:  # add_token: the meter knows what the token is worth; the next read shows it
         update = _books_update(device_id, "SET device_id = :d, last_token_at = :t", d=device_id, t=now)
-    return ledger.apply(entry, update, after, note=note, extra=extra)
+    applied = ledger.apply(entry, update, after, note=note, extra=extra)
+    if applied and op == "add_balance":
+        from gridpulse.billing.low_balance import after_top_up  # resolves low_balance once credit is back
+
+        after_top_up(meter.device_id)
+    return applied
 
 
 def _answer(meter: Meter, entry: dict, status_code: int, error: str | None = None, exc: Any = None) -> tuple[int, dict]:

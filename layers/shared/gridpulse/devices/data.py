@@ -85,6 +85,8 @@ class DeviceItem(Model):
     hardware_version = UnicodeAttribute(null=True)
     provider = UnicodeAttribute(null=True)
     external_id = UnicodeAttribute(null=True)
+    # Devices another cloud provides (gridpulse.devices.external): when that provider stopped listing it.
+    provider_removed_at = UnicodeAttribute(null=True)
     thing_name = UnicodeAttribute()
     certificate_id = UnicodeAttribute(null=True)
     certificate_arn = UnicodeAttribute(null=True)

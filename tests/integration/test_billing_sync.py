@@ -1,0 +1,196 @@
+"""Sync of the Tuya project's prepaid meters (issue #13 item 5) against the
+Tuya Cloud stand-in over real HTTP: POST /devices/refresh, the scheduled fan-out
+and its worker, low_balance alerts, sync adjustments, meters leaving the project."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from decimal import Decimal
+
+import boto3
+import pytest
+
+from gridpulse.billing import service, sync
+from gridpulse.billing.tuya.client import TuyaClient
+from gridpulse.billing.tuya.tokens import MemoryTokenStore
+from infrastructure.local import tuya
+
+ACCESS_ID, ACCESS_SECRET = "gplocalaccessid00001", "gplocalaccesssecret0000000000001"
+
+
+@pytest.fixture
+def cloud(aws, monkeypatch):
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    stand_in = tuya.TuyaStandIn(ACCESS_ID, ACCESS_SECRET, meters=5, slow_s=1.5)
+    server = tuya.start(sock, stand_in)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    client = TuyaClient(url, ACCESS_ID, ACCESS_SECRET, MemoryTokenStore(), timeout=1.0, backoff_s=0.01)
+    service.use_tuya(lambda: client)
+    monkeypatch.setattr(sync, "PAGE_SIZE", 2)  # 5 meters: three pages
+    yield stand_in
+    service.use_tuya(None)
+    server.shutdown()
+    sock.close()
+
+
+def _meters(api, token):
+    status, body = api.get("/devices", token=token, query={"device_type": "prepaid_meter", "limit": 100})
+    assert status == 200, body
+    return {d["external_id"]: d for d in body["items"]}
+
+
+def _refresh(api, token, expect=200):
+    status, body = api.post("/devices/refresh", token=token)
+    assert status == expect, body
+    return body
+
+
+def _low_balance_alerts(api, token, device_id, status=None):
+    query = {"device_id": device_id, "alert_type": "low_balance"}
+    if status:
+        query["status"] = status
+    code, body = api.get("/alerts", token=token, query=query)
+    assert code == 200, body
+    return body["items"]
+
+
+def test_refresh_imports_every_meter_once_and_follows_renames(api, admin_token, cloud):
+    first = _refresh(api, admin_token)
+    assert (first["total"], first["new"], first["updated"]) == (5, 5, 0), first
+    meters = _meters(api, admin_token)
+    assert set(meters) == set(cloud.meters)
+    one = meters[next(iter(cloud.meters))]
+    assert one["provider"] == "tuya" and one["device_type"] == "prepaid_meter" and one["online"] is True
+    assert one["name"] == cloud.meters[one["external_id"]].name
+
+    # the books were read: the device's summary and balance show the meter's credit with as_of
+    detail = api.get(f"/devices/{one['device_id']}", token=admin_token)[1]
+    assert Decimal(detail["summary"]["balance"]) > 0 and detail["summary"]["as_of"]
+
+    again = _refresh(api, admin_token)
+    assert (again["total"], again["new"], again["updated"]) == (5, 0, 0), again
+
+    renamed = list(cloud.meters.values())[3]
+    renamed.name = "Kiosk 4, Block B"
+    renamed.online = False
+    third = _refresh(api, admin_token)
+    assert (third["new"], third["updated"]) == (0, 1), third
+    shown = _meters(api, admin_token)[renamed.id]
+    assert shown["name"] == "Kiosk 4, Block B" and shown["online"] is False
+    assert len(_meters(api, admin_token)) == 5  # renamed, not imported again
+
+
+def test_low_balance_opens_once_and_a_top_up_resolves_it(api, admin_token, cloud):
+    _refresh(api, admin_token)
+    meter = next(m for m in cloud.meters.values() if m.kind == "money")
+    device_id = _meters(api, admin_token)[meter.id]["device_id"]
+    assert _low_balance_alerts(api, admin_token, device_id) == []
+
+    meter.balance = Decimal("4.00")  # drained (or spent at the meter) below the default threshold of 10
+    _refresh(api, admin_token)
+    _refresh(api, admin_token)
+    alerts = _low_balance_alerts(api, admin_token, device_id)
+    assert len(alerts) == 1 and alerts[0]["status"] == "open" and alerts[0]["count"] == 2, alerts
+    # the drop was not ours and not consumption: a sync_adjustment in the ledger
+    ledger = api.get(f"/devices/{device_id}/ledger", token=admin_token)[1]["items"]
+    adjustments = [e for e in ledger if e["operation"] == "sync_adjustment"]
+    assert len(adjustments) == 1, ledger
+    assert Decimal("-46.1") < Decimal(adjustments[0]["amount"]) < Decimal("-45.9")
+    assert adjustments[0]["performed_by"] == "sync" and adjustments[0]["status"] == "applied"
+    assert Decimal("3.95") <= Decimal(adjustments[0]["money_after"]) <= Decimal("4.00")  # drains meanwhile
+
+    status, body = api.post(
+        f"/devices/{device_id}/add-balance", {"amount": "100"}, token=admin_token, headers={"Idempotency-Key": "k1"}
+    )
+    assert status == 200, body
+    assert _low_balance_alerts(api, admin_token, device_id, status="open") == []
+    resolved = _low_balance_alerts(api, admin_token, device_id, status="resolved")
+    assert len(resolved) == 1 and resolved[0]["resolved_by"] == "top-up"
+
+    _refresh(api, admin_token)  # our own top-up is no adjustment; no new alert
+    ledger = api.get(f"/devices/{device_id}/ledger", token=admin_token)[1]["items"]
+    assert [e["operation"] for e in ledger].count("sync_adjustment") == 1
+    assert _low_balance_alerts(api, admin_token, device_id, status="open") == []
+
+
+def test_energy_meter_threshold_is_in_kwh(api, admin_token, cloud):
+    _refresh(api, admin_token)
+    meter = next(m for m in cloud.meters.values() if m.kind == "energy")
+    device_id = _meters(api, admin_token)[meter.id]["device_id"]
+    meter.balance = Decimal("12.00")  # kWh: above 10
+    _refresh(api, admin_token)
+    assert _low_balance_alerts(api, admin_token, device_id) == []
+    meter.balance = Decimal("3.50")
+    _refresh(api, admin_token)
+    alerts = _low_balance_alerts(api, admin_token, device_id)
+    assert len(alerts) == 1 and "kWh" in alerts[0]["message"]
+
+
+def test_a_meter_leaving_the_project_is_marked_not_deleted(api, admin_token, cloud):
+    _refresh(api, admin_token)
+    gone = list(cloud.meters)[1]
+    cloud._order.remove(gone)
+    body = _refresh(api, admin_token)
+    assert body["total"] == 4 and "no longer in the project" in body["message"]
+    shown = _meters(api, admin_token)
+    assert shown[gone]["status"] == "inactive"
+    assert api.get(f"/devices/{shown[gone]['device_id']}/ledger", token=admin_token)[0] == 200
+    cloud._order.append(gone)
+    _refresh(api, admin_token)
+    assert _meters(api, admin_token)[gone]["status"] == "active"
+
+
+def test_tuya_down_during_refresh_is_a_502_connection_error(api, admin_token, cloud):
+    cloud.set_fault("down")
+    status, body = api.post("/devices/refresh", token=admin_token)
+    assert status == 502 and body["error"] == "connection_error", body
+    cloud.set_fault("none")
+    assert _refresh(api, admin_token)["new"] == 5
+
+
+def test_only_admins_refresh(api, admin_token, cloud):
+    viewer = api.user(admin_token, "viewer@example.com", "viewer")
+    operator = api.user(admin_token, "operator@example.com", "operator")
+    for token in (viewer, operator):
+        status, body = api.post("/devices/refresh", token=token)
+        assert status == 403 and body["error"] == "forbidden", body
+    assert api.post("/devices/refresh")[0] == 401
+    assert cloud.calls == []  # nobody reached Tuya
+
+
+def _invoke(aws, logical, event):
+    from infrastructure.local.gateway import load_functions
+
+    return load_functions(aws)[logical].invoke(event, "us-east-1", "123456789012")
+
+
+def _drain(queue_url):
+    sqs = boto3.client("sqs")
+    got = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not batch:
+            return got
+        got += batch
+        for m in batch:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_scheduled_fan_out_and_a_poison_record_costs_only_itself(api, admin_token, aws, cloud, monkeypatch):
+    monkeypatch.setattr(sync, "SYNC_BATCH", 2)
+    out = _invoke(aws, "BillingSyncFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
+    assert out["total"] == 5 and out["messages"] == 3
+    messages = _drain(os.environ["BILLING_SYNC_QUEUE_URL"])
+    assert len(messages) == 3 and sum(len(json.loads(m["Body"])["meters"]) for m in messages) == 5
+    records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+    # a message that is not JSON, and one naming a meter Tuya does not know, among the good ones
+    records.insert(1, {"messageId": "poison", "body": "{not json"})
+    records.append({"messageId": "ghost", "body": json.dumps({"meters": [{"id": "nosuchmeter", "name": "x"}]})})
+    result = _invoke(aws, "BillingSyncWorkerFunction", {"Records": records})
+    assert result == {"batchItemFailures": []}  # given up alone (logged, counted), not redelivered forever
+    assert set(_meters(api, admin_token)) == set(cloud.meters)  # every good meter synced
