@@ -277,6 +277,17 @@ def test_json_nested_thousands_deep_is_400_on_any_route(api, owner):
     assert status == 400 and fields_of(body) == {"body"}, body
 
 
+def test_an_integer_of_thousands_of_digits_is_400_not_a_5xx(api, owner):
+    meter = _meter(api, owner)
+    huge = "9" * 5000  # valid JSON; Python refuses to read an int of more than 4300 digits
+    for method, path, raw, headers in (
+        ("PUT", f"/devices/{meter['id']}", '{"power_rating_w": ' + huge + "}", {}),
+        ("POST", "/telemetry", '{"kwh_value": ' + huge + "}", meter["key"]),
+    ):
+        status, body = api.call(method, path, raw=raw, token=owner, headers=headers)
+        assert status == 400 and fields_of(body) == {"body"}, (path, status, body)
+
+
 # ---------------------------------------------------------------- item 13: media types, body shape, names
 
 

@@ -131,13 +131,23 @@ def parse_json_body(text: str) -> dict:
     object nested at most MAX_JSON_DEPTH deep, else a 400 naming `body`.
 
     Without this, a body nested thousands deep overflows the parser's
-    recursion (a 5xx), and a top-level array reaches the validation layer,
-    which takes its first element for the body."""
+    recursion (a 5xx), an integer of thousands of digits is a ValueError
+    (a 5xx), and a top-level array reaches the validation layer, which takes
+    its first element for the body."""
     try:
         value = json.loads(text)
     except RecursionError:
         value = None
         too_deep = True
+    except json.JSONDecodeError:
+        raise  # the resolver answers it: 400 invalid_json
+    except ValueError as exc:
+        # Valid JSON Python will not read: an integer of more than 4300 digits.
+        raise BadRequest(
+            "The request body holds a number with too many digits.",
+            code="validation_error",
+            fields=[field_error("body", str(exc).split(";")[0], "number_too_long")],
+        ) from None
     else:
         too_deep = isinstance(value, (dict, list)) and _too_deep(value, MAX_JSON_DEPTH)
     if too_deep:
