@@ -7,6 +7,8 @@ lives in one place:
 
 * `label(...)`, `text(...)`: human-readable strings without control characters;
 * `number(...)`, `integer(...)`: finite numbers inside what a DynamoDB number holds;
+* `decimal(...)`: an exact decimal (money, energy, prices) from a JSON number
+  or a plain decimal string (ASCII digits, no spaces, signs, separators or exponent);
 * `bounded_map(...)`: free-form JSON objects with non-empty, bounded keys,
   bounded depth and size, and JSON scalar leaves;
 * `NotNull[T]`: an update field that may be left out (unchanged) but not
@@ -18,6 +20,8 @@ bounds) are plain functions in gridpulse.validation, shared with ingestion.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -122,6 +126,26 @@ def integer(**constraints: Any) -> Any:
 
 
 Number = number()
+
+# What a decimal string may look like: Decimal() itself also takes " 5",
+# "+5", "1_000", "5e1" and non-ASCII digits ("\u0661\u0662", "\uff15").
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _plain_decimal(value: Any) -> Any:
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
+        raise PydanticCustomError(
+            "decimal_format",
+            "must be a plain decimal such as 500.00: ASCII digits and one '.', no spaces, '+', separators or exponent",
+        )
+    return value
+
+
+def decimal(**constraints: Any) -> Any:
+    """The type of every exact-decimal request field (money, energy, prices):
+    a JSON number or a plain decimal string, finite, then `constraints`
+    (gt, le, decimal_places, ...)."""
+    return Annotated[Decimal, BeforeValidator(_plain_decimal), Field(allow_inf_nan=False, **constraints)]
 
 
 # ---------------------------------------------------------------- free-form maps

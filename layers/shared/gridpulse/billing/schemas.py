@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from gridpulse.schemas import Input, Output, Page
+from gridpulse.schemas import Input, Output, Page, decimal
 
 # Digits after the point of the currency (its minor units); 2 unless configured.
 MINOR_UNITS = 2
@@ -22,28 +22,20 @@ MINOR_UNITS = 2
 MAX_AMOUNT = Decimal("1000000")
 MAX_PRICE = Decimal("100000")
 
-Amount = Annotated[
-    Decimal,
-    Field(
-        gt=0,
-        le=MAX_AMOUNT,
-        decimal_places=MINOR_UNITS,
-        allow_inf_nan=False,
-        description=f"money, a JSON number or decimal string, > 0, <= {MAX_AMOUNT}, at most {MINOR_UNITS} decimals",
-        examples=["500.00"],
-    ),
-]
-Price = Annotated[
-    Decimal,
-    Field(
-        gt=0,
-        le=MAX_PRICE,
-        decimal_places=4,
-        allow_inf_nan=False,
-        description="price of one kWh in the meter's currency, > 0 (the meter's own scale may allow fewer decimals)",
-        examples=["20.00"],
-    ),
-]
+Amount = decimal(
+    gt=0,
+    le=MAX_AMOUNT,
+    decimal_places=MINOR_UNITS,
+    description=f"money, a JSON number or decimal string, > 0, <= {MAX_AMOUNT}, at most {MINOR_UNITS} decimals",
+    examples=["500.00"],
+)
+Price = decimal(
+    gt=0,
+    le=MAX_PRICE,
+    decimal_places=4,
+    description="price of one kWh in the meter's currency, > 0 (the meter's own scale may allow fewer decimals)",
+    examples=["20.00"],
+)
 Token = Annotated[str, Field(pattern=r"^[0-9]{20}$", description="the prepaid token: exactly 20 digits")]
 UserId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 LedgerStatus = Literal["pending", "applied", "failed"]
