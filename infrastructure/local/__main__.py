@@ -11,7 +11,7 @@
   store for both (infrastructure/local/iot/);
 * an admin is seeded from GRIDPULSE_ADMIN_EMAIL / GRIDPULSE_ADMIN_PASSWORD;
 * a simulated fleet (infrastructure/simulator) registers hotels, rooms,
-  meters, street lights and a prepaid meter through the API and publishes over
+  meters, street lights and a household meter through the API and publishes over
   MQTT with the AWS IoT Device SDK: GRIDPULSE_FLEET=2x3x4 (hotels x floors x
   rooms, the default) or 0 for none. It runs in real time from the start and
   each device uploads the last GRIDPULSE_FLEET_HISTORY_DAYS (14) as a backlog
@@ -313,7 +313,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
                     _say(f"  fleet: not started: {type(exc).__name__}: {exc}")
 
         _say(
-            f"  Fleet      {hotels} hotels x {floors} floors x {rooms} rooms, street lights, a prepaid meter; "
+            f"  Fleet      {hotels} hotels x {floors} floors x {rooms} rooms, street lights, a household meter; "
             f"{'real time' if speed == 1 else f'{speed:g}x time'}, {history_days:g} days of history "
             f"(GRIDPULSE_FLEET=0 for none)"
         )

@@ -1,4 +1,4 @@
-"""A simulated GridPulse fleet: hotel room meters, street lights and prepaid meters
+"""A simulated GridPulse fleet: hotel room meters, street lights and household meters
 that behave like the ESP32 devices, over real MQTT (AWS IoT Device SDK v2). The
 lights follow commands on gridpulse/{thing}/commands (on, off, auto, brightness)
 and report a changed status at once, as the light firmware does.

@@ -2,7 +2,7 @@
 
     python -m infrastructure.simulator --api http://127.0.0.1:3000 \\
         --admin-email admin@gridpulse.example.com --admin-password gridpulse-admin-123 \\
-        --hotels 2 --floors 3 --rooms 4 --lights 4 --prepaid 1 --speed 60 --duration 0
+        --hotels 2 --floors 3 --rooms 4 --lights 4 --households 1 --speed 60 --duration 0
 
 Prints a progress line every few seconds; Ctrl-C or SIGTERM stops it cleanly
 (partial batches are sent, backlogs drained for a few seconds, connections
@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     estate.add_argument("--floors", type=int, default=3, help="floors per hotel")
     estate.add_argument("--rooms", type=int, default=4, help="rooms per floor (one meter each)")
     estate.add_argument("--lights", type=int, default=4, help="street lights")
-    estate.add_argument("--prepaid", type=int, default=1, help="household prepaid (Tuya) meters")
+    estate.add_argument("--households", type=int, default=1, help="household meters (MQTT)")
     estate.add_argument("--no-wifi", action="store_true", help="do not give room meters Wi-Fi settings")
     estate.add_argument("--mqtt-host", help="override the IoT endpoint returned by the API")
     estate.add_argument("--mqtt-port", type=int, help="override the MQTT port returned by the API (else 8883)")
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             floors=args.floors,
             rooms=args.rooms,
             lights=args.lights,
-            prepaid=args.prepaid,
+            households=args.households,
             wifi=not args.no_wifi,
             mqtt_host=args.mqtt_host,
             mqtt_port=args.mqtt_port,

@@ -78,7 +78,7 @@ DEFAULT_MQTT_PORT = 8883
 class DeviceSpec:
     """A provisioned device and what the simulator needs to play it.
 
-    kind: "room" (hotel room meter), "household" (prepaid meter) or "light".
+    kind: "room" (hotel room meter), "household" (a home's meter) or "light".
     key: a stable name (e.g. "h1/204") that seeds the device's model.
     """
 

@@ -354,7 +354,7 @@ ESTATE_OPTIONS = (
     "floors",
     "rooms",
     "lights",
-    "prepaid",
+    "households",
     "mqtt_host",
     "mqtt_port",
     "wifi",
@@ -367,7 +367,7 @@ def start_fleet(api_url: str, admin_email: str, admin_password: str, **options) 
     """Provision an estate through the REST API and start simulating it.
 
     Estate options (provision.py): hotels=2, floors=3, rooms=4, lights=4,
-    prepaid=1, mqtt_host / mqtt_port (override what the API returns),
+    households=1, mqtt_host / mqtt_port (override what the API returns),
     wifi=True, on_progress (callable(str) for provisioning lines; default
     `log`), cancel (a threading.Event: once set, provisioning stops with
     ProvisioningCancelled, so a stack shutting down need not wait for it).

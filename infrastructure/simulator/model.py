@@ -4,7 +4,7 @@ Pure and deterministic under a seed: no I/O, no wall clock. A model is fed
 the (simulated) time of each sample and returns a `Sample`; the same seed,
 key and sample times always give the same samples.
 
-* `MeterModel` - a hotel room meter (`kind="room"`) or a household prepaid
+* `MeterModel` - a hotel room meter (`kind="room"`) or a household
   meter (`kind="household"`). Power follows a daily curve in the site's time
   zone: a night base load (fridge, standby), a morning peak (showers, kettle)
   and a larger evening peak (lighting, HVAC, TV). A hotel room only shows the
@@ -125,7 +125,7 @@ def room_profile(hour: float) -> float:
 
 
 def household_profile(hour: float) -> float:
-    """Activity of a household (prepaid meter) by local hour."""
+    """Activity of a household (its meter) by local hour."""
     return 0.05 + 0.30 * bump(hour, 7.0, 1.0) + 0.14 * bump(hour, 13.0, 3.0) + 0.50 * bump(hour, 19.5, 1.8)
 
 

@@ -14,8 +14,9 @@
   device's shadow);
 * `plan.lights` street lights (POST /devices, device_type light, a city and a
   latitude/longitude a few hundred metres around the city centre);
-* `plan.prepaid` household prepaid meters (POST /devices, device_type
-  prepaid_meter, provider "tuya", a Tuya-style external_id).
+* `plan.households` household meters (POST /devices, device_type meter,
+  MQTT like the room meters). The prepaid (Tuya) meters are not the fleet's:
+  they live in the Tuya Cloud stand-in and come in through its sync.
 
 Each creation answers with `credentials` (certificate, key, CA, IoT endpoint,
 thing name, topics and, where the API provides it, `mqtt_port`); they become
@@ -72,7 +73,7 @@ class EstatePlan:
     floors: int = 3
     rooms: int = 4  # per floor
     lights: int = 4
-    prepaid: int = 1
+    households: int = 1
     seed: int = 0
     mqtt_host: str | None = None  # overrides credentials.iot_endpoint
     mqtt_port: int | None = None  # overrides credentials.mqtt_port (default 8883)
@@ -81,7 +82,7 @@ class EstatePlan:
     max_rating_w: float = 7000.0
 
     def __post_init__(self):
-        for name in ("hotels", "floors", "rooms", "lights", "prepaid"):
+        for name in ("hotels", "floors", "rooms", "lights", "households"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         if self.floors > 99 or self.rooms > 99:
@@ -89,7 +90,7 @@ class EstatePlan:
 
     @property
     def device_count(self) -> int:
-        return self.hotels * self.floors * self.rooms + self.lights + self.prepaid
+        return self.hotels * self.floors * self.rooms + self.lights + self.households
 
 
 class Api:
@@ -162,7 +163,7 @@ def provision_estate(
     now: datetime | None = None,
     cancel: threading.Event | None = None,
 ) -> list[DeviceSpec]:
-    """Create the estate of `plan`; returns one DeviceSpec per device (room meters, lights, prepaid meters).
+    """Create the estate of `plan`; returns one DeviceSpec per device (room meters, lights, household meters).
 
     Setting `cancel` makes the next API call raise ProvisioningCancelled (what
     was created so far stays)."""
@@ -174,7 +175,7 @@ def provision_estate(
     started = time.monotonic()
     say(
         f"[provision] {api_url}: {plan.hotels} hotel(s) x {plan.floors} floor(s) x {plan.rooms} room(s), "
-        f"{plan.lights} light(s), {plan.prepaid} prepaid meter(s) = {plan.device_count} devices"
+        f"{plan.lights} light(s), {plan.households} household meter(s) = {plan.device_count} devices"
     )
     specs: list[DeviceSpec] = []
 
@@ -245,18 +246,15 @@ def provision_estate(
             )
         )
 
-    for i in range(plan.prepaid):
+    for i in range(plan.households):
         _, city, tz, lat, lon = SITES[i % len(SITES)]
         rating = round(rng.uniform(5000, 9000) / 100) * 100
-        external_id = "bf" + "".join(rng.choice("0123456789abcdef") for _ in range(20))
         created = api.call(
             "POST",
             "/devices",
             {
-                "name": f"{city} household {i + 1} prepaid meter",
-                "device_type": "prepaid_meter",
-                "provider": "tuya",
-                "external_id": external_id,
+                "name": f"{city} household {i + 1} meter",
+                "device_type": "meter",
                 "city": city,
                 "power_rating_w": rating,
                 "address": f"{rng.randint(1, 300)} {rng.choice(STREETS)}, {city}",
@@ -267,7 +265,7 @@ def provision_estate(
                 created,
                 plan,
                 "household",
-                f"prepaid{i + 1}",
+                f"household{i + 1}",
                 power_rating_w=rating,
                 timezone=tz,
                 latitude=lat,

@@ -638,7 +638,7 @@ class RecordingApi:
 
 def test_provisioning_creates_the_estate_through_the_api(monkeypatch):
     monkeypatch.setattr(provision, "Api", RecordingApi)
-    plan = provision.EstatePlan(hotels=2, floors=3, rooms=4, lights=4, prepaid=2, seed=3)
+    plan = provision.EstatePlan(hotels=2, floors=3, rooms=4, lights=4, households=2, seed=3)
     specs = provision.provision_estate("http://api", "admin@example.com", "pw", plan)
     calls = RecordingApi.last.calls
     assert calls[0] == ("POST", "/auth/login", {"email": "admin@example.com", "password": "pw"})
@@ -656,9 +656,9 @@ def test_provisioning_creates_the_estate_through_the_api(monkeypatch):
             assert RoomDeviceIn(**body).device_type == "meter" and 3000 <= body["power_rating_w"] <= 7000
     devices = [DeviceIn(**b) for b in bodies["/devices"]]
     lights = [d for d in devices if d.device_type == "light"]
-    prepaid = [d for d in devices if d.device_type == "prepaid_meter"]
+    households = [d for d in devices if d.device_type == "meter"]
     assert len(lights) == 4 and all(d.city and d.latitude is not None and d.longitude is not None for d in lights)
-    assert len(prepaid) == 2 and all(d.provider == "tuya" and d.external_id for d in prepaid)
+    assert len(households) == 2 and not any(d.provider or d.external_id for d in households)
     rooms = [b["room_number"] for m, p, b in calls if p.endswith("/rooms")]
     assert rooms[:4] == ["101", "102", "103", "104"] and len(set(rooms)) == 12
     assert {s.port for s in specs} - {8883} and 8883 in {s.port for s in specs}  # mqtt_port when given, else 8883
@@ -667,7 +667,9 @@ def test_provisioning_creates_the_estate_through_the_api(monkeypatch):
         "http://api",
         "a@b.c",
         "pw",
-        provision.EstatePlan(hotels=1, floors=1, rooms=1, lights=0, prepaid=0, mqtt_host="127.0.0.1", mqtt_port=18883),
+        provision.EstatePlan(
+            hotels=1, floors=1, rooms=1, lights=0, households=0, mqtt_host="127.0.0.1", mqtt_port=18883
+        ),
     )
     assert [(s.endpoint, s.port) for s in override] == [("127.0.0.1", 18883)]
 
@@ -689,7 +691,7 @@ def test_cli_arguments():
             "3",
             "--lights",
             "0",
-            "--prepaid",
+            "--households",
             "0",
             "--speed",
             "60",
@@ -697,7 +699,7 @@ def test_cli_arguments():
             "30",
         ]
     )
-    assert (args.hotels, args.floors, args.rooms, args.lights, args.prepaid) == (1, 2, 3, 0, 0)
+    assert (args.hotels, args.floors, args.rooms, args.lights, args.households) == (1, 2, 3, 0, 0)
     assert (args.speed, args.duration, args.interval, args.batch) == (60, 30, 30, 10)
     with pytest.raises(SystemExit):
         cli.parse_args(["--speed", "0.5"])
