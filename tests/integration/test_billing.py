@@ -71,12 +71,14 @@ def test_a_top_up_is_applied_once_and_a_replay_returns_the_first_answer(api, adm
     assert tuya.meters["bf-money-1"].balance == Decimal("550")  # rose once
     other = api.post(f"/devices/{meter}/add-balance", {"amount": 20}, token=admin_token, headers=_key("t-1"))
     assert other[0] == 422 and other[1]["error"] == "idempotency_key_reused"
+    whole = api.post(f"/devices/{meter}/add-balance", {"amount": 10}, token=admin_token, headers=_key("t-2"))
+    assert whole[0] == 200 and whole[1]["value"] == "10.00" and whole[1]["money_balance"] == "560.00"
 
     balance = api.get(f"/devices/{meter}/balance", token=admin_token)[1]
-    assert balance["money_balance"] == "550.00" and balance["source"] == "live" and balance["as_of"]
+    assert balance["money_balance"] == "560.00" and balance["source"] == "live" and balance["as_of"]
     entries = _ledger(api, admin_token, meter)
-    assert len(entries) == 1
-    entry = entries[0]
+    assert len(entries) == 2 and entries[0]["amount"] == "10.00"
+    entry = entries[1]
     assert entry["operation"] == "add_balance" and entry["status"] == "applied" and entry["amount"] == "500.00"
     assert entry["money_before"] == "50.00" and entry["money_after"] == "550.00"
     assert entry["idempotency_key"] == "t-1" and entry["applied_at"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from gridpulse.schemas import Input, Output, Page, decimal
 
@@ -22,13 +22,17 @@ MINOR_UNITS = 2
 MAX_AMOUNT = Decimal("1000000")
 MAX_PRICE = Decimal("100000")
 
-Amount = decimal(
-    gt=0,
-    le=MAX_AMOUNT,
-    decimal_places=MINOR_UNITS,
-    description=f"money, a JSON number or decimal string, > 0, <= {MAX_AMOUNT}, at most {MINOR_UNITS} decimals",
-    examples=["500.00"],
-)
+Amount = Annotated[
+    decimal(
+        gt=0,
+        le=MAX_AMOUNT,
+        decimal_places=MINOR_UNITS,
+        description=f"money, a JSON number or decimal string, > 0, <= {MAX_AMOUNT}, at most {MINOR_UNITS} decimals",
+        examples=["500.00"],
+    ),
+    # 10, "10" and "10.00" are the same money: shown everywhere as "10.00".
+    AfterValidator(lambda amount: amount.quantize(Decimal(1).scaleb(-MINOR_UNITS))),
+]
 Price = decimal(
     gt=0,
     le=MAX_PRICE,
