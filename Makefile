@@ -47,7 +47,7 @@ bench: $(STAMP)
 soak: $(STAMP)
 	$(PY) -m bench --only soak
 
-# Day-ahead forecaster vs seasonal-naive on a real electricity series (about 2 minutes)
+# Day-ahead forecaster vs seasonal-naive on a real electricity series (about a minute)
 backtest: $(STAMP)
 	$(PY) -m bench --only backtest
 

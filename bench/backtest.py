@@ -8,8 +8,8 @@ as UTC+10 with the site zone Australia/Brisbane (UTC+10, no DST).
 
 For each of the last DAYS days, at local midnight, the forecaster sees only the
 hours before that origin (up to 8 weeks, as in production) and forecasts the
-next 24: seasonal-naive with its split-conformal band, the quantile model with
-its CQR-widened band (both exactly as `gridpulse.forecasts.model.forecast`
+next 24: seasonal-naive with its split-conformal band, the median model with
+its split-conformal band (both exactly as `gridpulse.forecasts.model.forecast`
 serves them), and whichever of the two `forecast` would serve at that origin.
 MAE, MASE (scaled by the in-sample naive-168 MAE before the first origin) and
 the 80 % interval coverage are computed on the same hours for all three.
@@ -64,8 +64,8 @@ def run(days: int = DAYS) -> int:
         actual = values[[index[int(t)] for t in targets]]
         base = fm.baseline_predict(grid, targets)
         base_bt, model_bt, _, widen = fm.backtest(grid, TZ, with_model=True)
-        point, lower, upper = fm.model_predict(fm.model_fit(grid, TZ), grid, targets, TZ)
-        model = (point, np.maximum(lower - widen, 0.0), upper + widen)
+        point = fm.model_predict(fm.model_fit(grid, TZ), grid, targets, TZ)
+        model = (point, np.maximum(point - widen, 0.0), point + widen)
         use_model = model_bt.mase < base_bt.mase
         served_model += use_model
         for name, pred in (("seasonal_naive", base), ("model", model), ("served", model if use_model else base)):
