@@ -4,6 +4,7 @@
 #               (with schemathesis over the whole OpenAPI), firmware/cloud contract, template lint, sam build
 #   make bench  cold-start, DynamoDB-requests-per-call (and per lights route), control-to-confirmation, ingestion, alerts and cost benchmarks
 #   make soak   the local stack's memory (RSS per 10,000 readings) under a fast fleet
+#   make backtest  the day-ahead forecaster beside seasonal-naive on a real electricity series
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
@@ -12,7 +13,7 @@ SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: run test unit bench soak lint build openapi lock clean firmware-test
+.PHONY: run test unit bench soak backtest lint build openapi lock clean firmware-test
 
 $(STAMP): requirements/dev.in requirements/runtime.in requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +46,10 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) -m bench --only soak
+
+# Day-ahead forecaster vs seasonal-naive on a real electricity series (about a minute)
+backtest: $(STAMP)
+	$(PY) -m bench --only backtest
 
 lint: $(STAMP) $(SAM_STAMP)
 	$(VENV)/bin/cfn-lint template.yaml

@@ -1,6 +1,7 @@
-"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|lights|billing|ingestion|alerts|cost|soak ...]`:
+"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|lights|billing|ingestion|alerts|cost|soak|backtest ...]`:
 print the benchmark tables (all but soak unless --only is given; --only may be repeated).
-`--only soak [--soak-readings N] [--soak-speed X]` (`make soak`) is the local stack's memory under a fleet."""
+`--only soak [--soak-readings N] [--soak-speed X]` (`make soak`) is the local stack's memory under a fleet;
+`--only backtest` (`make backtest`) is the day-ahead forecaster against seasonal-naive on a real series."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import argparse
 import sys
 import time
 
-BENCHMARKS = ["imports", "dynamodb", "lights", "billing", "ingestion", "alerts", "cost", "soak"]
+BENCHMARKS = ["imports", "dynamodb", "lights", "billing", "ingestion", "alerts", "cost", "soak", "backtest"]
 DEFAULT = [
     "imports",
     "dynamodb",
@@ -17,7 +18,7 @@ DEFAULT = [
     "ingestion",
     "alerts",
     "cost",
-]  # soak takes minutes: its own target
+]  # soak and backtest take minutes: their own targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import soak
 
             status |= soak.run(args.soak_readings, args.soak_speed)
+        elif name == "backtest":
+            from bench import backtest
+
+            status |= backtest.run()
     print(f"\n(bench took {time.perf_counter() - started:.1f} s)")
     return status
 
