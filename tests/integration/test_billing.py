@@ -320,6 +320,14 @@ def test_bad_input_is_a_4xx_naming_the_field(api, admin_token, tuya, path, body,
     assert tuya.commands == [] and tuya.meters["bf-money-1"].balance == Decimal("7")
 
 
+@pytest.mark.parametrize("key", ["", "k" * 256, "a\x01b", "a\x00", "a\x7fb", "a\tb", "\u202ekey"])
+def test_a_bad_idempotency_key_is_400_naming_the_header_and_moves_no_money(api, admin_token, tuya, key):
+    meter = _prepaid(api, admin_token, tuya, balance="7")
+    status, out = api.post(f"/devices/{meter}/add-balance", {"amount": 5}, token=admin_token, headers=_key(key))
+    assert status == 400 and {f["field"] for f in out["fields"]} == {"Idempotency-Key"}, out
+    assert tuya.commands == [] and tuya.meters["bf-money-1"].balance == Decimal("7")
+
+
 def test_a_device_that_is_not_a_prepaid_meter_is_409(api, admin_token, tuya):
     plain = api.create("/devices", {"name": "m", "device_type": "meter"}, admin_token)["device_id"]
     status, body = api.post(f"/devices/{plain}/add-balance", {"amount": 1}, token=admin_token)
