@@ -101,6 +101,10 @@ CONFLICTS = {
     ("delete", "/sections/{section_id}"): "the section still has rooms (pass ?cascade=true)",
     ("delete", "/rooms/{room_id}"): "the room still has devices (pass ?cascade=true)",
     ("post", "/groups/{group_id}/devices"): "the device is already in the group",
+    (
+        "post",
+        "/devices/{device_id}/rotate-credentials",
+    ): "a device another cloud provides has no credentials (no_credentials)",
 }
 # Billing (functions/billing): a device that is not a prepaid meter (not_a_prepaid_meter),
 # an operation its kind has no data point for, no unit price yet; and Idempotency-Key reuse.
