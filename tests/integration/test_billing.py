@@ -242,6 +242,17 @@ def test_admin_commands_and_the_device_summary(api, admin_token, tuya):
     assert api.get(f"/devices/{plain['device_id']}", token=admin_token)[1]["summary"] is None
 
 
+def test_a_price_without_currency_symbol_keeps_the_symbol_and_a_bidi_symbol_is_400(api, admin_token, tuya):
+    meter = _prepaid(api, admin_token, tuya, balance="300")
+    path = f"/devices/{meter}/set-price"
+    assert api.post(path, {"price": "20.00", "currency_symbol": "KSh"}, token=admin_token)[0] == 200
+    assert api.post(path, {"price": "21.00"}, token=admin_token)[0] == 200
+    balance = api.get(f"/devices/{meter}/balance", token=admin_token)[1]
+    assert balance["currency_symbol"] == "KSh" and balance["unit_price"] == "21.00", balance
+    status, out = api.post(path, {"price": "22.00", "currency_symbol": "\u202e$"}, token=admin_token)
+    assert status == 400 and {f["field"] for f in out["fields"]} == {"currency_symbol"}, out
+
+
 def test_roles_and_scope(api, admin_token, tuya):
     meter = _prepaid(api, admin_token, tuya, balance="0")
     viewer = api.register("viewer@example.com")
