@@ -101,6 +101,10 @@ CONFLICTS = {
     ("delete", "/sections/{section_id}"): "the section still has rooms (pass ?cascade=true)",
     ("delete", "/rooms/{room_id}"): "the room still has devices (pass ?cascade=true)",
     ("post", "/groups/{group_id}/devices"): "the device is already in the group",
+    (
+        "post",
+        "/devices/{device_id}/rotate-credentials",
+    ): "a device another cloud provides has no credentials (no_credentials)",
 }
 # Billing (functions/billing): a device that is not a prepaid meter (not_a_prepaid_meter),
 # an operation its kind has no data point for, no unit price yet; and Idempotency-Key reuse.
@@ -121,7 +125,9 @@ def with_error_responses(doc: dict) -> dict:
     failures to 400 `{"error", "message", "fields"}` (gridpulse.api), so the
     document says that instead, plus 401/403 on secured routes, 404 where an
     id is looked up (outside the caller's scope an object does not exist),
-    409 and 429 where the tables above say, and 413/415 on routes with a body.
+    409 and 429 where the tables above say, 409/422 on every route that takes
+    an Idempotency-Key (in progress, reused with another body), and 413/415
+    on routes with a body.
     """
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
@@ -157,6 +163,14 @@ def with_error_responses(doc: dict) -> dict:
                 if tail in BILLING_COMMANDS:
                     responses["409"]["description"] += "; or a request with this Idempotency-Key is in progress"
                     responses["422"] = {"description": "idempotency_key_reused: this key came with another body", **ref}
+            if any(
+                p.get("in") == "header" and p.get("name", "").lower() == "idempotency-key"
+                for p in operation.get("parameters", [])
+            ):
+                responses.setdefault("409", {"description": "Conflict", **ref})
+                if "Idempotency-Key" not in responses["409"]["description"]:
+                    responses["409"]["description"] += "; or a request with this Idempotency-Key is in progress"
+                responses["422"] = {"description": "idempotency_key_reused: this key came with another body", **ref}
             if (method, path) in TOO_MANY:
                 responses["429"] = {"description": TOO_MANY[method, path], **ref}
             if "requestBody" in operation:

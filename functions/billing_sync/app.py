@@ -21,7 +21,10 @@ app = create_app()
     tags=["billing"],
     summary="Import and sync the Tuya project's prepaid meters now (admin)",
     security=ADMIN,
-    responses={502: {"description": "Tuya Cloud unreachable (connection_error) or refusing (billing_error)"}},
+    responses={
+        200: {"description": "Synced", "content": {"application/json": {"model": RefreshOut}}},
+        502: {"description": "Tuya Cloud unreachable (connection_error) or refusing (billing_error)"},
+    },
 )
 def refresh() -> RefreshOut:
     current_caller(app, Role.admin)

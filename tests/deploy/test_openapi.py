@@ -24,6 +24,22 @@ def test_errors_are_documented_in_the_api_envelope():
     assert "422" not in login and login["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
 
 
+def test_every_status_a_route_answers_is_documented():
+    """Found by the fuzzer: POST /devices/refresh answered an undocumented 200,
+    and POST /devices and /telemetry an undocumented 422 for a reused Idempotency-Key."""
+    doc = json.loads(OUTPUT.read_text())
+    assert "200" in doc["paths"]["/devices/refresh"]["post"]["responses"]
+    keyed = [
+        (path, method, op["responses"])
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if any(p.get("name", "").lower() == "idempotency-key" for p in op.get("parameters", []))
+    ]
+    assert {"/devices", "/telemetry", "/devices/{device_id}/add-balance"} <= {path for path, _, _ in keyed}
+    for path, method, responses in keyed:
+        assert {"409", "422"} <= set(responses), (method, path)
+
+
 def _accepts(doc: dict, schema: str, body: dict) -> bool:
     from jsonschema import Draft202012Validator
 

@@ -72,6 +72,10 @@ def _schemathesis(stack: LocalStack, headers: list[str], workdir: Path) -> subpr
         "--no-color",
         "--request-timeout",
         "30",
+        # A generator health check, not an API failure: with some seeds (777) Hypothesis
+        # filters out most device ids it draws for GET /devices/{device_id} and the run errors.
+        "--suppress-health-check",
+        "filter_too_much",
         *[arg for path in EXCLUDED for arg in ("--exclude-path", path)],
     ]
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)

@@ -244,6 +244,17 @@ def test_admin_commands_and_the_device_summary(api, admin_token, tuya):
     assert api.get(f"/devices/{plain['device_id']}", token=admin_token)[1]["summary"] is None
 
 
+def test_a_price_without_currency_symbol_keeps_the_symbol_and_a_bidi_symbol_is_400(api, admin_token, tuya):
+    meter = _prepaid(api, admin_token, tuya, balance="300")
+    path = f"/devices/{meter}/set-price"
+    assert api.post(path, {"price": "20.00", "currency_symbol": "KSh"}, token=admin_token)[0] == 200
+    assert api.post(path, {"price": "21.00"}, token=admin_token)[0] == 200
+    balance = api.get(f"/devices/{meter}/balance", token=admin_token)[1]
+    assert balance["currency_symbol"] == "KSh" and balance["unit_price"] == "21.00", balance
+    status, out = api.post(path, {"price": "22.00", "currency_symbol": "\u202e$"}, token=admin_token)
+    assert status == 400 and {f["field"] for f in out["fields"]} == {"currency_symbol"}, out
+
+
 def test_roles_and_scope(api, admin_token, tuya):
     meter = _prepaid(api, admin_token, tuya, balance="0")
     viewer = api.register("viewer@example.com")
@@ -319,6 +330,14 @@ def test_bad_input_is_a_4xx_naming_the_field(api, admin_token, tuya, path, body,
     status, out = api.post(f"/devices/{meter}/{path}", body, token=admin_token, query=query)
     assert 400 <= status < 500, out
     assert field in {f["field"] for f in out.get("fields", [])}, out
+    assert tuya.commands == [] and tuya.meters["bf-money-1"].balance == Decimal("7")
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "a\x01b", "a\x00", "a\x7fb", "a\tb", "\u202ekey"])
+def test_a_bad_idempotency_key_is_400_naming_the_header_and_moves_no_money(api, admin_token, tuya, key):
+    meter = _prepaid(api, admin_token, tuya, balance="7")
+    status, out = api.post(f"/devices/{meter}/add-balance", {"amount": 5}, token=admin_token, headers=_key(key))
+    assert status == 400 and {f["field"] for f in out["fields"]} == {"Idempotency-Key"}, out
     assert tuya.commands == [] and tuya.meters["bf-money-1"].balance == Decimal("7")
 
 

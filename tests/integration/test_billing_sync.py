@@ -145,6 +145,15 @@ def test_a_meter_leaving_the_project_is_marked_not_deleted(api, admin_token, clo
     assert _meters(api, admin_token)[gone]["status"] == "active"
 
 
+def test_an_imported_meter_has_no_credentials_to_rotate_409_not_a_5xx(api, admin_token, cloud):
+    """Found by the fuzzer: rotate-credentials on an imported meter (no IoT thing) was a 502."""
+    _refresh(api, admin_token)
+    meter = next(iter(_meters(api, admin_token).values()))
+    status, body = api.post(f"/devices/{meter['device_id']}/rotate-credentials", token=admin_token)
+    assert status == 409 and body["error"] == "no_credentials", body
+    assert api.get(f"/devices/{meter['device_id']}", token=admin_token)[0] == 200
+
+
 def test_tuya_down_during_refresh_is_a_502_connection_error(api, admin_token, cloud):
     cloud.set_fault("down")
     status, body = api.post("/devices/refresh", token=admin_token)

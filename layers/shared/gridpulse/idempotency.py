@@ -36,6 +36,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from gridpulse.aws import client
 from gridpulse.errors import ApiError, BadRequest, Conflict, field_error
 from gridpulse.settings import get_settings
+from gridpulse.validation import control_character
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -69,6 +70,13 @@ def checked_key(value: str | None) -> str | None:
             f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.",
             code="validation_error",
             fields=[field_error(HEADER, f"1 to {MAX_KEY_LENGTH} characters", "invalid")],
+        )
+    found = control_character(value.strip())
+    if found:
+        raise BadRequest(
+            f"{HEADER} must not contain control characters (found {found}).",
+            code="validation_error",
+            fields=[field_error(HEADER, "no control characters", "control_character")],
         )
     return value.strip()
 

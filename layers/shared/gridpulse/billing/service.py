@@ -606,12 +606,14 @@ def _apply_to_books(meter: Meter, entry: dict, reading: Reading | None, note: st
         if entry.get("energy_before") is not None and energy is not None:
             after["energy_after"] = entry["energy_before"] + energy
     elif op == "set_price":
+        # A price sent without currency_symbol keeps the meter's symbol.
+        symbol = entry.get("currency_symbol")
         update = _books_update(
             device_id,
-            "SET unit_price = :p, currency_symbol = :c, device_id = :d",
+            "SET unit_price = :p, device_id = :d" + (", currency_symbol = :c" if symbol else ""),
             p=entry["value"],
-            c=entry.get("currency_symbol") or "",
             d=device_id,
+            **({"c": symbol} if symbol else {}),
         )
         extra.append(
             {

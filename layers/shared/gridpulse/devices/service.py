@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 
 from gridpulse.accounts.roles import Caller
 from gridpulse.aws import client
-from gridpulse.devices import provisioning
+from gridpulse.devices import external, provisioning
 from gridpulse.devices.data import (
     DEVICE_TYPES,
     ApiKeyItem,
@@ -46,7 +46,7 @@ from gridpulse.devices.lookup import (  # noqa: F401  (re-exported: the registry
     with_states,
 )
 from gridpulse.dynamodb import connection, intact
-from gridpulse.errors import BadRequest, Forbidden, Unauthorized, field_error
+from gridpulse.errors import BadRequest, Conflict, Forbidden, Unauthorized, field_error
 from gridpulse.groups.data import MembershipItem
 from gridpulse.observability import count, logger
 from gridpulse.pagination import chained_page, decode_token, encode_token
@@ -178,8 +178,14 @@ def _credentials(thing_name: str, cert: provisioning.Certificate, api_key: str) 
 
 
 def rotate_credentials(caller: Caller, device_id: str) -> dict:
-    """A new certificate, key pair and API key; the old ones stop working now."""
+    """A new certificate, key pair and API key; the old ones stop working now.
+    A device another cloud provides (gridpulse.devices.external) has none: 409."""
     device = owned(caller, device_id)
+    if device.api_key_hash == external.EXTERNAL_KEY_HASH:
+        raise Conflict(
+            "This device talks to its provider's cloud, not to GridPulse: it has no credentials to rotate.",
+            code="no_credentials",
+        )
     old_cert = (device.certificate_id, device.certificate_arn)
     old_key_hash = device.api_key_hash
     cert = provisioning.issue_certificate(device.thing_name)

@@ -65,8 +65,19 @@ def _parse_day(value: str, field: str) -> date:
 def days_asked(first: str | None, last: str | None, today: date) -> tuple[date, date]:
     """The inclusive range of days: default the last DEFAULT_DAYS days up to
     today; 400 naming the field for a bad date, `from` after `to`, a day
-    after today, a range longer than MAX_DAYS or starting more than LOG_DAYS ago."""
+    after today, a range longer than MAX_DAYS, or one starting (or a `to`)
+    more than LOG_DAYS ago."""
     end = _parse_day(last, "to") if last is not None else today
+    earliest = today - timedelta(days=LOG_DAYS - 1)
+    if end < earliest:
+        # Before the default `from` is counted back from it (0001-01-01 - 6 days overflows).
+        raise BadRequest(
+            "to is too far back",
+            code="date_out_of_range",
+            fields=[
+                field_error("to", f"must not be before {earliest.isoformat()} (status history is kept {LOG_DAYS} days)")
+            ],
+        )
     start = _parse_day(first, "from") if first is not None else end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
         raise BadRequest("from is after to", code="invalid_range", fields=[field_error("from", "must not be after to")])
@@ -76,7 +87,6 @@ def days_asked(first: str | None, last: str | None, today: date) -> tuple[date, 
             code="date_out_of_range",
             fields=[field_error("to", f"must not be after today ({today.isoformat()} in the light's time zone)")],
         )
-    earliest = today - timedelta(days=LOG_DAYS - 1)
     if start < earliest:
         raise BadRequest(
             "from is too far back",
