@@ -26,8 +26,8 @@ Table 2, control to confirmation (`latency`, full size only). The local stack
 (python -m infrastructure.local, what `make run` runs, without its fleet) is
 started on free ports (infrastructure.stack_process.LocalStackProcess); a
 light is registered with POST /devices and connected over MQTT with mutual
-TLS with its own certificate (the AWS IoT Device SDK's
-mqtt_connection_builder.mtls_from_bytes, as tests/e2e/test_mqtt_flow.py
+TLS with its own certificate (infrastructure.simulator.device.connect_as_device,
+the AWS IoT Device SDK's mtls_from_bytes, as tests/e2e/test_mqtt_flow.py
 connects). For each of ROUNDS controls (on and off in turn, so each one
 changes the lamp): the time from sending POST /lights/{id}/control to the
 command arriving on the lamp's commands topic, and to the API showing the
@@ -49,6 +49,7 @@ import time
 from bench.dynamodb import ADMIN, Call, Recorder, Session, summary
 from bench.stack import mocked_stack
 from bench.table import render
+from infrastructure.simulator.device import connect_as_device
 
 CITY = "Lisbon"
 ROUNDS = 20
@@ -252,24 +253,6 @@ def requests_table(size: str) -> int:
 # ---------------------------------------------------------------- control to confirmation
 
 
-def _connect(credentials: dict):
-    """An MQTT connection with mutual TLS as the light's own thing (as tests/e2e/test_mqtt_flow.py connects)."""
-    from awsiot import mqtt_connection_builder
-
-    connection = mqtt_connection_builder.mtls_from_bytes(
-        endpoint=credentials["iot_endpoint"],
-        port=credentials["mqtt_port"],
-        cert_bytes=credentials["certificate_pem"].encode(),
-        pri_key_bytes=credentials["private_key"].encode(),
-        ca_bytes=credentials["ca_pem"].encode(),
-        client_id=credentials["thing_name"],
-        clean_session=True,
-        keep_alive_secs=30,
-    )
-    connection.connect().result(10)
-    return connection
-
-
 def _quantiles(values: list[float]) -> tuple[str, str]:
     if not values:
         return "-", "-"
@@ -299,7 +282,7 @@ def latency_table(rounds: int = ROUNDS) -> int:
         body = {"name": "Bench pole", "device_type": "light", "city": "Braga", "latitude": 41.55, "longitude": -8.42}
         created = call("POST", "/devices", token, json=body).json()
         creds, light_id = created["credentials"], created["device_id"]
-        connection = _connect(creds)
+        connection = connect_as_device(creds)
         try:
             inbox: dict[str, threading.Event] = {}
             received: dict[str, float] = {}

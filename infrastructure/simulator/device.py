@@ -289,6 +289,32 @@ class Outbox:
             return list(self._items)
 
 
+def connect_as_device(credentials: dict, *, client_id: str | None = None, timeout_s: float = 10.0, **options):
+    """Connects over MQTT with mutual TLS as a device, from its credentials bundle.
+
+    `credentials` is the bundle `POST /devices` (or a rotation) returns:
+    `iot_endpoint`, `mqtt_port`, `certificate_pem`, `private_key`, `ca_pem`,
+    `thing_name`. The client id is the thing name unless `client_id` says
+    otherwise (to show the broker refusing another device's identity);
+    `options` go to `mtls_from_bytes` as they are (callbacks, reconnect
+    bounds). Returns the connected awscrt connection.
+    """
+    from awsiot import mqtt_connection_builder
+
+    settings = {"clean_session": True, "keep_alive_secs": 30, **options}
+    connection = mqtt_connection_builder.mtls_from_bytes(
+        endpoint=credentials["iot_endpoint"],
+        port=credentials["mqtt_port"],
+        cert_bytes=credentials["certificate_pem"].encode(),
+        pri_key_bytes=credentials["private_key"].encode(),
+        ca_bytes=credentials["ca_pem"].encode() if credentials.get("ca_pem") else None,
+        client_id=client_id or credentials["thing_name"],
+        **settings,
+    )
+    connection.connect().result(timeout_s)
+    return connection
+
+
 def backoff_s(attempt: int, base_s: float = 1.0, cap_s: float = 60.0, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)], at least 0.1 s."""
     ceiling = min(cap_s, base_s * 2 ** min(attempt, 30))

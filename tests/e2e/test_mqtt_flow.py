@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from awscrt import mqtt
 from awscrt.exceptions import AwsCrtError
-from awsiot import mqtt_connection_builder
 
+from infrastructure.simulator.device import connect_as_device
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, local_only
 
 pytestmark = pytest.mark.e2e
@@ -23,18 +23,7 @@ local_broker = local_only("the local MQTT broker: its CA, its log, the email out
 
 
 def _connect(credentials: dict, client_id: str | None = None):
-    connection = mqtt_connection_builder.mtls_from_bytes(
-        endpoint=credentials["iot_endpoint"],
-        port=credentials["mqtt_port"],
-        cert_bytes=credentials["certificate_pem"].encode(),
-        pri_key_bytes=credentials["private_key"].encode(),
-        ca_bytes=credentials["ca_pem"].encode(),
-        client_id=client_id or credentials["thing_name"],
-        clean_session=True,
-        keep_alive_secs=30,
-    )
-    connection.connect().result(10)
-    return connection
+    return connect_as_device(credentials, client_id=client_id)
 
 
 def _refused(stack, credentials: dict, client_id: str | None = None, cause: str = "not active") -> None:
@@ -192,20 +181,12 @@ def test_deleted_or_rotated_credentials_are_refused(stack, admin):
 def _watched(credentials: dict):
     """A connection whose `interrupted` event is set when the broker drops it."""
     interrupted = threading.Event()
-    connection = mqtt_connection_builder.mtls_from_bytes(
-        endpoint=credentials["iot_endpoint"],
-        port=credentials["mqtt_port"],
-        cert_bytes=credentials["certificate_pem"].encode(),
-        pri_key_bytes=credentials["private_key"].encode(),
-        ca_bytes=credentials["ca_pem"].encode(),
-        client_id=credentials["thing_name"],
-        clean_session=True,
-        keep_alive_secs=30,
+    connection = connect_as_device(
+        credentials,
         reconnect_min_timeout_secs=1,
         reconnect_max_timeout_secs=2,
         on_connection_interrupted=lambda connection, error, **kwargs: interrupted.set(),
     )
-    connection.connect().result(10)
     connection.interrupted = interrupted
     return connection
 

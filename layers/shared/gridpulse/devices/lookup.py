@@ -85,14 +85,15 @@ def _whole(value: Any) -> Any:
 
 
 def device_view(device: DeviceItem, state: DeviceStateItem | None = None) -> dict:
-    return view(device, DEVICE_FIELDS, **_device_computed(device, state))
+    return view(device, DEVICE_FIELDS, **computed_fields(device, state))
 
 
 def status_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
     return view(device, STATUS_FIELDS, online=is_online(state), last_seen=state.last_seen if state else None)
 
 
-def _device_computed(device: DeviceItem, state: DeviceStateItem | None) -> dict[str, Any]:
+def computed_fields(device: DeviceItem, state: DeviceStateItem | None) -> dict[str, Any]:
+    """The fields every device view derives rather than stores: name, presence, rating."""
     return {
         "device_name": device.name,
         "online": is_online(state),
@@ -110,10 +111,10 @@ PRESENCE_ATTRIBUTES = ["pk", "sk", "last_seen", "last_seen_epoch", "connected"]
 
 
 def state_of(device: DeviceItem) -> DeviceStateItem | None:
-    return _state(device.device_id)
+    return state_by_id(device.device_id)
 
 
-def _state(device_id: str) -> DeviceStateItem | None:
+def state_by_id(device_id: str) -> DeviceStateItem | None:
     """The device's state; one that cannot be read back whole (a reported
     config stored before configs were checked) is read again without its
     config, so that the device itself still shows (and can report a new one)."""

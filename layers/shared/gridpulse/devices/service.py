@@ -34,11 +34,11 @@ from gridpulse.devices.lookup import (  # noqa: F401  (re-exported: the registry
     ONLINE_WINDOW_S,
     PRESENCE_ATTRIBUTES,
     STATUS_FIELDS,
-    _device_computed,
-    _state,
+    computed_fields,
     device_view,
     is_online,
     owned,
+    state_by_id,
     state_of,
     states_for,
     status_view,
@@ -67,7 +67,7 @@ def detail_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
     return view(
         device,
         DETAIL_FIELDS,
-        **_device_computed(device, state),
+        **computed_fields(device, state),
         reported_config=state.reported_config.as_dict() if state and state.reported_config else None,
         connected=state.connected if state else None,
         topics=provisioning.topics_for(device.thing_name),
@@ -262,7 +262,7 @@ def update(caller: Caller, device_id: str, changes: dict) -> dict:
         # The password goes to the device through its shadow and nowhere else.
         provisioning.set_desired(device.thing_name, {"wifi": {"ssid": wifi["ssid"], "password": wifi["password"]}})
     device.refresh(consistent_read=True)
-    return device_view(device, _state(device_id))
+    return device_view(device, state_by_id(device_id))
 
 
 def delete(caller: Caller, device_id: str) -> None:
