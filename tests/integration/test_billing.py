@@ -316,6 +316,7 @@ def test_roles_and_scope(api, admin_token, tuya):
         assert api.post(f"/devices/{meter}/add-balance", top, token=token)[1]["error"] == "device_not_found"
         assert api.get(f"/devices/{meter}/balance", token=token)[0] == 404
         assert api.get(f"/devices/{meter}/ledger", token=token)[0] == 404
+        assert api.get(f"/devices/{meter}", token=token)[1]["error"] == "device_not_found"
     # Admin-only routes: 403 for anyone else.
     for path, body in (("set-price", {"price": 1}), ("reset-balance", None), ("assign", {"user_id": "x"})):
         assert api.post(f"/devices/{meter}/{path}", body, token=operator)[0] == 403
@@ -327,11 +328,19 @@ def test_roles_and_scope(api, admin_token, tuya):
     assert api.post(f"/devices/{meter}/add-balance", top, token=viewer["token"])[0] == 200
     assert api.get(f"/devices/{meter}/balance", token=viewer["token"])[0] == 200
     assert _ledger(api, viewer["token"], meter)[0]["performed_by"] == uid
+    # ...and sees it in GET /devices/{id}, with its summary (balance, usage, prepayment state).
+    status, detail = api.get(f"/devices/{meter}", token=viewer["token"])
+    assert status == 200 and detail["device_id"] == meter, detail
+    summary = detail["summary"]
+    assert summary["balance"] == "1.00" and summary["prepayment_enabled"] is True
+    assert summary["total_energy_purchased"] is not None and summary["low_balance_threshold"] == "10"
+    assert api.get(f"/devices/{meter}", token=operator)[0] == 404  # still outside the operator's scope
     users = api.get(f"/devices/{meter}/users", token=admin_token)[1]["items"]
     assert [(u["user_id"], u["email"]) for u in users] == [(uid, "viewer@example.com")]
     assert api.delete(f"/devices/{meter}/assign/{uid}", token=admin_token)[0] == 200
     assert api.delete(f"/devices/{meter}/assign/{uid}", token=admin_token)[0] == 404
     assert api.post(f"/devices/{meter}/add-balance", top, token=viewer["token"])[0] == 404
+    assert api.get(f"/devices/{meter}", token=viewer["token"])[0] == 404  # unassigned: gone again
     # Only an admin registers a prepaid meter.
     own = {"name": "mine", "device_type": "prepaid_meter", "provider": "tuya", "external_id": "bf-money-1"}
     status, body = api.post("/devices", own, token=viewer["token"])

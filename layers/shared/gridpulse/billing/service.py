@@ -474,6 +474,8 @@ def usage(caller: Caller, device_id: str) -> dict:
 def summary_for(device: DeviceItem) -> dict | None:
     """Seed 004's `summary` of a prepaid meter for GET /devices/{id}: the books
     as last read (no Tuya call on that path); None for other devices."""
+    from gridpulse.billing.low_balance import threshold_of
+
     if not is_prepaid(device):
         return None
     b = books(device.device_id)
@@ -485,6 +487,9 @@ def summary_for(device: DeviceItem) -> dict | None:
         "total_energy_purchased": str(b.get("total_purchased_kwh") or Decimal("0")),
         "credit_status": view["credit_status"],
         "currency": view["currency"],
+        "unit_price": view["unit_price"],
+        "prepayment_enabled": view["prepayment_enabled"],
+        "low_balance_threshold": str(threshold_of(b)),
         "as_of": view["as_of"],
     }
 

@@ -74,7 +74,7 @@ from gridpulse.errors import ApiError
 from gridpulse.observability import count, logger
 from gridpulse.timeutil import iso, utcnow
 
-PROVIDER = "tuya"
+PROVIDER = external.TUYA
 DEVICE_TYPE = "prepaid_meter"
 SYNC_BATCH = 25  # meters per queue message
 PAGE_SIZE = 100  # Tuya devices per listing page (at most 200)

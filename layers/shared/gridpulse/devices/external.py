@@ -31,6 +31,7 @@ from gridpulse.dynamodb import batch_get_intact, connection, get_or_none
 from gridpulse.timeutil import iso, utcnow
 
 EXTERNAL_KEY_HASH = "external:no-api-key"
+TUYA = "tuya"  # the provider of prepaid meters (gridpulse.billing.sync.PROVIDER)
 _NAMESPACE = uuid.UUID("6f1c2d0e-5b7a-4c53-9a51-2f0b8e4d9c11")
 
 
