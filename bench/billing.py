@@ -7,13 +7,20 @@ Tuya Cloud stand-in (infrastructure/local/tuya) over HTTP with its credentials i
 TuyaCredentialsSecret. Each row is the mean over ROUNDS calls after one warm-up call
 (the container's token and the meter's specification are then cached, as in a warm
 Lambda). DynamoDB requests are counted by bench.calls.CallRecorder; Tuya calls by the
-stand-in (`calls`). Sync of 1,000 meters is not measured: POST /devices/refresh is not
-on this branch.
+stand-in (`calls`).
+
+Sync: the scheduled path as deployed (BillingSyncFunction's scheduled event lists the
+project and queues the meters; every queued message is then handed to
+BillingSyncWorkerFunction as an SQS batch), over SYNC_METERS stand-in meters, twice:
+the first run imports them, the second finds them known (every 15 minutes from then on).
+Its baseline, in the same run, is the floor a sync cannot go under: the listing pages,
+one status read per meter and one write of its books.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 
 from bench.calls import CallRecorder
@@ -22,6 +29,7 @@ from bench.table import render
 
 ADMIN = ("root@gridpulse.example.com", "root-password-1")
 ROUNDS = 5
+SYNC_METERS = int(os.environ.get("GRIDPULSE_BENCH_SYNC_METERS", "1000"))
 
 
 def run() -> int:
@@ -34,7 +42,7 @@ def run() -> int:
 
     print(f"Prepaid billing: Tuya calls and DynamoDB requests per call (mean of {ROUNDS}, warm)")
     access_id, access_secret = tuya.new_credentials()
-    cloud = tuya.TuyaStandIn(access_id, access_secret, meters=2)
+    cloud = tuya.TuyaStandIn(access_id, access_secret, meters=SYNC_METERS)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
@@ -55,7 +63,8 @@ def run() -> int:
             os.environ["TUYA_ENDPOINT"] = f"http://127.0.0.1:{sock.getsockname()[1]}"
             forget_credentials()
             service.use_tuya(None)
-            client = Client(Gateway(stack, load_functions(stack), log=print))
+            functions = load_functions(stack)
+            client = Client(Gateway(stack, functions, log=print))
             ensure_admin(*ADMIN)
 
             def call(method, path, body=None, token=None, key=None):
@@ -102,11 +111,81 @@ def run() -> int:
                             ", ".join(f"{op} x{dynamo.count(op) / ROUNDS:g}" for op in ops),
                         ]
                     )
+            with recorder.installed():
+                sync_rows = _sync(stack, functions, cloud, recorder)
             service.use_tuya(None)
             forget_credentials()
     finally:
         server.shutdown()
         sock.close()
     print(render(["call", "status", "Tuya calls", "DynamoDB requests", "operations"], rows, right={2, 3}))
-    print("Sync of 1,000 stand-in meters: not measured (POST /devices/refresh is on the billsync branch, not here).")
+    print()
+    print(f"Prepaid billing sync: Tuya calls and DynamoDB requests per meter synced, {SYNC_METERS:,} stand-in meters")
+    print("(BillingSyncFunction scheduled -> BillingSyncQueue -> BillingSyncWorkerFunction, in-process)")
+    print(
+        render(
+            ["sync", "meters", "time (s)", "Tuya calls / meter", "DynamoDB requests / meter", "operations / meter"],
+            sync_rows,
+            right={1, 2, 3, 4},
+        )
+    )
     return status
+
+
+def _sync(stack, functions, cloud, recorder) -> list[list[str]]:
+    """Two scheduled syncs of every stand-in meter (import, then steady state) and the floor."""
+    import time
+
+    import boto3
+
+    from gridpulse.billing import sync
+
+    queue = stack.physical["BillingSyncQueue"]
+    sqs = boto3.client("sqs")
+    scheduler, worker = functions["BillingSyncFunction"], functions["BillingSyncWorkerFunction"]
+    meters = len(cloud.meters)
+    rows = []
+    for label in ("first (imports every meter)", "again (all known)"):
+        recorder.clear()
+        tuya_before = len(cloud.calls)
+        started = time.perf_counter()
+        scheduler.invoke({"source": "aws.events", "detail-type": "Scheduled Event"}, "us-east-1", "123456789012")
+        failures = 0
+        while True:
+            out = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages = out.get("Messages", [])
+            if not messages:
+                break
+            records = [
+                {"messageId": m["MessageId"], "body": m["Body"], "receiptHandle": m["ReceiptHandle"]} for m in messages
+            ]
+            failures += len(worker.invoke({"Records": records}, "us-east-1", "123456789012")["batchItemFailures"])
+            sqs.delete_message_batch(
+                QueueUrl=queue,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        elapsed = time.perf_counter() - started
+        dynamo = [r.operation for r in recorder.records if r.service == "dynamodb"]
+        tuya_calls = len(cloud.calls) - tuya_before
+        rows.append(
+            [
+                label + (f" ! {failures} failed" if failures else ""),
+                f"{meters:,}",
+                f"{elapsed:.1f}",
+                f"{tuya_calls / meters:.3g}",
+                f"{len(dynamo) / meters:.3g}",
+                ", ".join(f"{op} {dynamo.count(op) / meters:.3g}" for op in sorted(set(dynamo))),
+            ]
+        )
+    pages = -(-meters // sync.PAGE_SIZE)
+    rows.append(
+        [
+            "floor (baseline: listing + 1 status read, 1 books write per meter)",
+            f"{meters:,}",
+            "",
+            f"{(pages + meters) / meters:.3g}",
+            "1",
+            "UpdateItem 1",
+        ]
+    )
+    return rows

@@ -3,7 +3,7 @@ usage, price, reset, prepayment mode, ledger, assignments)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from gridpulse.api import (
     ADMIN,
@@ -113,10 +113,10 @@ def reset_balance(device_id: str, idempotency_key: IdempotencyKeyHeader = None) 
 )
 def prepayment_mode(
     device_id: str,
-    enable: Annotated[bool, Query(description="true or false (required)")],
+    enable: Annotated[Literal["true", "false"], Query(description="exactly true or false (required)")],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[CommandOut]:
-    return _command(device_id, billing.Command("prepayment_mode", enable, "enable"), idempotency_key)
+    return _command(device_id, billing.Command("prepayment_mode", enable == "true", "enable"), idempotency_key)
 
 
 @app.get(

@@ -102,7 +102,8 @@ def list_devices(
     "/devices/<device_id>", tags=["devices"], summary="A device with presence and reported config", security=BEARER
 )
 def get_device(device_id: str) -> DeviceDetailOut:
-    device = devices.visible(current_caller(app), device_id)
+    # A prepaid meter is also shown to a user it is assigned to (billing assignment).
+    device = devices.visible_or_assigned(current_caller(app), device_id)
     return devices.detail_view(device, devices.state_of(device))
 
 

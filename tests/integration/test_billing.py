@@ -196,6 +196,57 @@ def test_a_top_up_tuya_received_but_whose_answer_was_lost_is_not_applied_twice(a
     assert service.books(meter)["total_purchased_money"] == Decimal("100")
 
 
+def _books_fail_once(monkeypatch):
+    """The next ledger.apply (the books transaction after Tuya accepted) fails as DynamoDB would."""
+    from botocore.exceptions import ClientError
+
+    from gridpulse.billing import ledger
+
+    real, calls = ledger.apply, []
+
+    def apply(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "TransactWriteItems")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "apply", apply)
+
+
+def test_a_top_up_tuya_accepted_whose_books_update_failed_is_202_pending_then_applied_once(
+    api, admin_token, tuya, aws, monkeypatch
+):
+    meter = _prepaid(api, admin_token, tuya, balance="10")
+    _books_fail_once(monkeypatch)
+    status, body = api.post(f"/devices/{meter}/add-balance", {"amount": 40}, token=admin_token, headers=_key("b"))
+    assert status == 202 and body["status"] == "pending" and body["success"] is False, body
+    assert "Tuya accepted" in body["message"] and body.get("money_balance") is None
+    assert _ledger(api, admin_token, meter)[0]["status"] == "pending"
+    assert tuya.meters["bf-money-1"].balance == Decimal("50")  # Tuya has it
+    replay = api.post(f"/devices/{meter}/add-balance", {"amount": 40}, token=admin_token, headers=_key("b"))
+    assert replay[0] == 202 and replay[1]["ledger_id"] == body["ledger_id"]
+    assert _drain_retries(aws) == 1
+    entry = _ledger(api, admin_token, meter)[0]
+    assert entry["status"] == "applied" and entry["ledger_id"] == body["ledger_id"]
+    assert tuya.meters["bf-money-1"].balance == Decimal("50") and len(tuya.commands) == 1  # not sent again
+    assert service.books(meter)["total_purchased_money"] == Decimal("40")
+    assert _drain_retries(aws) == 0
+
+
+def test_a_price_tuya_accepted_whose_books_update_failed_is_202_then_settled_by_the_retry(
+    api, admin_token, tuya, aws, monkeypatch
+):
+    meter = _prepaid(api, admin_token, tuya, balance="10")
+    _books_fail_once(monkeypatch)
+    status, body = api.post(f"/devices/{meter}/set-price", {"price": "0.30"}, token=admin_token)
+    assert status == 202 and body["status"] == "pending", body
+    assert service.books(meter).get("unit_price") != Decimal("0.30")
+    assert _drain_retries(aws) == 1
+    assert _ledger(api, admin_token, meter)[0]["status"] == "applied"
+    assert service.books(meter)["unit_price"] == Decimal("0.30")
+    assert api.get(f"/devices/{meter}/balance", token=admin_token)[1]["unit_price"] == "0.30"
+
+
 def test_a_top_up_tuya_refuses_is_a_502_billing_error_and_moves_no_money(api, admin_token, tuya):
     meter = _prepaid(api, admin_token, tuya, balance="10")
     tuya.mode = "reject"
@@ -265,6 +316,7 @@ def test_roles_and_scope(api, admin_token, tuya):
         assert api.post(f"/devices/{meter}/add-balance", top, token=token)[1]["error"] == "device_not_found"
         assert api.get(f"/devices/{meter}/balance", token=token)[0] == 404
         assert api.get(f"/devices/{meter}/ledger", token=token)[0] == 404
+        assert api.get(f"/devices/{meter}", token=token)[1]["error"] == "device_not_found"
     # Admin-only routes: 403 for anyone else.
     for path, body in (("set-price", {"price": 1}), ("reset-balance", None), ("assign", {"user_id": "x"})):
         assert api.post(f"/devices/{meter}/{path}", body, token=operator)[0] == 403
@@ -276,11 +328,19 @@ def test_roles_and_scope(api, admin_token, tuya):
     assert api.post(f"/devices/{meter}/add-balance", top, token=viewer["token"])[0] == 200
     assert api.get(f"/devices/{meter}/balance", token=viewer["token"])[0] == 200
     assert _ledger(api, viewer["token"], meter)[0]["performed_by"] == uid
+    # ...and sees it in GET /devices/{id}, with its summary (balance, usage, prepayment state).
+    status, detail = api.get(f"/devices/{meter}", token=viewer["token"])
+    assert status == 200 and detail["device_id"] == meter, detail
+    summary = detail["summary"]
+    assert summary["balance"] == "1.00" and summary["prepayment_enabled"] is True
+    assert summary["total_energy_purchased"] is not None and summary["low_balance_threshold"] == "10"
+    assert api.get(f"/devices/{meter}", token=operator)[0] == 404  # still outside the operator's scope
     users = api.get(f"/devices/{meter}/users", token=admin_token)[1]["items"]
     assert [(u["user_id"], u["email"]) for u in users] == [(uid, "viewer@example.com")]
     assert api.delete(f"/devices/{meter}/assign/{uid}", token=admin_token)[0] == 200
     assert api.delete(f"/devices/{meter}/assign/{uid}", token=admin_token)[0] == 404
     assert api.post(f"/devices/{meter}/add-balance", top, token=viewer["token"])[0] == 404
+    assert api.get(f"/devices/{meter}", token=viewer["token"])[0] == 404  # unassigned: gone again
     # Only an admin registers a prepaid meter.
     own = {"name": "mine", "device_type": "prepaid_meter", "provider": "tuya", "external_id": "bf-money-1"}
     status, body = api.post("/devices", own, token=viewer["token"])
@@ -322,6 +382,13 @@ def test_an_admin_registers_a_prepaid_meter_only_once_tuya_knows_its_external_id
         ("set-price", {"price": 0}, None, "price"),
         ("prepayment-mode", None, None, "enable"),
         ("prepayment-mode", None, {"enable": "maybe"}, "enable"),
+        # exactly true or false: pydantic's lax bools ("1", "yes", "on", "True") are not
+        ("prepayment-mode", None, {"enable": "1"}, "enable"),
+        ("prepayment-mode", None, {"enable": "0"}, "enable"),
+        ("prepayment-mode", None, {"enable": "yes"}, "enable"),
+        ("prepayment-mode", None, {"enable": "on"}, "enable"),
+        ("prepayment-mode", None, {"enable": "True"}, "enable"),
+        ("prepayment-mode", None, {"enable": ""}, "enable"),
         ("assign", {"user_id": "nobody"}, None, "user_id"),
     ],
 )

@@ -203,3 +203,36 @@ def test_scheduled_fan_out_and_a_poison_record_costs_only_itself(api, admin_toke
     result = _invoke(aws, "BillingSyncWorkerFunction", {"Records": records})
     assert result == {"batchItemFailures": []}  # given up alone (logged, counted), not redelivered forever
     assert set(_meters(api, admin_token)) == set(cloud.meters)  # every good meter synced
+
+
+def test_a_meter_an_admin_registered_is_not_imported_again_by_the_refresh(api, admin_token, cloud):
+    external_id = next(iter(cloud.meters))
+    body = {"name": "Kiosk by hand", "device_type": "prepaid_meter", "provider": "tuya", "external_id": external_id}
+    mine = api.create("/devices", body, admin_token)["device_id"]
+    status, out = api.post("/devices", {**body, "name": "again"}, token=admin_token)
+    assert status == 409 and out["error"] == "device_exists"
+    assert [f["field"] for f in out["fields"]] == ["external_id"]
+    first = _refresh(api, admin_token)
+    assert (first["total"], first["new"]) == (5, 4), first  # the one registered by hand is found, not new
+    status, listed = api.get("/devices", token=admin_token, query={"device_type": "prepaid_meter", "limit": 100})
+    same = [d for d in listed["items"] if d["external_id"] == external_id]
+    assert [d["device_id"] for d in same] == [mine]
+    assert api.get(f"/devices/{mine}", token=admin_token)[1]["summary"]["as_of"]  # synced into its books
+
+
+def test_deleting_a_user_removes_its_meter_assignments(api, admin_token, cloud):
+    _refresh(api, admin_token)
+    meters = list(_meters(api, admin_token).values())[:2]
+    viewer = api.register("assigned@example.com")
+    uid = viewer["user"]["user_id"]
+    for meter in meters:
+        assert api.post(f"/devices/{meter['device_id']}/assign", {"user_id": uid}, token=admin_token)[0] == 200
+    assert api.get(f"/devices/{meters[0]['device_id']}", token=viewer["token"])[0] == 200
+    assert api.delete(f"/users/{uid}", token=admin_token)[0] in (200, 204)
+    for meter in meters:
+        users = api.get(f"/devices/{meter['device_id']}/users", token=admin_token)[1]["items"]
+        assert users == []
+    # nothing of them is left in the by-user index
+    from gridpulse.billing import data
+
+    assert data.query_index(data.BY_USER_INDEX, "assigned_user_id", uid, 10)[0] == []

@@ -89,12 +89,19 @@ class TuyaStandIn:
         """`/_local/tuya/...` (also mounted on the API's gateway)."""
         tail = request.path.removeprefix("/_local/tuya").strip("/")
         if tail == "faults" and request.method == "POST":
-            try:
-                body = json.loads(request.get_data() or b"{}")
-                state = self.set_fault(str(body.get("mode")), body.get("delay_s"))
-            except (ValueError, AttributeError, TypeError) as exc:
-                return _json({"error": "validation_error", "field": "mode", "message": str(exc)}, 400)
-            return _json(state)
+            problem = _fault_problem(request.get_data())
+            if problem is not None:
+                field, message = problem
+                return _json(
+                    {
+                        "error": "validation_error",
+                        "message": message,
+                        "fields": [{"field": field, "message": message}],
+                    },
+                    400,
+                )
+            body = json.loads(request.get_data())
+            return _json(self.set_fault(body["mode"], body.get("delay_s")))
         if tail == "faults" and request.method == "GET":
             return _json({"mode": self.mode, "slow_s": self.slow_s})
         if tail == "meters" and request.method == "GET":
@@ -276,6 +283,23 @@ class _Headers:
 
     def get(self, name: str, default=None):
         return self.raw.get(name.lower(), default)
+
+
+def _fault_problem(raw: bytes) -> tuple[str, str] | None:
+    """(field, message) of what is wrong with a POST /_local/tuya/faults body, None when it is fine.
+    The messages are ours: never the text of a Python exception."""
+    try:
+        body = json.loads(raw or b"")
+    except ValueError:
+        return "body", 'the body must be JSON: {"mode": "down"|"slow"|"token_expired"|"none", "delay_s"?: seconds}'
+    if not isinstance(body, dict):
+        return "body", "the body must be a JSON object"
+    if body.get("mode") not in FAULT_MODES:
+        return "mode", f"mode must be one of {', '.join(FAULT_MODES)}"
+    delay = body.get("delay_s")
+    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 600):
+        return "delay_s", "delay_s must be a number of seconds from 0 to 600"
+    return None
 
 
 def _json(payload, status: int = 200) -> Response:

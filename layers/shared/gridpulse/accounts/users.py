@@ -257,8 +257,9 @@ def set_active(caller: Caller, user_id: str, active: bool) -> UserItem:
 
 
 def delete_user(caller: Caller, user_id: str) -> None:
-    """Hard delete: the user, its login names, and what it owns (devices are
-    deprovisioned, groups removed)."""
+    """Hard delete: the user, its login names, what it owns (devices are
+    deprovisioned, groups removed) and its prepaid meter assignments."""
+    from gridpulse.billing.data import delete_assignments_of
     from gridpulse.devices import service as devices
     from gridpulse.groups import service as groups
 
@@ -269,6 +270,7 @@ def delete_user(caller: Caller, user_id: str) -> None:
         raise NotFound("No such user.", code="user_not_found")
     devices.delete_all_owned_by(user_id)
     groups.delete_all_owned_by(user_id)
+    delete_assignments_of(user_id)
     with TransactWrite(connection=connection()) as tx:
         tx.delete(UserItem(UserItem.key(user_id)))
         tx.delete(LoginNameItem(LoginNameItem.email_key(user.email)))

@@ -121,3 +121,24 @@ def is_conditional_failure(exc: Exception) -> bool:
 
 def as_decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
+
+
+def delete_assignments_of(user_id: str) -> int:
+    """Delete every meter assignment of a user (DELETE /users/{id}): the `by-user` index, page by
+    page, then BatchWriteItem deletes (25 per request); how many were deleted."""
+    deleted, start = 0, None
+    while True:
+        items, start = query_index(BY_USER_INDEX, "assigned_user_id", user_id, 100, start)
+        keys = [key(i["pk"], i["sk"]) for i in items]
+        for i in range(0, len(keys), 25):
+            request = {table(): [{"DeleteRequest": {"Key": k}} for k in keys[i : i + 25]]}
+            for _ in range(8):
+                out = client("dynamodb").batch_write_item(RequestItems=request)
+                request = out.get("UnprocessedItems") or {}
+                if not request:
+                    break
+            else:
+                raise RuntimeError(f"meter assignments of {user_id} not all deleted")
+        deleted += len(keys)
+        if not start:
+            return deleted

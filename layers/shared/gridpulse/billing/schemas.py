@@ -168,6 +168,9 @@ class PrepaidSummaryOut(Output):
     total_energy_purchased: str | None = None
     credit_status: str
     currency: str | None = None
+    unit_price: str | None = None
+    prepayment_enabled: bool | None = Field(None, description="the meter's prepayment mode as last read")
+    low_balance_threshold: str | None = Field(None, description="credit under this raises low_balance")
     as_of: str | None = None
 
 

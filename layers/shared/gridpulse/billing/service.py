@@ -135,21 +135,24 @@ def tuya_outcome(exc: BaseException) -> str | None:
     unknown) or None (not a Tuya error) for an exception."""
     if isinstance(exc, TuyaUnavailable):
         return "unavailable"
-    if isinstance(exc, (TuyaRejected, TuyaError)):
+    if isinstance(exc, TuyaError):  # TuyaRejected and the other refusals
         return "rejected"
     return None
 
 
-def _is_tuya_error(exc: BaseException) -> bool:
-    return tuya_outcome(exc) is not None
-
-
-def spec_of(external_id: str):
-    cached = _specs.get(external_id)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
+def spec_of(external_id: str, product_id: str | None = None):
+    """The meter's specification, cached in this container for SPEC_TTL_S. With the meter's
+    Tuya `product_id` (the device listing has it) it is cached per product: Tuya's data points
+    are a product's, so a sync reads one specification per product, not one per meter."""
+    now = time.monotonic()
+    for cache_key in (f"product:{product_id}" if product_id else None, external_id):
+        cached = _specs.get(cache_key) if cache_key else None
+        if cached and cached[0] > now:
+            return cached[1]
     spec = tuya().specification(external_id)
-    _specs[external_id] = (time.monotonic() + SPEC_TTL_S, spec)
+    _specs[external_id] = (now + SPEC_TTL_S, spec)
+    if product_id:
+        _specs[f"product:{product_id}"] = (now + SPEC_TTL_S, spec)
     return spec
 
 
@@ -248,6 +251,32 @@ def books(device_id: str) -> dict[str, Any]:
     return data.get(data.meter_pk(device_id), data.BOOKS, consistent=True) or {}
 
 
+def books_many(device_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The books of these meters by device id (consistent BatchGetItem, 100 keys per request;
+    meters without books are left out)."""
+    out: dict[str, dict[str, Any]] = {}
+    ids = list(dict.fromkeys(device_ids))
+    for i in range(0, len(ids), 100):
+        keys = [data.key(data.meter_pk(d), data.BOOKS) for d in ids[i : i + 100]]
+        request = {data.table(): {"Keys": keys, "ConsistentRead": True}}
+        for _ in range(8):
+            got = client("dynamodb").batch_get_item(RequestItems=request)
+            for raw in got.get("Responses", {}).get(data.table(), []):
+                item = data.load(raw) or {}
+                out[item["pk"].split("#", 1)[1]] = item
+            request = got.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(0.05)
+        else:
+            for key in request.get(data.table(), {}).get("Keys", []):  # still unprocessed: one by one
+                device_id = key["pk"]["S"].split("#", 1)[1]
+                item = books(device_id)
+                if item:
+                    out[device_id] = item
+    return out
+
+
 def _books_update(device_id: str, expression: str, **vals) -> dict:
     """A books UpdateItem for a transaction; every change adds 1 to `version`."""
     vals["one"] = 1
@@ -280,9 +309,9 @@ def _number(spec, status: dict, role: str) -> Decimal | None:
         return None
 
 
-def read_meter(meter: Meter) -> Reading:
+def read_meter(meter: Meter, product_id: str | None = None) -> Reading:
     """The meter as Tuya reports it now (two Tuya calls at most: spec is cached)."""
-    spec = spec_of(meter.external_id)
+    spec = spec_of(meter.external_id, product_id)
     status = tuya().device_status(meter.external_id)
     prepay = status.get(spec.code_for("prepayment") or "")
     return Reading(
@@ -377,7 +406,7 @@ def balance(caller: Caller, device_id: str) -> dict:
     try:
         reading = read_meter(meter)
     except Exception as exc:
-        if not _is_tuya_error(exc):
+        if tuya_outcome(exc) is None:
             raise
         logger.warning("balance from cache", extra={"device_id": device_id, "error": type(exc).__name__})
         return balance_view(meter, known, "cache")
@@ -420,7 +449,7 @@ def usage(caller: Caller, device_id: str) -> dict:
     try:
         known = _remember(meter, read_meter(meter), known, _kind_or_none(meter))
     except Exception as exc:
-        if not _is_tuya_error(exc):
+        if tuya_outcome(exc) is None:
             raise
         source = "cache"
     total = known.get("total_consumption_kwh")
@@ -445,6 +474,8 @@ def usage(caller: Caller, device_id: str) -> dict:
 def summary_for(device: DeviceItem) -> dict | None:
     """Seed 004's `summary` of a prepaid meter for GET /devices/{id}: the books
     as last read (no Tuya call on that path); None for other devices."""
+    from gridpulse.billing.low_balance import threshold_of
+
     if not is_prepaid(device):
         return None
     b = books(device.device_id)
@@ -456,6 +487,9 @@ def summary_for(device: DeviceItem) -> dict | None:
         "total_energy_purchased": str(b.get("total_purchased_kwh") or Decimal("0")),
         "credit_status": view["credit_status"],
         "currency": view["currency"],
+        "unit_price": view["unit_price"],
+        "prepayment_enabled": view["prepayment_enabled"],
+        "low_balance_threshold": str(threshold_of(b)),
         "as_of": view["as_of"],
     }
 
@@ -651,7 +685,9 @@ def _apply_to_books(meter: Meter, entry: dict, reading: Reading | None, note: st
     return applied
 
 
-def _answer(meter: Meter, entry: dict, status_code: int, error: str | None = None, exc: Any = None) -> tuple[int, dict]:
+def _answer(
+    meter: Meter, entry: dict, status_code: int, error: str | None = None, exc: Any = None, message: str | None = None
+) -> tuple[int, dict]:
     op = entry["operation"]
     shown = _shown_value(entry)
     messages = {
@@ -662,7 +698,7 @@ def _answer(meter: Meter, entry: dict, status_code: int, error: str | None = Non
     }
     body: dict[str, Any] = {
         "success": entry["status"] == "applied",
-        "message": messages[entry["status"]],
+        "message": message or messages[entry["status"]],
         "device_id": meter.device_id,
         "command": entry["command"],
         "value": shown,
@@ -721,9 +757,53 @@ def execute(meter: Meter, entry: dict, attempt: int) -> tuple[int, dict]:
         if outcome == "unavailable":
             return _postpone(meter, entry, attempt, exc)
         raise
-    _apply_to_books(meter, entry, reading)
-    count("BillingApplied")
-    return _answer(meter, ledger.get(meter.device_id, entry["sk"]) or entry, 200)
+    return _settle_accepted(meter, entry, reading, attempt)
+
+
+# The answer's HTTP status for a ledger entry's status.
+STATUS_CODES = {"applied": 200, "pending": 202, "failed": 502}
+
+
+def _settle_accepted(meter: Meter, entry: dict, reading: Reading | None, attempt: int) -> tuple[int, dict]:
+    """Tuya accepted the command: apply it to the books, and answer with the ledger
+    entry's real status. When the books cannot be written (DynamoDB failing), the entry
+    stays pending (marked sent) and the retry queue settles it: a top-up is confirmed by
+    the meter's balance (never sent twice), other commands are sent again (they set a
+    value: the same result). When another worker settled the entry meanwhile, its status."""
+    try:
+        _apply_to_books(meter, entry, reading)
+    except Exception as exc:
+        logger.exception("books not updated after Tuya accepted", extra={"device_id": meter.device_id})
+        count("BillingBooksFailed")
+        stored = _stored_or(entry)
+        if stored.get("status") == "pending":
+            if attempt >= len(RETRY_DELAYS_S):
+                raise  # the retry queue's own redelivery (then its DLQ) takes over
+            enqueue_retry(meter.device_id, entry["sk"], attempt + 1)
+            return _answer(meter, stored, 202, message=_booking_pending(meter, stored, exc))
+        entry = stored
+    else:
+        entry = _stored_or(entry)
+    if entry.get("status") == "applied":
+        count("BillingApplied")
+    status = entry.get("status", "pending")
+    return _answer(meter, entry, STATUS_CODES.get(status, 202), "billing_error" if status == "failed" else None)
+
+
+def _stored_or(entry: dict) -> dict:
+    """The ledger entry as stored now (the in-memory one when it cannot be read)."""
+    try:
+        return ledger.get(entry["device_id"], entry["sk"]) or entry
+    except Exception:
+        logger.exception("ledger entry not read back", extra={"sk": entry.get("sk")})
+        return entry
+
+
+def _booking_pending(meter: Meter, entry: dict, exc: BaseException) -> str:
+    return (
+        f"Tuya accepted {entry['command']} {_shown_value(entry)} for {meter.device.name}, but our books could not "
+        f"be updated ({type(exc).__name__}); it is pending and will be settled by a retry (applied once)."
+    )
 
 
 def _prepare_late(meter: Meter, entry: dict) -> None:
@@ -800,7 +880,8 @@ def retry_pending(device_id: str, sk: str, attempt: int) -> str:
             return _postpone(meter, entry, attempt, exc)[1]["status"]
         landed = _landed(meter, entry, reading)
         if landed:
-            _apply_to_books(meter, entry, reading, note="confirmed by the meter's balance after a lost answer")
+            if not _apply_to_books(meter, entry, reading, note="confirmed by the meter's balance after a lost answer"):
+                return _stored_or(entry).get("status", "settled")  # settled by another worker meanwhile
             count("BillingConfirmedByBalance")
             return "applied"
         if landed is None:

@@ -29,7 +29,7 @@ Per meter:
    balances are left alone (the operation settles them) and only `as_of`,
    the counter and online are written;
 3. usage: the counter as first seen each day (USAGE#<day>, as the billing
-   routes' reads do);
+   routes' reads do), written once a day (the books keep `usage_day`);
 4. `sync_adjustment`: the balance Tuya shows is compared with the books'
    balance less what was consumed since (counter difference, at the unit
    price for money meters; at zero credit the balance stops at zero). A
@@ -74,7 +74,7 @@ from gridpulse.errors import ApiError
 from gridpulse.observability import count, logger
 from gridpulse.timeutil import iso, utcnow
 
-PROVIDER = "tuya"
+PROVIDER = external.TUYA
 DEVICE_TYPE = "prepaid_meter"
 SYNC_BATCH = 25  # meters per queue message
 PAGE_SIZE = 100  # Tuya devices per listing page (at most 200)
@@ -102,7 +102,10 @@ def _is_meter(info: dict) -> bool:
 
 def _slim(info: dict) -> dict:
     """What a sync needs of a listed device (queue messages stay small)."""
-    return {"id": str(info["id"]), "name": info.get("name") or str(info["id"]), "online": info.get("online")}
+    slim = {"id": str(info["id"]), "name": info.get("name") or str(info["id"]), "online": info.get("online")}
+    if isinstance(info.get("product_id"), str) and info["product_id"]:
+        slim["product_id"] = info["product_id"]
+    return slim
 
 
 def project_meters(tuya=None) -> Iterator[dict]:
@@ -169,11 +172,20 @@ def fan_out() -> dict:
 def sync_meters(meters: Iterable[dict]) -> Counter:
     """Sync each meter (dicts of id, name, online); counts of new, updated, unchanged, failed."""
     meters = list(meters)
+    # What the batch needs of DynamoDB, read in batches (not a GetItem per meter): registry
+    # records, their state items and the meters' books.
     known = external.find(PROVIDER, [m["id"] for m in meters])
+    states = external.states(list(known.values()))
+    known_books = billing.books_many([d.device_id for d in known.values()])
     outcome: Counter = Counter()
     for info in meters:
+        device = known.get(info["id"])
         try:
-            outcome[sync_one(info, known.get(info["id"]))] += 1
+            if device is None:
+                outcome[sync_one(info, None)] += 1
+            else:
+                prior = (states.get(device.device_id), known_books.get(device.device_id, {}))
+                outcome[sync_one(info, device, prior)] += 1
         except Exception as exc:
             outcome["failed"] += 1
             count("MetersSyncFailed")
@@ -185,23 +197,27 @@ def sync_meters(meters: Iterable[dict]) -> Counter:
     return outcome
 
 
-def sync_one(info: dict, device: DeviceItem | None) -> str:
+def sync_one(info: dict, device: DeviceItem | None, prior: tuple | None = None) -> str:
     """Sync one listed meter: 'new', 'updated' or 'unchanged'. The meter is read from Tuya
-    first, so a meter Tuya cannot answer for is not imported."""
+    first, so a meter Tuya cannot answer for is not imported. `prior`: (state item, books)
+    of a known device as the batch read them."""
     online = info.get("online") if isinstance(info.get("online"), bool) else None
     probe = device or DeviceItem(external_id=info["id"], device_type=DEVICE_TYPE, name=info["name"])
-    reading = billing.read_meter(billing.Meter(probe, False))
-    kind = billing.spec_of(info["id"]).kind
+    product = info.get("product_id")
+    reading = billing.read_meter(billing.Meter(probe, False), product)
+    kind = billing.spec_of(info["id"], product).kind
+    known_books = None
     if device is None:
         device, created = external.register(PROVIDER, info["id"], info["name"], DEVICE_TYPE, online)
         outcome = "new" if created else "unchanged"
         if not created and external.update(device, info["name"], online):
             outcome = "updated"
     else:
-        outcome = "updated" if external.update(device, info["name"], online) else "unchanged"
-    if outcome == "updated":
-        device.refresh()
-    record(device, reading, kind)
+        state, known_books = prior if prior is not None else (external.UNREAD, None)
+        outcome = "updated" if external.update(device, info["name"], online, state) else "unchanged"
+    if outcome == "updated" and device.name != info["name"]:
+        device.name = info["name"]  # the alert text uses it; nothing else of the record changed
+    record(device, reading, kind, known_books)
     return outcome
 
 
@@ -241,14 +257,20 @@ def drift_of(books: dict, reading: billing.Reading, kind: str) -> tuple[Decimal,
     return seen - expected, expected, seen
 
 
-def record(device: DeviceItem, reading: billing.Reading, kind: str | None) -> dict:
-    """Write a reading into the meter's books (and a sync_adjustment when due); the books after."""
+def record(device: DeviceItem, reading: billing.Reading, kind: str | None, known_books: dict | None = None) -> dict:
+    """Write a reading into the meter's books (and a sync_adjustment when due); the books after.
+    `known_books`: the books as the batch read them (tried first; re-read when they moved)."""
     device_id = device.device_id
     in_flight = _in_flight(device_id)
-    for _ in range(BOOKS_RETRIES):
-        books = billing.books(device_id)
+    today = utcnow().date().isoformat()
+    for attempt in range(BOOKS_RETRIES):
+        books = known_books if attempt == 0 and known_books is not None else billing.books(device_id)
         now = iso(utcnow())
         sets: dict[str, Any] = {"as_of": now, "device_id": device_id, "synced_at": now}
+        if reading.total_kwh is not None and books.get("usage_day") != today:
+            # The day's first counter (USAGE#<day>), once a day: the books remember the day.
+            billing._note_usage_day(device_id, reading.total_kwh)
+            sets["usage_day"] = today
         if kind:
             sets["kind"] = kind
         if reading.total_kwh is not None:
@@ -286,8 +308,6 @@ def record(device: DeviceItem, reading: billing.Reading, kind: str | None) -> di
             continue  # the books moved (a top-up applied): read them again
         if drift is not None:
             count("SyncAdjustments")
-        if reading.total_kwh is not None:
-            billing._note_usage_day(device_id, reading.total_kwh)
         after = {**books, **sets}
         settle_low_balance(device, after)
         return after
@@ -400,7 +420,13 @@ def handle_batch(event: dict) -> dict:
             if len(meters) != len(message["meters"]):
                 raise ValueError("a sync message with a meter that has no id")
             outcome = sync_meters(
-                {"id": m["id"], "name": str(m.get("name") or m["id"]), "online": m.get("online")} for m in meters
+                {
+                    "id": m["id"],
+                    "name": str(m.get("name") or m["id"]),
+                    "online": m.get("online"),
+                    **({"product_id": m["product_id"]} if isinstance(m.get("product_id"), str) else {}),
+                }
+                for m in meters
             )
             logger.info("meters synced", extra=dict(outcome))
 

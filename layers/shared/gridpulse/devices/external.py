@@ -31,6 +31,7 @@ from gridpulse.dynamodb import batch_get_intact, connection, get_or_none
 from gridpulse.timeutil import iso, utcnow
 
 EXTERNAL_KEY_HASH = "external:no-api-key"
+TUYA = "tuya"  # the provider of prepaid meters (gridpulse.billing.sync.PROVIDER)
 _NAMESPACE = uuid.UUID("6f1c2d0e-5b7a-4c53-9a51-2f0b8e4d9c11")
 
 
@@ -88,8 +89,19 @@ def register(
     return device, True
 
 
-def update(device: DeviceItem, name: str | None, online: bool | None) -> bool:
-    """Bring the registry in line with the provider (name, online, listed again); True if it changed."""
+UNREAD = object()
+
+
+def states(devices: list[DeviceItem]) -> dict[str, DeviceStateItem | None]:
+    """The state items of these devices by device id (one BatchGetItem per 100; None: no state)."""
+    keys = [(DeviceItem.key(d.device_id), "state") for d in devices]
+    found = {s.pk.split("#", 1)[1]: s for s in batch_get_intact(DeviceStateItem, keys, "device state")}
+    return {d.device_id: found.get(d.device_id) for d in devices}
+
+
+def update(device: DeviceItem, name: str | None, online: bool | None, state=UNREAD) -> bool:
+    """Bring the registry in line with the provider (name, online, listed again); True if it changed.
+    `state`: the device's state item as already read (`states`), else it is read here."""
     actions = []
     if name and name != device.name:
         actions.append(DeviceItem.name.set(name))
@@ -103,7 +115,8 @@ def update(device: DeviceItem, name: str | None, online: bool | None) -> bool:
             if device.provider_removed_at is not None and device.status != "active":
                 tx.update(DeviceCounterItem(), actions=[DeviceCounterItem.active.add(1)])
     if online is not None:
-        state = get_or_none(DeviceStateItem, DeviceItem.key(device.device_id), "state")
+        if state is UNREAD:
+            state = get_or_none(DeviceStateItem, DeviceItem.key(device.device_id), "state")
         if state is None or state.connected != online:
             now = iso(utcnow())
             sets = [DeviceStateItem.connected.set(online)]

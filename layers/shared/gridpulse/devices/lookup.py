@@ -148,6 +148,22 @@ def visible(caller: Caller, device_id: str, device_type: str | None = None) -> D
     raise NotFound(f"No such {noun}.", code=f"{noun}_not_found")
 
 
+def visible_or_assigned(caller: Caller, device_id: str) -> DeviceItem:
+    """`visible`, and also a prepaid meter assigned to the caller (BillingTable's
+    `ASSIGN#<user id>` item, one GetItem, read only for a prepaid meter outside the
+    caller's scope; gridpulse.billing.data is a small module). Others: 404."""
+    if 0 < len(device_id) <= MAX_ID_LENGTH:
+        device = get_or_none(DeviceItem, DeviceItem.key(device_id), "meta")
+        if device is not None and scope.sees_device(caller, device):
+            return device
+        if device is not None and device.device_type == "prepaid_meter" and not caller.is_admin:
+            from gridpulse.billing import data as billing_data
+
+            if billing_data.get(billing_data.meter_pk(device_id), f"{billing_data.ASSIGN_PREFIX}{caller.user_id}"):
+                return device
+    raise NotFound("No such device.", code="device_not_found")
+
+
 def owned(caller: Caller, device_id: str) -> DeviceItem:
     """Owner or admin may change a device; others in scope get 403, the rest 404."""
     device = visible(caller, device_id)

@@ -43,9 +43,10 @@ from gridpulse.devices.lookup import (  # noqa: F401  (re-exported: the registry
     states_for,
     status_view,
     visible,
+    visible_or_assigned,
     with_states,
 )
-from gridpulse.dynamodb import connection, intact
+from gridpulse.dynamodb import connection, get_or_none, intact
 from gridpulse.errors import BadRequest, Conflict, Forbidden, Unauthorized, field_error
 from gridpulse.groups.data import MembershipItem
 from gridpulse.observability import count, logger
@@ -113,6 +114,12 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
         check_external_id(str(fields.get("external_id")))
     placement = _placement(caller, fields.get("room_id"))
     device_id = str(uuid.uuid4())
+    if fields.get("device_type") == "prepaid_meter":
+        # The id the sync gives this Tuya meter (gridpulse.devices.external): a refresh that lists
+        # it later finds this record with a GetItem instead of importing it a second time.
+        device_id = external.external_device_id(external.TUYA, str(fields.get("external_id")))
+        if get_or_none(DeviceItem, DeviceItem.key(device_id), "meta") is not None:
+            raise _meter_registered()
     thing_name = provisioning.thing_name_for(device_id)
     now = iso(utcnow())
     api_key = new_secret(API_KEY_PREFIX)
@@ -140,6 +147,7 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
     )
     provisioning.create_thing(thing_name, device_id, device.device_type)
     cert = None
+    written = False
     try:
         cert = provisioning.issue_certificate(thing_name)
         device.certificate_id = cert.certificate_id
@@ -149,6 +157,7 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
             tx.save(DeviceStateItem(DeviceItem.key(device_id), "state"))
             tx.save(ApiKeyItem(ApiKeyItem.key(device.api_key_hash), "apikey", device_id=device_id))
             tx.update(DeviceCounterItem(), actions=[DeviceCounterItem.total.add(1), DeviceCounterItem.active.add(1)])
+        written = True
         if wifi:
             provisioning.set_desired(thing_name, {"wifi": {"ssid": wifi["ssid"], "password": wifi["password"]}})
     except Exception:
@@ -156,10 +165,21 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
         if cert is not None:
             provisioning.revoke_certificate(thing_name, cert.certificate_id, cert.certificate_arn)
         provisioning.delete_thing(thing_name)
-        _delete_items(device)
+        if written:  # a failed transaction wrote nothing (and the id may be another's: a prepaid meter's)
+            _delete_items(device)
+        if device.device_type == "prepaid_meter" and get_or_none(DeviceItem, DeviceItem.key(device_id), "meta"):
+            raise _meter_registered() from None  # registered (or imported) meanwhile
         raise
     count("DeviceProvisioned")
     return device_view(device, None), _credentials(thing_name, cert, api_key)
+
+
+def _meter_registered() -> Conflict:
+    return Conflict(
+        "This Tuya meter is registered already (by an admin or the sync).",
+        code="device_exists",
+        fields=[field_error("external_id", "a device with this external_id exists", "duplicate")],
+    )
 
 
 def _credentials(thing_name: str, cert: provisioning.Certificate, api_key: str) -> dict:
