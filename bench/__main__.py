@@ -30,6 +30,7 @@ DEFAULT = [
     "ingestion",
     "alerts",
     "cost",
+    "forecasts",
 ]  # soak and backtest take minutes: their own targets
 
 
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "forecasts":
             from bench import forecasts
 
-            status |= forecasts.run()
+            status |= forecasts.run(2 if args.size == "small" else forecasts.DEVICES)
     print(f"\n(bench took {time.perf_counter() - started:.1f} s)")
     return status
 

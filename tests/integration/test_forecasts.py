@@ -82,6 +82,12 @@ def test_predict_answers_24_hours_with_intervals_stores_it_and_the_hotel_sums_it
     assert ("dynamodb", "Query") in dynamodb_calls.calls
     status, newest = api.get(f"/devices/{hotel_meter['id']}/prediction", token=hotel_meter["insider"])
     assert status == 200 and newest == fc
+    # Stored with its expiry (the table's TTL attribute): 30 days after it was made.
+    from gridpulse.forecasts.data import ForecastItem
+
+    (stored,) = ForecastItem.query(f"device#{hotel_meter['id']}")
+    made = datetime.fromisoformat(fc["generated_at"]).timestamp()
+    assert abs(stored.ttl - (made + 30 * 86400)) < 2
     # The hotel's total: its one meter's newest forecast.
     status, total = api.get(f"/hotels/{hotel_meter['hotel_id']}/forecast", token=hotel_meter["insider"])
     assert status == 200, total
