@@ -1,7 +1,8 @@
-"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|lights|billing|ingestion|alerts|cost|soak|backtest ...]`:
+"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|lights|billing|ingestion|alerts|cost|soak|backtest|forecasts ...]`:
 print the benchmark tables (all but soak unless --only is given; --only may be repeated).
 `--only soak [--soak-readings N] [--soak-speed X]` (`make soak`) is the local stack's memory under a fleet;
-`--only backtest` (`make backtest`) is the day-ahead forecaster against seasonal-naive on a real series."""
+`--only backtest` (`make backtest`) is the day-ahead forecaster against seasonal-naive on a real series;
+`--only forecasts` is the forecast worker's time per device and the schedule's capacity at 100,000 devices."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ import argparse
 import sys
 import time
 
-BENCHMARKS = ["imports", "dynamodb", "lights", "billing", "ingestion", "alerts", "cost", "soak", "backtest"]
+BENCHMARKS = [
+    "imports",
+    "dynamodb",
+    "lights",
+    "billing",
+    "ingestion",
+    "alerts",
+    "cost",
+    "soak",
+    "backtest",
+    "forecasts",
+]
 DEFAULT = [
     "imports",
     "dynamodb",
@@ -18,6 +30,7 @@ DEFAULT = [
     "ingestion",
     "alerts",
     "cost",
+    "forecasts",
 ]  # soak and backtest take minutes: their own targets
 
 
@@ -102,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import backtest
 
             status |= backtest.run()
+        elif name == "forecasts":
+            from bench import forecasts
+
+            status |= forecasts.run(2 if args.size == "small" else forecasts.DEVICES)
     print(f"\n(bench took {time.perf_counter() - started:.1f} s)")
     return status
 

@@ -67,9 +67,14 @@ def status_doc(status: int, model: type, description: str, also: dict[int, str] 
 
 
 def error_response(
-    status: int, code: str, message: str, fields: list[dict] | None = None, headers: dict | None = None
+    status: int,
+    code: str,
+    message: str,
+    fields: list[dict] | None = None,
+    headers: dict | None = None,
+    extra: dict | None = None,
 ) -> Response:
-    body: dict[str, Any] = {"error": code, "message": message}
+    body: dict[str, Any] = {"error": code, "message": message, **(extra or {})}
     if fields:
         body["fields"] = fields
     return Response(
@@ -218,7 +223,7 @@ def create_app() -> APIGatewayRestResolver:
 
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers or None)
+        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers or None, exc.extra or None)
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError):

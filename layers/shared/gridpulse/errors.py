@@ -18,6 +18,7 @@ class ApiError(Exception):
         code: str | None = None,
         fields: list[dict] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -25,12 +26,13 @@ class ApiError(Exception):
             self.code = code
         self.fields = fields or []
         self.headers = headers or {}
+        self.extra = extra or {}  # more top-level keys of the error body (e.g. needed_hours)
 
     def body(self) -> dict:
         body = {"error": self.code, "message": self.message}
         if self.fields:
             body["fields"] = self.fields
-        return body
+        return {**self.extra, **body}
 
 
 class BadRequest(ApiError):

@@ -1,0 +1,17 @@
+"""On a schedule: every meter queued for a day-ahead forecast (gridpulse.forecasts.schedule.fan_out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gridpulse.forecasts.schedule import fan_out
+from gridpulse.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict, context: Any) -> dict:
+    result = fan_out(str(event.get("time") or ""))
+    logger.info("forecasts queued", extra=result)
+    return result
