@@ -152,35 +152,35 @@ def _norm(text: str) -> str:
     return " ".join(words)
 
 
-def resolve_target(text: str, devices: list[dict]) -> list[dict] | None:
-    """The devices a name in a question means, among `devices`: a device's name
-    (exact, contained, or close), "room 101" (every visible room of that number),
-    or a hotel's name (its devices). None when nothing fits."""
+def resolve_target(text: str, devices: list[dict]) -> tuple[list[dict], str] | None:
+    """The devices a name in a question means, among `devices`, and how to call
+    them: a device's name (exact, contained, or close), "room 101" (every visible
+    room of that number), or a hotel's name (its devices). None when nothing fits."""
     wanted = _norm(text)
     if not wanted:
         return None
     by_name = {_norm(d["name"]): d for d in devices}
     if wanted in by_name:
-        return [by_name[wanted]]
+        return [by_name[wanted]], by_name[wanted]["name"]
     rooms, hotels = _site_names(devices) if any(d.get("room_id") or d.get("hotel_id") for d in devices) else ({}, {})
     room = re.fullmatch(r"(?:room|rm)\s*(\w+)(?:\s+(?:meter|device))?", wanted)
     if room:
         found = [d for d in devices if d.get("room_id") and rooms.get(d["room_id"], "").lower() == room.group(1)]
         if found:
-            return found
+            return found, f"room {room.group(1)}"
     hotel_names = {_norm(name): hid for hid, name in hotels.items()}
     hotel = hotel_names.get(wanted) or next(
         iter(hotel_names[m] for m in difflib.get_close_matches(wanted, list(hotel_names), n=1, cutoff=0.85)), None
     )
     if hotel:
-        return [d for d in devices if d.get("hotel_id") == hotel]
+        return [d for d in devices if d.get("hotel_id") == hotel], hotels[hotel]
     contained = [d for n, d in by_name.items() if wanted in n.split() or (len(wanted) >= 4 and wanted in n)]
     if len(contained) == 1:
-        return contained
+        return contained, contained[0]["name"]
     close = difflib.get_close_matches(wanted, list(by_name), n=1, cutoff=0.75)
     if close:
-        return [by_name[close[0]]]
-    return contained or None
+        return [by_name[close[0]]], by_name[close[0]]["name"]
+    return (contained, text) if contained else None
 
 
 def _zone_for(devices: list[dict], tz_name: str | None) -> str:
@@ -239,7 +239,7 @@ def _answer(text: str, intent: str, data: dict, suggestions: list[str], period: 
 
 def _unknown(text: str | None = None) -> dict:
     return _answer(
-        (text + " " if text else "") + "I did not understand that question. " + HELP,
+        (text + " " if text else "I did not understand that question. ") + HELP,
         "unknown",
         {"examples": EXAMPLES},
         EXAMPLES[:4],
@@ -325,6 +325,7 @@ def temperature(devices, target) -> dict:
         for r in latest_readings(devices)
         if r["reading"].get("temperature") is not None
     ]
+    rows.sort(key=lambda r: r["name"])
     if not rows:
         text = "None of your devices has reported a temperature."
     else:
@@ -575,15 +576,16 @@ def _dispatch(caller: Caller, r: Recognized, devices: list[dict], tz_name: str |
     if r.intent == "Balance":
         return balance(caller, devices)
 
-    chosen = devices
+    chosen, named = devices, None
     if r.target:
-        chosen = resolve_target(r.target, devices)
-        if not chosen:
+        found = resolve_target(r.target, devices)
+        if not found:
             return _unknown(f'I don\'t know anything called "{r.target}" among your devices, rooms and hotels.')
+        chosen, named = found
     if r.intent == "CurrentPower":
-        return current_power(chosen, r.target)
+        return current_power(chosen, named)
     if r.intent == "Temperature":
-        return temperature(chosen, r.target)
+        return temperature(chosen, named)
 
     tz = _zone_for(chosen, tz_name)
     now = utcnow()
@@ -594,9 +596,9 @@ def _dispatch(caller: Caller, r: Recognized, devices: list[dict], tz_name: str |
         )
         if second is None:
             return _unknown()
-        return compare(chosen, period, second, tz, r.target)
+        return compare(chosen, period, second, tz, named)
     if r.intent == "TopConsumers":
-        return top_consumers(chosen, period, tz, r.target)
+        return top_consumers(chosen, period, tz, named)
     if r.intent == "Cost":
-        return cost(chosen, period, tz, r.target, r.price)
-    return consumption(chosen, period, tz, r.target)
+        return cost(chosen, period, tz, named, r.price)
+    return consumption(chosen, period, tz, named)
