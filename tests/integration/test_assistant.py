@@ -47,7 +47,8 @@ def home(api):
 
 
 def ask(api, token, question, **extra):
-    status, body = api.post("/chatbot/query", {"question": question, "tz": "UTC", **extra}, token=token)
+    body = {"question": question, "tz": "UTC", **extra}
+    status, body = api.post("/chatbot/query", {k: v for k, v in body.items() if v is not None}, token=token)
     assert status == 200, body
     return body
 
@@ -161,3 +162,43 @@ def test_bad_input_is_a_4xx_and_authentication_comes_first(api, home):
         status, out = api.post("/chatbot/query", body, token=ann)
         assert status == 400 and out["fields"][0]["field"] == field, (body, out)
     assert api.post("/chatbot/query", {"question": "x" * 500}, token=ann)[1]["intent"] == "unknown"
+
+
+def _hotel_with_room_meter(api, admin, name, tz):
+    hotel = api.create("/hotels", {"hotel_name": name, "timezone": tz}, admin)
+    section = api.create(f"/hotels/{hotel['hotel_id']}/sections", {"section_name": "Floor 1"}, admin)
+    room = api.create(f"/sections/{section['section_id']}/rooms", {"room_number": "101"}, admin)
+    created = api.create(f"/rooms/{room['room_id']}/devices", {"device_name": f"{name} 101 meter"}, admin)
+    return hotel, {"id": created["device_id"], "key": {"X-API-Key": created["credentials"]["api_key"]}}
+
+
+def test_rooms_and_hotels_are_found_among_the_callers_scope_only(api, admin_token):
+    sea, sea_meter = _hotel_with_room_meter(api, admin_token, "Sea View", "Europe/Lisbon")
+    hill, hill_meter = _hotel_with_room_meter(api, admin_token, "Hill Top", "Asia/Tokyo")
+    _feed(api, sea_meter, 0.05, 700, [9, 6, 3])
+    _feed(api, hill_meter, 0.08, 900, [9, 6, 3])
+    manager = api.user(admin_token, "mia@example.com", "viewer", hotel_ids=[sea["hotel_id"]])
+
+    out = ask(api, manager, "how much energy did room 101 use today", tz=None)
+    assert out["intent"] == "consumption" and "room 101" in out["answer"]
+    assert [d["device_id"] for d in out["data"]["devices"]] == [sea_meter["id"]]
+    assert out["data"]["tz"] == "Europe/Lisbon"  # the hotel's zone when the question gives none
+    status, energy = api.get(
+        f"/devices/{sea_meter['id']}/energy",
+        token=manager,
+        query={"period": "day", "start": out["period"]["start"], "end": out["period"]["end"]},
+    )
+    assert status == 200 and Decimal(out["data"]["total_kwh"]) == Decimal(str(energy["total_kwh"])) > 0
+
+    # Another hotel is as unknown as one that does not exist, and never counted.
+    outside = ask(api, manager, "energy usage of Hill Top today")
+    nowhere = ask(api, manager, "energy usage of Nowhere Inn today")
+    assert outside["intent"] == nowhere["intent"] == "unknown"
+    assert outside["answer"].replace("hill top", "X") == nowhere["answer"].replace("nowhere inn", "X")
+    assert hill_meter["id"] not in str(ask(api, manager, "which device consumed most power today"))
+
+    # The admin sees both: the hotel name selects Hill Top's meter (with a typo), in UTC when asked so.
+    admin = ask(api, admin_token, "energy usage of Hill Tob today")
+    assert [d["device_id"] for d in admin["data"]["devices"]] == [hill_meter["id"]] and "Hill Top" in admin["answer"]
+    both = ask(api, admin_token, "how much energy did room 101 use today")
+    assert {d["device_id"] for d in both["data"]["devices"]} == {sea_meter["id"], hill_meter["id"]}
