@@ -28,14 +28,14 @@ def utc(*args) -> datetime:
         ({"period": "last_week"}, "last week", utc(2026, 3, 9), utc(2026, 3, 16)),
         ({"period": "this_month"}, "this month", utc(2026, 3, 1), NOW),
         ({"period": "last_month"}, "last month", utc(2026, 2, 1), utc(2026, 3, 1)),
-        ({"days": 7}, "the last 7 days", utc(2026, 3, 12), NOW),
+        ({"days": 7}, "in the last 7 days", utc(2026, 3, 12), NOW),
         ({"days": 1}, "today", utc(2026, 3, 18), NOW),
         ({"weekday": 0}, "since Monday", utc(2026, 3, 16), NOW),
         ({"weekday": 2}, "since Wednesday", utc(2026, 3, 18), NOW),  # today is Wednesday
         ({"weekday": 3}, "since Thursday", utc(2026, 3, 12), NOW),
-        ({"month": 3}, "March 2026", utc(2026, 3, 1), NOW),  # the current month ends now
-        ({"month": 1}, "January 2026", utc(2026, 1, 1), utc(2026, 2, 1)),
-        ({"month": 11}, "November 2025", utc(2025, 11, 1), utc(2025, 12, 1)),  # not begun this year: last year's
+        ({"month": 3}, "in March 2026", utc(2026, 3, 1), NOW),  # the current month ends now
+        ({"month": 1}, "in January 2026", utc(2026, 1, 1), utc(2026, 2, 1)),
+        ({"month": 11}, "in November 2025", utc(2025, 11, 1), utc(2025, 12, 1)),  # not begun this year: last year's
     ],
 )
 def test_periods_in_lisbon(slots, label, start, end):
@@ -63,7 +63,7 @@ def test_january_looks_back_to_december_and_unknown_slots_are_none():
     assert resolve({}, NOW, LISBON) is None
     assert resolve({"period": "next_year"}, NOW, LISBON) is None
     assert resolve({"month": 13}, NOW, LISBON) is None
-    assert resolve({"days": 100000}, NOW, LISBON).label == "the last 366 days"
+    assert resolve({"days": 100000}, NOW, LISBON).label == "in the last 366 days"
 
 
 def test_the_default_comparison():

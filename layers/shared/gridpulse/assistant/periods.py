@@ -44,7 +44,7 @@ _MONTHS = (
 @dataclass(frozen=True)
 class Period:
     key: dict  # the slots it came from, kept with a conversation
-    label: str  # "yesterday", "the last 7 days", "since Monday", "March 2026"
+    label: str  # "yesterday", "in the last 7 days", "since Monday", "in March 2026": reads after "you used 3 kWh"
     start: datetime  # UTC
     end: datetime  # UTC, exclusive
 
@@ -91,7 +91,7 @@ def resolve(slots: dict, now: datetime, tz: tzinfo) -> Period | None:
     if slots.get("days") is not None:
         days = max(1, min(MAX_DAYS, int(slots["days"])))
         start = _midnight(today - timedelta(days=days - 1), tz)
-        return Period({"days": days}, "today" if days == 1 else f"the last {days} days", start, now)
+        return Period({"days": days}, "today" if days == 1 else f"in the last {days} days", start, now)
     if slots.get("weekday") is not None:
         weekday = int(slots["weekday"]) % 7
         back = (today.weekday() - weekday) % 7
@@ -104,7 +104,7 @@ def resolve(slots: dict, now: datetime, tz: tzinfo) -> Period | None:
         year = today.year if month <= today.month else today.year - 1
         start = _month_start(year, month, tz)
         end = min(now, _month_start(*_next_month(year, month), tz))
-        return Period({"month": month}, f"{_MONTHS[month - 1]} {year}", start, end)
+        return Period({"month": month}, f"in {_MONTHS[month - 1]} {year}", start, end)
     return None
 
 
