@@ -15,7 +15,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 
 .PHONY: run test unit bench soak backtest lint build openapi lock clean firmware-test
 
-$(STAMP): requirements/dev.in requirements/runtime.in requirements/forecast.in requirements/constraints.txt
+$(STAMP): requirements/dev.in requirements/runtime.in requirements/forecast.in requirements/assistant.in requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.in -c requirements/constraints.txt
 	$(PY) infrastructure/dev_paths.py

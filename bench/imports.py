@@ -147,14 +147,17 @@ class Target:
     wall: list[float] = field(default_factory=list)
 
 
-def not_in_layer() -> str:
-    """Top-level modules of this interpreter's installed distributions that the shared layer does not ship."""
+def not_in_layer(own: pathlib.Path | None = None) -> str:
+    """Top-level modules of this interpreter's installed distributions that the shared layer does not ship
+    (nor `own`, a function's own requirements.txt, packaged with that function alone)."""
     from importlib.metadata import packages_distributions
 
     def canonical(name: str) -> str:
         return re.sub(r"[-_.]+", "-", name).lower()
 
     requirements = (ROOT / "layers" / "shared" / "requirements.txt").read_text().splitlines()
+    if own is not None and own.is_file():
+        requirements += own.read_text().splitlines()
     layer = {
         canonical(re.split(r"[=<>~!; \[]", line.strip())[0])
         for line in requirements
@@ -190,6 +193,8 @@ def function_targets(lambda_root: str, root: pathlib.Path = ROOT, stack: Stack |
         # As deployed: in Lambda, and tracing on unless the template turns it off.
         template_env = stack.function_environment(logical)
         env = {**base, **template_env, "LAMBDA_TASK_ROOT": lambda_root}
+        if (root / props["CodeUri"] / "requirements.txt").is_file():  # packaged with the function (its Makefile)
+            env["GRIDPULSE_BENCH_NOT_IN_LAYER"] = not_in_layer(root / props["CodeUri"] / "requirements.txt")
         env.pop("POWERTOOLS_TRACE_DISABLED", None)
         env.update({k: v for k, v in template_env.items() if k == "POWERTOOLS_TRACE_DISABLED"})
         behind_api = any(e.get("Type") == "Api" for e in (props.get("Events") or {}).values())

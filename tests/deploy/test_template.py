@@ -113,7 +113,11 @@ def _policy_statements(function: dict, resources: dict) -> list[dict]:
         assert isinstance(policy, dict) and "Statement" in policy, (
             "functions use inline statements (no broad managed policies)"
         )
-        statements += policy["Statement"]
+        for statement in policy["Statement"]:
+            if set(statement) == {"Fn::If"}:  # a conditional permission: both branches are checked
+                statements += [s for s in statement["Fn::If"][1:] if s != {"Ref": "AWS::NoValue"}]
+            else:
+                statements.append(statement)
     return statements
 
 

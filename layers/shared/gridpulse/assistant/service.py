@@ -1,0 +1,604 @@
+"""Answers of the assistant (POST /chatbot/query).
+
+Every figure comes from the caller's own data through the functions the API
+routes use: kWh from gridpulse.telemetry.service.energy (GET
+/devices/{id}/energy, period=day, in the answer's time zone), current power and
+temperatures from gridpulse.telemetry.service.latest (GET
+/devices/{id}/readings/latest), open alerts from
+gridpulse.alerts.service.list_alerts (GET /alerts?status=open), lights from
+gridpulse.lights.service.summary (GET /lights/summary), prepaid balances from
+the billing books (what GET /devices/{id}/balance answers with source "cache").
+The devices considered are those the caller sees (list_visible, as GET
+/devices), at most MAX_DEVICES; a name in a question is looked up among those
+only, so another user's device or hotel is as unknown as one that does not
+exist (the answer does not say which).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import time
+import uuid
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from gridpulse.accounts.roles import Caller
+from gridpulse.assistant import periods
+from gridpulse.assistant.data import CONVERSATION_TTL_S, ConversationItem
+from gridpulse.assistant.recognize import Recognized, recognize
+from gridpulse.devices.context import require_context
+from gridpulse.dynamodb import get_or_none
+from gridpulse.errors import BadRequest, NotFound, field_error
+from gridpulse.timeutil import utcnow, zone
+
+MAX_DEVICES = 500
+MAX_QUESTION = 500
+TOP = 5
+_CONVERSATION_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+EXAMPLES = [
+    "What's my power consumption today?",
+    "Which device consumed most power this week?",
+    "Show me temperature readings",
+    "Do I have any alerts?",
+    "Compare this month with last month",
+    "How much did I spend last month at 0.25 per kWh?",
+    "What is my current power?",
+]
+HELP = (
+    "I answer questions about your own devices: energy used in a period (today, yesterday, this or last week, "
+    "this or last month, the last N days, since Monday, in March), the top consumers, current power, "
+    "temperatures, open alerts, comparisons between periods, cost, street lights in a city and prepaid balance."
+)
+INTENTS = {
+    "Consumption": "consumption",
+    "TopConsumers": "top_consumers",
+    "CurrentPower": "current_power",
+    "Alerts": "alerts",
+    "Temperature": "temperature",
+    "Compare": "compare",
+    "Cost": "cost",
+    "LightStatus": "light_status",
+    "Balance": "balance",
+    "Forecast": "forecast",
+    "Help": "help",
+}
+# What a follow-up may continue: the intents about energy over a period of some devices.
+PERIOD_INTENTS = {"Consumption", "TopConsumers", "Cost", "Compare"}
+
+
+# ---------------------------------------------------------------- input
+
+
+def check_question(question: object) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise BadRequest(
+            "question must not be empty",
+            code="validation_error",
+            fields=[field_error("question", "a non-empty question")],
+        )
+    if len(question) > MAX_QUESTION:
+        raise BadRequest(
+            f"question is longer than {MAX_QUESTION} characters",
+            code="validation_error",
+            fields=[field_error("question", f"at most {MAX_QUESTION} characters")],
+        )
+    return question.strip()
+
+
+def _conversation_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _CONVERSATION_ID.match(value):
+        raise BadRequest(
+            "conversation_id is not one this service gave",
+            code="validation_error",
+            fields=[field_error("conversation_id", "8 to 64 letters, digits or dashes")],
+        )
+    return value
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def _kwh(value: float | Decimal) -> Decimal:
+    """A kWh figure of the energy route (a float rounded to 6 places) as an exact Decimal."""
+    return Decimal(str(value)).normalize() if value else Decimal("0")
+
+
+def _text(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+def _say(value: Decimal, places: str = "0.01") -> str:
+    return format(value.quantize(Decimal(places), rounding=ROUND_HALF_UP), "f")
+
+
+# ---------------------------------------------------------------- what the caller sees
+
+
+def visible_devices(caller: Caller) -> list[dict]:
+    """The devices the caller sees (as GET /devices), at most MAX_DEVICES."""
+    from gridpulse.devices import service as devices
+
+    found: list[dict] = []
+    token = None
+    while len(found) < MAX_DEVICES:
+        page = devices.list_visible(caller, {}, min(100, MAX_DEVICES - len(found)), token)
+        found += page["items"]
+        token = page["next_token"]
+        if not token:
+            break
+    return found
+
+
+def _site_names(devices: list[dict]) -> tuple[dict[str, str], dict[str, str]]:
+    """Room numbers by room id and hotel names by hotel id of these devices (BatchGetItem)."""
+    from gridpulse.sites.data import HotelItem, RoomItem, key
+
+    room_ids = sorted({d["room_id"] for d in devices if d.get("room_id")})
+    hotel_ids = sorted({d["hotel_id"] for d in devices if d.get("hotel_id")})
+    rooms = {r.room_id: r.room_number for r in RoomItem.batch_get([key("room", r) for r in room_ids])}
+    hotels = {h.hotel_id: h.hotel_name for h in HotelItem.batch_get([key("hotel", h) for h in hotel_ids])}
+    return rooms, hotels
+
+
+def _norm(text: str) -> str:
+    words = re.sub(r"[^\w\s]", " ", text.lower()).split()
+    while words and words[0] in ("the", "my", "our"):
+        words = words[1:]
+    return " ".join(words)
+
+
+def resolve_target(text: str, devices: list[dict]) -> tuple[list[dict], str] | None:
+    """The devices a name in a question means, among `devices`, and how to call
+    them: a device's name (exact, contained, or close), "room 101" (every visible
+    room of that number), or a hotel's name (its devices). None when nothing fits."""
+    wanted = _norm(text)
+    if not wanted:
+        return None
+    by_name = {_norm(d["name"]): d for d in devices}
+    if wanted in by_name:
+        return [by_name[wanted]], by_name[wanted]["name"]
+    rooms, hotels = _site_names(devices) if any(d.get("room_id") or d.get("hotel_id") for d in devices) else ({}, {})
+    room = re.fullmatch(r"(?:room|rm)\s*(\w+)(?:\s+(?:meter|device))?", wanted)
+    if room:
+        found = [d for d in devices if d.get("room_id") and rooms.get(d["room_id"], "").lower() == room.group(1)]
+        if found:
+            return found, f"room {room.group(1)}"
+    hotel_names = {_norm(name): hid for hid, name in hotels.items()}
+    hotel = hotel_names.get(wanted) or next(
+        iter(hotel_names[m] for m in difflib.get_close_matches(wanted, list(hotel_names), n=1, cutoff=0.85)), None
+    )
+    if hotel:
+        return [d for d in devices if d.get("hotel_id") == hotel], hotels[hotel]
+    contained = [d for n, d in by_name.items() if wanted in n.split() or (len(wanted) >= 4 and wanted in n)]
+    if len(contained) == 1:
+        return contained, contained[0]["name"]
+    close = difflib.get_close_matches(wanted, list(by_name), n=1, cutoff=0.75)
+    if close:
+        return [by_name[close[0]]], by_name[close[0]]["name"]
+    return (contained, text) if contained else None
+
+
+def _zone_for(devices: list[dict], tz_name: str | None) -> str:
+    """The time zone periods are read in: the one asked for, else the site zone the
+    devices share, else UTC."""
+    if tz_name:
+        return tz_name
+    zones = {require_context(d["device_id"]).tz for d in devices}
+    return zones.pop() if len(zones) == 1 else "UTC"
+
+
+# ---------------------------------------------------------------- figures (the API's own functions)
+
+
+def energy_by_device(devices: list[dict], period: periods.Period, tz_name: str) -> list[dict]:
+    """kWh of each device over the period: GET /devices/{id}/energy?period=day&start&end&tz."""
+    from gridpulse.telemetry import service as telemetry
+    from gridpulse.timeutil import iso
+
+    rows = []
+    for d in devices:
+        kwh = Decimal("0")
+        if period.end > period.start:
+            out = telemetry.energy(require_context(d["device_id"]), "day", iso(period.start), iso(period.end), tz_name)
+            kwh = _kwh(out["total_kwh"])
+        rows.append({"device_id": d["device_id"], "name": d["name"], "kwh": kwh})
+    rows.sort(key=lambda r: (-r["kwh"], r["name"]))
+    return rows
+
+
+def _energy_rows(rows: list[dict]) -> list[dict]:
+    return [{**r, "kwh": _text(r["kwh"])} for r in rows]
+
+
+def latest_readings(devices: list[dict]) -> list[dict]:
+    """The newest reading of each device (GET /devices/{id}/readings/latest), None-free."""
+    from gridpulse.telemetry import service as telemetry
+
+    rows = []
+    for d in devices:
+        reading = telemetry.latest(require_context(d["device_id"]))
+        if reading is not None:
+            rows.append({"device": d, "reading": reading})
+    return rows
+
+
+# ---------------------------------------------------------------- the intents
+
+
+def _answer(text: str, intent: str, data: dict, suggestions: list[str], period: periods.Period | None = None) -> dict:
+    out = {"answer": text, "intent": intent, "data": data, "suggestions": suggestions}
+    if period is not None:
+        out["period"] = period.as_dict()
+    return out
+
+
+def _unknown(text: str | None = None) -> dict:
+    return _answer(
+        (text + " " if text else "I did not understand that question. ") + HELP,
+        "unknown",
+        {"examples": EXAMPLES},
+        EXAMPLES[:4],
+    )
+
+
+def _scope_words(target: str | None, devices: list[dict]) -> str:
+    if target:
+        return f" for {target}"
+    return f" across your {len(devices)} device{'s' if len(devices) != 1 else ''}"
+
+
+def consumption(devices, period, tz_name, target) -> dict:
+    rows = energy_by_device(devices, period, tz_name)
+    total = sum((r["kwh"] for r in rows), Decimal("0"))
+    text = f"You used {_say(total, '0.001')} kWh {period.label}{_scope_words(target, devices)}"
+    if len(rows) > 1 and rows[0]["kwh"] > 0:
+        text += f"; the most was {rows[0]['name']} with {_say(rows[0]['kwh'], '0.001')} kWh"
+    data = {"total_kwh": _text(total), "unit": "kWh", "tz": tz_name, "devices": _energy_rows(rows)}
+    return _answer(
+        text + ".",
+        "consumption",
+        data,
+        ["Which device consumed most power?", "And yesterday?", "Compare this week with last week"],
+        period,
+    )
+
+
+def top_consumers(devices, period, tz_name, target) -> dict:
+    rows = energy_by_device(devices, period, tz_name)
+    total = sum((r["kwh"] for r in rows), Decimal("0"))
+    used = [r for r in rows if r["kwh"] > 0][:TOP]
+    if not used:
+        text = f"None of your devices{' (' + target + ')' if target else ''} recorded any energy {period.label}."
+    else:
+        parts = [f"{r['name']} ({_say(r['kwh'], '0.001')} kWh)" for r in used]
+        text = f"Top consumer{'s' if len(used) > 1 else ''} {period.label}: " + ", ".join(parts) + "."
+    data = {"total_kwh": _text(total), "unit": "kWh", "tz": tz_name, "devices": _energy_rows(rows[:TOP])}
+    return _answer(text, "top_consumers", data, ["And last week?", "What's my power consumption today?"], period)
+
+
+def current_power(devices, target) -> dict:
+    from gridpulse.telemetry.service import FRESH_MS
+
+    now_ms = int(utcnow().timestamp() * 1000)
+    rows, total = [], Decimal("0")
+    for row in latest_readings(devices):
+        reading, d = row["reading"], row["device"]
+        ts = datetime.fromisoformat(reading["timestamp"].replace("Z", "+00:00"))
+        fresh = now_ms - int(ts.timestamp() * 1000) <= FRESH_MS
+        power = Decimal(str(reading.get("power_w") or 0)) if fresh else Decimal("0")
+        total += power
+        rows.append(
+            {
+                "device_id": d["device_id"],
+                "name": d["name"],
+                "power_w": _text(power),
+                "timestamp": reading["timestamp"],
+                "fresh": fresh,
+            }
+        )
+    fresh_count = sum(1 for r in rows if r["fresh"])
+    if not fresh_count:
+        text = f"None of your devices{' (' + target + ')' if target else ''} reported in the last 10 minutes."
+    else:
+        text = f"Your devices{' (' + target + ')' if target else ''} draw {_say(total, '0.1')} W now ({fresh_count} reporting)."
+    return _answer(
+        text,
+        "current_power",
+        {"total_power_w": _text(total), "unit": "W", "devices": rows},
+        ["What's my power consumption today?", "Do I have any alerts?"],
+    )
+
+
+def temperature(devices, target) -> dict:
+    rows = [
+        {
+            "device_id": r["device"]["device_id"],
+            "name": r["device"]["name"],
+            "temperature": r["reading"]["temperature"],
+            "timestamp": r["reading"]["timestamp"],
+        }
+        for r in latest_readings(devices)
+        if r["reading"].get("temperature") is not None
+    ]
+    rows.sort(key=lambda r: r["name"])
+    if not rows:
+        text = "None of your devices has reported a temperature."
+    else:
+        shown = ", ".join(f"{r['name']} {r['temperature']} °C" for r in rows[:TOP])
+        more = f" and {len(rows) - TOP} more" if len(rows) > TOP else ""
+        text = f"Latest temperatures: {shown}{more}."
+    return _answer(
+        text, "temperature", {"unit": "°C", "devices": rows}, ["Do I have any alerts?", "What is my current power?"]
+    )
+
+
+def open_alerts(caller) -> dict:
+    from gridpulse.alerts import service as alerts
+
+    page = alerts.list_alerts(caller, {"status": "open"}, 50, None)
+    items = page["items"]
+    more = bool(page["next_token"])
+    if not items:
+        text = "You have no open alerts."
+    else:
+        shown = "; ".join(
+            f"{a.get('severity', '')} {a.get('alert_type', '')}: {a.get('message', '')}".strip() for a in items[:3]
+        )
+        text = (
+            f"You have {len(items)}{'+' if more else ''} open alert{'s' if len(items) != 1 else ''}. Newest: {shown}."
+        )
+    return _answer(
+        text,
+        "alerts",
+        {"count": len(items), "more": more, "alerts": items[:10]},
+        ["What is my current power?", "Show me temperature readings"],
+    )
+
+
+def compare(devices, first, second, tz_name, target) -> dict:
+    a = sum((r["kwh"] for r in energy_by_device(devices, first, tz_name)), Decimal("0"))
+    b = sum((r["kwh"] for r in energy_by_device(devices, second, tz_name)), Decimal("0"))
+    diff = a - b
+    if b:
+        change = (diff / b * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        how = f"{abs(change)}% {'more' if diff > 0 else 'less'} than" if diff else "the same as"
+    else:
+        change, how = None, "compared with"
+    text = (
+        f"{first.label.capitalize()} you used {_say(a, '0.001')} kWh{_scope_words(target, devices)}, "
+        f"{how} {second.label} ({_say(b, '0.001')} kWh)."
+    )
+    data = {
+        "unit": "kWh",
+        "tz": tz_name,
+        "first": {**first.as_dict(), "total_kwh": _text(a)},
+        "second": {**second.as_dict(), "total_kwh": _text(b)},
+        "difference_kwh": _text(diff),
+        "change_percent": str(change) if change is not None else None,
+    }
+    return _answer(text, "compare", data, ["Which device consumed most power this week?"], first)
+
+
+def _tariff(devices: list[dict]) -> tuple[Decimal | None, str | None]:
+    """The unit price of the caller's prepaid meters when they share one (billing books)."""
+    from gridpulse.billing import service as billing
+
+    prices = set()
+    currency = None
+    for d in devices:
+        if d.get("device_type") != "prepaid_meter":
+            continue
+        books = billing.books(d["device_id"])
+        if books.get("unit_price") is not None:
+            prices.add(Decimal(str(books["unit_price"])))
+            currency = books.get("currency_symbol") or books.get("currency") or currency
+    return (prices.pop(), currency) if len(prices) == 1 else (None, None)
+
+
+def cost(devices, period, tz_name, target, price: Decimal | None) -> dict:
+    source = "stated"
+    currency = None
+    if price is None:
+        price, currency = _tariff(devices)
+        source = "prepaid_tariff"
+    if price is None:
+        return _answer(
+            "I need a price to work out a cost: ask for example "
+            f'"How much did I spend {period.label} at 0.25 per kWh?" (none of your prepaid meters has one tariff).',
+            "cost",
+            {"price_per_kwh": None},
+            [f"How much did I spend {period.label} at 0.25 per kWh?"],
+            period,
+        )
+    rows = energy_by_device(devices, period, tz_name)
+    total = sum((r["kwh"] for r in rows), Decimal("0"))
+    money = (total * price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    symbol = currency or ""
+    text = (
+        f"{_say(total, '0.001')} kWh {period.label}{_scope_words(target, devices)} at {symbol}{_text(price)} per kWh "
+        f"({'your prepaid tariff' if source == 'prepaid_tariff' else 'the price you gave'}) is {symbol}{money}."
+    )
+    data = {
+        "total_kwh": _text(total),
+        "price_per_kwh": _text(price),
+        "price_source": source,
+        "currency": currency,
+        "cost": format(money, "f"),
+        "tz": tz_name,
+        "devices": _energy_rows(rows),
+    }
+    return _answer(text, "cost", data, ["And last month?", "What is my balance?"], period)
+
+
+def light_status(caller, city: str) -> dict:
+    from gridpulse.lights import service as lights
+
+    try:
+        summary = lights.summary(caller, city)
+    except NotFound:
+        return _answer(
+            f"You have no street lights in {city.title()}.",
+            "light_status",
+            {"city": city, "total_lights": 0},
+            ["Do I have any alerts?"],
+        )
+    name = (summary.get("city") or city).title()
+    text = (
+        f"{name}: {summary['lights_on']} of {summary['total_lights']} street lights on, {summary['lights_off']} off, "
+        f"{summary['lights_in_error']} in error, {summary['lights_offline']} offline."
+    )
+    return _answer(text, "light_status", summary, ["Do I have any alerts?"])
+
+
+def balance(caller, devices) -> dict:
+    from gridpulse.billing import service as billing
+
+    rows = []
+    for d in devices:
+        if d.get("device_type") != "prepaid_meter":
+            continue
+        meter = billing.meter_for(caller, d["device_id"])
+        rows.append({"name": d["name"], **billing.balance_view(meter, billing.books(d["device_id"]), "cache")})
+    if not rows:
+        text = "You have no prepaid meters."
+    else:
+        parts = []
+        for r in rows[:TOP]:
+            figures = [
+                f"{r.get('currency_symbol') or ''}{r['money_balance']}" if r["money_balance"] is not None else None,
+                f"{r['energy_balance']} kWh" if r["energy_balance"] is not None else None,
+            ]
+            shown = " / ".join(f for f in figures if f) or "no balance read yet"
+            parts.append(f"{r['name']}: {shown} ({r['credit_status']})")
+        text = "Prepaid balance: " + "; ".join(parts) + "."
+    return _answer(text, "balance", {"meters": rows}, ["How much did I spend this month?"])
+
+
+def forecast() -> dict:
+    return _answer(
+        "Forecasts are not available yet: GridPulse does not compute consumption forecasts for your devices today. "
+        "I can tell you what you used so far, for example today or yesterday.",
+        "forecast",
+        {"available": False},
+        ["What's my power consumption today?", "How much did I use yesterday?"],
+    )
+
+
+def help_answer() -> dict:
+    return _answer(HELP, "help", {"examples": EXAMPLES}, EXAMPLES[:4])
+
+
+# ---------------------------------------------------------------- conversations
+
+
+def _load_conversation(caller: Caller, conversation_id: str | None) -> ConversationItem | None:
+    if conversation_id is None:
+        return None
+    item = get_or_none(ConversationItem, conversation_id)
+    if item is None or item.user_id != caller.user_id or item.expires_at < time.time():
+        return None
+    return item
+
+
+def _save_conversation(caller: Caller, conversation_id: str, r: Recognized) -> None:
+    ConversationItem(
+        conversation_id,
+        user_id=caller.user_id,
+        intent=r.intent,
+        slots=json.dumps(r.slots),
+        target=r.target,
+        city=r.city,
+        expires_at=int(time.time()) + CONVERSATION_TTL_S,
+    ).save()
+
+
+def _follow_up(r: Recognized, previous: ConversationItem | None) -> Recognized | None:
+    """A follow-up as the question it continues; None when there is nothing to continue."""
+    if previous is None or previous.intent not in INTENTS or previous.intent == "Help":
+        return None
+    before = json.loads(previous.slots or "{}")
+    if r.intent == "FollowUpPeriod":
+        if previous.intent not in PERIOD_INTENTS:
+            return None
+        intent = "Consumption" if previous.intent == "Compare" else previous.intent
+        return Recognized(intent, r.slots, previous.target, previous.city, r.price)
+    # FollowUpDevice: "which device?" breaks the last period down; "what about the kitchen meter?" asks it again for that.
+    period_slots = {k: v for k, v in before.items() if k != "period2"}
+    if r.target:
+        intent = (
+            previous.intent if previous.intent not in ("LightStatus", "Alerts", "Balance", "Compare") else "Consumption"
+        )
+        return Recognized(intent, before if intent != "Consumption" else period_slots, r.target, None, r.price)
+    return Recognized("TopConsumers", period_slots, previous.target, None, r.price)
+
+
+# ---------------------------------------------------------------- the route
+
+
+def answer(caller: Caller, question: object, tz_name: str | None = None, conversation_id: str | None = None) -> dict:
+    text = check_question(question)
+    if tz_name is not None:
+        zone(tz_name)  # 400 invalid_timezone naming tz
+    conversation_id = _conversation_id(conversation_id)
+    previous = _load_conversation(caller, conversation_id)
+    conversation_id = previous.conversation_id if previous is not None else str(uuid.uuid4())
+
+    devices = visible_devices(caller)
+    names = frozenset(w for d in devices for w in _norm(d["name"]).split())
+    r = recognize(text, names=names)
+    if r.intent in ("FollowUpPeriod", "FollowUpDevice"):
+        continued = _follow_up(r, previous)
+        r = continued if continued is not None else Recognized("unknown")
+
+    out = _dispatch(caller, r, devices, tz_name)
+    if out["intent"] not in ("unknown", "help"):
+        _save_conversation(caller, conversation_id, r)
+    out["conversation_id"] = conversation_id
+    return out
+
+
+def _dispatch(caller: Caller, r: Recognized, devices: list[dict], tz_name: str | None) -> dict:
+    if r.intent == "unknown":
+        return _unknown()
+    if r.intent == "Help":
+        return help_answer()
+    if r.intent == "Forecast":
+        return forecast()
+    if r.intent == "Alerts":
+        return open_alerts(caller)
+    if r.intent == "LightStatus":
+        return light_status(caller, r.city or "")
+    if r.intent == "Balance":
+        return balance(caller, devices)
+
+    chosen, named = devices, None
+    if r.target:
+        found = resolve_target(r.target, devices)
+        if not found:
+            return _unknown(f'I don\'t know anything called "{r.target}" among your devices, rooms and hotels.')
+        chosen, named = found
+    if r.intent == "CurrentPower":
+        return current_power(chosen, named)
+    if r.intent == "Temperature":
+        return temperature(chosen, named)
+
+    tz = _zone_for(chosen, tz_name)
+    now = utcnow()
+    period = periods.resolve(r.slots, now, zone(tz)) or periods.resolve({"period": "today"}, now, zone(tz))
+    if r.intent == "Compare":
+        second = periods.resolve({"period": r.slots.get("period2")}, now, zone(tz)) or periods.previous(
+            period, now, zone(tz)
+        )
+        if second is None:
+            return _unknown()
+        return compare(chosen, period, second, tz, named)
+    if r.intent == "TopConsumers":
+        return top_consumers(chosen, period, tz, named)
+    if r.intent == "Cost":
+        return cost(chosen, period, tz, named, r.price)
+    return consumption(chosen, period, tz, named)
