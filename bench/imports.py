@@ -22,6 +22,10 @@ Functions are imported as deployed: LAMBDA_TASK_ROOT set and tracing on
 unless template.yaml sets POWERTOOLS_TRACE_DISABLED, so whatever the X-Ray SDK
 would cost at import in Lambda shows here.
 
+`full gc` is the median number of full garbage collections during the import:
+one walks every object created so far (10-25 ms here), so a row that has one
+where it had none jumps by about 0.08x (gridpulse/gc_pause.py).
+
 How to read it: `x floor` is the median, over --runs rounds, of the row's CPU
 time divided by the floor's CPU time in the same round. CPU time rather than
 wall time because the machine may be shared: waiting for a core inflates wall
@@ -34,7 +38,9 @@ import that the floor does not import as well (so not boto3, botocore,
 urllib3 or the standard library the floor loads): `-X importtime` self times
 summed per top-level package (per module for gridpulse's own), median of a
 few children; `(handler)` is the handler module's own code (building the
-resolver and its routes), i.e. the wall time not spent in any import. A
+resolver and its routes), i.e. the wall time not spent in any import;
+`(gc)` is the garbage collector's wall time, also counted in the self time of
+the module that was importing when it ran. A
 regression (say argon2, aws_xray_sdk or pydantic where it was not) shows up
 there by name.
 
@@ -70,10 +76,11 @@ from infrastructure.cfn import ROOT, Stack, load
 # Run in each child: `python -c CHILD <what> [<path> <module> <attr>]`, <what> one of boto3, floor, resolver,
 # handler (import the handler at <path>) or first-trace (import the handler, then time loading the Tracer).
 # What the child itself needs (importlib.util, time) is imported before the clock starts, in every child alike.
-# It prints "<cpu ms> <wall ms>"; the marker on stderr separates -X importtime lines of the measured imports
-# from the interpreter's own start-up.
+# It prints "<cpu ms> <wall ms> <full collections> <gc wall ms>" (the last two: the garbage collector's full
+# collections during the measured import, and the wall time of all its collections then); the marker on stderr
+# separates -X importtime lines of the measured imports from the interpreter's own start-up.
 CHILD = r"""
-import importlib.util, os, sys, time
+import gc, importlib.util, os, sys, time
 
 class NotInLayer:  # what Lambda would not find: packages of this virtualenv that the layer does not ship
     blocked = frozenset(os.environ.get("GRIDPULSE_BENCH_NOT_IN_LAYER", "").split(","))
@@ -111,8 +118,18 @@ def resolver():
 what, args = sys.argv[1], sys.argv[2:]
 if what == "first-trace":
     import_handler(*args)
+collecting = [0.0, 0.0]  # wall time in collections, start of the current one
+
+def timed_collection(phase, info):
+    if phase == "start":
+        collecting[1] = time.perf_counter()
+    else:
+        collecting[0] += time.perf_counter() - collecting[1]
+
 sys.stderr.write("-- measured imports --\n")
 sys.stderr.flush()
+gc.callbacks.append(timed_collection)
+full = gc.get_stats()[2]["collections"]
 cpu, wall = time.process_time(), time.perf_counter()
 if what == "boto3":
     import boto3
@@ -125,7 +142,8 @@ elif what == "first-trace":
     sys.modules["gridpulse.observability"].tracer.load()
 else:
     import_handler(*args)
-print((time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000)
+cpu, wall = (time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000
+print(cpu, wall, gc.get_stats()[2]["collections"] - full, collecting[0] * 1000)
 """
 MARKER = "-- measured imports --"
 
@@ -145,6 +163,7 @@ class Target:
     increment: bool = False  # a cost on top of a function's import, not a whole cold start
     cpu: list[float] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)
+    full_gc: list[int] = field(default_factory=list)  # full collections during the import, per round
 
 
 def not_in_layer(own: pathlib.Path | None = None) -> str:
@@ -256,13 +275,13 @@ def _child(args: list[str], env: dict[str, str], cache_dir: str, importtime: boo
     )
 
 
-def time_once(target: Target, cache_dir: str) -> tuple[float, float]:
-    """(CPU ms, wall ms) one fresh interpreter took to import the target."""
+def time_once(target: Target, cache_dir: str) -> tuple[float, float, int]:
+    """(CPU ms, wall ms, full garbage collections) of one fresh interpreter importing the target."""
     done = _child(target.args, target.env, cache_dir)
     if done.returncode != 0:
         raise RuntimeError(f"{target.label}: the child failed to import\n{done.stderr.strip()}")
-    cpu, wall = done.stdout.strip().splitlines()[-1].split()
-    return float(cpu), float(wall)
+    cpu, wall, full_gc, _gc_ms = done.stdout.strip().splitlines()[-1].split()
+    return float(cpu), float(wall), int(full_gc)
 
 
 def contributor(module: str) -> str:
@@ -271,8 +290,9 @@ def contributor(module: str) -> str:
 
 
 def contributors(target: Target, cache_dir: str) -> dict[str, float]:
-    """Milliseconds per contributor in one `-X importtime` child, plus `(handler)`:
-    the wall time of the import not spent importing modules."""
+    """Milliseconds per contributor in one `-X importtime` child, plus `(handler)`: the wall time of the
+    import not spent importing modules, and `(gc)`: the garbage collector's, which is also inside the self
+    time of whatever module was importing when it ran."""
     done = _child(target.args, target.env, cache_dir, importtime=True)
     if done.returncode != 0:
         raise RuntimeError(f"{target.label}: the child failed to import\n{done.stderr.strip()}")
@@ -284,8 +304,9 @@ def contributors(target: Target, cache_dir: str) -> dict[str, float]:
             continue
         self_us, _cumulative, name = line[len("import time:") :].split("|")
         found[contributor(name.strip())] += int(self_us) / 1000
-    wall = float(done.stdout.strip().splitlines()[-1].split()[1])
+    _cpu, wall, _full, gc_ms = (float(x) for x in done.stdout.strip().splitlines()[-1].split())
     found["(handler)"] = max(0.0, wall - sum(found.values()))
+    found["(gc)"] = gc_ms
     return found
 
 
@@ -318,12 +339,13 @@ def run(runs: int, against: str | None = None) -> int:
             time_once(target, cache_dir)
         for _ in range(runs):  # interleaved: a load change on the machine hits every row alike
             for target in rows:
-                cpu, wall = time_once(target, cache_dir)
+                cpu, wall, full_gc = time_once(target, cache_dir)
                 target.cpu.append(cpu)
                 target.wall.append(wall)
+                target.full_gc.append(full_gc)
         functions = [t for t in rows if t.budget is not None and "@" not in t.label]
         # What the floor imports too (boto3, botocore, urllib3, the standard library) every function pays anyway.
-        floor_imports = set(contributors(next(t for t in rows if t.label == FLOOR), cache_dir)) - {"(handler)"}
+        floor_imports = set(contributors(next(t for t in rows if t.label == FLOOR), cache_dir)) - {"(handler)", "(gc)"}
         tops = {t.label: top_contributors(t, cache_dir, floor_imports) for t in functions}
 
     floor = next(t for t in rows if t.label == FLOOR).cpu
@@ -340,11 +362,12 @@ def run(runs: int, against: str | None = None) -> int:
                 target.label,
                 f"{statistics.median(target.cpu):.1f}",
                 f"{statistics.median(target.wall):.1f}",
+                f"{statistics.median(target.full_gc):g}",
                 f"{'+' if target.increment else ''}{ratio:.2f}x",
                 verdict,
             ]
         )
-    print(render(["function", "cpu ms", "wall ms", "x floor", "target"], table, right={1, 2, 3}))
+    print(render(["function", "cpu ms", "wall ms", "full gc", "x floor", "target"], table, right={1, 2, 3, 4}))
     print("over the cold-start target: " + (", ".join(over) if over else "none"))
     if baseline:
         compare(functions, baseline, against)

@@ -10,7 +10,7 @@ from typing import Any
 from gridpulse.accounts.roles import Role
 from gridpulse.api import ADMIN, create_app, current_caller, lambda_handler
 from gridpulse.billing import sync
-from gridpulse.billing.schemas import RefreshOut
+from gridpulse.billing.summary_schemas import RefreshOut
 from gridpulse.observability import logger, metrics, tracer
 
 app = create_app()

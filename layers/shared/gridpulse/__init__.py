@@ -6,7 +6,12 @@ AWS to import; AWS clients are created lazily, once per container.
 
 __version__ = "0.1.0"
 
-# Before anything imports Powertools' event handler: load only the resolver we use
+# In Lambda, no garbage collection while the function's modules load (gridpulse/gc_pause.py).
+from gridpulse import gc_pause as _gc_pause  # noqa: E402
+
+_gc_pause.pause()
+
+# Before anything imports Powertools' event handler: load only the resolver and event classes we use
 # (gridpulse/lazy_event_handler.py explains why and how).
 from gridpulse import lazy_event_handler as _lazy_event_handler  # noqa: E402
 

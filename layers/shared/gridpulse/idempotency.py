@@ -23,15 +23,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Callable
 
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 
 from gridpulse.aws import client
 from gridpulse.errors import ApiError, BadRequest, Conflict, field_error
@@ -101,6 +92,18 @@ def run_once(
     if key is None:
         status, out = run()
         return status, out, False
+    # Powertools' idempotency utility is loaded by the first request that carries a key, not at every
+    # cold start of the functions that honour the header (docs/decisions.md, "Cold start").
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
     settings = get_settings()
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=client("dynamodb"))
     config = IdempotencyConfig(

@@ -25,6 +25,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from gridpulse import gc_pause
+
 logger = Logger()
 metrics = Metrics()
 
@@ -69,6 +71,9 @@ class _Tracer:
             return functools.partial(
                 self.capture_lambda_handler, capture_response=capture_response, capture_error=capture_error
             )
+        # Wrapping the handler is the last thing a function module does at import: in Lambda, garbage
+        # collection paused while it loaded (gridpulse/gc_pause.py) is back on from here.
+        gc_pause.resume()
         if not tracing_enabled():
             return lambda_handler
         traced: Callable | None = None

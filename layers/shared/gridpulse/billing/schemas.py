@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+# The shapes other groups answer with live apart, so those functions do not build every billing model.
+from gridpulse.billing.summary_schemas import PrepaidSummaryOut, RefreshOut  # noqa: F401 - re-exported
 from gridpulse.schemas import Input, Output, Page, decimal, label
 
 # Digits after the point of the currency (its minor units); 2 unless configured.
@@ -157,27 +159,3 @@ class AssignedUserOut(Output):
 
 class AssignedUsersPage(Page[AssignedUserOut]):
     pass
-
-
-class PrepaidSummaryOut(Output):
-    """What GET /devices/{device_id} adds for a prepaid meter (from the last read, no Tuya call)."""
-
-    balance: str | None = None
-    energy_balance: str | None = None
-    total_consumption: str | None = None
-    total_energy_purchased: str | None = None
-    credit_status: str
-    currency: str | None = None
-    unit_price: str | None = None
-    prepayment_enabled: bool | None = Field(None, description="the meter's prepayment mode as last read")
-    low_balance_threshold: str | None = Field(None, description="credit under this raises low_balance")
-    as_of: str | None = None
-
-
-class RefreshOut(Output):
-    """POST /devices/refresh: what a sync of the Tuya project did (gridpulse.billing.sync)."""
-
-    message: str
-    total: int = Field(description="meters the Tuya project lists")
-    new: int = Field(description="meters imported as devices by this refresh")
-    updated: int = Field(description="known meters whose name or online state changed")

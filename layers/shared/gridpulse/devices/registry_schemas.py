@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, model_validator
 
-from gridpulse.billing.schemas import PrepaidSummaryOut
+from gridpulse.billing.summary_schemas import PrepaidSummaryOut
 from gridpulse.devices.schemas import (
     DeviceOut,
     DeviceStatus,
