@@ -193,3 +193,11 @@ def test_access_log_prints_the_fields_the_saved_queries_use(stack):
     sample = json.loads(line)
     assert sample["status"] == 502 and sample["latencyMs"] == 1234
     assert {"requestId", "method", "route", "path"} <= set(sample)
+
+
+def test_every_function_and_the_api_log_with_the_retention_parameter(stack):
+    groups = stack.resources("AWS::Logs::LogGroup")
+    used = {f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in stack.functions().values()}
+    used.add("ApiAccessLogGroup")
+    for group in used:
+        assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, group
