@@ -76,6 +76,15 @@ def _number(variable: str, default: float, low: float, high: float) -> float:
     return value
 
 
+def _flag(variable: str) -> bool:
+    raw = os.environ.get(variable, "").strip().lower()
+    if raw in ("", "0", "false", "off", "no"):
+        return False
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    raise SystemExit(f"{variable} must be 1 or 0 (on or off), not {raw!r}")
+
+
 def _event_concurrency() -> int:
     raw = os.environ.get("GRIDPULSE_EVENT_CONCURRENCY", "4")
     try:
@@ -158,6 +167,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     from infrastructure.cfn import Stack, load
     from infrastructure.local.gateway import Gateway, load_functions
     from infrastructure.local.outbox import sent_emails
+    from infrastructure.local.rate_limit import ENV_VARIABLE, RateLimiter
     from infrastructure.local.resources import create_all, function_environment
 
     # moto's server logs every SDK call; the gateway prints its own access log.
@@ -250,6 +260,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
         log=None if os.environ.get("GRIDPULSE_QUIET") else _say,
         run_schedule=scheduler.run,
         tuya=tuya_cloud,
+        rate_limiter=RateLimiter.from_template(stack) if _flag(ENV_VARIABLE) else None,
     )
     server = make_server("127.0.0.1", api_port, gateway, threaded=True, fd=sockets["api"].fileno())
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api-server", daemon=True).start()

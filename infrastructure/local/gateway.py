@@ -34,6 +34,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from infrastructure.cfn import ROOT, Stack
+from infrastructure.local.rate_limit import RateLimiter
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
 OPENAPI = ROOT / "openapi.json"
@@ -158,6 +159,7 @@ class Gateway:
         log: Callable[[str], None] | None = None,
         run_schedule: Callable[[str], dict] | None = None,
         tuya=None,
+        rate_limiter: RateLimiter | None = None,
     ):
         self.stack = stack
         self.functions = functions
@@ -166,6 +168,7 @@ class Gateway:
         self.log = log
         self.run_schedule = run_schedule
         self.tuya = tuya  # the Tuya Cloud stand-in (infrastructure/local/tuya): /_local/tuya/* goes to it
+        self.rate_limiter = rate_limiter  # the web ACL's per-IP limits (infrastructure/local/rate_limit.py), or none
         self.cors = _cors(stack)
         rules = []
         for method, path, logical in stack.api_routes():
@@ -189,6 +192,15 @@ class Gateway:
         local = self._local_route(request)
         if local is not None:
             return local
+        if self.rate_limiter is not None:
+            wait = self.rate_limiter.check(request.remote_addr or "", request.path, request.headers)
+            if wait is not None:
+                return _error(
+                    429,
+                    "too_many_requests",
+                    "Too many requests from this address; retry later.",
+                    {"Retry-After": str(wait)},
+                )
         adapter = self.url_map.bind_to_environ(request.environ)
         if request.method == "OPTIONS":
             return self._preflight(adapter, request)
