@@ -4,7 +4,8 @@ The series is the hourly electricity demand of Victoria, Australia (MW, 2012-01-
 to 2012-05-29, 3,600 hours) that statsmodels ships as
 `statsmodels/tsa/stl/tests/results/mstl_elec_vic.csv` (a dev-only dependency).
 Its hours are on a regular grid in Australian Eastern Standard Time, taken here
-as UTC+10 with the site zone Australia/Brisbane (UTC+10, no DST).
+as UTC+10 with the site zone Australia/Brisbane (UTC+10, no DST); the public
+holidays are Victoria's (`AU-VIC`, from the `holidays` package).
 
 For each of the last DAYS days, at local midnight, the forecaster sees only the
 hours before that origin (up to 8 weeks, as in production) and forecasts the
@@ -30,6 +31,7 @@ import numpy as np  # noqa: E402
 
 DAYS = 21
 TZ = ZoneInfo("Australia/Brisbane")
+COUNTRY = "AU-VIC"
 AEST = timezone(timedelta(hours=10))
 
 
@@ -54,6 +56,8 @@ def run(days: int = DAYS) -> int:
     hours, values = load()
     pairs = list(zip(hours.tolist(), values.tolist()))
     origins = [int(h) for h in hours[-days * 24 :: 24]]
+    first, last = (datetime.fromtimestamp(int(h), AEST).date() for h in (hours[0], hours[-1]))
+    days_off = fm.holiday_dates(COUNTRY, first, last)
     scale, scale_name = fm._scale(build_grid(pairs, origins[0], fm.MAX_HISTORY_HOURS))
     index = {int(h): i for i, h in enumerate(hours)}
     rows = {"seasonal_naive": [], "model": [], "served": []}
@@ -63,14 +67,15 @@ def run(days: int = DAYS) -> int:
         targets = target_hours(origin)
         actual = values[[index[int(t)] for t in targets]]
         base = fm.baseline_predict(grid, targets)
-        base_bt, model_bt, _, widen = fm.backtest(grid, TZ, with_model=True)
-        point = fm.model_predict(fm.model_fit(grid, TZ), grid, targets, TZ)
+        base_bt, model_bt, _, widen = fm.backtest(grid, TZ, with_model=True, holidays=days_off)
+        point = fm.model_predict(fm.model_fit(grid, TZ, days_off), grid, targets, TZ, days_off)
         model = (point, np.maximum(point - widen, 0.0), point + widen)
         use_model = model_bt.mase < base_bt.mase
         served_model += use_model
         for name, pred in (("seasonal_naive", base), ("model", model), ("served", model if use_model else base)):
             rows[name].append((actual, *pred))
     print(f"Day-ahead backtest: Victoria electricity demand (statsmodels mstl_elec_vic.csv), {days} daily origins")
+    print(f"  public holidays ({COUNTRY}) in the series: {', '.join(str(d) for d in sorted(days_off)) or 'none known'}")
     first = datetime.fromtimestamp(origins[0], AEST).date()
     last = datetime.fromtimestamp(origins[-1], AEST).date()
     print(

@@ -14,8 +14,8 @@
   meters, street lights and a household meter through the API and publishes over
   MQTT with the AWS IoT Device SDK: GRIDPULSE_FLEET=2x3x4 (hotels x floors x
   rooms, the default) or 0 for none. It runs in real time from the start and
-  each device uploads the last GRIDPULSE_FLEET_HISTORY_DAYS (14) as a backlog
-  (the last 2 days hourly, the rest every 6 hours, newest first), its live
+  each device uploads the last GRIDPULSE_FLEET_HISTORY_DAYS (21) as a backlog
+  (hourly; days beyond 21 every 6 hours; newest first), its live
   readings first, so live figures have data within a minute and charts and
   forecasts soon after; GRIDPULSE_FLEET_SPEED > 1 (a soak test) replays the
   last day that many times faster until it catches up;
@@ -53,7 +53,7 @@ from infrastructure.local.ports import bind_all
 DEFAULT_ADMIN_EMAIL = "admin@gridpulse.example.com"
 DEFAULT_ADMIN_PASSWORD = "gridpulse-admin-123"
 DEFAULT_FLEET = "2x3x4"  # hotels x floors x rooms
-DEFAULT_HISTORY_DAYS = 14.0  # the fleet's backfill (GRIDPULSE_FLEET_HISTORY_DAYS): 2 days hourly, the rest 6-hourly
+DEFAULT_HISTORY_DAYS = 21.0  # the fleet's backfill (GRIDPULSE_FLEET_HISTORY_DAYS): 21 days hourly, older days 6-hourly
 STOP_GRACE_S = 12.0  # after a stop signal, the process exits within this, stopped cleanly or not
 
 

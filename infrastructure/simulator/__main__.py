@@ -57,8 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--history-days",
         type=float,
         default=0.0,
-        help="also upload this many days before the start as a backlog (the last 2 days hourly, the "
-        "rest every 6 hours), live data first",
+        help="also upload this many days before the start as a backlog (the last 21 days hourly, "
+        "older days every 6 hours), live data first",
     )
     run.add_argument("--interval", type=float, default=30.0, help="simulated seconds between samples")
     run.add_argument("--batch", type=int, default=10, help="readings per telemetry message")

@@ -28,8 +28,8 @@ Three parts, the first two pure (no network, unit-tested):
   backlog is uploaded oldest first.
 
 History: a device made with `history`, tiers of (how far back, interval)
-such as ((2 days, 1 h), (14 days, 6 h)), also uploads the past before the
-clock's start: the last 2 days hourly, the 12 days before every 6 hours (a
+such as ((21 days, 1 h), (30 days, 6 h)), also uploads the past before the
+clock's start: the last 21 days hourly, the 9 days before every 6 hours (a
 backlog upload, `backlog_batch` readings per message, the newest first, so
 the recent past is stored first). Ingestion's cost grows with the hours
 touched, so the older past is coarse. History goes out from a second,

@@ -13,11 +13,12 @@ estate through the REST API (infrastructure/simulator/provision.py) and
 returns a started `Fleet`; the local stack calls it from a background thread.
 
 History: with `history` (tiers of (how far back, interval); `history_tiers(days)`
-gives the last 2 days hourly and the rest every 6 hours) every device also
-uploads the past before the simulated start as a backlog (device.py), the
+gives the last 21 days hourly and any older days every 6 hours) every device
+also uploads the past before the simulated start as a backlog (device.py), the
 newest first, while its live readings go out first; the local stack uses this
-(14 days, in real time) so that live figures have data within a minute and
-day charts and forecasts (48 hours hourly) soon after.
+(21 days, in real time) so that live figures have data within a minute and
+hour and day charts and forecasts (14 days hourly to train, 7 to backtest) soon
+after.
 
 Simulated time: see `SimClock` in infrastructure/simulator/model.py. With
 `speed` > 1 the fleet replays the recent past (`backfill_s`, by default
@@ -48,13 +49,16 @@ FAULT_POSITIONS = {
     "light_error": FaultPlan(light_error_at=30),
 }
 ALL_FAULTS = tuple(FAULT_POSITIONS)
-RECENT_HISTORY_S, RECENT_INTERVAL_S, OLDER_INTERVAL_S = 2 * 86400, 3600, 6 * 3600
+# The last 21 days hourly: a forecast's model trains on 14 days of hourly kWh and
+# is backtested on the 7 after them (gridpulse.forecasts.model).
+RECENT_HISTORY_S, RECENT_INTERVAL_S, OLDER_INTERVAL_S = 21 * 86400, 3600, 6 * 3600
 
 
 def history_tiers(days: float) -> tuple[tuple[float, float], ...]:
-    """The history a device uploads at start: the last 2 days hourly (what an
-    hourly chart or a 48-hour forecast needs), the days before every 6 hours
-    (enough for day charts, a quarter of the hours to store)."""
+    """The history a device uploads at start: the last 21 days hourly (one
+    cumulative-counter reading an hour, so every hour's kWh is stored: what
+    hourly charts and the forecasts' model and backtest need), the days before
+    every 6 hours (enough for day charts, a quarter of the hours to store)."""
     if days <= 0:
         return ()
     span = days * 86400

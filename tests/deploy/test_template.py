@@ -56,6 +56,31 @@ def test_sam_build_targets_lambda_arm64_python_3_14(tmp_path):
     assert any("cpython-314" in name for name in natives)
     for logical in Stack(load()).functions():
         assert (build / logical / "app.py").exists()
+    _check_forecast_layer(build)
+
+
+LAMBDA_UNZIPPED_LIMIT = 262_144_000  # "Unzipped size must be smaller than 262144000 bytes" (function + its layers)
+
+
+def _size(path: pathlib.Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _check_forecast_layer(build: pathlib.Path) -> None:
+    """The ML layer holds numpy, scipy, scikit-learn and holidays as arm64
+    CPython 3.14 wheels, without tests or caches, and fits in Lambda's
+    unzipped limit beside the shared layer and the biggest handler."""
+    ml = build / "ForecastLayer" / "python"
+    for package in ("numpy", "scipy", "sklearn", "holidays", "joblib", "threadpoolctl.py", "narwhals"):
+        assert (ml / package).exists(), package
+    natives = [p.name for p in ml.rglob("*.so")]
+    assert natives and all("aarch64" in n or "abi3" in n for n in natives if "cpython" in n or "abi3" in n), natives
+    assert any("cpython-314-aarch64" in n for n in natives)
+    assert not [p for p in ml.rglob("*") if p.is_dir() and p.name in ("tests", "__pycache__")]
+    handler = max(_size(build / logical) for logical in Stack(load()).functions())
+    total = _size(ml) + _size(build / "SharedLayer") + handler
+    print(f"ForecastLayer {_size(ml):,} B + SharedLayer {_size(build / 'SharedLayer'):,} B + handler {handler:,} B")
+    assert total < LAMBDA_UNZIPPED_LIMIT - 10_000_000, f"{total:,} bytes unzipped: too close to Lambda's limit"
 
 
 def test_every_built_handler_imports_with_only_its_artifacts_and_layer(tmp_path):
@@ -80,12 +105,12 @@ def test_every_built_handler_imports_with_only_its_artifacts_and_layer(tmp_path)
         "POWERTOOLS_TRACE_DISABLED": "true",
         **function_environment(stack),
     }
-    layer = build / "SharedLayer" / "python"
     for logical, res in stack.functions().items():
         module, _, attr = res["Properties"]["Handler"].rpartition(".")
+        layers = [str(build / ref["Ref"] / "python") for ref in res["Properties"].get("Layers") or []]
         code = (
             "import sys, json\n"
-            f"sys.path[:0] = [{str(build / logical)!r}, {str(layer)!r}]\n"
+            f"sys.path[:0] = {[str(build / logical), *layers]!r}\n"
             f"import {module}\n"
             f"assert callable({module}.{attr})\n"
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('gridpulse', 'pydantic', 'argon2', 'jwt', 'pynamodb'))[:3]))\n"
@@ -96,6 +121,31 @@ def test_every_built_handler_imports_with_only_its_artifacts_and_layer(tmp_path)
         )
         assert result.returncode == 0, f"{logical} does not import from its build:\n{result.stderr}"
         assert json.loads(result.stdout.strip().splitlines()[-1]), logical
+    _forecast_runs_from_the_layers(build, env)
+
+
+def _forecast_runs_from_the_layers(build: pathlib.Path, env: dict) -> None:
+    """The forecaster (shared layer) fits and predicts with only the shared
+    and ML layers on the path: what a forecasting function carries."""
+    layers = [str(build / "SharedLayer" / "python"), str(build / "ForecastLayer" / "python")]
+    code = (
+        "import sys, json\n"
+        f"sys.path[:0] = {layers!r}\n"
+        "from datetime import datetime, timedelta, timezone\n"
+        "from gridpulse.forecasts.model import forecast\n"
+        "now = datetime(2026, 11, 20, 10, tzinfo=timezone.utc)\n"
+        "history = [(now - timedelta(hours=h), 1.0 + (h % 24) / 24 + (h % 7) / 50) for h in range(1, 21 * 24)]\n"
+        "f = forecast(history, now, 'Europe/Lisbon', country='PT')\n"
+        "import sklearn, numpy\n"
+        "print(json.dumps([f.method, len(f.points), f.model_backtest is not None, sklearn.__file__]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, f"the forecaster does not run from the layers:\n{result.stderr}"
+    method, points, backtested, where = json.loads(result.stdout.strip().splitlines()[-1])
+    assert points == 24 and backtested and method in ("model", "seasonal_naive")
+    assert where.startswith(layers[1])
 
 
 def _policy_statements(function: dict, resources: dict) -> list[dict]:

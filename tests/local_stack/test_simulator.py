@@ -710,10 +710,12 @@ def test_cli_arguments():
 # ---------------------------------------------------------------- history backfill, live first
 
 
-def test_history_tiers_are_recent_hours_and_coarse_older_days():
+def test_history_tiers_are_three_weeks_of_hours_and_coarse_older_days():
+    """Three weeks hourly: a forecast's model trains on 14 days and is backtested on 7."""
     assert history_tiers(0) == ()
     assert history_tiers(1) == ((86400, 3600),)
-    assert history_tiers(14) == ((2 * 86400, 3600), (14 * 86400, 6 * 3600))
+    assert history_tiers(14) == ((14 * 86400, 3600),)
+    assert history_tiers(30) == ((21 * 86400, 3600), (30 * 86400, 6 * 3600))
 
 
 def test_history_is_uploaded_newest_first_after_the_boot_reading():
@@ -726,7 +728,7 @@ def test_history_is_uploaded_newest_first_after_the_boot_reading():
         sample_interval_s=30,
         batch_size=5,
         connection_factory=lambda: connection,
-        history=history_tiers(4),
+        history=((2 * 86400, 3600), (4 * 86400, 6 * 3600)),
         backlog_batch=30,
         history_delay_s=0,
         report_at_start=True,

@@ -126,3 +126,92 @@ def test_naive_or_duplicate_timestamps_are_rejected():
         forecast(history + history[-1:], NOW, "Europe/Lisbon")
     with pytest.raises(ValueError, match="time zone"):
         forecast([(t.replace(tzinfo=None), v) for t, v in history], NOW, "Europe/Lisbon")
+
+
+# -- site calendar, holidays, expected electrics, confidence ---------------------------
+
+
+def test_the_site_zone_defaults_to_utc():
+    history = _history(3)
+    assert [p.kwh for p in forecast(history, NOW).points] == [p.kwh for p in forecast(history, NOW, "UTC").points]
+
+
+def test_public_holidays_come_from_the_sites_country():
+    from datetime import date
+
+    assert features.country_of_zone("Europe/Lisbon") == "PT"
+    assert features.country_of_zone(ZoneInfo("Australia/Sydney")) == "AU"
+    assert features.country_of_zone("UTC") is None
+    days = features.holiday_dates("PT", date(2026, 12, 1), date(2026, 12, 31))
+    assert {date(2026, 12, 8), date(2026, 12, 25)} <= days and date(2026, 12, 9) not in days
+    assert date(2026, 3, 9) in features.holiday_dates("AU-VIC", date(2026, 3, 1), date(2026, 3, 31))  # Labour Day
+    assert date(2026, 3, 9) not in features.holiday_dates("AU-NSW", date(2026, 3, 1), date(2026, 3, 31))
+    assert features.holiday_dates("XX", date(2026, 1, 1), date(2026, 12, 31)) == frozenset()
+    assert features.holiday_dates(None, date(2026, 1, 1), date(2026, 12, 31)) == frozenset()
+
+
+def test_the_holiday_flag_follows_the_local_date():
+    from datetime import date
+
+    sydney = ZoneInfo("Australia/Sydney")  # UTC+11 in December
+    start = int(datetime(2026, 12, 24, 11, tzinfo=timezone.utc).timestamp())
+    hours = start + 3600 * np.arange(4)  # local 22:00, 23:00 on the 24th, 00:00, 01:00 on the 25th
+    grid = features.build_grid([], origin=start, max_hours=10)
+    X = features.design(grid, hours, sydney, {date(2026, 12, 25)})
+    assert features.FEATURES[-1] == "holiday"
+    assert X[:, -1].tolist() == [0, 0, 1, 1]
+
+
+def _closed_days_history(days: int, closed: set) -> list[tuple[datetime, float]]:
+    """A shop that uses a fifth of its energy on its closing days."""
+    rng = np.random.default_rng(3)
+    last = NOW.replace(minute=0)
+    out = []
+    for i in range(days * 24, 0, -1):
+        t = last - timedelta(hours=i)
+        local = t.astimezone(LISBON)
+        kwh = 2 + math.sin(2 * math.pi * local.hour / 24)
+        out.append((t, kwh * (0.2 if local.date() in closed else 1.0) + rng.normal(0, 0.05)))
+    return out
+
+
+def test_a_holiday_ahead_is_forecast_low_when_the_history_shows_holidays_are_low():
+    tomorrow = (NOW + timedelta(days=1)).astimezone(LISBON).date()
+    closed = {tomorrow - timedelta(days=5 * k) for k in range(9)}  # every fifth day, tomorrow (21 Nov) among them
+    history = _closed_days_history(40, closed)
+    known = forecast(history, NOW, "Europe/Lisbon", holidays=closed)
+    unaware = forecast(history, NOW, "Europe/Lisbon", holidays=set())
+    assert known.method == "model"
+    on_holiday = [p for p in known.points if p.hour.astimezone(LISBON).date() == tomorrow]
+    before = [p for p in known.points if p.hour.astimezone(LISBON).date() != tomorrow]
+    assert on_holiday and before
+    assert max(p.kwh for p in on_holiday) < min(p.kwh for p in before)
+    assert known.backtest.mae < unaware.backtest.mae
+    assert sum(p.kwh for p in known.points) < sum(p.kwh for p in unaware.points)
+
+
+def test_expected_voltage_and_temperature_are_the_same_hour_median_of_the_last_week():
+    history = _history(3)
+    # voltage: 230 + the local hour / 10, with a different day 8 days ago (outside the week)
+    voltage = [
+        (t, 230 + t.astimezone(LISBON).hour / 10 + (5 if t < NOW - timedelta(days=7) else 0)) for t, _ in history
+    ]
+    temperature = [(t, 21.0 if i % 2 else math.nan) for i, (t, _) in enumerate(history)]
+    f = forecast(history, NOW, "Europe/Lisbon", electrics={"voltage": voltage, "temperature": temperature})
+    for p in f.points:
+        assert p.voltage == pytest.approx(230 + p.hour.astimezone(LISBON).hour / 10)
+        assert p.current is None  # the device reports no current
+    assert {p.temperature for p in f.points} == {21.0, None}  # NaN hours are no value
+    assert forecast(history, NOW, "Europe/Lisbon").points[0].voltage is None
+
+
+def test_confidence_is_one_minus_the_backtests_wape():
+    from gridpulse.forecasts.model import Backtest, confidence_of
+
+    def bt(wape):
+        return Backtest("model", mae=1, mase=1, coverage=0.8, wape=wape, hours=168)
+
+    assert confidence_of(bt(0.127)) == 0.87
+    assert confidence_of(bt(0.0)) == 1.0
+    assert confidence_of(bt(1.7)) == 0.0
+    assert confidence_of(bt(math.nan)) == 0.0

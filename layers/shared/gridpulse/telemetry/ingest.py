@@ -106,6 +106,7 @@ def ingest(context: DeviceContext, messages: list[Message]) -> list[Outcome]:
     # then what the buckets already hold is dropped, and what is new is stored.
     days = rollups.preload_days(context.device_id, set(fresh), tz, context.tz) if fresh else {}
     cache = rollups.BucketCache(context.device_id)
+    cache.preload(set(fresh))
     stored_new: dict[int, set[str]] = {}
     for bucket, readings in fresh.items():
         known = {r.identity for r in cache.get(bucket)}

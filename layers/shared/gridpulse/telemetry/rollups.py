@@ -142,6 +142,30 @@ class BucketCache:
             self.readings[bucket_ms] = bucket_readings(self.device_id, bucket_ms)
         return self.readings[bucket_ms]
 
+    def preload(self, buckets: set[int]) -> None:
+        """Read many buckets with one Query per run of consecutive hours (a
+        backlog upload touches hundreds) instead of one Query per bucket; a
+        bucket far from the others is still read alone, so a late reading
+        beside a live one never reads the raw days between them."""
+        runs: list[list[int]] = []
+        for bucket in sorted(b for b in buckets if b not in self.readings):
+            if runs and bucket - runs[-1][-1] <= HOUR_MS:
+                runs[-1].append(bucket)
+            else:
+                runs.append([bucket])
+        for run in runs:
+            if len(run) == 1:
+                self.get(run[0])
+                continue
+            found: dict[int, dict[str, Reading]] = {b: {} for b in run}
+            condition = RawItem.sk.between(raw_prefix(run[0]), raw_prefix(run[-1]) + "~")
+            for item in RawItem.query(device_pk(self.device_id), condition, consistent_read=True):
+                seen = found.setdefault(int(item.bucket), {})
+                for reading in _readings_of(item):
+                    seen.setdefault(reading.identity, reading)
+            for bucket, seen in found.items():
+                self.readings[bucket] = sorted(seen.values(), key=lambda r: (r.ts_ms, r.identity))
+
     def add(self, bucket_ms: int, readings: list[Reading]) -> None:
         """Readings this process has just stored in a bucket it already read."""
         merged = {r.identity: r for r in self.readings.get(bucket_ms, [])}
@@ -184,6 +208,8 @@ def recompute(
     tz = ZoneInfo(tz_name)
     affected = set(buckets)
     for bucket in buckets:
+        if bucket + HOUR_MS in buckets and _same_minutes(bucket, bucket + HOUR_MS, tz):
+            continue  # the next local hour is being recomputed anyway: nothing lies between
         following = neighbour_bucket(device_id, bucket, forward=True)
         if following is not None:
             affected.add(following)
@@ -202,6 +228,17 @@ def recompute(
             first_try=(preloaded, cache) if preloaded is not None and cache is not None else None,
         )
     return jumps
+
+
+def _same_minutes(a_ms: int, b_ms: int, tz: ZoneInfo) -> bool:
+    """Whether the zone's UTC offset has the same minutes at both instants, so
+    that no local hour starts strictly between two buckets an hour apart."""
+
+    def minutes(ms: int) -> float:
+        offset = datetime.fromtimestamp(ms / 1000, tz=tz).utcoffset() or timedelta(0)
+        return offset.total_seconds() % 3600
+
+    return minutes(a_ms) == minutes(b_ms)
 
 
 def _load_day(device_id: str, day: str, tz_name: str) -> DayItem:
