@@ -1,7 +1,8 @@
 # GridPulse developer commands. Each target bootstraps what it needs.
 #   make run    local stack (moto, gateway on :3000, seeded admin)
 #   make test   the whole suite: firmware host tests, ruff (lint, import order, format), then unit, integration, end-to-end
-#               (with schemathesis over the whole OpenAPI), firmware/cloud contract, template lint, sam build
+#               (with schemathesis over the whole OpenAPI), firmware/cloud contract, template lint, sam build;
+#               pytest on two workers (pytest-xdist), each test module on one, the end-to-end tests together on one
 #   make bench  cold-start, DynamoDB-requests-per-call (and per lights route), control-to-confirmation, ingestion, alerts and cost benchmarks
 #   make soak   the local stack's memory (RSS per 10,000 readings) under a fast fleet
 #   make backtest  the day-ahead forecaster beside seasonal-naive on a real electricity series
@@ -32,7 +33,7 @@ run: $(STAMP)
 test: $(STAMP) $(SAM_STAMP) firmware-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit tests/integration tests/local_stack -m "not e2e"

@@ -28,12 +28,28 @@ os.environ.update(
 )
 
 import boto3  # noqa: E402
+import botocore.loaders  # noqa: E402
+import botocore.session  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from bench.calls import CallRecorder  # noqa: E402
 from infrastructure.cfn import Stack, load  # noqa: E402
 from infrastructure.local.resources import create_all, function_environment, table_request  # noqa: E402
+
+# Every boto3 session of the test process shares one botocore loader, so each
+# service model and the endpoint rules are read from disk and parsed once per
+# process instead of once per client: each test creates its clients afresh
+# (`aws` and gridpulse.aws.reset_clients), and parsing the models was most of a
+# test's set-up. Clients of one session share their loader in the same way.
+_SHARED_LOADER = botocore.loaders.create_loader()
+
+
+def _register_shared_data_loader(self) -> None:
+    self._components.lazy_register_component("data_loader", lambda: _SHARED_LOADER)
+
+
+botocore.session.Session._register_data_loader = _register_shared_data_loader
 
 STACK_NAME = "gridpulse-test"
 TEMPLATE = load()
@@ -52,6 +68,18 @@ def _predicted_environment() -> dict[str, str]:
 
 for _key, _value in _predicted_environment().items():
     os.environ.setdefault(_key, _value)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Groups for pytest-xdist's `--dist loadgroup` (`make test` runs `pytest -n 2
+    --dist loadgroup`): the end-to-end tests run on one worker, so one local stack
+    serves them (the session `stack` fixture of tests/e2e/conftest.py), and every
+    other module runs whole on one worker, so a module-scoped fixture (the firmware
+    emitter's build into firmware/build/, a broker) is set up once. Without xdist
+    the mark does nothing."""
+    for item in items:
+        group = "e2e" if item.get_closest_marker("e2e") else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def _reset_caches() -> None:
@@ -83,6 +111,28 @@ def aws(monkeypatch):
         _reset_caches()
         yield stack
     _reset_caches()
+
+
+@pytest.fixture(autouse=True)
+def password_hashing(request, monkeypatch):
+    """Argon2id at its cheapest (t=1, m=8 KiB) instead of OWASP's m=19 MiB, t=2:
+    the production parameters cost ~0.1 s of CPU per hash or check, and most
+    tests register and log in several people. Tests marked
+    `production_password_hashing` (tests/unit/test_security.py checks the
+    parameters a stored hash carries) and the end-to-end tests, whose local
+    stack runs as `make run` does, hash as deployed functions do."""
+    if request.node.get_closest_marker("production_password_hashing"):
+        yield
+        return
+    from argon2 import PasswordHasher
+
+    from gridpulse.security import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, hash_len=32, salt_len=16)
+    monkeypatch.setattr(passwords, "_hasher", lambda: cheap)
+    passwords._dummy_hash.cache_clear()
+    yield
+    passwords._dummy_hash.cache_clear()
 
 
 SCAN_REFUSAL = "a DynamoDB Scan was made; every list must be a Query on a key or index"

@@ -180,6 +180,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     from infrastructure.local.iot.shadow import ShadowService
 
     shadows = ShadowService()  # one shadow store: moto's iot-data API and the MQTT broker
+    moto_server.scale_sqs_delays(_number("GRIDPULSE_SQS_DELAY_SCALE", 1.0, 0.0, 1.0))
     moto = moto_server.start(sockets["aws"], shadows=shadows)
 
     stack = Stack(

@@ -18,6 +18,7 @@ Besides the API it serves, under paths no API route uses:
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
 import json
 import pathlib
@@ -149,6 +150,15 @@ def _multi(pairs) -> dict[str, list[str]]:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _url_map(routes: tuple[tuple[str, str, str], ...]) -> Map:
+    """The werkzeug routing map of `routes` ((METHOD, path, logical id)), built
+    once per route set: compiling its rules is most of a Gateway's creation,
+    and the tests create one per test. A Map is only read once built."""
+    rules = [Rule(_werkzeug_path(path), methods=[method], endpoint=(logical, path)) for method, path, logical in routes]
+    return Map(rules, strict_slashes=False, merge_slashes=False)
+
+
 class Gateway:
     def __init__(
         self,
@@ -170,10 +180,7 @@ class Gateway:
         self.tuya = tuya  # the Tuya Cloud stand-in (infrastructure/local/tuya): /_local/tuya/* goes to it
         self.rate_limiter = rate_limiter  # the web ACL's per-IP limits (infrastructure/local/rate_limit.py), or none
         self.cors = _cors(stack)
-        rules = []
-        for method, path, logical in stack.api_routes():
-            rules.append(Rule(_werkzeug_path(path), methods=[method], endpoint=(logical, path)))
-        self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
+        self.url_map = _url_map(tuple(stack.api_routes()))
 
     # ------------------------------------------------------------ WSGI
 

@@ -43,6 +43,22 @@ class SerializedDynamoDB:
                     close()
 
 
+def scale_sqs_delays(scale: float) -> None:
+    """Make every SQS message delay (DelaySeconds, a queue's default delay) last
+    `scale` times as long: GRIDPULSE_SQS_DELAY_SCALE, 1 (as in AWS) unless set.
+    The end-to-end tests set 0.1 so that a billing retry queued for 30 s runs
+    after 3; message order and "not before its delay" are kept."""
+    if scale == 1:
+        return
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Message
+
+    def delay(self, delay_seconds: int) -> None:
+        self.delayed_until = unix_time_millis() + int(delay_seconds) * 1000 * scale
+
+    Message.delay = delay
+
+
 def start(sock: socket.socket, shadows=None):
     """moto serving on `sock` (listening) from a daemon thread; `.shutdown()` stops it.
     `shadows` (a ShadowService) answers the iot-data shadow operations."""

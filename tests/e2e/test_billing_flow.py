@@ -2,7 +2,7 @@
 an admin registers a stand-in meter, tops it up twice with one Idempotency-Key (the
 credit rises once), reads balance, usage and ledger; with Tuya down a top-up is 202
 pending and, once Tuya is back, BillingRetryFunction (run from BillingRetryQueue with
-its DelaySeconds honoured) applies it once."""
+its DelaySeconds honoured, scaled by the stack's GRIDPULSE_SQS_DELAY_SCALE of 0.1) applies it once."""
 
 from __future__ import annotations
 
@@ -57,13 +57,14 @@ def test_an_admin_tops_up_a_stand_in_meter_once_per_key_and_a_pending_top_up_lan
         assert stack.request("GET", f"/devices/{meter}/balance", token).json()["source"] == "cache"
     finally:
         assert stack.request("POST", "/_local/tuya/faults", json={"mode": "none"}).status_code == 200
-    # The first retry is queued with DelaySeconds 30: it must not run before, and lands once after.
+    # The first retry is queued with DelaySeconds 30 (3 s in the tests' stack, see
+    # tests/e2e/conftest.py): it must not run before, and lands once after.
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         entry = stack.request("GET", f"/devices/{meter}/ledger", token).json()["items"][0]
         if entry["status"] != "pending":
             break
-        time.sleep(2)
+        time.sleep(0.5)
     assert entry["status"] == "applied" and entry["ledger_id"] == pending.json()["ledger_id"], entry
     assert len(_standin_meter(stack, external)["charges"]) == charges + 2
     time.sleep(3)

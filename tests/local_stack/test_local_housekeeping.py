@@ -68,3 +68,23 @@ def test_the_outbox_keeps_the_newest_emails(aws):
     from infrastructure.local.outbox import sent_emails
 
     assert [m["subject"] for m in sent_emails(aws.account, aws.region)] == [f"mail {n}" for n in range(7, 12)]
+
+
+def test_sqs_delays_scaled_by_gridpulse_sqs_delay_scale_keep_not_before(aws, monkeypatch):
+    """GRIDPULSE_SQS_DELAY_SCALE=0.1 (what the end-to-end tests' stack runs with): a
+    message sent with DelaySeconds 10 is held for 1 s, not 10, and not delivered before."""
+    from moto.sqs.models import Message
+
+    from infrastructure.local.moto_server import scale_sqs_delays
+
+    monkeypatch.setattr(Message, "delay", Message.delay)  # undone after the test
+    scale_sqs_delays(0.1)
+    sqs = boto3.client("sqs")
+    url = aws.physical["BillingRetryQueue"]
+    sent = time.monotonic()
+    sqs.send_message(QueueUrl=url, MessageBody="retry", DelaySeconds=10)
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages") is None
+    while not (received := sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages")):
+        assert time.monotonic() - sent < 5, "a 10 s delay scaled by 0.1 still held after 5 s"
+        time.sleep(0.05)
+    assert received[0]["Body"] == "retry" and time.monotonic() - sent >= 0.95

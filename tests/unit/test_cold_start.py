@@ -16,6 +16,7 @@ does, and sys.modules is read afterwards:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -87,10 +88,21 @@ def _top_level(modules: set[str]) -> set[str]:
     return {m.split(".")[0] for m in modules}
 
 
+@functools.cache
+def _imported_in_lambda(logical: str) -> dict:
+    """The handler's import as in Lambda (LAMBDA_TASK_ROOT set, tracing off): one fresh
+    interpreter per function, read by the argon2/X-Ray/gc test and the pydantic test alike."""
+    return _import(logical, _env(LAMBDA_TASK_ROOT=str(ROOT)))
+
+
+def _loaded_with_tracing_off(logical: str) -> frozenset[str]:
+    return frozenset(_top_level(set(_imported_in_lambda(logical)["modules"])))
+
+
 @pytest.mark.parametrize("logical", FUNCTIONS)
-def test_no_function_imports_argon2_or_the_xray_sdk_at_import_nor_collects_garbage(logical, tmp_path):
+def test_no_function_imports_argon2_or_the_xray_sdk_at_import_nor_collects_garbage(logical):
     # In Lambda (tracing off here: see the tracing-on tests below).
-    done = _import(logical, _env(LAMBDA_TASK_ROOT=str(tmp_path)))
+    done = _imported_in_lambda(logical)
     assert not _top_level(set(done["modules"])) & {"argon2", "_argon2_cffi_bindings", "aws_xray_sdk"}, logical
     # A full collection would walk every object the import created (a tenth of a cold start); the
     # handler's wrapping turns collection back on, so invocations do collect garbage.
@@ -117,7 +129,7 @@ EVENT_FUNCTIONS = sorted(
 @pytest.mark.parametrize("logical", EVENT_FUNCTIONS)
 def test_event_functions_do_not_import_pydantic(logical):
     assert "IngestFunction" in EVENT_FUNCTIONS and "HealthFunction" not in EVENT_FUNCTIONS
-    loaded = _top_level(_modules_after_import(logical, _env()))
+    loaded = _loaded_with_tracing_off(logical)
     assert not loaded & {"pydantic", "pydantic_core"}, logical
 
 

@@ -23,6 +23,7 @@ def signing_key(monkeypatch):
     jwt_signing_key.cache_clear()
 
 
+@pytest.mark.production_password_hashing
 def test_password_hash_is_argon2id_at_owasp_parameters():
     hashed = passwords.hash_password("correct-horse-1")
     assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
