@@ -32,8 +32,8 @@ ADMIN = ("root@gridpulse.example.com", "root-password-1")
 ROUNDS = 5
 # 1,000 is what #13 asks for, but under moto every TransactWriteItems deep-copies each table it
 # touches (moto.dynamodb.models, transact_write_items' rollback copy): the in-process time grows
-# with the square of the meters (200 meters ~3 min on 2 busy cores; a 1,000 run passed an hour
-# and 6 GB and was stopped). The per-meter counts do not depend on the number.
+# with the square of the meters (100 meters: ~5 s per run; 200: ~3 min with tests running beside
+# it; a 1,000 run on the shared machine passed an hour and 6 GB and was stopped). The per-meter counts do not depend on the number.
 SYNC_METERS = int(os.environ.get("GRIDPULSE_BENCH_SYNC_METERS", "100"))
 
 
