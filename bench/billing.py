@@ -11,7 +11,8 @@ stand-in (`calls`).
 
 Sync: the scheduled path as deployed (BillingSyncFunction's scheduled event lists the
 project and queues the meters; every queued message is then handed to
-BillingSyncWorkerFunction as an SQS batch), over SYNC_METERS stand-in meters, twice:
+BillingSyncWorkerFunction as an SQS batch), over SYNC_METERS stand-in meters (100;
+GRIDPULSE_BENCH_SYNC_METERS changes it), twice:
 the first run imports them, the second finds them known (every 15 minutes from then on).
 Its baseline, in the same run, is the floor a sync cannot go under: the listing pages,
 one status read per meter and one write of its books.
@@ -29,7 +30,11 @@ from bench.table import render
 
 ADMIN = ("root@gridpulse.example.com", "root-password-1")
 ROUNDS = 5
-SYNC_METERS = int(os.environ.get("GRIDPULSE_BENCH_SYNC_METERS", "1000"))
+# 1,000 is what #13 asks for, but under moto every TransactWriteItems deep-copies each table it
+# touches (moto.dynamodb.models, transact_write_items' rollback copy): the in-process time grows
+# with the square of the meters (100 meters: ~5 s per run; 200: ~3 min with tests running beside
+# it; a 1,000 run on the shared machine passed an hour and 6 GB and was stopped). The per-meter counts do not depend on the number.
+SYNC_METERS = int(os.environ.get("GRIDPULSE_BENCH_SYNC_METERS", "100"))
 
 
 def run() -> int:

@@ -28,6 +28,8 @@ from gridpulse.billing.schemas import (
     CommandOut,
     LedgerPage,
     SetPriceIn,
+    ThresholdIn,
+    ThresholdOut,
     UsageOut,
 )
 from gridpulse.idempotency import IdempotencyKeyHeader, replay_headers
@@ -137,6 +139,16 @@ def get_usage(device_id: str) -> UsageOut:
 @app.get("/devices/<device_id>/ledger", tags=["billing"], summary="Billing operations, newest first", security=BEARER)
 def get_ledger(device_id: str, limit: Limit = None, next_token: NextToken = None) -> LedgerPage:
     return billing.ledger_page(current_caller(app), device_id, parse_limit(limit), next_token)
+
+
+@app.post(
+    "/devices/<device_id>/low-balance-threshold",
+    tags=["billing"],
+    summary="Set the credit under which low_balance is raised (admin; money, or kWh for energy meters)",
+    security=ADMIN,
+)
+def set_threshold(device_id: str, body: ThresholdIn) -> ThresholdOut:
+    return billing.set_threshold(current_caller(app), device_id, body.threshold)
 
 
 @app.post(

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from gridpulse.devices.external import external_device_id
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, local_only
 
 pytestmark = [pytest.mark.e2e, local_only("the Tuya Cloud stand-in and its fault switch")]
@@ -29,9 +30,18 @@ def test_an_admin_tops_up_a_stand_in_meter_once_per_key_and_a_pending_top_up_lan
     body = {"name": "Kiosk meter", "device_type": "prepaid_meter", "provider": "tuya"}
     unknown = stack.request("POST", "/devices", token, json={**body, "external_id": "bfnosuchmeter0000000"})
     assert unknown.status_code == 400 and unknown.json()["fields"][0]["field"] == "external_id", unknown.text
+    # The stack imports its stand-in meters at start: registering one by hand is then 409 (no duplicate),
+    # and either way the meter has the one id the sync gives it.
     created = stack.request("POST", "/devices", token, json={**body, "external_id": external})
-    assert created.status_code == 201, created.text
-    meter = created.json()["device_id"]
+    meter = external_device_id("tuya", external)
+    if created.status_code == 201:
+        assert created.json()["device_id"] == meter
+    else:
+        assert created.status_code == 409 and created.json()["error"] == "device_exists", created.text
+        assert [f["field"] for f in created.json()["fields"]] == ["external_id"]
+    twice = stack.request("POST", "/devices", token, json={**body, "external_id": external})
+    assert twice.status_code == 409, twice.text
+    assert stack.request("GET", f"/devices/{meter}", token).json()["external_id"] == external
 
     charges = len(_standin_meter(stack, external)["charges"])
     key = {"Idempotency-Key": f"e2e-{uuid.uuid4()}"}

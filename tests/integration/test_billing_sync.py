@@ -236,3 +236,28 @@ def test_deleting_a_user_removes_its_meter_assignments(api, admin_token, cloud):
     from gridpulse.billing import data
 
     assert data.query_index(data.BY_USER_INDEX, "assigned_user_id", uid, 10)[0] == []
+
+
+def test_an_admin_sets_a_meters_low_balance_threshold_and_the_sync_follows_it(api, admin_token, cloud):
+    _refresh(api, admin_token)
+    meter = next(d for d in _meters(api, admin_token).values() if cloud.meters[d["external_id"]].kind == "money")
+    device_id = meter["device_id"]
+    credit = Decimal(api.get(f"/devices/{device_id}", token=admin_token)[1]["summary"]["balance"])
+    assert _low_balance_alerts(api, admin_token, device_id, "open") == []
+    status, out = api.post(
+        f"/devices/{device_id}/low-balance-threshold", {"threshold": str(credit + 100)}, token=admin_token
+    )
+    assert status == 200 and out["low_balance_threshold"] == str(credit + 100), out
+    assert api.get(f"/devices/{device_id}", token=admin_token)[1]["summary"]["low_balance_threshold"] == str(
+        credit + 100
+    )
+    _refresh(api, admin_token)
+    assert len(_low_balance_alerts(api, admin_token, device_id, "open")) == 1
+    assert api.post(f"/devices/{device_id}/low-balance-threshold", {"threshold": "0"}, token=admin_token)[0] == 200
+    assert _low_balance_alerts(api, admin_token, device_id, "open") == []  # cleared by the new threshold at once
+    for bad in (-1, "abc", "1.0001", 1e12, None):
+        status, out = api.post(f"/devices/{device_id}/low-balance-threshold", {"threshold": bad}, token=admin_token)
+        assert status == 400 and [f["field"] for f in out["fields"]] == ["threshold"], (bad, out)
+    viewer = api.register("threshold@example.com")
+    # admin only, as set-price (the route's security: 403 for anyone else)
+    assert api.post(f"/devices/{device_id}/low-balance-threshold", {"threshold": 1}, token=viewer["token"])[0] == 403

@@ -35,6 +35,7 @@ def test_a_bad_fault_request_is_400_naming_the_field_without_python_text(cloud, 
     out = response.get_json()
     assert response.status_code == 400
     assert out["error"] == "validation_error" and [f["field"] for f in out["fields"]] == [field]
+    assert all(f["code"] and f["message"] for f in out["fields"])
     for python_text in ("Expecting", "line 1", "object has no attribute", "NoneType", "could not convert", "Error"):
         assert python_text not in out["message"]
     assert cloud.mode == "none"

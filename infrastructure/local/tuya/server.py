@@ -91,12 +91,12 @@ class TuyaStandIn:
         if tail == "faults" and request.method == "POST":
             problem = _fault_problem(request.get_data())
             if problem is not None:
-                field, message = problem
+                field, code, message = problem
                 return _json(
                     {
                         "error": "validation_error",
                         "message": message,
-                        "fields": [{"field": field, "message": message}],
+                        "fields": [{"field": field, "code": code, "message": message}],
                     },
                     400,
                 )
@@ -285,20 +285,24 @@ class _Headers:
         return self.raw.get(name.lower(), default)
 
 
-def _fault_problem(raw: bytes) -> tuple[str, str] | None:
-    """(field, message) of what is wrong with a POST /_local/tuya/faults body, None when it is fine.
+def _fault_problem(raw: bytes) -> tuple[str, str, str] | None:
+    """(field, code, message) of what is wrong with a POST /_local/tuya/faults body, None when it is fine.
     The messages are ours: never the text of a Python exception."""
     try:
         body = json.loads(raw or b"")
     except ValueError:
-        return "body", 'the body must be JSON: {"mode": "down"|"slow"|"token_expired"|"none", "delay_s"?: seconds}'
+        return (
+            "body",
+            "invalid_json",
+            'the body must be JSON: {"mode": "down"|"slow"|"token_expired"|"none", "delay_s"?: seconds}',
+        )
     if not isinstance(body, dict):
-        return "body", "the body must be a JSON object"
+        return "body", "not_an_object", "the body must be a JSON object"
     if body.get("mode") not in FAULT_MODES:
-        return "mode", f"mode must be one of {', '.join(FAULT_MODES)}"
+        return "mode", "unknown_mode", f"mode must be one of {', '.join(FAULT_MODES)}"
     delay = body.get("delay_s")
     if delay is not None and (isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 600):
-        return "delay_s", "delay_s must be a number of seconds from 0 to 600"
+        return "delay_s", "out_of_range", "delay_s must be a number of seconds from 0 to 600"
     return None
 
 

@@ -61,6 +61,23 @@ class SetPriceIn(Input):
     currency_symbol: label(8) | None = None  # no control or bidi characters; left out (or null): kept
 
 
+class ThresholdIn(Input):
+    threshold: decimal(
+        ge=0,
+        le=MAX_AMOUNT,
+        decimal_places=3,
+        description="credit under which low_balance is raised: money for money meters, kWh for energy meters",
+        examples=["25.00"],
+    )
+
+
+class ThresholdOut(Output):
+    device_id: str
+    low_balance_threshold: str
+    unit: str = Field(description="the meter's currency, or kWh for an energy meter")
+    message: str
+
+
 class AssignIn(Input):
     user_id: UserId
 

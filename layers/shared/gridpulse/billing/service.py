@@ -922,6 +922,29 @@ def ledger_page(caller: Caller, device_id: str, limit: int, next_token: str | No
     return {"items": views, "count": len(views), "next_token": encode_token(last, purpose)}
 
 
+def set_threshold(caller: Caller, device_id: str, threshold: Decimal) -> dict:
+    """POST /devices/{id}/low-balance-threshold (admin): the meter's `low_balance_threshold` in
+    its books. The next sync raises `low_balance` under it; an open alert the new threshold
+    clears is resolved now (gridpulse.billing.low_balance.after_top_up)."""
+    from gridpulse.billing.low_balance import after_top_up
+
+    meter_for(caller, device_id)
+    if not caller.is_admin:
+        raise Forbidden("Only an admin sets a meter's low-balance threshold.", code="forbidden")
+    client("dynamodb").update_item(
+        **_books_update(device_id, "SET low_balance_threshold = :t, device_id = :d", t=threshold, d=device_id)
+    )
+    after_top_up(device_id)
+    b = books(device_id)
+    unit = "kWh" if b.get("kind") == "energy" else _currency(b)
+    return {
+        "device_id": device_id,
+        "low_balance_threshold": str(threshold),
+        "unit": unit,
+        "message": f"low_balance is raised when the credit is under {threshold} {unit} (checked by every sync).",
+    }
+
+
 def assign(caller: Caller, device_id: str, user_id: str) -> dict:
     from gridpulse.accounts.authentication import load_user
 
