@@ -140,10 +140,6 @@ def test_compare_cost_current_power_forecast_and_lights(api, home):
     power = ask(api, ann, "what is my current power")
     assert power["intent"] == "current_power" and Decimal(power["data"]["total_power_w"]) == Decimal("3200")
 
-    forecast = ask(api, ann, "forecast for tomorrow")
-    assert forecast["intent"] == "forecast" and forecast["data"] == {"available": False}
-    assert "not available" in forecast["answer"]
-
     lights = ask(api, ann, "how many lights are on in Lisbon")
     assert lights["intent"] == "light_status" and lights["data"]["total_lights"] == 0
 
@@ -202,3 +198,97 @@ def test_rooms_and_hotels_are_found_among_the_callers_scope_only(api, admin_toke
     assert [d["device_id"] for d in admin["data"]["devices"]] == [hill_meter["id"]] and "Hill Top" in admin["answer"]
     both = ask(api, admin_token, "how much energy did room 101 use today")
     assert {d["device_id"] for d in both["data"]["devices"]} == {sea_meter["id"], hill_meter["id"]}
+
+
+def _store_forecast(device_id: str, generated: datetime, kwh: list[str], method: str = "model") -> None:
+    """A stored forecast as ForecastsFunction writes it (gridpulse.forecasts.data), without running the model."""
+    import json
+    import uuid
+
+    from gridpulse.forecasts.data import ForecastItem, device_pk, forecast_sk
+    from gridpulse.timeutil import iso
+
+    forecast_id = str(uuid.uuid4())
+    start = generated.replace(minute=0, second=0) + timedelta(hours=1)
+    items = [
+        {
+            "timestamp": iso(start + timedelta(hours=h)),
+            "kwh": k,
+            "kwh_lower": str(Decimal(k) * Decimal("0.8")),
+            "kwh_upper": str(Decimal(k) * Decimal("1.25")),
+            "power_w": str(int(Decimal(k) * 1000)),
+            "power_w_lower": "0",
+            "power_w_upper": "0",
+        }
+        for h, k in enumerate(kwh)
+    ]
+    body = {
+        "device_id": device_id,
+        "forecast_id": forecast_id,
+        "generated_at": iso(generated),
+        "model_version": "test",
+        "method": method,
+        "horizon_hours": len(items),
+        "coverage": 0.8,
+        "confidence": 0.8,
+        "history_hours": 200,
+        "items": items,
+        "backtest": {
+            "mae": None,
+            "mase": None,
+            "baseline_mae": None,
+            "baseline_mase": None,
+            "interval_coverage": None,
+            "hours": 0,
+        },
+    }
+    generated_ms = int(generated.timestamp() * 1000)
+    ForecastItem(
+        device_pk(device_id),
+        forecast_sk(generated_ms, forecast_id),
+        device_id=device_id,
+        forecast_id=forecast_id,
+        generated_at=body["generated_at"],
+        method=method,
+        body=json.dumps(body),
+        ttl=generated_ms // 1000 + 86400,
+    ).save()
+
+
+def test_forecast_answers_from_the_newest_stored_forecasts_the_caller_can_see(api, home):
+    ann, bob = home["ann"], home["bob"]
+    none = ask(api, ann, "What will I use tomorrow?")
+    assert none["intent"] == "forecast" and none["data"]["available"] is False
+    assert "/predict" in none["answer"] and len(none["data"]["devices_without_forecast"]) == 2
+
+    kitchen, boiler, secret = home["kitchen"]["id"], home["boiler"]["id"], home["secret"]["id"]
+    _store_forecast(kitchen, NOW - timedelta(hours=30), ["9.000"] * 24)  # older: never read
+    _store_forecast(kitchen, NOW - timedelta(minutes=30), ["0.412", "0.388", "1.105"] + ["0.250"] * 21)
+    _store_forecast(secret, NOW - timedelta(minutes=10), ["50.000"] * 24)  # Bob's
+
+    out = ask(api, ann, "What will I use tomorrow?")
+    assert out["intent"] == "forecast" and out["data"]["available"] is True
+    status, route = api.get(f"/devices/{kitchen}/prediction", token=ann)
+    assert status == 200
+    total = sum(Decimal(i["kwh"]) for i in route["items"])
+    lower = sum(Decimal(i["kwh_lower"]) for i in route["items"])
+    upper = sum(Decimal(i["kwh_upper"]) for i in route["items"])
+    data = out["data"]
+    assert (Decimal(data["total_kwh"]), Decimal(data["total_kwh_lower"]), Decimal(data["total_kwh_upper"])) == (
+        total,
+        lower,
+        upper,
+    )
+    assert [d["forecast_id"] for d in data["devices"]] == [route["forecast_id"]]
+    assert data["start"] == route["items"][0]["timestamp"] and data["generated_at"] == route["generated_at"]
+    assert data["devices_without_forecast"] == [{"device_id": boiler, "name": "Boiler meter"}]
+    assert f"{total.quantize(Decimal('0.001'))} kWh" in out["answer"] and "model" in out["answer"]
+    assert "1 device has no forecast yet: Boiler meter" in out["answer"]
+    assert secret not in str(out) and "50.000" not in str(out)  # Bob's forecast never appears
+
+    named = ask(api, ann, "forecast for the kitchen meter")
+    assert named["intent"] == "forecast" and named["data"]["total_kwh"] == data["total_kwh"]
+    assert named["data"]["devices_without_forecast"] == []
+    assert ask(api, ann, "forecast for the secret garage meter")["intent"] == "unknown"
+    own = ask(api, bob, "what will I use tomorrow")
+    assert Decimal(own["data"]["total_kwh"]) == Decimal("50.000") * 24 and kitchen not in str(own)

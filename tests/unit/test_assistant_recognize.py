@@ -77,6 +77,10 @@ CASES = [
     ("forecast for tomorrow", "Forecast", {}, None),
     ("how much energy will I use tomorrow", "Forecast", {}, None),
     ("predict my usage for tomorrow", "Forecast", {}, None),
+    ("What will I use tomorrow?", "Forecast", {}, None),
+    ("forecast for room 101", "Forecast", {}, "room 101"),
+    ("Prediction for the kitchen meter tomorrow", "Forecast", {}, "kitchen meter"),
+    ("what will the boiler use tomorrow", "Forecast", {}, "boiler"),
     # help
     ("Help me understand my energy usage", "Help", {}, None),
     ("help", "Help", {}, None),
@@ -128,3 +132,25 @@ def test_a_stated_price_is_taken_out_as_a_decimal():
     assert stated_price("cost today")[1] is None
     r = recognize("how much did I spend this week at 0.4 per kwh")
     assert (r.intent, r.slots, r.price) == ("Cost", {"period": "this_week"}, Decimal("0.4"))
+
+
+def test_the_assistant_reads_forecasts_without_numpy():
+    """The assistant's function, with the forecast reads it uses, imports neither numpy nor scikit-learn."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    code = (
+        "import sys, runpy\n"
+        "runpy.run_path('functions/assistant/app.py')\n"
+        "from gridpulse.assistant import service\n"
+        "import gridpulse.forecasts.service\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'sklearn', 'scipy')))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{root / 'layers' / 'shared'}", "AWS_REGION": "us-east-1"}
+    env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

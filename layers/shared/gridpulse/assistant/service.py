@@ -7,7 +7,10 @@ temperatures from gridpulse.telemetry.service.latest (GET
 /devices/{id}/readings/latest), open alerts from
 gridpulse.alerts.service.list_alerts (GET /alerts?status=open), lights from
 gridpulse.lights.service.summary (GET /lights/summary), prepaid balances from
-the billing books (what GET /devices/{id}/balance answers with source "cache").
+the billing books (what GET /devices/{id}/balance answers with source "cache"),
+forecasts from the newest stored forecast of each device
+(gridpulse.forecasts.service.newest, GET /devices/{id}/prediction; the reads
+only: numpy and scikit-learn are never imported here).
 The devices considered are those the caller sees (list_visible, as GET
 /devices), at most MAX_DEVICES; a name in a question is looked up among those
 only, so another user's device or hotel is as unknown as one that does not
@@ -21,7 +24,7 @@ import json
 import re
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from gridpulse.accounts.roles import Caller
@@ -50,7 +53,8 @@ EXAMPLES = [
 HELP = (
     "I answer questions about your own devices: energy used in a period (today, yesterday, this or last week, "
     "this or last month, the last N days, since Monday, in March), the top consumers, current power, "
-    "temperatures, open alerts, comparisons between periods, cost, street lights in a city and prepaid balance."
+    "temperatures, open alerts, comparisons between periods, cost, street lights in a city, prepaid balance "
+    "and the stored forecasts of your devices."
 )
 INTENTS = {
     "Consumption": "consumption",
@@ -479,14 +483,95 @@ def balance(caller, devices) -> dict:
     return _answer(text, "balance", {"meters": rows}, ["How much did I spend this month?"])
 
 
-def forecast() -> dict:
-    return _answer(
-        "Forecasts are not available yet: GridPulse does not compute consumption forecasts for your devices today. "
-        "I can tell you what you used so far, for example today or yesterday.",
-        "forecast",
-        {"available": False},
-        ["What's my power consumption today?", "How much did I use yesterday?"],
+def _when(timestamp: str) -> str:
+    """An ISO timestamp of a forecast as "2026-12-08 14:00 UTC"."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def stored_forecasts(devices: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The newest stored forecast of each device (what GET /devices/{id}/prediction
+    answers, one Query each), and the devices that have none."""
+    from gridpulse.forecasts import service as forecasts  # the reads only: the model is imported by compute
+
+    found, missing = [], []
+    for d in devices:
+        try:
+            found.append({"device": d, "forecast": forecasts.newest(d["device_id"])})
+        except NotFound:
+            missing.append({"device_id": d["device_id"], "name": d["name"]})
+    return found, missing
+
+
+def forecast(devices, target) -> dict:
+    """The newest stored forecasts of the devices summed: kWh over their hours
+    with the lower and upper bounds, the window and when they were made."""
+    found, missing = stored_forecasts(devices)
+    whose = f" ({target})" if target else ""
+    if not found:
+        return _answer(
+            f"None of your devices{whose} has a forecast yet. A forecast is made every 6 hours for meters, "
+            "or at once with POST /devices/{id}/predict (it needs 48 hours of energy history).",
+            "forecast",
+            {"available": False, "devices_without_forecast": missing},
+            ["What's my power consumption today?", "How much did I use yesterday?"],
+        )
+    rows = []
+    for f in found:
+        body, items = f["forecast"], f["forecast"]["items"]
+        rows.append(
+            {
+                "device_id": f["device"]["device_id"],
+                "name": f["device"]["name"],
+                "forecast_id": body["forecast_id"],
+                "generated_at": body["generated_at"],
+                "method": body["method"],
+                "start": items[0]["timestamp"] if items else None,
+                "end": _hour_after(items[-1]["timestamp"]) if items else None,
+                "hours": len(items),
+                "kwh": sum((Decimal(i["kwh"]) for i in items), Decimal("0")),
+                "kwh_lower": sum((Decimal(i["kwh_lower"]) for i in items), Decimal("0")),
+                "kwh_upper": sum((Decimal(i["kwh_upper"]) for i in items), Decimal("0")),
+            }
+        )
+    rows.sort(key=lambda r: (-r["kwh"], r["name"]))
+    total, lower, upper = (sum((r[k] for r in rows), Decimal("0")) for k in ("kwh", "kwh_lower", "kwh_upper"))
+    starts = sorted(r["start"] for r in rows if r["start"])
+    ends = sorted(r["end"] for r in rows if r["end"])
+    made = sorted(r["generated_at"] for r in rows)
+    methods = sorted({r["method"] for r in rows})
+    window = f" from {_when(starts[0])} to {_when(ends[-1])}" if starts else ""
+    when = _when(made[0]) if made[0] == made[-1] else f"between {_when(made[0])} and {_when(made[-1])}"
+    text = (
+        f"Forecast{' for ' + target if target else ''}: {_say(total, '0.001')} kWh "
+        f"(between {_say(lower, '0.001')} and {_say(upper, '0.001')} kWh){window}, "
+        f"made {when} ({'method' if len(methods) == 1 else 'methods'} {', '.join(methods)}"
+        f"{'' if len(rows) == 1 else f'; {len(rows)} devices'})."
     )
+    if missing:
+        names = ", ".join(m["name"] for m in missing[:TOP]) + (
+            f" and {len(missing) - TOP} more" if len(missing) > TOP else ""
+        )
+        text += f" {len(missing)} device{'s have' if len(missing) != 1 else ' has'} no forecast yet: {names}."
+    data = {
+        "available": True,
+        "unit": "kWh",
+        "total_kwh": _text(total),
+        "total_kwh_lower": _text(lower),
+        "total_kwh_upper": _text(upper),
+        "start": starts[0] if starts else None,
+        "end": ends[-1] if ends else None,
+        "generated_at": made[-1],
+        "methods": methods,
+        "devices": [{**r, **{k: _text(r[k]) for k in ("kwh", "kwh_lower", "kwh_upper")}} for r in rows],
+        "devices_without_forecast": missing,
+    }
+    return _answer(text, "forecast", data, ["What's my power consumption today?", "Which device consumed most power?"])
+
+
+def _hour_after(timestamp: str) -> str:
+    from gridpulse.timeutil import iso
+
+    return iso(datetime.fromisoformat(timestamp.replace("Z", "+00:00")) + timedelta(hours=1))
 
 
 def help_answer() -> dict:
@@ -567,8 +652,6 @@ def _dispatch(caller: Caller, r: Recognized, devices: list[dict], tz_name: str |
         return _unknown()
     if r.intent == "Help":
         return help_answer()
-    if r.intent == "Forecast":
-        return forecast()
     if r.intent == "Alerts":
         return open_alerts(caller)
     if r.intent == "LightStatus":
@@ -586,6 +669,8 @@ def _dispatch(caller: Caller, r: Recognized, devices: list[dict], tz_name: str |
         return current_power(chosen, named)
     if r.intent == "Temperature":
         return temperature(chosen, named)
+    if r.intent == "Forecast":
+        return forecast(chosen, named)
 
     tz = _zone_for(chosen, tz_name)
     now = utcnow()
