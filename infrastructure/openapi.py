@@ -113,6 +113,10 @@ BILLING_PATHS = (*BILLING_COMMANDS, "balance", "usage", "ledger", "assign", "use
 UNAUTHENTICATED = {
     ("post", "/auth/login"): "Wrong login or password",
 }
+UNPROCESSABLE = {
+    ("post", "/devices/{device_id}/predict"): "insufficient_history: fewer than 48 hours of energy history "
+    "(needed_hours, have_hours)",
+}
 TOO_MANY = {
     ("post", "/auth/login"): "Too many failed logins for this account (Retry-After)",
 }
@@ -125,7 +129,7 @@ def with_error_responses(doc: dict) -> dict:
     failures to 400 `{"error", "message", "fields"}` (gridpulse.api), so the
     document says that instead, plus 401/403 on secured routes, 404 where an
     id is looked up (outside the caller's scope an object does not exist),
-    409 and 429 where the tables above say, 409/422 on every route that takes
+    409, 422 and 429 where the tables above say, 409/422 on every route that takes
     an Idempotency-Key (in progress, reused with another body), and 413/415
     on routes with a body.
     """
@@ -171,6 +175,8 @@ def with_error_responses(doc: dict) -> dict:
                 if "Idempotency-Key" not in responses["409"]["description"]:
                     responses["409"]["description"] += "; or a request with this Idempotency-Key is in progress"
                 responses["422"] = {"description": "idempotency_key_reused: this key came with another body", **ref}
+            if (method, path) in UNPROCESSABLE:
+                responses["422"] = {"description": UNPROCESSABLE[method, path], **ref}
             if (method, path) in TOO_MANY:
                 responses["429"] = {"description": TOO_MANY[method, path], **ref}
             if "requestBody" in operation:

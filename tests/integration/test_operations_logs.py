@@ -9,27 +9,36 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from gridpulse.observability import logger
 from infrastructure.cfn import Stack, load
 
 
-def _captured_logs(monkeypatch) -> io.StringIO:
+@pytest.fixture
+def captured_logs(monkeypatch):
+    """What the functions' logger writes at INFO, as JSON lines. setLevel (not a patched
+    attribute) so that the logging module's per-logger isEnabledFor cache is cleared both ways:
+    an earlier test in the same worker may have asked it about INFO already."""
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     handler.setFormatter(logger.registered_formatter)
-    logger._logger.addHandler(handler)
-    monkeypatch.setattr(logger._logger, "level", logging.INFO)
-    monkeypatch.setattr(logger._logger, "handlers", [*logger._logger.handlers])
-    return out
+    monkeypatch.setattr(logger._logger, "handlers", [*logger._logger.handlers, handler])
+    level = logger._logger.level
+    logger._logger.setLevel(logging.INFO)
+    try:
+        yield out
+    finally:
+        logger._logger.setLevel(level)
 
 
-def test_rejected_readings_are_logged_by_reason_as_the_saved_query_reads_them(api, monkeypatch):
+def test_rejected_readings_are_logged_by_reason_as_the_saved_query_reads_them(api, captured_logs):
     query = Stack(load()).resources("AWS::Logs::QueryDefinition")["RejectedReadingsByReasonQuery"]
     text = query["Properties"]["QueryString"]
     token = api.register("logs@example.com")["token"]
     created = api.create("/devices", {"name": "m", "device_type": "meter"}, token)
     key = {"X-API-Key": created["credentials"]["api_key"]}
-    out = _captured_logs(monkeypatch)
+    out = captured_logs
     now = datetime.now(timezone.utc)
     ts = [(now - timedelta(minutes=m)).isoformat().replace("+00:00", "Z") for m in (3, 2, 1)]
     status, body = api.post(
