@@ -57,6 +57,30 @@ DEFAULT_HISTORY_DAYS = 21.0  # the fleet's backfill (GRIDPULSE_FLEET_HISTORY_DAY
 STOP_GRACE_S = 12.0  # after a stop signal, the process exits within this, stopped cleanly or not
 
 
+FORECAST_MIN_HOURS = 48  # the forecast worker skips a meter with less history (gridpulse.forecasts.service)
+FORECAST_SETTLE_S = 5.0  # after the last meter's 48 hours went out: time for ingestion to store them
+FORECAST_AGAIN_S = 60.0  # a second early run, for a meter whose history was stored later
+
+
+def _forecasts_soon(scheduler, fleet) -> None:
+    """The fleet's first forecasts within a minute, not at the schedule's first
+    tick (6 hours): ForecastScheduleFunction runs once every meter of the fleet
+    has uploaded its newest 48 hours of history (the backlog goes newest first,
+    96 hours a message), plus FORECAST_SETTLE_S for ingestion, and once more
+    FORECAST_AGAIN_S later; then on its template rate as deployed."""
+    meters = [d for d in fleet.devices if d.spec.device_type == "meter"]
+    since: list[float] = []
+
+    def ready() -> bool:
+        if not since:
+            if any(d.snapshot().history_sent < FORECAST_MIN_HOURS for d in meters):
+                return False
+            since.append(time.monotonic())
+        return time.monotonic() - since[0] >= FORECAST_SETTLE_S
+
+    scheduler.run_when("ForecastScheduleFunction", ready, again_s=FORECAST_AGAIN_S, poll_s=0.5)
+
+
 def _fleet_size(spec: str) -> tuple[int, int, int]:
     try:
         hotels, floors, rooms = (int(n) for n in spec.lower().split("x"))
@@ -320,6 +344,8 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
                     report_at_start=True,
                     log=lambda line: _say(f"  fleet: {line}"),
                 )
+                if history_days * 24 >= FORECAST_MIN_HOURS:
+                    _forecasts_soon(scheduler, fleet_box["fleet"])
             except Exception as exc:  # the stack stays up without a fleet
                 if not cancel_fleet.is_set():
                     _say(f"  fleet: not started: {type(exc).__name__}: {exc}")
