@@ -109,7 +109,7 @@ CONFLICTS = {
 # Billing (functions/billing): a device that is not a prepaid meter (not_a_prepaid_meter),
 # an operation its kind has no data point for, no unit price yet; and Idempotency-Key reuse.
 BILLING_COMMANDS = ("add-balance", "add-token", "set-price", "reset-balance", "prepayment-mode")
-BILLING_PATHS = (*BILLING_COMMANDS, "balance", "usage", "ledger", "assign", "users")
+BILLING_PATHS = (*BILLING_COMMANDS, "balance", "usage", "ledger", "assign", "users", "low-balance-threshold")
 UNAUTHENTICATED = {
     ("post", "/auth/login"): "Wrong login or password",
 }
