@@ -106,21 +106,25 @@ def create_user(
     return user
 
 
-def _raise_taken(exc: TransactWriteError, fields_in_order: list[str]) -> None:
-    """Translate a cancelled transaction into 409 naming the taken field(s)."""
+def _raise_taken(exc: TransactWriteError, fields_in_order: list[str], updating: bool = False) -> None:
+    """Translate a cancelled transaction into 409 naming the taken field(s); when `updating`,
+    a user deleted meanwhile is 404, and a transaction that collided with another is 409."""
     reasons = getattr(exc, "cancellation_reasons", None) or []
     taken = [
         fields_in_order[i]
         for i, reason in enumerate(reasons)
         if i < len(fields_in_order) and reason is not None and reason.code == "ConditionalCheckFailed"
     ]
-    taken = [f for f in taken if f != "user"]
+    if updating and "user" in taken:  # the user was deleted between reading and writing it
+        raise NotFound("No such user.", code="user_not_found")
     if taken:
         raise Conflict(
             f"{' and '.join(taken)} already in use",
             code=f"{taken[0]}_taken",
             fields=[field_error(f, "already in use", "taken") for f in taken],
         )
+    if any(reason is not None and reason.code == "TransactionConflict" for reason in reasons):
+        raise Conflict("The user was changed at the same moment; try again.", code="concurrent_update")
 
 
 def ensure_admin(email: str, password: str, name: str = "GridPulse admin") -> tuple[UserItem, bool]:
@@ -225,7 +229,7 @@ def update_user(caller: Caller, user_id: str, changes: dict) -> tuple[UserItem, 
                     tx.delete(LoginNameItem(old_key))
                     fields_in_order.append(f"old {field}")
     except TransactWriteError as exc:
-        _raise_taken(exc, fields_in_order)
+        _raise_taken(exc, fields_in_order, updating=True)
         raise
     user = load_user(user_id)
     assert user is not None
