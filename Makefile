@@ -1,5 +1,6 @@
 # GridPulse developer commands. Each target bootstraps what it needs.
-#   make run    local stack (moto, gateway on :3000, seeded admin)
+#   make run    local stack (moto, gateway on :3000 with the web dashboard at /, seeded admin)
+#   make web    build the web dashboard into web/dist (npm ci from the lock file) and print its size
 #   make test   the whole suite: firmware host tests, ruff (lint, import order, format), then unit, integration, end-to-end
 #               (with schemathesis over the whole OpenAPI), firmware/cloud contract, template lint, sam build;
 #               pytest on two workers (pytest-xdist), each test module on one, the end-to-end tests together on one
@@ -14,7 +15,10 @@ SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: run test unit bench soak backtest lint build openapi lock clean firmware-test
+.PHONY: run test unit bench soak backtest lint build openapi lock clean firmware-test web browser
+
+# Debian packages a target needs, installed with apt when missing (sudo when not root).
+APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
 $(STAMP): requirements/dev.in requirements/runtime.in requirements/forecast.in requirements/assistant.in requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,10 +31,19 @@ $(SAM_STAMP): requirements/sam.in requirements/sam-constraints.txt
 	$(SAM_VENV)/bin/pip install -q --disable-pip-version-check -r requirements/sam.in -c requirements/sam-constraints.txt
 	touch $@
 
-run: $(STAMP)
+run: $(STAMP) web
 	$(PY) -m infrastructure.local
 
-test: $(STAMP) $(SAM_STAMP) firmware-test
+# The web dashboard (web/src -> web/dist with uPlot and Leaflet from npm ci), and its size budget.
+web: $(STAMP)
+	@command -v npm >/dev/null || ($(APT) update -qq && $(APT) install -y -qq nodejs npm)
+	$(PY) -m infrastructure.web_build
+
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; no browser download).
+browser:
+	@test -x /usr/bin/chromium || ($(APT) update -qq && $(APT) install -y -qq chromium)
+
+test: $(STAMP) $(SAM_STAMP) firmware-test web browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadgroup

@@ -286,6 +286,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
         run_schedule=scheduler.run,
         tuya=tuya_cloud,
         rate_limiter=RateLimiter.from_template(stack) if _flag(ENV_VARIABLE) else None,
+        tile_url=os.environ.get("GRIDPULSE_TILE_URL", ""),
     )
     server = make_server("127.0.0.1", api_port, gateway, threaded=True, fd=sockets["api"].fileno())
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api-server", daemon=True).start()
@@ -300,6 +301,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
         tuya_import = f"meters not imported yet: {type(exc).__name__}: {exc}"
     _say("")
     _say(f"  API        {base}   ({len(stack.api_routes())} routes from template.yaml)")
+    _say(f"  Dashboard  {base}/   (web/dist; sign in as the admin below)")
     _say(f"  API docs   {base}/docs")
     _say(f"  MQTT       mqtts://127.0.0.1:{iot.broker.port}   (mutual TLS; CA {iot.ca.cert_path})")
     _say(f"  Outbox     {base}/_local/outbox   (emails sent through SES)")

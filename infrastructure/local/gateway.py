@@ -35,6 +35,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from infrastructure.cfn import ROOT, Stack
+from infrastructure.local import web
 from infrastructure.local.rate_limit import RateLimiter
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
@@ -170,6 +171,7 @@ class Gateway:
         run_schedule: Callable[[str], dict] | None = None,
         tuya=None,
         rate_limiter: RateLimiter | None = None,
+        tile_url: str = "",
     ):
         self.stack = stack
         self.functions = functions
@@ -179,6 +181,7 @@ class Gateway:
         self.run_schedule = run_schedule
         self.tuya = tuya  # the Tuya Cloud stand-in (infrastructure/local/tuya): /_local/tuya/* goes to it
         self.rate_limiter = rate_limiter  # the web ACL's per-IP limits (infrastructure/local/rate_limit.py), or none
+        self.tile_url = tile_url  # the dashboard map's tiles (GRIDPULSE_TILE_URL), allowed by its CSP
         self.cors = _cors(stack)
         self.url_map = _url_map(tuple(stack.api_routes()))
 
@@ -199,6 +202,9 @@ class Gateway:
         local = self._local_route(request)
         if local is not None:
             return local
+        page = web.serve(request, tile_url=self.tile_url)
+        if page is not None:
+            return page
         if self.rate_limiter is not None:
             wait = self.rate_limiter.check(request.remote_addr or "", request.path, request.headers)
             if wait is not None:

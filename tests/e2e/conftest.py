@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
 
 import pytest
 import requests
@@ -91,3 +92,73 @@ def stack():
         return
     with running_stack() as local:
         yield local
+
+
+# ------------------------------------------------------------------ the web dashboard in Chromium
+
+ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+CHROMIUM = os.environ.get("GRIDPULSE_CHROMIUM", "/usr/bin/chromium")
+# What a root process in a container needs, and no calls home (the machine has no internet).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def web_built():
+    """web/dist, built once per session (`make test` builds it before pytest too)."""
+    from infrastructure import web_build
+
+    report = web_build.build()
+    assert report["first_load_gzip"] <= web_build.BUDGET_BYTES
+    return report
+
+
+@pytest.fixture(scope="session")
+def browser(web_built):
+    """Debian's Chromium driven by Playwright for Python (no browser download)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, stack, request):
+    """A fresh browser context (no storage) at the stack's dashboard; a screenshot of
+    the last page is saved in test-artifacts/web/<test>.png, and any script error fails the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=stack.base)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    finally:
+        context.close()
+    # a 401/404 the test provoked shows as a console error of the failed fetch: only script errors count
+    script_errors = [e for e in errors if "Failed to load resource" not in e]
+    assert not script_errors, script_errors
+
+
+def sign_in(page, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD, goto: bool = True) -> None:
+    """Sign in through the form (at #/signin, or on the sign-in page already open)."""
+    if goto:
+        page.goto("/#/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()
