@@ -14,11 +14,12 @@ starts inside it, so each figure is what GET /devices/{id}/energy answers
 for the same `start`/`end`, summed over the devices.
 
 Reads: the device list (as GET /devices), one BatchGetItem of the hotels,
-then per device either five rollup keys in BatchGetItems (this and last
-month's month items, the day items of today, yesterday and last month's
-same day) when the device's site is in the overview's time zone, or one
-day-item Query from last month's first day to today otherwise; then the
-open alerts (as GET /alerts?status=open). Energy is summed as Decimals.
+then BatchGetItems of rollups, about ten keys a device: in its site's zone,
+the local days that lie whole inside a span come from the month items (each
+day's kWh), the days a span's bounds cut (today, yesterday, the first days
+when the overview's zone is another one, last month's same day) hour by hour
+from their day items; then the open alerts (as GET /alerts?status=open).
+Energy is summed as Decimals.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -64,7 +65,6 @@ class Spans:
     yesterday: Span
     month: Span
     previous_month: Span
-    previous_day_whole: bool  # last month has no "same day": its whole span counts
 
 
 def _iso_ms(ms: int) -> str:
@@ -88,9 +88,8 @@ def spans(now_utc: datetime, tz: ZoneInfo) -> Spans:
         previous_now = datetime(prev_year, prev_month, now.day, tzinfo=tz).replace(
             hour=now.hour, minute=now.minute, second=now.second, microsecond=now.microsecond
         )
-        whole = False
     except ValueError:  # 31 March -> February has no 31st: all of February
-        previous_now, whole = month_start, True
+        previous_now = month_start
     end = _ms(now_utc)
     return Spans(
         now=now,
@@ -98,7 +97,6 @@ def spans(now_utc: datetime, tz: ZoneInfo) -> Spans:
         yesterday=Span(_ms(yesterday_start), _ms(yesterday_now)),
         month=Span(_ms(month_start), end),
         previous_month=Span(_ms(previous_start), _ms(previous_now)),
-        previous_day_whole=whole,
     )
 
 
@@ -137,63 +135,71 @@ def _power(figures: Figures, today_item: DayItem | None, now_ms: int) -> None:
         figures.power_w = Decimal(str(reading.power_w))
 
 
-def _from_rollup_keys(ids: list[str], s: Spans, now_ms: int) -> dict[str, Figures]:
-    """Devices whose site zone is the overview's: month items for whole days,
-    day items for the three partial days (five keys per device)."""
-    now = s.now
-    today, yesterday = now.date().isoformat(), (now.date() - timedelta(days=1)).isoformat()
-    this_month = now.strftime("%Y-%m")
-    previous_local = datetime.fromtimestamp(s.previous_month.start_ms / 1000, tz=now.tzinfo)
-    previous_month = previous_local.strftime("%Y-%m")
-    previous_day = (
-        None
-        if s.previous_day_whole
-        else datetime.fromtimestamp(s.previous_month.end_ms / 1000, tz=now.tzinfo).date().isoformat()
-    )
-    day_dates = {today, yesterday} | ({previous_day} if previous_day else set())
-    day_keys = [(device_pk(d), day_sk(date)) for d in ids for date in sorted(day_dates)]
-    month_keys = [(device_pk(d), month_sk(m)) for d in ids for m in sorted({this_month, previous_month})]
+def _dates(span: Span, tz: ZoneInfo) -> list[date]:
+    """The site-local days that hold the span's rollup hours."""
+    first = datetime.fromtimestamp(rollups.bucket_of(span.start_ms, tz) / 1000, tz=tz).date()
+    last = datetime.fromtimestamp(max(span.start_ms, span.end_ms - 1) / 1000, tz=tz).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _plan(s: Spans, tz: ZoneInfo) -> tuple[dict[str, list[tuple[date, bool]]], set[str], set[str]]:
+    """Per span, its site-local days and whether each lies whole inside it;
+    the days read hour by hour (those cut by a span's bounds) and the months
+    whose month items give the whole days."""
+    days: dict[str, list[tuple[date, bool]]] = {}
+    partial: set[str] = set()
+    months: set[str] = set()
+    for name in ("today", "yesterday", "month", "previous_month"):
+        span = getattr(s, name)
+        days[name] = []
+        for day in _dates(span, tz):
+            start, end = rollups.day_bounds_ms(day, tz)
+            whole = start >= span.start_ms and end <= span.end_ms
+            days[name].append((day, whole))
+            if whole:
+                months.add(day.strftime("%Y-%m"))
+            else:
+                partial.add(day.isoformat())
+    return days, partial, months
+
+
+def _figures(ids_by_zone: dict[str, list[str]], s: Spans, now_ms: int) -> dict[str, Figures]:
+    """Each device's figures from its rollups in its site's zone: whole local
+    days from month items, the days cut by a span's bounds hour by hour from
+    their day items (BatchGetItem, about ten keys a device)."""
+    plans = {zone_name: _plan(s, ZoneInfo(zone_name)) for zone_name in ids_by_zone}
+    day_keys, month_keys = [], []
+    for zone_name, ids in ids_by_zone.items():
+        _, partial, months = plans[zone_name]
+        today = datetime.fromtimestamp(now_ms / 1000, tz=ZoneInfo(zone_name)).date().isoformat()
+        for device_id in ids:
+            day_keys += [(device_pk(device_id), day_sk(d)) for d in sorted(partial | {today})]
+            month_keys += [(device_pk(device_id), month_sk(m)) for m in sorted(months)]
     day_items = {(i.pk, i.sk): i for i in DayItem.batch_get(day_keys)} if day_keys else {}
-    month_items = {(i.pk, i.sk): i for i in MonthItem.batch_get(month_keys)} if month_keys else {}
+    whole_by_device: dict[str, dict[str, Decimal]] = {}
+    for item in MonthItem.batch_get(month_keys) if month_keys else ():
+        whole_by_device.setdefault(item.pk, {}).update(_days(item))
     out = {}
-    for device_id in ids:
-        pk = device_pk(device_id)
-        f = Figures()
-        today_item = day_items.get((pk, day_sk(today)))
-        f.today = _in(_buckets(today_item), s.today)
-        f.yesterday = _in(_buckets(day_items.get((pk, day_sk(yesterday)))), s.yesterday)
-        this_days = _days(month_items.get((pk, month_sk(this_month))))
-        f.month = sum((k for day, k in this_days.items() if day < today), ZERO) + f.today
-        previous_days = _days(month_items.get((pk, month_sk(previous_month))))
-        if previous_day is None:
-            f.previous_month = sum(previous_days.values(), ZERO)
-        else:
-            partial = _in(_buckets(day_items.get((pk, day_sk(previous_day)))), s.previous_month)
-            f.previous_month = sum((k for day, k in previous_days.items() if day < previous_day), ZERO) + partial
-        _power(f, today_item, now_ms)
-        out[device_id] = f
+    for zone_name, ids in ids_by_zone.items():
+        days, _, _ = plans[zone_name]
+        today = datetime.fromtimestamp(now_ms / 1000, tz=ZoneInfo(zone_name)).date().isoformat()
+        for device_id in ids:
+            pk = device_pk(device_id)
+            whole_days = whole_by_device.get(pk, {})
+            f = Figures()
+            for name in ("today", "yesterday", "month", "previous_month"):
+                span = getattr(s, name)
+                total = ZERO
+                for day, whole in days[name]:
+                    key_date = day.isoformat()
+                    if whole:
+                        total += whole_days.get(key_date, ZERO)
+                    else:
+                        total += _in(_buckets(day_items.get((pk, day_sk(key_date)))), span)
+                setattr(f, name, total)
+            _power(f, day_items.get((pk, day_sk(today))), now_ms)
+            out[device_id] = f
     return out
-
-
-def _from_day_query(device_id: str, site_tz: ZoneInfo, s: Spans, now_ms: int) -> Figures:
-    """A device whose site is in another zone: its local days do not line up
-    with the overview's, so every span is summed hour by hour (one Query)."""
-    first = rollups.local_date(rollups.bucket_of(s.previous_month.start_ms, site_tz), site_tz)
-    today = datetime.fromtimestamp(now_ms / 1000, tz=site_tz).date().isoformat()
-    buckets: dict[int, Decimal] = {}
-    today_item = None
-    for item in rollups.day_items(device_id, first, today):
-        buckets.update(_buckets(item))
-        if item.sk == day_sk(today):
-            today_item = item
-    f = Figures(
-        today=_in(buckets, s.today),
-        yesterday=_in(buckets, s.yesterday),
-        month=_in(buckets, s.month),
-        previous_month=_in(buckets, s.previous_month),
-    )
-    _power(f, today_item, now_ms)
-    return f
 
 
 def _kwh(value: Decimal) -> Decimal:
@@ -217,12 +223,10 @@ def overview(caller: Caller, tz_name: str | None) -> dict:
     now_ms = _ms(now_utc)
     s = spans(now_utc, tz)
 
-    device_zone = {d["device_id"]: site_zone.get(d.get("hotel_id"), "UTC") for d in rows}
-    same = [d["device_id"] for d in rows if device_zone[d["device_id"]] == str(tz)]
-    figures = _from_rollup_keys(same, s, now_ms) if same else {}
+    ids_by_zone: dict[str, list[str]] = {}
     for d in rows:
-        if d["device_id"] not in figures:
-            figures[d["device_id"]] = _from_day_query(d["device_id"], ZoneInfo(device_zone[d["device_id"]]), s, now_ms)
+        ids_by_zone.setdefault(site_zone.get(d.get("hotel_id"), "UTC"), []).append(d["device_id"])
+    figures = _figures(ids_by_zone, s, now_ms)
 
     total = Figures()
     sites: dict[str | None, dict] = {}
