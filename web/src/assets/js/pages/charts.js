@@ -16,17 +16,19 @@ const COLORS = ["#0b6bcb", "#c05600", "#1a7f37", "#7b3fb0"];
  * chart(el, {label, x: [epoch s], series: [{label, values, scale, unit, bars, band: [lowerIdx, upperIdx]}]})
  * Draws into `el` (replacing what is there), sized to its width; destroyed on leave.
  */
-export async function chart(el, { label, x, series, bands = [], height = 260 }) {
+export async function chart(el, { label, x, series, bands = [], height = 260, xPad = 0 }) {
   const uPlot = await uplot();
   if (el.plot) el.plot.destroy(); // redrawn (another range): the old chart goes
   el.replaceChildren();
-  const scales = { x: { time: true } };
+  // Bars get half a period of room each side (one bar would otherwise span years).
+  const scales = { x: xPad ? { time: true, range: (_u, min, max) => [min - xPad, max + xPad] } : { time: true } };
   const axes = [{}];
   const seen = new Set();
   for (const s of series) {
     if (s.scale && !seen.has(s.scale)) {
       seen.add(s.scale);
-      scales[s.scale] = { auto: true };
+      // Bars start at zero (a bar cut at the axis would misstate its size).
+      scales[s.scale] = s.bars ? { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } : { auto: true };
       axes.push({ scale: s.scale, label: s.scale, side: seen.size === 1 ? 3 : 1, grid: { show: seen.size === 1 }, size: 60 });
     }
   }

@@ -88,7 +88,7 @@ function energySection(id, period, title, start) {
       h("p", { class: "muted" }, `Total ${kwh(e.total_kwh)} (${e.tz})`),
       alternative(`Show ${title.toLowerCase()} as a table`, table(title, [period === "month" ? "Month" : "Day", "kWh"], e.items.map((p) => [p.period, kwh(p.kwh)]))),
     );
-    if (e.items.length) await chart(box, { label: title, x, series: [{ label: "Energy", scale: "kWh", values: e.items.map((p) => Number(p.kwh)), bars: true }], height: 200 });
+    if (e.items.length) await chart(box, { label: title, x, series: [{ label: "Energy", scale: "kWh", values: e.items.map((p) => Number(p.kwh)), bars: true }], height: 200, xPad: period === "month" ? 16 * 86400 : 86400 });
     else mount(box, h("p", { class: "muted" }, "No energy recorded yet."));
   } catch (err) {
     mount(box, errorBox(err));
@@ -112,8 +112,10 @@ function forecastSection(id) {
     if (!history.items.length) {
       mount(info, h("p", { class: "muted", id: "no-forecast" }, "No forecast yet: one is made once the device has 48 hours of energy history."));
       mount(box);
+      box.hidden = true;
       return;
     }
+    box.hidden = false;
     // Older forecasts give the past hours (with their actual kWh); the newest the next 24.
     const hours = new Map();
     for (const f of [...history.items].reverse()) for (const item of f.items) hours.set(item.timestamp, item);

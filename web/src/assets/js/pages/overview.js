@@ -21,7 +21,7 @@ function draw(main, o) {
   mount(
     main,
     h("h1", {}, "Overview"),
-    h("p", { class: "muted", id: "as-of" }, `As of ${when(o.generated_at)} (${o.tz}); ${o.devices_counted} devices`),
+    h("p", { class: "muted", id: "as-of" }, `As of ${when(o.generated_at)} · days and months in ${o.tz} · ${o.devices_counted} devices`),
     o.truncated ? h("p", { class: "error" }, `Only the first ${o.devices_counted} devices are counted; filter the devices list for the rest.`) : null,
     h(
       "div",
