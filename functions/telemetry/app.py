@@ -35,6 +35,7 @@ from gridpulse.telemetry.schemas import (
     EnergyOut,
     HotelUsageOut,
     IngestOut,
+    OverviewOut,
     ReadingOut,
     ReadingsPage,
     RejectedPage,
@@ -183,6 +184,18 @@ def room_usage(room_id: str) -> RoomUsageOut:
 def hotel_usage(hotel_id: str, start: Start = None, end: End = None) -> HotelUsageOut:
     hotel = sites.visible_hotel(current_caller(app), hotel_id)
     return queries.hotel_usage(hotel_id, hotel.timezone, start, end)
+
+
+@app.get(
+    "/overview",
+    tags=["telemetry"],
+    summary="Today and this month against the span before, live power, open alerts (the dashboard's overview)",
+    security=BEARER,
+)
+def get_overview(tz: Tz = None) -> OverviewOut:
+    from gridpulse.telemetry.overview import overview  # loaded by this route only (cold start of ingestion)
+
+    return overview(current_caller(app), tz)
 
 
 handler = lambda_handler(app)

@@ -4,6 +4,7 @@ reading in a batch is reported, not the whole batch refused)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -127,3 +128,53 @@ class UserTelemetryOut(Output):
 
 class StorageStatusOut(Output):
     status: str
+
+
+class OverviewSpan(Output):
+    kwh: Annotated[Decimal, Field(description="kWh of the span until now (decimal string)")]
+    previous_kwh: Annotated[Decimal, Field(description="kWh of the same span of the period before")]
+    start: str
+    end: str
+    previous_start: str
+    previous_end: str
+
+
+class OverviewSite(Output):
+    hotel_id: str | None = None
+    name: str
+    power_w: Decimal
+    today_kwh: Decimal
+    devices: int
+
+
+class OverviewDevice(Output):
+    device_id: str
+    device_name: str | None = None
+    device_type: str | None = None
+    hotel_id: str | None = None
+    online: bool
+    power_w: Decimal
+    last_seen: str | None = None
+    today_kwh: Decimal
+
+
+class OverviewAlerts(Output):
+    open: Annotated[int, Field(description="open alerts the caller may see (counted up to 100)")]
+    open_more: bool
+    items: list[dict[str, Any]]
+
+
+class OverviewOut(Output):
+    """Today and this month against the same span before, live power by site
+    and device, open alerts: for the devices the caller may see (at most 500)."""
+
+    generated_at: str
+    tz: str
+    today: OverviewSpan
+    month: OverviewSpan
+    power_w: Decimal
+    devices_counted: int
+    truncated: bool
+    sites: list[OverviewSite]
+    devices: list[OverviewDevice]
+    alerts: OverviewAlerts

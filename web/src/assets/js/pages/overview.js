@@ -21,7 +21,8 @@ function draw(main, o) {
   mount(
     main,
     h("h1", {}, "Overview"),
-    h("p", { class: "muted" }, `As of ${when(o.generated_at)} (${o.tz}); ${o.devices_counted} devices`),
+    h("p", { class: "muted", id: "as-of" }, `As of ${when(o.generated_at)} · days and months in ${o.tz} · ${o.devices_counted} devices`),
+    o.truncated ? h("p", { class: "error" }, `Only the first ${o.devices_counted} devices are counted; filter the devices list for the rest.`) : null,
     h(
       "div",
       { class: "figures" },
@@ -32,7 +33,7 @@ function draw(main, o) {
         "div",
         { class: "figure", id: "open-alerts" },
         h("span", { class: "label" }, "Open alerts"),
-        h("strong", { class: "value" }, h("a", { href: "#/alerts" }, String(o.alerts.open))),
+        h("strong", { class: "value" }, h("a", { href: "#/alerts?status=open" }, `${o.alerts.open}${o.alerts.open_more ? "+" : ""}`)),
       ),
     ),
     card(
@@ -72,15 +73,28 @@ function draw(main, o) {
         ? h(
             "ul",
             { class: "alerts" },
-            o.alerts.items.map((a) => h("li", { class: `sev-${a.severity}` }, h("strong", {}, a.device_name || a.device_id), " ", a.message, " ", h("span", { class: "muted" }, when(a.last_seen)))),
+            o.alerts.items.map((a) =>
+              h(
+                "li",
+                { class: `sev-${a.severity}` },
+                h("strong", {}, h("a", { href: `#/devices/${encodeURIComponent(a.device_id)}` }, a.device_name || a.device_id)),
+                " ",
+                `${a.severity}: ${a.message}`,
+                " ",
+                h("span", { class: "muted" }, when(a.last_seen)),
+              ),
+            ),
           )
         : h("p", { class: "muted" }, "No open alerts."),
+      o.alerts.open > o.alerts.items.length ? h("p", {}, h("a", { href: "#/alerts?status=open" }, `All ${o.alerts.open}${o.alerts.open_more ? "+" : ""} open alerts`)) : null,
     ),
   );
 }
 
 export async function render(main, _params, _query, page) {
-  draw(main, await get("/overview"));
+  const first = await get("/overview");
+  if (!page.isCurrent()) return; // the person moved on while it loaded
+  draw(main, first);
   const timer = setInterval(async () => {
     if (!page.isCurrent() || document.hidden) return;
     try {
