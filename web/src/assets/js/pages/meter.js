@@ -32,6 +32,12 @@ function mayTopUp(device) {
   return !inScope;
 }
 
+/** An API error with what each bad field was told ("Input should be greater than 0 (amount)"). */
+function problem(err) {
+  const fields = (err && err.fields) || [];
+  return errorBox(fields.length ? { message: fields.map((f) => f.message).join("; "), field: err.field } : err);
+}
+
 export async function render(main, params, _query, page) {
   const id = params.id;
   const base = `/devices/${encodeURIComponent(id)}`;
@@ -57,7 +63,15 @@ export async function render(main, params, _query, page) {
   const balanceBox = h("div", { id: "balance" });
   function showBalance(b) {
     if (b instanceof Error) {
-      mount(balanceBox, errorBox(b));
+      // no balance read: what the device record last stored, if anything
+      const s = device.summary;
+      mount(
+        balanceBox,
+        problem(b),
+        s
+          ? h("p", {}, `Last stored: balance ${money(s.balance, s)}${s.energy_balance != null ? `, ${kwh(s.energy_balance)}` : ""}, credit ${s.credit_status}, read at ${when(s.as_of)}.`)
+          : null,
+      );
       return;
     }
     lastBalance = b;
@@ -66,7 +80,7 @@ export async function render(main, params, _query, page) {
       balanceBox,
       h(
         "div",
-        { class: "figures" },
+        { class: "figures compact" },
         figure("Money balance", money(b.money_balance, b), { id: "money-balance" }),
         figure("Energy balance", b.energy_balance != null ? kwh(b.energy_balance) : "–"),
         figure("Credit", b.credit_status),
@@ -207,7 +221,7 @@ export async function render(main, params, _query, page) {
         const body = err.body || {};
         mount(
           topupStatus,
-          errorBox(err),
+          problem(err),
           UNKNOWN_OUTCOME.has(err.status) ? h("p", { class: "muted" }, "Nothing is lost: press Top up again to retry the same top-up (it will not be applied twice).") : null,
           body.ledger_id ? h("p", { class: "muted" }, `Ledger entry ${body.ledger_id}: ${body.status}.`) : null,
         );
@@ -240,7 +254,7 @@ export async function render(main, params, _query, page) {
         mount(adminStatus, h("p", { class: status === 202 ? "warn" : "ok" }, status === 202 ? "Pending: Tuya is unreachable; it will be applied once it is back." : `${done} (${data.message}).`));
         await Promise.all([loadLedger(true), refreshBalance()]);
       } catch (err) {
-        mount(adminStatus, errorBox(err));
+        mount(adminStatus, problem(err));
       }
     };
     priceForm.addEventListener("submit", (e) => {
