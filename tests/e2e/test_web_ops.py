@@ -30,8 +30,8 @@ def _user(stack, admin: str, role: str, city: str) -> str:
     return email
 
 
-def _light(stack, admin: str, city: str, name: str) -> dict:
-    body = {"name": name, "device_type": "light", "city": city, "latitude": 41.55, "longitude": -8.42}
+def _light(stack, admin: str, city: str, name: str, latitude: float = 41.55) -> dict:
+    body = {"name": name, "device_type": "light", "city": city, "latitude": latitude, "longitude": -8.42}
     created = stack.request("POST", "/devices", admin, json=body)
     assert created.status_code == 201, created.text
     return created.json()
@@ -224,6 +224,13 @@ def test_a_viewer_sees_no_light_controls_and_no_top_up(stack, page):
     page.locator(f'path[data-light-id="{light["device_id"]}"]').click()
     page.locator(".leaflet-popup").get_by_role("link", name="Pole V1").wait_for()
     assert page.locator(".leaflet-popup").get_by_role("button", name=re.compile("^(On|Off)$")).count() == 0
+
+    # A light named like markup shows as text in its tooltip and popup (Leaflet would take a string as HTML).
+    hostile = _light(stack, admin, city, "<img src=x onerror=alert(1)>", latitude=41.56)
+    page.reload()
+    page.locator(f'path[data-light-id="{hostile["device_id"]}"]').hover()
+    page.locator(".leaflet-tooltip").get_by_text("<img src=x onerror=alert(1)>: Offline").wait_for()
+    assert page.locator(".leaflet-container img, #lights-table img").count() == 0
 
     page.goto(f"/#/lights/{light['device_id']}")
     page.get_by_role("heading", name="Pole V1").wait_for()

@@ -9,6 +9,7 @@ import * as session from "../session.js";
 import { STATES, stateOf, describe, legend, swatch, control, follow } from "./lightkit.js";
 
 const MAX_PAGES = 20; // 20 x 1000 lights: more than any city here
+const REFRESH_MS = 30_000;
 
 async function allLights(city) {
   const items = [];
@@ -143,7 +144,8 @@ export async function render(main, _params, query, page) {
     if (!marker) {
       marker = L.circleMarker([loc.latitude, loc.longitude], style).addTo(map);
       marker.bindPopup(fillPopup(light), { minWidth: 220 });
-      marker.bindTooltip(() => `${byId.get(light.light_id).name}: ${STATES[stateOf(byId.get(light.light_id))].label}`);
+      // an element, never a string: Leaflet puts string content in as HTML
+      marker.bindTooltip(() => h("span", {}, `${byId.get(light.light_id).name}: ${STATES[stateOf(byId.get(light.light_id))].label}`));
       markers.set(light.light_id, marker);
     } else {
       marker.setStyle(style);
@@ -216,6 +218,26 @@ export async function render(main, _params, query, page) {
   else map.setView([20, 0], 2);
   for (const light of lights) drawMarker(light);
   drawTable();
+
+  // Lamps change on their own (schedules, faults, other operators): read the map again now and then.
+  const timer = setInterval(async () => {
+    if (!alive || document.hidden) return;
+    try {
+      const [fresh, s] = await Promise.all([allLights(city || undefined), get("/lights/summary", { city: city || undefined }).catch((err) => err)]);
+      if (!alive) return;
+      // redraw only what changed (a redrawn table would lose the keyboard focus)
+      const changed = fresh.filter((l) => !busy.has(l.light_id) && JSON.stringify(byId.get(l.light_id)) !== JSON.stringify(l));
+      for (const light of changed) {
+        byId.set(light.light_id, light);
+        drawMarker(light);
+      }
+      if (changed.length) drawTable();
+      showSummary(s);
+    } catch {
+      /* the next turn tries again */
+    }
+  }, REFRESH_MS);
+  onLeave(() => clearInterval(timer));
 }
 
 /** GET /lights/{id}'s light -> the fields of a map item. */
