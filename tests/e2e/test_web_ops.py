@@ -2,8 +2,10 @@
 stack: an operator switches a street light on from the map and sees its marker
 go pending, then on once the lamp reports; an admin tops up a prepaid meter
 (retrying after a network failure with the same Idempotency-Key) and sees the
-ledger line; a user asks the assistant and gets the answer with its figure; a
-viewer sees neither light controls nor the top-up form."""
+ledger line, and one made while Tuya is down shows pending, then applied; a
+user asks the assistant (on its page, or in the panel from any page) and gets
+the answer with its figure; a viewer sees neither light controls nor the top-up
+form, and a light named like markup shows as text on the map."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, local_only, sign_in
 
@@ -80,7 +83,7 @@ def test_an_operator_turns_a_light_on_from_the_map_and_the_marker_follows_the_la
     assert marker.get_attribute("fill") == ON_COLOUR
     popup.get_by_text("Status: On · last command on: confirmed").wait_for()  # the popup stayed open and followed
     page.get_by_text("Pole W1: command on confirmed.").wait_for()
-    assert re.search(r"On\s*1\b", summary.inner_text())
+    expect(summary).to_have_text(re.compile(r"On\s*1\s*Off\s*0"))  # the summary is read again after the confirmation
 
     # The light's own page: its log lists the control and the lamp's report.
     page.get_by_role("link", name="Pole W1").first.click()
@@ -242,3 +245,19 @@ def test_a_viewer_sees_no_light_controls_and_no_top_up(stack, page):
     assert page.get_by_role("heading", name="Balance").is_visible()
     assert page.get_by_role("button", name="Top up").count() == 0 and page.get_by_label("Amount").count() == 0
     assert page.get_by_role("heading", name="Admin").count() == 0
+
+
+def test_the_assistant_is_reachable_from_every_page(stack, page):
+    sign_in(page)
+    page.goto("/#/devices")
+    page.get_by_role("button", name="Ask the assistant").click()
+    panel = page.get_by_role("complementary", name="Assistant")
+    panel.get_by_label("Question", exact=True).fill("How many devices do I have?")
+    panel.get_by_role("button", name="Ask").click()
+    panel.locator(".answer").wait_for()
+    assert panel.get_by_role("log").get_by_text("How many devices do I have?").is_visible()
+    page.keyboard.press("Escape")
+    assert not panel.is_visible() and page.get_by_role("button", name="Ask the assistant").is_visible()
+    page.goto("/#/assistant")
+    page.get_by_role("heading", name="Assistant", exact=True).wait_for()
+    assert not page.get_by_role("button", name="Ask the assistant").is_visible()

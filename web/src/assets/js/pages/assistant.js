@@ -20,7 +20,7 @@ function text(value) {
 }
 
 /** The answer's `data` as tables: its plain values in one, each list of objects in its own. */
-export function figures(data) {
+export function figures(data, rowsShown = 10) {
   if (!data || typeof data !== "object") return null;
   const plain = [];
   const lists = [];
@@ -34,7 +34,7 @@ export function figures(data) {
   if (plain.length) out.push(table("Figures", ["Figure", "Value"], plain, { class: "figures-table" }));
   for (const [key, items] of lists.slice(0, 3)) {
     const columns = [...new Set(items.flatMap((i) => Object.keys(i)))].filter((c) => c !== "device_id").slice(0, 6);
-    const shown = items.slice(0, 10);
+    const shown = items.slice(0, rowsShown);
     const caption = items.length > shown.length ? `${label(key)} (the first ${shown.length} of ${items.length})` : label(key);
     out.push(table(caption, columns.map(label), shown.map((i) => columns.map((c) => text(i[c]))), { class: "figures-table" }));
   }
@@ -43,7 +43,7 @@ export function figures(data) {
 
 export function chat({ compact = false } = {}) {
   let conversation = sessionStorage.getItem(STORE) || null;
-  const log = h("div", { class: "chat-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  const log = h("div", { class: "chat-log", role: "log", "aria-live": "polite", "aria-label": compact ? "Recent answers" : "Conversation" });
   const input = h("textarea", { id: compact ? "ask-compact" : "question", name: "question", rows: compact ? 2 : 3, maxlength: MAX * 2, "aria-describedby": compact ? null : "question-help" });
   const counter = h("span", { class: "muted", id: compact ? null : "question-help" }, `Up to ${MAX} characters.`);
   const send = h("button", { type: "submit" }, "Ask");
@@ -51,7 +51,7 @@ export function chat({ compact = false } = {}) {
   const form = h(
     "form",
     { class: "chat-form", novalidate: true },
-    h("label", { for: input.id }, "Your question"),
+    h("label", { for: input.id }, compact ? "Question" : "Your question"),
     input,
     h("div", { class: "toolbar" }, send, " ", restart, " ", counter),
   );
@@ -100,7 +100,7 @@ export function chat({ compact = false } = {}) {
         "assistant",
         h("p", { class: "answer" }, answer.answer),
         answer.period ? h("p", { class: "muted" }, `Period: ${answer.period.label}`) : null,
-        figures(answer.data),
+        figures(answer.data, compact ? 5 : 10),
         answer.suggestions && answer.suggestions.length
           ? h("div", { class: "suggestions", role: "group", "aria-label": "Suggested questions" }, answer.suggestions.map((s) => h("button", { type: "button", class: "secondary", onclick: () => ask(s) }, s)))
           : null,
