@@ -43,6 +43,8 @@ export async function render(main, _params, query, page) {
   let alive = true;
   onLeave(() => (alive = false));
 
+  loadStyle("vendor/leaflet/leaflet.css");
+  const leaflet = loadScript("vendor/leaflet/leaflet.js"); // meanwhile, not after the data
   const [everything, lights, summary, cfg] = await Promise.all([
     city ? allLights(undefined) : null,
     allLights(city || undefined),
@@ -77,13 +79,11 @@ export async function render(main, _params, query, page) {
     h("p", { class: "toolbar" }, h("label", { for: "city" }, "City "), picker),
     summaryBox,
     status,
-    h("section", { class: "card" }, h("h2", {}, "Map"), legend(), mapBox,
-      cfg.tileUrl ? null : h("p", { class: "muted" }, "No map tiles are configured: the lights are shown on a plain background.")),
-    h("section", { class: "card" }, h("h2", {}, "Lights"), listBox),
+    card("Map", legend(), mapBox, cfg.tileUrl ? null : h("p", { class: "muted" }, "No map tiles are configured: the lights are shown on a plain background.")),
+    card("Lights", listBox),
   );
 
-  loadStyle("vendor/leaflet/leaflet.css");
-  await loadScript("vendor/leaflet/leaflet.js");
+  await leaflet;
   if (!page.isCurrent()) return;
   const L = window.L;
   const map = L.map(mapBox, { preferCanvas: false, attributionControl: Boolean(cfg.tileUrl) });
