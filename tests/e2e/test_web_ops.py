@@ -201,7 +201,7 @@ def test_a_user_asks_the_assistant_and_sees_the_answer_with_its_figure(stack, pa
     log = page.get_by_role("log", name="Conversation")
     log.get_by_text(expected["answer"]).wait_for()
     figure = log.get_by_role("row", name=re.compile("Total kWh"))
-    assert figure.get_by_role("cell").nth(1).inner_text() == expected["data"]["total_kwh"]
+    assert figure.get_by_role("cell").nth(1).inner_text() == f"{expected['data']['total_kwh']} kWh"
     assert log.get_by_role("cell", name="Flat meter").is_visible()
 
     # A suggestion asks itself, in the same conversation.

@@ -8,8 +8,19 @@ const MAX = 500;
 const STORE = "gridpulse.assistant"; // the conversation id, for this tab only
 
 function label(key) {
-  const s = key.replace(/_/g, " ").replace(/\bkwh\b/gi, "kWh").replace(/\btz\b/i, "time zone");
-  return s.charAt(0).toUpperCase() + s.slice(1);
+  const s = key.replace(/_/g, " ");
+  return (s.charAt(0).toUpperCase() + s.slice(1)).replace(/\bkwh\b/gi, "kWh").replace(/\bw\b/g, "W");
+}
+
+// Keys that only qualify the others (kWh, the time zone): said by the units and the period instead.
+const QUALIFIERS = new Set(["unit", "tz"]);
+
+/** A value with its unit when the key names one (total_kwh, total_power_w). */
+function withUnit(key, value) {
+  if (value === null || value === undefined || typeof value === "object") return text(value);
+  if (/(^|_)kwh$/.test(key)) return `${value} kWh`;
+  if (/(^|_)w$/.test(key)) return `${value} W`;
+  return text(value);
 }
 
 function text(value) {
@@ -28,7 +39,7 @@ export function figures(data, rowsShown = 10) {
     if (Array.isArray(value) && value.length && value.every((v) => v && typeof v === "object" && !Array.isArray(v))) lists.push([key, value]);
     else if (Array.isArray(value)) plain.push([label(key), value.map(text).join(", ") || "–"]);
     else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) plain.push([`${label(key)}: ${label(k)}`, text(v)]);
-    else plain.push([label(key), text(value)]);
+    else if (!QUALIFIERS.has(key)) plain.push([label(key), withUnit(key, value)]);
   }
   const out = [];
   if (plain.length) out.push(table("Figures", ["Figure", "Value"], plain, { class: "figures-table" }));
@@ -36,7 +47,7 @@ export function figures(data, rowsShown = 10) {
     const columns = [...new Set(items.flatMap((i) => Object.keys(i)))].filter((c) => c !== "device_id").slice(0, 6);
     const shown = items.slice(0, rowsShown);
     const caption = items.length > shown.length ? `${label(key)} (the first ${shown.length} of ${items.length})` : label(key);
-    out.push(table(caption, columns.map(label), shown.map((i) => columns.map((c) => text(i[c]))), { class: "figures-table" }));
+    out.push(table(caption, columns.map(label), shown.map((i) => columns.map((c) => withUnit(c, i[c]))), { class: "figures-table" }));
   }
   return out.length ? out : null;
 }
