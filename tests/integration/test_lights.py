@@ -129,13 +129,16 @@ def test_control_writes_the_shadow_publishes_the_command_and_is_confirmed(api, c
     detail = api.get(f"/lights/{light_id}", token=city["viewer"])[1]
     assert detail["light"]["last_command"]["state"] == "pending"
     assert detail["light"]["last_command"]["command_id"] == out["command_id"]
+    # The map shows it pending too (the dashboard colours such a marker), and the light's city.
+    [on_map] = [i for i in api.get("/lights/map", token=city["viewer"])[1]["items"] if i["light_id"] == light_id]
+    assert on_map["last_command"]["state"] == "pending" and on_map["city"] == "Lisbon"
 
     assert _report(api, light, "on")[0] == 200  # no command id: a spontaneous change, confirms nothing
     assert api.get(f"/lights/{light_id}", token=city["viewer"])[1]["light"]["last_command"]["state"] == "pending"
     assert _report(api, light, "on", command_id=out["command_id"])[0] == 200
     detail = api.get(f"/lights/{light_id}", token=city["viewer"])[1]
     assert detail["light"]["status"] == "on" and detail["light"]["last_command"]["state"] == "confirmed"
-    assert detail["light"]["brightness"] == 70
+    assert detail["light"]["brightness"] == 70 and detail["light"]["last_seen"]
     # Both entries, newest first: the lamp's status change, then the operator's control.
     logs = detail["recent_logs"]
     assert [entry["control_type"] for entry in logs] == ["device", "manual"]

@@ -36,6 +36,7 @@ class LightOut(Output):
     last_status_change: str | None = None
     error_details: str | None = None
     online: bool
+    last_seen: str | None = Field(None, description="when the light was last heard from")
     last_command: LightCommandOut | None = None
 
 
@@ -83,9 +84,13 @@ class LightLocation(Output):
 class LightMapItemOut(Output):
     light_id: str
     name: str
+    city: str | None = None
     location: LightLocation
     status: LightStatus
     online: bool
+    last_seen: str | None = Field(None, description="when the light was last heard from")
+    last_status_change: str | None = None
+    last_command: LightCommandOut | None = Field(None, description="the newest command: pending until the lamp reports")
 
 
 class LightMapOut(Output):

@@ -76,6 +76,7 @@ LIGHT_FIELDS = (
     "last_status_change",
     "error_details",
     "online",
+    "last_seen",
     "last_command",
 )
 
@@ -100,6 +101,7 @@ def light_view(device: DeviceItem, state: DeviceStateItem | None) -> dict:
         last_status_change=iso_ms(int(state.light_status_at)) if state and state.light_status_at else None,
         error_details=state.light_error if state else None,
         online=is_online(state),
+        last_seen=state.last_seen if state else None,
         last_command=light_state.last_command(state),
     )
 
@@ -108,9 +110,13 @@ def map_item(view: dict) -> dict:
     return {
         "light_id": view["light_id"],
         "name": view["name"],
+        "city": view["city"],
         "location": {"latitude": view["latitude"], "longitude": view["longitude"]},
         "status": view["status"],
         "online": view["online"],
+        "last_seen": view["last_seen"],
+        "last_status_change": view["last_status_change"],
+        "last_command": view["last_command"],
     }
 
 

@@ -83,3 +83,6 @@ window.addEventListener("hashchange", () => {
 });
 navigation();
 render();
+
+// The assistant panel reachable from every page (webops helper).
+import "./assistant-panel.js";
