@@ -3,7 +3,8 @@
     python -m infrastructure.deploy_web [--dist web/dist] [--stack NAME] [--region REGION] [--dry-run]
 
 Reads the stack's outputs (WebBucketName, WebDistributionId, WebUrl, ApiUrl;
-the stack name and region from samconfig.toml unless given), then:
+the stack name and region from samconfig.toml unless given), warns when the
+stack's CSP or CORS parameters would keep the app from calling the API, then:
 
 1. uploads every file of the build with its Content-Type and Cache-Control
    (`cache_control`: a file whose name carries a content hash or a version is
@@ -132,6 +133,23 @@ def stack_outputs(cloudformation, stack_name: str) -> tuple[dict, dict]:
     return outputs, parameters
 
 
+def origin_warnings(outputs: dict, parameters: dict) -> list[str]:
+    """What would stop the uploaded app from calling the API: a CSP connect-src pinned
+    to another origin than ApiUrl's, or a CORS origin that is neither the dashboard's nor *."""
+    warnings = []
+    api_origin = "/".join(outputs["ApiUrl"].split("/")[:3])
+    pinned = parameters.get("WebApiOrigin", "")
+    if pinned and pinned != api_origin:
+        warnings.append(f"WebApiOrigin is {pinned} but the API is {api_origin}: the CSP will block the app's API calls")
+    cors = parameters.get("CorsAllowOrigin", "")
+    if cors not in ("", "*", outputs["WebUrl"]):
+        warnings.append(
+            f"CorsAllowOrigin is {cors}: browsers on {outputs['WebUrl']} cannot read the API's answers"
+            " (fine only if the dashboard is served from that origin)"
+        )
+    return warnings
+
+
 def _existing_keys(s3, bucket: str) -> set[str]:
     keys: set[str] = set()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -144,11 +162,14 @@ def deploy(session, stack_name: str, dist: pathlib.Path, dry_run: bool = False, 
     outputs, parameters = stack_outputs(session.client("cloudformation"), stack_name)
     bucket, distribution = outputs["WebBucketName"], outputs["WebDistributionId"]
     config = {"api_url": outputs["ApiUrl"], "tile_url": parameters.get("WebTileUrl", "")}
+    for warning in origin_warnings(outputs, parameters):
+        log(f"WARNING: {warning}")
     uploads = plan(dist, config)
     s3 = session.client("s3")
+    would = "would " if dry_run else ""
     stale = sorted(_existing_keys(s3, bucket) - {u.key for u in uploads})
     for upload in uploads:
-        log(f"upload s3://{bucket}/{upload.key}  {upload.content_type}  {upload.cache_control}")
+        log(f"{would}upload s3://{bucket}/{upload.key}  {upload.content_type}  {upload.cache_control}")
         if not dry_run:
             s3.put_object(
                 Bucket=bucket,
@@ -160,7 +181,7 @@ def deploy(session, stack_name: str, dist: pathlib.Path, dry_run: bool = False, 
             )
     for start in range(0, len(stale), 1000):
         batch = stale[start : start + 1000]
-        log("delete " + " ".join(batch))
+        log(f"{would}delete " + " ".join(batch))
         if not dry_run:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
     invalidation = None

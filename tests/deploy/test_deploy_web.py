@@ -134,3 +134,14 @@ def test_a_build_without_index_html_empties_nothing(stack, tmp_path):
 
 def test_stack_name_and_region_come_from_samconfig():
     assert deploy_web.samconfig_defaults() == ("gridpulse", "eu-west-1")
+
+
+def test_warns_when_the_stack_would_block_the_apps_api_calls():
+    outputs = {"ApiUrl": API_URL, "WebUrl": "https://d111111abcdef8.cloudfront.net"}
+    assert deploy_web.origin_warnings(outputs, {"WebApiOrigin": "", "CorsAllowOrigin": ""}) == []
+    pinned = {"WebApiOrigin": "https://abc123.execute-api.us-east-1.amazonaws.com", "CorsAllowOrigin": "*"}
+    assert deploy_web.origin_warnings(outputs, pinned) == []
+    (csp,) = deploy_web.origin_warnings(outputs, {"WebApiOrigin": "https://old.example.com"})
+    assert "CSP will block" in csp
+    (cors,) = deploy_web.origin_warnings(outputs, {"CorsAllowOrigin": "https://energy.example.com"})
+    assert "cannot read the API's answers" in cors
