@@ -139,3 +139,24 @@ def test_api_cors_names_the_dashboard_origin_when_deployed_and_any_origin_locall
         local.resolve(f["Properties"]["Environment"]["Variables"]["CORS_ALLOW_ORIGIN"])
         for f in local.functions().values()
     } == {"*"}
+
+
+def test_a_custom_domain_is_the_dashboard_origin_and_needs_a_certificate():
+    stack = _deployed(
+        WebDomainName="energy.example.com",
+        WebCertificateArn="arn:aws:acm:us-east-1:123456789012:certificate/abc-123",
+    )
+    api = stack.resources()["GridPulseApi"]["Properties"]
+    assert stack.resolve(api["Cors"]["AllowOrigin"]) == "'https://energy.example.com'"
+    assert {
+        stack.resolve(f["Properties"]["Environment"]["Variables"]["CORS_ALLOW_ORIGIN"])
+        for f in stack.functions().values()
+    } == {"https://energy.example.com"}
+    assert stack.resolve(stack.template["Outputs"]["WebUrl"]["Value"]) == "https://energy.example.com"
+    config = stack.resources()["WebDistribution"]["Properties"]["DistributionConfig"]
+    assert stack.resolve(config["Aliases"]) == ["energy.example.com"]
+    certificate = stack.resolve(config["ViewerCertificate"])
+    assert certificate["MinimumProtocolVersion"] == "TLSv1.2_2021" and certificate["SslSupportMethod"] == "sni-only"
+    assert _deployed().resolve(config["ViewerCertificate"]) == {"CloudFrontDefaultCertificate": True}
+    rule = stack.template["Rules"]["WebDomainNeedsCertificate"]
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebCertificateArn"}, ""]}]}
