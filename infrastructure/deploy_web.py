@@ -10,14 +10,16 @@ stack's CSP or CORS parameters would keep the app from calling the API, then:
    (`cache_control`: a file whose name carries a content hash or a version is
    cached for a year, immutable; index.html and every other file is `no-cache`,
    revalidated on each use, so a deploy is seen at once), index.html last, so
-   a new page never names an asset not yet uploaded;
+   a new page never names an asset not yet uploaded; a file the bucket already
+   has with the same bytes and headers is left alone (no new version);
 2. writes `config.json`, what the app needs to know about this deployment: the
    API's base URL (another origin than the page's in production; locally the app
    is served by the API gateway itself and finds no config.json) and the map
    tile URL template (the stack's WebTileUrl parameter);
 3. deletes the bucket's files that are not part of this build (the bucket is
    versioned: they stay restorable for 30 days, docs/deploy.md);
-4. invalidates the distribution's cache (`/*`) and prints the dashboard's URL.
+4. invalidates the distribution's cache (`/*`) when anything changed, and prints
+   the dashboard's URL.
 
 A build without index.html is refused, so a failed build never empties the site.
 """
@@ -150,11 +152,21 @@ def origin_warnings(outputs: dict, parameters: dict) -> list[str]:
     return warnings
 
 
-def _existing_keys(s3, bucket: str) -> set[str]:
-    keys: set[str] = set()
+def _existing(s3, bucket: str) -> dict[str, str]:
+    """Key -> ETag of every object in the bucket."""
+    etags: dict[str, str] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        keys.update(o["Key"] for o in page.get("Contents", []))
-    return keys
+        etags.update((o["Key"], o["ETag"]) for o in page.get("Contents", []))
+    return etags
+
+
+def _unchanged(s3, bucket: str, upload: Upload, etag: str | None) -> bool:
+    """The object already has these bytes (a single-part upload's ETag is their MD5)
+    and these headers: uploading it again would only add a version."""
+    if etag != f'"{hashlib.md5(upload.body).hexdigest()}"':
+        return False
+    head = s3.head_object(Bucket=bucket, Key=upload.key)
+    return (head.get("ContentType"), head.get("CacheControl")) == (upload.content_type, upload.cache_control)
 
 
 def deploy(session, stack_name: str, dist: pathlib.Path, dry_run: bool = False, log=print) -> dict:
@@ -167,8 +179,14 @@ def deploy(session, stack_name: str, dist: pathlib.Path, dry_run: bool = False, 
     uploads = plan(dist, config)
     s3 = session.client("s3")
     would = "would " if dry_run else ""
-    stale = sorted(_existing_keys(s3, bucket) - {u.key for u in uploads})
+    existing = _existing(s3, bucket)
+    stale = sorted(set(existing) - {u.key for u in uploads})
+    uploaded, unchanged = [], []
     for upload in uploads:
+        if _unchanged(s3, bucket, upload, existing.get(upload.key)):
+            unchanged.append(upload.key)
+            continue
+        uploaded.append(upload.key)
         log(f"{would}upload s3://{bucket}/{upload.key}  {upload.content_type}  {upload.cache_control}")
         if not dry_run:
             s3.put_object(
@@ -185,7 +203,7 @@ def deploy(session, stack_name: str, dist: pathlib.Path, dry_run: bool = False, 
         if not dry_run:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
     invalidation = None
-    if not dry_run:
+    if not dry_run and (uploaded or stale):
         answer = session.client("cloudfront").create_invalidation(
             DistributionId=distribution,
             InvalidationBatch={
@@ -195,9 +213,13 @@ def deploy(session, stack_name: str, dist: pathlib.Path, dry_run: bool = False, 
         )
         invalidation = answer["Invalidation"]["Id"]
         log(f"invalidation {invalidation} of /* on {distribution} (a few minutes)")
-    log(f"{'would deploy' if dry_run else 'deployed'} {len(uploads)} files to {outputs['WebUrl']}")
+    log(
+        f"{'would deploy' if dry_run else 'deployed'} {len(uploaded)} files ({len(unchanged)} unchanged,"
+        f" {len(stale)} deleted) to {outputs['WebUrl']}"
+    )
     return {
-        "uploaded": [u.key for u in uploads],
+        "uploaded": uploaded,
+        "unchanged": unchanged,
         "deleted": stale,
         "invalidation": invalidation,
         "url": outputs["WebUrl"],

@@ -112,6 +112,23 @@ def test_deploy_uploads_with_types_and_caching_removes_stale_files_and_invalidat
     assert any("https://d111111abcdef8.cloudfront.net" in line for line in logged)
 
 
+def test_a_second_deploy_uploads_only_what_changed(stack, tmp_path):
+    session, bucket, distribution = stack
+    dist = _build(tmp_path / "dist", BUILD)
+    deploy_web.deploy(session, STACK, dist, log=lambda _: None)
+
+    again = deploy_web.deploy(session, STACK, dist, log=lambda _: None)
+    assert again["uploaded"] == [] and again["deleted"] == [] and again["invalidation"] is None
+
+    (dist / "assets/index-BfXk9sQ2.js").unlink()
+    _build(dist, {"assets/index-Zq81mN2c.js": "export const ok = 2;", "index.html": "<!doctype html>v2"})
+    changed = deploy_web.deploy(session, STACK, dist, log=lambda _: None)
+    assert changed["uploaded"] == ["assets/index-Zq81mN2c.js", "index.html"]
+    assert changed["deleted"] == ["assets/index-BfXk9sQ2.js"] and changed["invalidation"]
+    items = session.client("cloudfront").list_invalidations(DistributionId=distribution)["InvalidationList"]["Items"]
+    assert len(items) == 2
+
+
 def test_dry_run_changes_nothing(stack, tmp_path):
     session, bucket, distribution = stack
     session.client("s3").put_object(Bucket=bucket, Key="stale.js", Body=b"x")
