@@ -7,6 +7,7 @@
 #   make bench  cold-start, DynamoDB-requests-per-call (and per lights route), control-to-confirmation, ingestion, alerts and cost benchmarks
 #   make soak   the local stack's memory (RSS per 10,000 readings) under a fast fleet
 #   make backtest  the day-ahead forecaster beside seasonal-naive on a real electricity series
+#   make deploy-web  build the web dashboard and upload it to the deployed stack (docs/deploy.md)
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
@@ -15,7 +16,7 @@ SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: run test unit bench soak backtest lint build openapi lock clean firmware-test web browser
+.PHONY: run test unit bench soak backtest lint build openapi lock clean firmware-test web browser deploy-web
 
 # Debian packages a target needs, installed with apt when missing (sudo when not root).
 APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
@@ -71,6 +72,13 @@ lint: $(STAMP) $(SAM_STAMP)
 
 build: $(SAM_STAMP)
 	$(SAM) build
+
+# The web dashboard's build (`make web`: web/dist/) to the stack of samconfig.toml: upload with
+# Cache-Control per file, delete stale files, invalidate CloudFront (infrastructure/deploy_web.py).
+# DEPLOY_WEB_ARGS=--dry-run prints the plan; --stack NAME / --region REGION for another stack.
+deploy-web: $(STAMP)
+	$(MAKE) web
+	$(PY) -m infrastructure.deploy_web $(DEPLOY_WEB_ARGS)
 
 openapi: $(STAMP)
 	$(PY) -m infrastructure.openapi --write

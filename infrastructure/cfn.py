@@ -3,7 +3,7 @@
 The local stack and the tests build their tables, secrets, routes and function
 environments from template.yaml through this module, so that what runs on a
 laptop cannot drift from what `sam deploy` creates. It understands the short
-intrinsic tags (!Ref, !Sub, !GetAtt, !If, !Equals, !Not, !Join, !Select) and
+intrinsic tags (!Ref, !Sub, !GetAtt, !If, !Equals, !Not, !Join, !Select, !Split) and
 the parts of the SAM/CloudFormation resources that the stack uses.
 
 `Stack.functions()` applies the template's `Globals.Function` the way SAM
@@ -92,8 +92,10 @@ class Stack:
     attributes: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # The template's local values (Metadata GridPulse::LocalParameters) come before its Defaults.
+        local = (self.template.get("Metadata") or {}).get("GridPulse::LocalParameters") or {}
         for key, spec in (self.template.get("Parameters") or {}).items():
-            self.parameters.setdefault(key, str(spec.get("Default", "")))
+            self.parameters.setdefault(key, str(local.get(key, spec.get("Default", ""))))
 
     # ------------------------------------------------------------ lookups
 
@@ -169,6 +171,8 @@ class Stack:
                 return not self.resolve(arg[0])
             if key == "Fn::Join":
                 return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::Split":
+                return str(self.resolve(arg[1])).split(str(arg[0]))
             if key == "Fn::Select":
                 return self.resolve(arg[1])[int(self.resolve(arg[0]))]
         return {k: self.resolve(v) for k, v in value.items()}

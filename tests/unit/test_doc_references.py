@@ -53,6 +53,8 @@ ALLOWED = {
     "gridpulse.pkg.module",  # same
     "gridpulse.simulator",  # a logger name
     "statsmodels/tsa/stl/tests/results/mstl_elec_vic.csv",  # inside the statsmodels package (make backtest)
+    "web/dist/",  # the web dashboard's build output (make web), uploaded by make deploy-web
+    "config.json",  # written into the web bucket by infrastructure/deploy_web.py
 }
 
 

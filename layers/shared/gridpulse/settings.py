@@ -42,7 +42,8 @@ class Settings:
     reset_token_ttl_seconds: int = dataclasses.field(default=900, **_bounded(60, 86400))
     mail_from: str = "no-reply@gridpulse.example.com"
     public_url: str = "http://127.0.0.1:3000"
-    # The API's Cors AllowOrigin (template parameter CorsAllowOrigin), on every answer.
+    # The API's Cors AllowOrigin, on every answer: template.yaml sets the web dashboard's CloudFront origin
+    # (parameter CorsAllowOrigin empty) or the parameter's value; "*" here and in the local stack.
     cors_allow_origin: str = "*"
     max_body_bytes: int = dataclasses.field(default=256 * 1024, **_bounded(1024))
 
