@@ -13,8 +13,8 @@ stack's CSP or CORS parameters would keep the app from calling the API, then:
    a new page never names an asset not yet uploaded; a file the bucket already
    has with the same bytes and headers is left alone (no new version);
 2. writes `config.json`, what the app needs to know about this deployment: the
-   API's base URL (another origin than the page's in production; locally the app
-   is served by the API gateway itself and finds no config.json) and the map
+   API's base URL (another origin than the page's in production; the local build's
+   config.json names none, as the local gateway serves the app itself) and the map
    tile URL template (the stack's WebTileUrl parameter);
 3. deletes the bucket's files that are not part of this build (the bucket is
    versioned: they stay restorable for 30 days, docs/deploy.md);
@@ -173,7 +173,7 @@ def deploy(session, stack_name: str, dist: pathlib.Path, dry_run: bool = False, 
     """Upload `dist` to the stack's web bucket; returns what was done."""
     outputs, parameters = stack_outputs(session.client("cloudformation"), stack_name)
     bucket, distribution = outputs["WebBucketName"], outputs["WebDistributionId"]
-    config = {"api_url": outputs["ApiUrl"], "tile_url": parameters.get("WebTileUrl", "")}
+    config = {"apiBase": outputs["ApiUrl"], "tileUrl": parameters.get("WebTileUrl", "")}
     for warning in origin_warnings(outputs, parameters):
         log(f"WARNING: {warning}")
     uploads = plan(dist, config)

@@ -103,7 +103,7 @@ def test_deploy_uploads_with_types_and_caching_removes_stale_files_and_invalidat
     assert head("favicon.svg") == ("image/svg+xml", "no-cache")  # no hash in its name: revalidated
     assert head("config.json") == ("application/json", "no-cache")
     config = json.loads(s3.get_object(Bucket=bucket, Key="config.json")["Body"].read())
-    assert config == {"api_url": API_URL, "tile_url": TILES}
+    assert config == {"apiBase": API_URL, "tileUrl": TILES}
     assert s3.get_object(Bucket=bucket, Key="index.html")["Body"].read().decode() == BUILD["index.html"]
 
     invalidations = session.client("cloudfront").list_invalidations(DistributionId=distribution)
