@@ -68,10 +68,15 @@ def reset_caches() -> None:
 def mocked_stack() -> Iterator[Stack]:
     """moto's `mock_aws` with the template's tables, queues, secret and mail
     identity created as the tests' `aws` fixture does, and this process's
-    environment set to what the functions see."""
+    environment set to what the functions see. TransactWriteItems roll back
+    item by item as in the local stack (infrastructure/local/moto_transactions.py)."""
     configure_environment()
     import boto3
     from moto import mock_aws
+
+    from infrastructure.local import moto_transactions
+
+    moto_transactions.install()
 
     from infrastructure.local.resources import create_all, function_environment
 

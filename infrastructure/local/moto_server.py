@@ -14,6 +14,9 @@ The iot-data shadow operations (UpdateThingShadow, GetThingShadow,
 DeleteThingShadow) are answered by the local Device Shadow service
 (infrastructure/local/iot/shadow.py, `ShadowApi`) when `start` is given one,
 so the Lambdas and the MQTT devices share one shadow store.
+
+TransactWriteItems snapshot only the items they touch for their rollback
+(infrastructure/local/moto_transactions.py), not whole tables as moto does.
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ def start(sock: socket.socket, shadows=None):
     from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from infrastructure.local import moto_transactions
+
+    moto_transactions.install()
     app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
     if shadows is not None:
         from infrastructure.local.iot.shadow import ShadowApi

@@ -120,3 +120,26 @@ def test_bench_lights_table_runs_small():
     assert result.returncode == 0, out + result.stderr
     assert "GET /lights/{id}/usage" in out and "GET /devices?city= (baseline" in out
     assert "items read" in out and "Query x1, BatchGetItem x2" in _row(out, "LightScheduleFunction, a run (2 of 20")
+
+
+def test_bench_billing_table_runs_with_a_small_fleet():
+    """The billing table (GRIDPULSE_BENCH_SYNC_METERS=40 instead of 100 and 1,000): every route
+    answers as expected, every sync message is handled, and a steady-state sync reads the
+    meters' status 20 per Tuya call (2 batch calls for 40 meters, plus the listing page)."""
+    import os
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "billing"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "GRIDPULSE_BENCH_SYNC_METERS": "40"},
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert not any(line.startswith("! ") for line in out.splitlines()), out
+    again = _row(out, "again (all known)").split()
+    assert again[3] == "40" and again[6] == "0.075", out  # (1 page + 2 batch reads) / 40 meters
+    assert "TransactWriteItems 1" in _row(out, "again (all known)")

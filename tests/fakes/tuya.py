@@ -133,6 +133,21 @@ class FakeTuya:
                 status["switch_prepayment"] = meter.prepayment
         return status
 
+    def devices_status(self, device_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The batch status read (20 ids per Tuya call in the real client): one call here;
+        unknown ids are left out, as Tuya does."""
+        with self.lock:
+            self.calls += 1
+        if self.mode == "down":
+            raise _error(TuyaUnavailable, "connection timed out", None)
+        out = {}
+        for device_id in device_ids:
+            if device_id in self.meters:
+                out[device_id] = self.device_status(device_id)
+                with self.lock:
+                    self.calls -= 1  # counted once for the batch
+        return out
+
     def send_commands(self, device_id: str, commands: list[dict]) -> bool:
         meter = self._meter(device_id)
         if self.mode == "reject":

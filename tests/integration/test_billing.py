@@ -427,3 +427,41 @@ def test_without_a_tuya_client_a_top_up_is_pending_not_a_5xx(api, admin_token, t
         assert json.loads(json.dumps(out))
     finally:
         service.use_tuya(None)
+
+
+def test_an_assigned_user_lists_its_prepaid_meters_in_get_devices_with_paging(api, admin_token, tuya):
+    viewer = api.register("tenant@example.com")
+    token, uid = viewer["token"], viewer["user"]["user_id"]
+    own = api.create("/devices", {"name": "My meter", "device_type": "meter"}, token)["device_id"]
+    meters = [_prepaid(api, admin_token, tuya, external_id=f"bf-money-{n}") for n in range(3)]
+    for meter in meters[:2]:
+        assert api.post(f"/devices/{meter}/assign", {"user_id": uid}, token=admin_token)[0] == 200
+
+    def every(query):
+        seen, next_token = [], None
+        while True:
+            status, page = api.get(
+                "/devices", token=token, query={**query, **({"next_token": next_token} if next_token else {})}
+            )
+            assert status == 200, page
+            seen += [d["device_id"] for d in page["items"]]
+            next_token = page["next_token"]
+            if not next_token:
+                return seen
+
+    for limit in (1, 2, 100):
+        listed = every({"limit": limit})
+        assert sorted(listed) == sorted([own, *meters[:2]]) and listed[0] == own, (limit, listed)
+    assert sorted(every({"device_type": "prepaid_meter"})) == sorted(meters[:2])
+    assert every({"device_type": "meter"}) == [own]
+    shown = api.get("/devices", token=token, query={"device_type": "prepaid_meter"})[1]["items"][0]
+    assert shown["provider"] == "tuya" and shown["device_type"] == "prepaid_meter"
+
+    # A token this list did not issue (another caller's, or made up) is a 400, never a 5xx.
+    admin_page = api.get("/devices", token=admin_token, query={"limit": 1})[1]
+    for forged in (admin_page["next_token"], "eyJzIjogOTl9", "x" * 40):
+        status, body = api.get("/devices", token=token, query={"next_token": forged})
+        assert status == 400 and body["error"] == "invalid_next_token", body
+
+    assert api.delete(f"/devices/{meters[0]}/assign/{uid}", token=admin_token)[0] == 200
+    assert sorted(every({"limit": 1})) == sorted([own, meters[1]])

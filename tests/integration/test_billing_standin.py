@@ -173,3 +173,54 @@ def test_an_energy_meter_tops_up_in_kwh_at_its_unit_price(api, admin_token, clou
     assert api.post(f"/devices/{meter}/add-token", {"token": "1" * 20}, token=admin_token)[1]["error"] == (
         "unsupported_operation"
     )
+
+
+TOKEN = "12345678901234567890"
+
+
+def test_a_token_tuya_applied_but_our_books_missed_is_confirmed_by_charge_records_not_resent(
+    api, admin_token, cloud, aws, monkeypatch
+):
+    meter, tuya_meter = _money_meter(api, admin_token, cloud)
+    real = service._apply_to_books
+    failing = {"left": 1}
+
+    def books_down_once(*args, **kwargs):
+        if failing["left"]:
+            failing["left"] -= 1
+            raise RuntimeError("DynamoDB is failing")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_apply_to_books", books_down_once)
+    status, body = api.post(f"/devices/{meter}/add-token", {"token": TOKEN}, token=admin_token, headers=_key("t"))
+    assert status == 202 and body["status"] == "pending", body
+    assert [c["code"] for c in tuya_meter.charges] == ["charge_token"]  # Tuya took it
+    sent = len([c for c in cloud.calls if c[0] == "POST"])
+    assert _drain_retries(aws) == 1
+    entry = _ledger(api, admin_token, meter)[0]
+    assert entry["status"] == "applied" and "charge records" in entry["error"], entry
+    assert len([c for c in cloud.calls if c[0] == "POST"]) == sent  # not sent again
+    assert [c["code"] for c in tuya_meter.charges] == ["charge_token"]
+    assert ("GET", f"/v1.0/iot-03/power-devices/{tuya_meter.id}/charge-records") in cloud.calls
+
+
+def test_a_token_whose_answer_was_lost_before_it_reached_the_meter_is_sent_again_once(
+    api, admin_token, cloud, aws, monkeypatch
+):
+    meter, tuya_meter = _money_meter(api, admin_token, cloud)
+    client = service.tuya()
+    send = client.send_commands
+
+    def lost_before_the_meter(*args, **kwargs):
+        from gridpulse.billing.tuya.errors import TuyaUnavailable
+
+        raise TuyaUnavailable("Tuya Cloud timed out")  # sent, outcome unknown: nothing reached the meter
+
+    monkeypatch.setattr(client, "send_commands", lost_before_the_meter)
+    status, body = api.post(f"/devices/{meter}/add-token", {"token": TOKEN}, token=admin_token, headers=_key("t2"))
+    assert status == 202 and body["status"] == "pending", body
+    monkeypatch.setattr(client, "send_commands", send)
+    assert _drain_retries(aws) == 1
+    entry = _ledger(api, admin_token, meter)[0]
+    assert entry["status"] == "applied", entry
+    assert [c["code"] for c in tuya_meter.charges] == ["charge_token"]  # the records said no: sent, once

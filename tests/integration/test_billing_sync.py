@@ -261,3 +261,28 @@ def test_an_admin_sets_a_meters_low_balance_threshold_and_the_sync_follows_it(ap
     viewer = api.register("threshold@example.com")
     # admin only, as set-price (the route's security: 403 for anyone else)
     assert api.post(f"/devices/{device_id}/low-balance-threshold", {"threshold": 1}, token=viewer["token"])[0] == 403
+
+
+def test_a_refresh_reads_the_meters_status_in_one_batch_call_not_one_per_meter(api, admin_token, cloud):
+    _refresh(api, admin_token)
+    before = len(cloud.calls)
+    again = _refresh(api, admin_token)
+    assert again["total"] == 5
+    paths = [path for _, path in cloud.calls[before:]]
+    assert paths.count("/v1.0/iot-03/devices/status") == 1, paths
+    assert not [p for p in paths if p.endswith("/status") and p != "/v1.0/iot-03/devices/status"], paths
+    assert paths.count("/v1.3/iot-03/devices") == 3  # the listing's three pages
+
+
+def test_a_meter_the_batch_status_leaves_out_is_read_alone(api, admin_token, cloud, monkeypatch):
+    _refresh(api, admin_token)
+    gone = list(cloud.meters)[1]
+    real = TuyaClient.devices_status
+
+    def leaves_one_out(self, ids):
+        return {k: v for k, v in real(self, ids).items() if k != gone}
+
+    monkeypatch.setattr(TuyaClient, "devices_status", leaves_one_out)
+    before = len(cloud.calls)
+    assert _refresh(api, admin_token)["total"] == 5
+    assert f"/v1.0/iot-03/devices/{gone}/status" in [path for _, path in cloud.calls[before:]]

@@ -216,3 +216,21 @@ def test_a_token_near_its_expiry_is_refreshed_with_the_refresh_token_before_tuya
     finally:
         server.shutdown()
         sock.close()
+
+
+def test_batch_status_reads_up_to_20_meters_per_call_and_leaves_unknown_ids_out(cloud):
+    from infrastructure.local.tuya.meters import make_meters
+
+    for meter in make_meters(45, speed=0.0)[len(cloud.meters) :]:  # 45 meters: three calls of 20, 20, 5
+        cloud.meters[meter.id] = meter
+    client = _client(cloud)
+    client.device_status(next(iter(cloud.meters)))  # the token
+    before = len(cloud.calls)
+    statuses = client.devices_status([*cloud.meters, "nosuchdevice0000"])
+    assert set(statuses) == set(cloud.meters)
+    assert [path for _, path in cloud.calls[before:]] == ["/v1.0/iot-03/devices/status"] * 3
+    one = next(iter(cloud.meters))
+    assert set(statuses[one]) == set(client.device_status(one))
+    with pytest.raises(TuyaRejected) as too_many:  # Tuya's limit is 20 ids per call
+        client.request("GET", "/v1.0/iot-03/devices/status", query={"device_ids": ",".join(list(cloud.meters)[:21])})
+    assert too_many.value.code == 1101

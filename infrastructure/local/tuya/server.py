@@ -8,6 +8,8 @@ What it checks and serves, as the Tuya facts of issue #13 describes the real one
   (single use; a refresh ends the old pair), `expire_time` = token_ttl_s;
   an expired token -> 1010, an unknown one -> 1011;
 * `GET /v1.3/iot-03/devices` (page_size up to 200, last_row_key, has_more, total),
+  `GET /v1.0/iot-03/devices/status?device_ids=a,b,c` (up to 20 ids: [{id, status}]; an
+  unknown id is left out, more than 20 -> 1101),
   `GET /v1.0/iot-03/devices/{id}` / `/status` / `/functions` / `/specification`
   (`values` as JSON strings), `POST .../commands` (validated against the
   specification: 2008 for an unknown code or a bad value, 2001 offline),
@@ -38,6 +40,7 @@ from infrastructure.local.tuya.meters import CommandError, Meter, make_meters
 
 WINDOW_MS = 5 * 60 * 1000  # `t` must be this close to the server's clock
 MAX_PAGE = 200
+MAX_BATCH_STATUS = 20  # device ids per `GET /v1.0/iot-03/devices/status`
 FAULT_MODES = ("none", "down", "slow", "token_expired")
 
 
@@ -207,6 +210,8 @@ class TuyaStandIn:
         parts = path.strip("/").split("/")
         if request.method == "GET" and path in ("/v1.3/iot-03/devices", "/v1.2/iot-03/devices"):
             return self._list(request)
+        if request.method == "GET" and path == "/v1.0/iot-03/devices/status":
+            return self._batch_status(request)
         if len(parts) >= 4 and parts[1] in ("iot-03",) and parts[2] in ("devices", "power-devices"):
             meter = self.meters.get(parts[3])
             if meter is None:
@@ -252,6 +257,16 @@ class TuyaStandIn:
                 "total": len(self._order),
             }
         )
+
+    def _batch_status(self, request: Request) -> Response:
+        """Up to MAX_BATCH_STATUS devices' status: [{id, status: [{code, value}]}]; an id of no
+        device of the project is left out (the others are still answered)."""
+        ids = [i for i in (request.args.get("device_ids") or "").split(",") if i]
+        if not ids:
+            return self._error(1100, "param is empty")
+        if len(ids) > MAX_BATCH_STATUS:
+            return self._error(1101, "params range invalid")
+        return self._ok([{"id": i, "status": self.meters[i].status()} for i in dict.fromkeys(ids) if i in self.meters])
 
     def _commands(self, meter: Meter, body: bytes) -> Response:
         try:

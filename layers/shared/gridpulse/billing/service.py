@@ -12,7 +12,9 @@ then one of:
   (BillingRetryQueue) has `retry_pending` try again with backoff (first retry
   after RETRY_DELAYS_S[0] seconds). A top-up that may have reached Tuya is
   never sent twice: before sending again the worker reads the meter and
-  settles the entry as applied when its balance shows it.
+  settles the entry as applied when its balance shows it. A token that may
+  have reached Tuya is looked up in the meter's charge records first
+  (`_token_recorded`) and settled as applied when they hold it.
 
 The Tuya client is created lazily (not at import: cold start) by
 `tuya_factory`, the Tuya client package's `client_from_environment` by
@@ -309,10 +311,12 @@ def _number(spec, status: dict, role: str) -> Decimal | None:
         return None
 
 
-def read_meter(meter: Meter, product_id: str | None = None) -> Reading:
-    """The meter as Tuya reports it now (two Tuya calls at most: spec is cached)."""
+def read_meter(meter: Meter, product_id: str | None = None, status: dict | None = None) -> Reading:
+    """The meter as Tuya reports it now (two Tuya calls at most: spec is cached). `status`: its
+    data points as a batch status read already returned them (no status call then)."""
     spec = spec_of(meter.external_id, product_id)
-    status = tuya().device_status(meter.external_id)
+    if status is None:
+        status = tuya().device_status(meter.external_id)
     prepay = status.get(spec.code_for("prepayment") or "")
     return Reading(
         money=_number(spec, status, "money_balance"),
@@ -768,8 +772,8 @@ def _settle_accepted(meter: Meter, entry: dict, reading: Reading | None, attempt
     """Tuya accepted the command: apply it to the books, and answer with the ledger
     entry's real status. When the books cannot be written (DynamoDB failing), the entry
     stays pending (marked sent) and the retry queue settles it: a top-up is confirmed by
-    the meter's balance (never sent twice), other commands are sent again (they set a
-    value: the same result). When another worker settled the entry meanwhile, its status."""
+    the meter's balance and a token by the meter's charge records (neither is sent
+    twice), other commands are sent again (they set a value: the same result). When another worker settled the entry meanwhile, its status."""
     try:
         _apply_to_books(meter, entry, reading)
     except Exception as exc:
@@ -887,7 +891,43 @@ def retry_pending(device_id: str, sk: str, attempt: int) -> str:
         if landed is None:
             ledger.fail(entry, "billing_error: the meter's balance cannot tell whether the top-up arrived; not resent")
             return "failed"
+    if entry.get("sent") and entry["operation"] == "add_token":
+        try:
+            recorded = _token_recorded(meter, entry)
+        except Exception as exc:
+            outcome = tuya_outcome(exc)
+            if outcome == "unavailable":
+                return _postpone(meter, entry, attempt, exc)[1]["status"]
+            if outcome is None:
+                raise
+            ledger.fail(
+                entry,
+                f"billing_error: the meter's charge records cannot be read ({getattr(exc, 'code', '')}); "
+                "the token is not resent (the next sync shows its credit if it was applied)",
+            )
+            return "failed"
+        if recorded:
+            if not _apply_to_books(meter, entry, None, note="confirmed by the meter's charge records; not sent again"):
+                return _stored_or(entry).get("status", "settled")  # settled by another worker meanwhile
+            count("BillingConfirmedByChargeRecords")
+            return "applied"
     return _answer_status(execute(meter, entry, attempt))
+
+
+TOKEN_RECORDS_LOOKBACK_MS = 10 * 60 * 1000  # charge records read from this long before the entry (clock skew)
+
+
+def _token_recorded(meter: Meter, entry: dict) -> bool:
+    """Whether the meter's charge records hold the entry's token (Tuya applied it already)."""
+    from datetime import datetime
+
+    since = None
+    if entry.get("created_at"):
+        created = datetime.fromisoformat(str(entry["created_at"]).replace("Z", "+00:00"))
+        since = int(created.timestamp() * 1000) - TOKEN_RECORDS_LOOKBACK_MS
+    token = str(entry.get("wire") or entry.get("value"))
+    records = tuya().charge_records(meter.external_id, since_ms=since)
+    return any(r.get("code") == entry.get("command", "charge_token") and str(r.get("value")) == token for r in records)
 
 
 def _answer_status(answer: tuple[int, dict]) -> str:

@@ -21,7 +21,8 @@ Per meter:
    (gridpulse.devices.external: `prepaid_meter`, provider `tuya`, external id
    = Tuya id, name from Tuya, no IoT provisioning) -> `new`; a known one gets
    Tuya's name and online state -> `updated` when either changed;
-2. the books (gridpulse.billing.data): the status read from Tuya (money and/or
+2. the books (gridpulse.billing.data): the status read from Tuya (20 meters per
+   call, `batch_status`; a meter Tuya leaves out of the answer is read alone) (money and/or
    energy balance, consumption counter, prepayment, price) is written with
    `as_of`, conditional on the books' `version` (re-read and retried when a
    top-up moved them meanwhile). While one of our own operations on the
@@ -76,7 +77,7 @@ from gridpulse.timeutil import iso, utcnow
 
 PROVIDER = external.TUYA
 DEVICE_TYPE = "prepaid_meter"
-SYNC_BATCH = 25  # meters per queue message
+SYNC_BATCH = 40  # meters per queue message (two batch status reads of 20)
 PAGE_SIZE = 100  # Tuya devices per listing page (at most 200)
 REFRESH_INLINE_MAX = 200  # POST /devices/refresh syncs this many meters itself, queues the rest
 METER_CATEGORIES = frozenset({"zndb", "dlq"})  # Tuya's electricity meter and metering breaker categories
@@ -169,11 +170,34 @@ def fan_out() -> dict:
 # ---------------------------------------------------------------- per meter
 
 
+def batch_status(ids: list[str]) -> tuple[dict[str, dict], dict[str, Exception]]:
+    """The meters' data points read STATUS_BATCH per Tuya call (`devices_status`): (status by id,
+    error by id for the ids of a call that failed). An id Tuya left out of a successful answer
+    is in neither: its meter is read alone (which says why: unknown, offline, ...)."""
+    from gridpulse.billing.tuya.client import STATUS_BATCH
+
+    statuses: dict[str, dict] = {}
+    errors: dict[str, Exception] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids)), STATUS_BATCH):
+        try:
+            statuses.update(billing.tuya().devices_status(chunk))
+        except Exception as exc:
+            if billing.tuya_outcome(exc) is None:
+                raise
+            errors.update(dict.fromkeys(chunk, exc))
+    return statuses, errors
+
+
 def sync_meters(meters: Iterable[dict]) -> Counter:
     """Sync each meter (dicts of id, name, online); counts of new, updated, unchanged, failed."""
     meters = list(meters)
-    # What the batch needs of DynamoDB, read in batches (not a GetItem per meter): registry
-    # records, their state items and the meters' books.
+    # What the batch needs of Tuya and DynamoDB, read in batches (not a call per meter): the
+    # meters' status (20 per Tuya call), registry records, their state items and the books.
+    try:
+        statuses, status_errors = batch_status([m["id"] for m in meters])
+    except Exception:
+        logger.exception("batch status read failed; reading the meters one by one")
+        statuses, status_errors = {}, {}
     known = external.find(PROVIDER, [m["id"] for m in meters])
     states = external.states(list(known.values()))
     known_books = billing.books_many([d.device_id for d in known.values()])
@@ -181,11 +205,14 @@ def sync_meters(meters: Iterable[dict]) -> Counter:
     for info in meters:
         device = known.get(info["id"])
         try:
+            if info["id"] in status_errors:
+                raise status_errors[info["id"]]
+            status = statuses.get(info["id"])
             if device is None:
-                outcome[sync_one(info, None)] += 1
+                outcome[sync_one(info, None, status=status)] += 1
             else:
                 prior = (states.get(device.device_id), known_books.get(device.device_id, {}))
-                outcome[sync_one(info, device, prior)] += 1
+                outcome[sync_one(info, device, prior, status)] += 1
         except Exception as exc:
             outcome["failed"] += 1
             count("MetersSyncFailed")
@@ -197,14 +224,15 @@ def sync_meters(meters: Iterable[dict]) -> Counter:
     return outcome
 
 
-def sync_one(info: dict, device: DeviceItem | None, prior: tuple | None = None) -> str:
+def sync_one(info: dict, device: DeviceItem | None, prior: tuple | None = None, status: dict | None = None) -> str:
     """Sync one listed meter: 'new', 'updated' or 'unchanged'. The meter is read from Tuya
     first, so a meter Tuya cannot answer for is not imported. `prior`: (state item, books)
-    of a known device as the batch read them."""
+    of a known device as the batch read them; `status`: its data points as the batch status
+    read returned them (None: read alone)."""
     online = info.get("online") if isinstance(info.get("online"), bool) else None
     probe = device or DeviceItem(external_id=info["id"], device_type=DEVICE_TYPE, name=info["name"])
     product = info.get("product_id")
-    reading = billing.read_meter(billing.Meter(probe, False), product)
+    reading = billing.read_meter(billing.Meter(probe, False), product, status)
     kind = billing.spec_of(info["id"], product).kind
     known_books = None
     if device is None:

@@ -46,7 +46,7 @@ from gridpulse.devices.lookup import (  # noqa: F401  (re-exported: the registry
     visible_or_assigned,
     with_states,
 )
-from gridpulse.dynamodb import connection, get_or_none, intact
+from gridpulse.dynamodb import batch_get_intact, connection, get_or_none, intact
 from gridpulse.errors import BadRequest, Conflict, Forbidden, Unauthorized, field_error
 from gridpulse.groups.data import MembershipItem
 from gridpulse.observability import count, logger
@@ -362,8 +362,34 @@ def _filters(filters: dict):
     return condition
 
 
+def _assigned_source(caller: Caller, filters: dict):
+    """The prepaid meters assigned to the caller (billing assignments, BillingTable's `by-user`
+    index: one Query per page, then one BatchGetItem of the devices), those its scope does not
+    show already, after its own, hotel and city devices."""
+    from gridpulse.billing import data as billing_data
+
+    def query(limit: int, start: dict | None):
+        assignments, last_key = billing_data.query_index(
+            billing_data.BY_USER_INDEX, "assigned_user_id", caller.user_id, limit, start
+        )
+        ids = [a["device_id"] for a in assignments if isinstance(a.get("device_id"), str)]
+        keys = [(DeviceItem.key(i), "meta") for i in ids]
+        found = {d.device_id: d for d in batch_get_intact(DeviceItem, keys, "device")} if keys else {}
+        return [found[i] for i in ids if i in found], last_key
+
+    def keep(device: DeviceItem) -> bool:
+        return (
+            device.device_type == "prepaid_meter"
+            and not scope.sees_device(caller, device)
+            and (not filters.get("status") or device.status == filters["status"])
+        )
+
+    return f"assigned:{caller.user_id}", query, keep
+
+
 def list_visible(caller: Caller, filters: dict, limit: int, next_token: str | None) -> dict:
-    """Devices the caller may see, newest first, with their presence."""
+    """Devices the caller may see, newest first, with their presence; for a caller that is not
+    an admin, then the prepaid meters assigned to it (not with a room or city filter)."""
     cond = _filters(filters)
     if filters.get("room_id"):
         sites.visible_room(caller, filters["room_id"])
@@ -399,6 +425,8 @@ def list_visible(caller: Caller, filters: dict, limit: int, next_token: str | No
             )
             for c in sorted(caller.cities)
         ]
+        if filters.get("device_type") in (None, "prepaid_meter"):
+            sources.append(_assigned_source(caller, filters))
     items, token = chained_page(sources, limit, next_token, f"devices:{caller.user_id}")
     views = with_states(items)
     return {"items": views, "count": len(views), "next_token": token}
