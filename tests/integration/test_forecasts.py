@@ -194,7 +194,7 @@ def test_a_throttled_device_is_retried_alone_and_a_broken_one_is_not(aws, monkey
 
     done = []
 
-    def compute(device, now=None):
+    def compute(device, now=None, baseline_only=False):
         if device.device_id == "throttled":
             raise Retryable("throttled")
         if device.device_id == "broken":
@@ -208,3 +208,33 @@ def test_a_throttled_device_is_retried_alone_and_a_broken_one_is_not(aws, monkey
     }
     assert schedule.handle_batch(event) == {"batchItemFailures": [{"itemIdentifier": "throttled"}]}
     assert done == ["fine"]
+
+
+def test_a_quick_run_serves_the_baseline_to_meters_without_a_forecast_and_a_full_run_follows(
+    api, admin_token, hotel_meter, aws
+):
+    # What the local stack does at start-up (infrastructure/local/__main__.py): quick runs until
+    # every meter has a forecast, then a full run once the history is in.
+    from gridpulse.forecasts import schedule
+
+    feed(hotel_meter["id"], 16 * 24)  # enough for the model: only the quick run's choice makes it the baseline
+    quick = {"baseline_only": True, "only_missing": True}
+
+    def run(detail) -> dict:
+        result = schedule.fan_out("2026-12-07T00:00:00Z", detail)
+        messages = _queue_messages(aws.physical["ForecastQueue"])
+        for m in messages:
+            boto3.client("sqs").delete_message(QueueUrl=aws.physical["ForecastQueue"], ReceiptHandle=m["ReceiptHandle"])
+        assert schedule.handle_batch(
+            {"Records": [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]}
+        ) == {"batchItemFailures": []}
+        return result
+
+    assert run(quick) == {"queued": 1, **quick}
+    status, first = api.get(f"/devices/{hotel_meter['id']}/prediction", token=admin_token)
+    assert status == 200 and first["method"] == "seasonal_naive" and first["history_hours"] >= 14 * 24
+    assert first["backtest"]["mae"] == first["backtest"]["baseline_mae"]
+    assert run(quick) == {"queued": 0, **quick}  # every meter has one: nothing to do
+    assert run({}) == {"queued": 1}  # the full run forecasts every meter again, the model competing
+    page = api.get(f"/devices/{hotel_meter['id']}/predictions", token=admin_token)[1]
+    assert page["count"] == 2 and page["items"][1]["forecast_id"] == first["forecast_id"]

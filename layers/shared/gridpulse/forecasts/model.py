@@ -307,6 +307,7 @@ def forecast(
     country: str | None = None,
     holidays: Collection[date] | None = None,
     electrics: Mapping[str, Iterable[tuple[datetime | int | float, float | None]]] | None = None,
+    baseline_only: bool = False,
 ) -> Forecast:
     """The next 24 hourly kWh from `history`: (hour start, kWh) pairs, hour starts as
     aware datetimes or epoch seconds, in any order; `tz` is the site's IANA zone.
@@ -314,14 +315,16 @@ def forecast(
     `country` (ISO 3166 alpha-2, or `CC-SUBDIV`; "" for none) selects the public
     holidays; by default the country of `tz`. `holidays` (local dates) replaces
     them. `electrics` maps "voltage", "current" and "temperature" to the
-    device's hourly means, (hour start, value) pairs."""
+    device's hourly means, (hour start, value) pairs. `baseline_only` serves
+    seasonal-naive whatever the history (no model fit: milliseconds instead of
+    about a second), with `model_backtest` None."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     origin = _origin(now)
     grid = build_grid(history, origin, MAX_HISTORY_HOURS)
     have = grid.valid_hours
     if have < MIN_HOURS:
         raise InsufficientHistory(MIN_HOURS, have)
-    with_model = have >= MODEL_MIN_HOURS
+    with_model = have >= MODEL_MIN_HOURS and not baseline_only
     days_off = frozenset(holidays) if holidays is not None else holidays_for(grid, origin, zone, country)
     base_bt, model_bt, scale_name, widen = backtest(grid, zone, with_model, days_off)
     use_model = model_bt is not None and math.isfinite(model_bt.mase) and model_bt.mase < base_bt.mase

@@ -141,8 +141,9 @@ def render(device_id: str, forecast_id: str, fc) -> dict:
 # ---------------------------------------------------------------- compute and store
 
 
-def compute(device: DeviceItem, now: datetime | None = None) -> dict:
-    """Forecast the next 24 hours of `device` now, store it and return it."""
+def compute(device: DeviceItem, now: datetime | None = None, baseline_only: bool = False) -> dict:
+    """Forecast the next 24 hours of `device` now, store it and return it
+    (`baseline_only`: seasonal-naive without fitting the model)."""
     from gridpulse.forecasts import model  # numpy and scikit-learn: only here
 
     now = now or utcnow()
@@ -150,7 +151,7 @@ def compute(device: DeviceItem, now: datetime | None = None) -> dict:
     origin_ms = int(now.timestamp()) // HOUR * HOUR * 1000
     history = hourly_kwh(device.device_id, tz_name, origin_ms - HISTORY_DAYS * 86_400_000, origin_ms)
     try:
-        fc = model.forecast(history.items(), now, tz_name)
+        fc = model.forecast(history.items(), now, tz_name, baseline_only=baseline_only)
     except model.InsufficientHistory as exc:
         raise InsufficientHistoryError(
             f"A forecast needs {exc.hours_needed} hours of energy history; this device has {exc.hours_have}.",
@@ -180,6 +181,10 @@ def _newest_item(device_id: str) -> ForecastItem | None:
         device_pk(device_id), ForecastItem.sk.startswith(PREFIX), scan_index_forward=False, limit=1
     )
     return next(iter(query), None)
+
+
+def has_forecast(device_id: str) -> bool:
+    return _newest_item(device_id) is not None
 
 
 def newest(device_id: str) -> dict:
