@@ -25,7 +25,8 @@ Which one serves: fewer than 48 valid hours raise `InsufficientHistory`; under
 14 days (336 valid hours) the baseline serves; from 14 days on, both are
 backtested on the device's last 7 days (one fit on the hours before them; every
 held-out hour is then a day-ahead forecast, since no feature is younger than
-24 h) and the one with the lower MASE serves. MASE divides the MAE by the
+24 h) and the one with the lower MASE serves; with `baseline_only` (a quick
+run: gridpulse.forecasts.schedule) the baseline serves whatever the history. MASE divides the MAE by the
 in-sample MAE of naive-168 on the hours before the backtest (naive-24 when the
 history is too short for it; `mase_scale` says which). `confidence`
 (`confidence_of`) is 1 - WAPE of the serving method on the backtest, where

@@ -4,7 +4,10 @@
   reads the device's hourly kWh from its day rollups (one Query on the
   telemetry partition for the last HISTORY_DAYS local days; raw readings are
   never read), runs gridpulse.forecasts.model.forecast in the site's time
-  zone (the device's hotel's, else UTC), renders the answer (`render`),
+  zone (the device's hotel's, else UTC), with the hourly mean voltage,
+  current and temperature of the same rollups where the device reports them
+  (each forecast hour then has the expected value: the median of the same
+  local hour over the last 7 days), renders the answer (`render`),
   stores it (gridpulse.forecasts.data, one PutItem) and returns it. Fewer
   than 48 known hours: 422 `insufficient_history` with `needed_hours` and
   `have_hours` (a device that sends no energy, e.g. a light without a
@@ -66,19 +69,31 @@ class InsufficientHistoryError(ApiError):
 # ---------------------------------------------------------------- history
 
 
-def hourly_kwh(device_id: str, tz_name: str, first_ms: int, end_ms: int) -> dict[int, float]:
+def hourly_series(
+    device_id: str, tz_name: str, first_ms: int, end_ms: int
+) -> tuple[dict[int, float], dict[str, dict[int, float]]]:
     """kWh of every rollup bucket in [first_ms, end_ms), by UTC hour start
-    (epoch seconds): one Query of the day rollups of those local dates."""
+    (epoch seconds), and the buckets' mean voltage, current and temperature
+    where the readings carried them (reading field name -> hour -> mean):
+    one Query of the day rollups of those local dates."""
     tz = ZoneInfo(tz_name)
     first = rollups.local_date(rollups.bucket_of(first_ms, tz), tz)
     last = rollups.local_date(rollups.bucket_of(max(first_ms, end_ms - 1), tz), tz)
-    out: dict[int, float] = defaultdict(float)
+    kwh: dict[int, float] = defaultdict(float)
+    electrics: dict[str, dict[int, float]] = defaultdict(dict)
     for item in rollups.day_items(device_id, first, last):
         for bucket, stats in rollups.buckets_of(item).items():
             if first_ms <= bucket < end_ms:
                 t = bucket // 1000
-                out[t - t % HOUR] += float(stats.get("e", 0))
-    return dict(out)
+                kwh[t - t % HOUR] += float(stats.get("e", 0))
+                for name, mean in rollups.electric_means(stats).items():
+                    electrics[name][t - t % HOUR] = mean
+    return dict(kwh), dict(electrics)
+
+
+def hourly_kwh(device_id: str, tz_name: str, first_ms: int, end_ms: int) -> dict[int, float]:
+    """kWh of every rollup bucket in [first_ms, end_ms), by UTC hour start (epoch seconds)."""
+    return hourly_series(device_id, tz_name, first_ms, end_ms)[0]
 
 
 # ---------------------------------------------------------------- rendering
@@ -149,9 +164,15 @@ def compute(device: DeviceItem, now: datetime | None = None, baseline_only: bool
     now = now or utcnow()
     tz_name = hotel_timezone(device.hotel_id)
     origin_ms = int(now.timestamp()) // HOUR * HOUR * 1000
-    history = hourly_kwh(device.device_id, tz_name, origin_ms - HISTORY_DAYS * 86_400_000, origin_ms)
+    history, electrics = hourly_series(device.device_id, tz_name, origin_ms - HISTORY_DAYS * 86_400_000, origin_ms)
     try:
-        fc = model.forecast(history.items(), now, tz_name, baseline_only=baseline_only)
+        fc = model.forecast(
+            history.items(),
+            now,
+            tz_name,
+            electrics={name: hours.items() for name, hours in electrics.items()},
+            baseline_only=baseline_only,
+        )
     except model.InsufficientHistory as exc:
         raise InsufficientHistoryError(
             f"A forecast needs {exc.hours_needed} hours of energy history; this device has {exc.hours_have}.",
