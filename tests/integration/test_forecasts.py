@@ -265,3 +265,22 @@ def test_a_meter_reporting_only_energy_has_no_expected_voltage(api, hotel_meter)
     status, fc = api.post(f"/devices/{hotel_meter['id']}/predict", token=hotel_meter["insider"])
     assert status == 201, fc
     assert all(item.get("voltage") is None and item.get("temperature") is None for item in fc["items"])
+
+
+def test_a_second_predict_within_a_minute_returns_the_stored_forecast_without_computing(api, hotel_meter, monkeypatch):
+    from gridpulse.forecasts import service
+
+    feed(hotel_meter["id"], 72)
+    path, token = f"/devices/{hotel_meter['id']}/predict", hotel_meter["insider"]
+    status, made = api.post(path, token=token)
+    assert status == 201, made
+    compute = service.compute
+    monkeypatch.setattr(service, "compute", lambda *a, **k: pytest.fail("a forecast under a minute old is reused"))
+    status, again = api.post(path, token=token)
+    assert status == 200 and again == made  # as stored: same forecast_id and generated_at
+    monkeypatch.setattr(service, "compute", compute)
+
+    later = datetime.now(timezone.utc) + timedelta(seconds=service.REUSE_S + 1)
+    monkeypatch.setattr(service, "utcnow", lambda: later)
+    status, fresh = api.post(path, token=token)
+    assert status == 201 and fresh["forecast_id"] != made["forecast_id"]

@@ -12,6 +12,10 @@
   than 48 known hours: 422 `insufficient_history` with `needed_hours` and
   `have_hours` (a device that sends no energy, e.g. a light without a
   meter, has 0).
+* `predict(device)` (POST /devices/{id}/predict): the device's newest
+  forecast as stored (200) when it was made less than REUSE_S ago, by the
+  schedule or an earlier POST, so a double click or a retry costs one Query,
+  not a model fit; else `compute` (201).
 * `newest(device_id)`: one Query (newest first, Limit 1); 404 `no_prediction`.
 * `history(device_id, ...)`: the stored forecasts newest first, paged, each
   hour with `actual_kwh` from the same day rollups once the hour has passed
@@ -59,6 +63,7 @@ HISTORY_DAYS = 57
 KWH = Decimal("0.001")
 WATT = Decimal(1)
 HOTEL_MAX_DEVICES = 500
+REUSE_S = 60  # POST predict within this long of the device's newest forecast returns that one (200)
 
 
 class InsufficientHistoryError(ApiError):
@@ -202,6 +207,17 @@ def _newest_item(device_id: str) -> ForecastItem | None:
         device_pk(device_id), ForecastItem.sk.startswith(PREFIX), scan_index_forward=False, limit=1
     )
     return next(iter(query), None)
+
+
+def predict(device: DeviceItem, now: datetime | None = None) -> tuple[int, dict]:
+    """(201, a forecast computed now), or (200, the newest one) when it is under REUSE_S old."""
+    now = now or utcnow()
+    item = _newest_item(device.device_id)
+    if item is not None:
+        made = datetime.fromisoformat(item.generated_at.replace("Z", "+00:00"))
+        if timedelta(0) <= now - made < timedelta(seconds=REUSE_S):
+            return 200, json.loads(item.body)
+    return 201, compute(device, now)
 
 
 def has_forecast(device_id: str) -> bool:
