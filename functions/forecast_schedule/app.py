@@ -1,4 +1,5 @@
-"""On a schedule: every meter queued for a day-ahead forecast (gridpulse.forecasts.schedule.fan_out)."""
+"""On a schedule: every meter queued for a day-ahead forecast (gridpulse.forecasts.schedule.fan_out);
+the event's `detail` may ask for a quick run (baseline_only, only_missing)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,6 @@ from gridpulse.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict, context: Any) -> dict:
-    result = fan_out(str(event.get("time") or ""))
+    result = fan_out(str(event.get("time") or ""), event.get("detail"))
     logger.info("forecasts queued", extra=result)
     return result

@@ -29,15 +29,24 @@ app = create_app()
     "/devices/<device_id>/predict",
     tags=["forecasts"],
     summary="Forecast the device's next 24 hours now (422 insufficient_history under 48 hours of energy history)",
+    description="Computes and stores a forecast (201). Within 60 s of the device's newest forecast (made by the "
+    "schedule or an earlier call) it computes nothing and returns that forecast as stored (200; its "
+    "`generated_at` says when it was made), so repeated calls cost no model fit.",
     security=BEARER,
     responses={
-        **status_doc(201, ForecastOut, "The forecast, stored"),
+        **status_doc(
+            201,
+            ForecastOut,
+            "The forecast, computed now and stored",
+            also={200: "The device's newest forecast, made less than 60 s ago, as stored (nothing computed)"},
+        ),
         422: {"description": "insufficient_history, with needed_hours and have_hours"},
     },
 )
 def predict(device_id: str) -> Response[ForecastOut]:
     device = visible(current_caller(app), device_id)
-    return json_response(201, forecasts.compute(device))
+    status, body = forecasts.predict(device)
+    return json_response(status, body)
 
 
 @app.get(

@@ -57,28 +57,53 @@ DEFAULT_HISTORY_DAYS = 21.0  # the fleet's backfill (GRIDPULSE_FLEET_HISTORY_DAY
 STOP_GRACE_S = 12.0  # after a stop signal, the process exits within this, stopped cleanly or not
 
 
+FLEET_HISTORY_GAP_S = 3.0  # a device's history messages this far apart: every meter's newest 96 hours are stored first
 FORECAST_MIN_HOURS = 48  # the forecast worker skips a meter with less history (gridpulse.forecasts.service)
-FORECAST_SETTLE_S = 5.0  # after the last meter's 48 hours went out: time for ingestion to store them
-FORECAST_AGAIN_S = 60.0  # a second early run, for a meter whose history was stored later
+FORECAST_QUICK = {"baseline_only": True, "only_missing": True}  # gridpulse.forecasts.schedule: a quick run
+FORECAST_QUICK_EVERY_S = 5.0  # quick runs this often while a meter has no forecast
+FORECAST_QUICK_FOR_S = 300.0  # ... for at most this long
+FORECAST_FULL_WAIT_S = 900.0  # the full run once the history is stored, or after this long anyway
 
 
-def _forecasts_soon(scheduler, fleet) -> None:
+def _forecasts_soon(scheduler, fleet, events) -> threading.Thread:
     """The fleet's first forecasts within a minute, not at the schedule's first
-    tick (6 hours): ForecastScheduleFunction runs once every meter of the fleet
-    has uploaded its newest 48 hours of history (the backlog goes newest first,
-    96 hours a message), plus FORECAST_SETTLE_S for ingestion, and once more
-    FORECAST_AGAIN_S later; then on its template rate as deployed."""
+    tick (6 hours). From when a meter has sent its newest 48 hours of history
+    (the backlog goes newest first, 96 hours a message), ForecastScheduleFunction
+    runs every FORECAST_QUICK_EVERY_S as a quick run (seasonal-naive, only the
+    meters without a forecast: milliseconds a meter) until a run finds every
+    meter forecast; a meter whose 48 hours are not stored yet is skipped and
+    tried at the next run. Once the fleet's whole backlog is sent and stored
+    (TelemetryQueue drained), one full run lets the model replace the baseline
+    where it backtests better; then the template's rate goes on as deployed."""
     meters = [d for d in fleet.devices if d.spec.device_type == "meter"]
-    since: list[float] = []
+    logical = "ForecastScheduleFunction"
 
-    def ready() -> bool:
-        if not since:
-            if any(d.snapshot().history_sent < FORECAST_MIN_HOURS for d in meters):
-                return False
-            since.append(time.monotonic())
-        return time.monotonic() - since[0] >= FORECAST_SETTLE_S
+    def sent(hours: int) -> bool:
+        return any(d.snapshot().history_sent >= hours for d in meters)
 
-    scheduler.run_when("ForecastScheduleFunction", ready, again_s=FORECAST_AGAIN_S, poll_s=0.5)
+    def stored() -> bool:
+        return all(d.backlog() == 0 for d in fleet.devices) and events.pending("TelemetryQueue") == 0
+
+    def early() -> None:
+        while not sent(FORECAST_MIN_HOURS):
+            if scheduler.wait(0.5):
+                return
+        quick_until = time.monotonic() + FORECAST_QUICK_FOR_S
+        while time.monotonic() < quick_until:
+            result = scheduler.run_logged(logical, FORECAST_QUICK)
+            if result is not None and result.get("queued") == 0:
+                break
+            if scheduler.wait(FORECAST_QUICK_EVERY_S):
+                return
+        full_at = time.monotonic() + FORECAST_FULL_WAIT_S
+        while time.monotonic() < full_at and not stored():
+            if scheduler.wait(2.0):
+                return
+        scheduler.run_logged(logical)
+
+    thread = threading.Thread(target=early, name="forecasts-early", daemon=True)
+    thread.start()
+    return thread
 
 
 def _fleet_size(spec: str) -> tuple[int, int, int]:
@@ -343,11 +368,12 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
                     speed=speed,
                     cancel=cancel_fleet,
                     history=history_tiers(history_days),
+                    history_gap_s=FLEET_HISTORY_GAP_S,
                     report_at_start=True,
                     log=lambda line: _say(f"  fleet: {line}"),
                 )
                 if history_days * 24 >= FORECAST_MIN_HOURS:
-                    _forecasts_soon(scheduler, fleet_box["fleet"])
+                    _forecasts_soon(scheduler, fleet_box["fleet"], events)
             except Exception as exc:  # the stack stays up without a fleet
                 if not cancel_fleet.is_set():
                     _say(f"  fleet: not started: {type(exc).__name__}: {exc}")

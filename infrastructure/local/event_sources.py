@@ -359,6 +359,12 @@ class EventSources:
         with self._cond:
             return [m.body for m in self._queues[queue].messages]
 
+    def pending(self, queue: str) -> int:
+        """Messages of a queue waiting or being delivered (0: it is drained)."""
+        with self._cond:
+            q = self._queues[queue]
+            return len(q.messages) + q.running
+
     def flush(self, deadline: float | None = None) -> bool:
         """Deliver everything buffered now, in this thread, redeliveries
         included, and wait for deliveries under way on the workers. With a

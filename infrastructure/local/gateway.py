@@ -64,7 +64,8 @@ class LocalFunction:
 
     A function with Api events has one instance: its Powertools resolver keeps
     the current request on the app object, so one process cannot serve two
-    requests of it at once. Other functions (SQS and schedule consumers) run
+    requests of it at once. Different functions do serve at once; the shared
+    layer's resolver (gridpulse.api.Resolver) keeps each one's event apart. Other functions (SQS and schedule consumers) run
     up to their ReservedConcurrentExecutions at once, else up to
     `default_instances`; their event sources (infrastructure/local/
     event_sources.py) decide how many batches they start."""

@@ -1,8 +1,8 @@
 """EventBridge schedules on the laptop: every function's `Schedule` events
 from template.yaml run on their rate, with a scheduled-event payload, and
 can be run at once with POST /_local/schedules/<FunctionLogicalId>.
-`run_when` runs one early, once a condition holds (the local stack's first
-forecasts: infrastructure/local/__main__.py)."""
+`run_logged` and `wait` let the local stack run one early, with a `detail`
+of its own (its first forecasts: infrastructure/local/__main__.py)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="schedules", daemon=True)
 
-    def run(self, logical: str) -> dict:
-        """Invoke a scheduled function now, as EventBridge would."""
+    def run(self, logical: str, detail: dict | None = None) -> dict:
+        """Invoke a scheduled function now, as EventBridge would (`detail`: a
+        rule's constant input in the event's detail; {} by default)."""
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -46,49 +47,25 @@ class Scheduler:
             "time": datetime.now(timezone.utc).isoformat(),
             "region": self.stack.region,
             "resources": [],
-            "detail": {},
+            "detail": dict(detail or {}),
         }
         return self.functions[logical].invoke(event, self.stack.region, self.stack.account)
 
-    def run_when(
-        self,
-        logical: str,
-        ready,
-        *,
-        again_s: float = 0.0,
-        timeout_s: float = 180.0,
-        poll_s: float = 1.0,
-    ) -> threading.Thread:
-        """Run `logical` once `ready()` is true (checked every `poll_s`; after
-        `timeout_s` it runs anyway), then once more `again_s` later if given;
-        its own rate goes on as before. Returns the (daemon) thread doing it."""
+    def wait(self, seconds: float) -> bool:
+        """Sleep `seconds`; True (at once) if the scheduler is stopping."""
+        return self._stop.wait(seconds)
 
-        def wait_and_run() -> None:
-            deadline = time.monotonic() + timeout_s
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                try:
-                    if ready():
-                        break
-                except Exception:  # noqa: BLE001 - a failing check counts as not ready yet
-                    pass
-                self._stop.wait(poll_s)
-            for delay in (0.0, again_s) if again_s else (0.0,):
-                if self._stop.wait(delay):
-                    return
-                self._run_logged(logical)
-
-        thread = threading.Thread(target=wait_and_run, name=f"schedule-{logical}-early", daemon=True)
-        thread.start()
-        return thread
-
-    def _run_logged(self, logical: str) -> None:
+    def run_logged(self, logical: str, detail: dict | None = None) -> dict | None:
+        """`run`, its result logged; a failure is logged too (None), not raised."""
         try:
-            result = self.run(logical)
+            result = self.run(logical, detail)
             if self.log:
                 self.log(f"schedule {logical}: {result}")
+            return result
         except Exception as exc:  # a failing job is reported, the scheduler goes on
             if self.log:
                 self.log(f"schedule {logical} failed: {type(exc).__name__}: {exc}")
+            return None
 
     def _loop(self) -> None:
         due = {logical: time.monotonic() + every for logical, every in self.jobs.items()}
@@ -96,7 +73,7 @@ class Scheduler:
             for logical, when in due.items():
                 if time.monotonic() >= when:
                     due[logical] = time.monotonic() + self.jobs[logical]
-                    self._run_logged(logical)
+                    self.run_logged(logical)
 
     def start(self) -> None:
         self._thread.start()

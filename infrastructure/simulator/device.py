@@ -35,6 +35,10 @@ the recent past is stored first). Ingestion's cost grows with the hours
 touched, so the older past is coarse. History goes out from a second,
 lower-priority outbox, `history_delay_s` after the device connected: live
 messages always go first, so live figures never wait for the backfill. With
+`history_gap_s`, a history message goes out at most that often, so that a
+fleet's devices upload their newest history before anyone's older history
+(ingestion takes a device's messages of one batch together, and stores them
+in queue order). With
 `report_at_start` the device samples at once when it starts and sends that
 reading alone (a device reporting as it boots), then batches of
 `batch_size` on its usual schedule.
@@ -369,6 +373,7 @@ class SimulatedDevice:
         history: tuple[tuple[float, float], ...] = (),
         backlog_batch: int = 96,
         history_delay_s: float = 10.0,
+        history_gap_s: float = 0.0,
         report_at_start: bool = False,
     ):
         self.spec, self.model, self.clock = spec, model, clock
@@ -386,6 +391,7 @@ class SimulatedDevice:
         self.history_s = max((back for back, _ in self.history), default=0.0)
         self.backlog_batch = max(1, min(backlog_batch, 500))  # 500: the ingestion limit per message
         self.history_delay_s = history_delay_s
+        self.history_gap_s = history_gap_s
         self.history_outbox = Outbox(buffer_capacity, f"{spec.name} (history)")
         self._history_due = bool(self.history)
         self._history_from = 0.0  # time.monotonic() from which history may go out
@@ -686,6 +692,8 @@ class SimulatedDevice:
                 taken = self.outbox.take(1)  # live first; history once the delay after connecting is over
                 if not taken and time.monotonic() >= self._history_from:
                     taken = self.history_outbox.take(1)
+                    if taken and self.history_gap_s:
+                        self._history_from = time.monotonic() + self.history_gap_s
                 if not taken:
                     return
                 message = taken[0]

@@ -243,8 +243,8 @@ def test_deleting_a_user_deprovisions_its_devices(api, admin_token, owner):
 
 
 def test_deleting_a_device_queues_the_removal_of_its_data(api, owner, aws):
-    """Readings, rollups, alerts and rules of a deleted device are removed in the
-    background (CleanupFunction, fed by the cleanup queue)."""
+    """Readings, rollups, alerts, rules and forecasts of a deleted device are
+    removed in the background (CleanupFunction, fed by the cleanup queue)."""
     from datetime import datetime, timedelta, timezone
 
     from gridpulse.devices.cleanup import handle_sqs_batch
@@ -260,6 +260,19 @@ def test_deleting_a_device_queues_the_removal_of_its_data(api, owner, aws):
     }
     assert api.post("/telemetry", batch, headers=key)[0] == 201
     api.put(f"/devices/{created['device_id']}/alert-rules", {"max_power_w": 10}, token=owner)
+    from gridpulse.forecasts.data import ForecastItem, device_pk, forecast_sk
+
+    for n in range(2):  # two stored forecasts (as the worker or POST predict leaves them)
+        ForecastItem(
+            device_pk(created["device_id"]),
+            forecast_sk(1_800_000_000_000 + n, f"f{n}"),
+            device_id=created["device_id"],
+            forecast_id=f"f{n}",
+            generated_at="2027-01-15T08:00:00Z",
+            method="seasonal_naive",
+            body="{}",
+            ttl=1_900_000_000,
+        ).save()
     assert api.delete(f"/devices/{created['device_id']}", token=owner)[0] == 200
 
     sqs = boto3.client("sqs")
@@ -267,7 +280,7 @@ def test_deleting_a_device_queues_the_removal_of_its_data(api, owner, aws):
     assert [json.loads(m["Body"]) for m in messages] == [{"device_id": created["device_id"]}]
     result = handle_sqs_batch({"Records": [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]})
     assert result == {"batchItemFailures": []}
-    for table in ("TelemetryTable", "DevicesTable"):
+    for table in ("TelemetryTable", "DevicesTable", "ForecastsTable"):
         left = boto3.client("dynamodb").query(
             TableName=aws.physical[table],
             KeyConditionExpression="pk = :pk",

@@ -35,7 +35,7 @@ def _kwh_at(t: datetime) -> float:
     return round(0.2 + 0.8 * max(0.0, math.sin(math.pi * (t.hour - 6) / 16)), 3)
 
 
-def feed(device_id: str, hours: int, end: datetime = NOW) -> dict[datetime, float]:
+def feed(device_id: str, hours: int, end: datetime = NOW, electrics: bool = False) -> dict[datetime, float]:
     """Hourly counter readings at hh:30 for `hours` hours before `end` (through
     the ingestion code, as HTTP and MQTT messages are stored); the kWh each
     hour adds, by UTC hour start."""
@@ -50,6 +50,8 @@ def feed(device_id: str, hours: int, end: datetime = NOW) -> dict[datetime, floa
             counter = round(counter + _kwh_at(t), 3)
             added[t.replace(minute=0)] = _kwh_at(t)
         values.append({"timestamp": t.isoformat(), "energy_kwh": counter})
+        if electrics:  # the voltage sags in the evening; the enclosure warms by day
+            values[-1].update(voltage=235.0 - t.hour / 4, current=round(_kwh_at(t) * 1000 / 230, 3), temperature=t.hour)
     for first in range(0, len(values), 500):
         part = values[first : first + 500]
         ingest(context_for(device_id), [Message({"readings": part}, int(times[-1].timestamp() * 1000) + 1, "http")])
@@ -194,7 +196,7 @@ def test_a_throttled_device_is_retried_alone_and_a_broken_one_is_not(aws, monkey
 
     done = []
 
-    def compute(device, now=None):
+    def compute(device, now=None, baseline_only=False):
         if device.device_id == "throttled":
             raise Retryable("throttled")
         if device.device_id == "broken":
@@ -208,3 +210,77 @@ def test_a_throttled_device_is_retried_alone_and_a_broken_one_is_not(aws, monkey
     }
     assert schedule.handle_batch(event) == {"batchItemFailures": [{"itemIdentifier": "throttled"}]}
     assert done == ["fine"]
+
+
+def test_a_quick_run_serves_the_baseline_to_meters_without_a_forecast_and_a_full_run_follows(
+    api, admin_token, hotel_meter, aws
+):
+    # What the local stack does at start-up (infrastructure/local/__main__.py): quick runs until
+    # every meter has a forecast, then a full run once the history is in.
+    from gridpulse.forecasts import schedule
+
+    feed(hotel_meter["id"], 16 * 24)  # enough for the model: only the quick run's choice makes it the baseline
+    quick = {"baseline_only": True, "only_missing": True}
+
+    def run(detail) -> dict:
+        result = schedule.fan_out("2026-12-07T00:00:00Z", detail)
+        messages = _queue_messages(aws.physical["ForecastQueue"])
+        for m in messages:
+            boto3.client("sqs").delete_message(QueueUrl=aws.physical["ForecastQueue"], ReceiptHandle=m["ReceiptHandle"])
+        assert schedule.handle_batch(
+            {"Records": [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]}
+        ) == {"batchItemFailures": []}
+        return result
+
+    assert run(quick) == {"queued": 1, **quick}
+    status, first = api.get(f"/devices/{hotel_meter['id']}/prediction", token=admin_token)
+    assert status == 200 and first["method"] == "seasonal_naive" and first["history_hours"] >= 14 * 24
+    assert first["backtest"]["mae"] == first["backtest"]["baseline_mae"]
+    assert run(quick) == {"queued": 0, **quick}  # every meter has one: nothing to do
+    assert run({}) == {"queued": 1}  # the full run forecasts every meter again, the model competing
+    page = api.get(f"/devices/{hotel_meter['id']}/predictions", token=admin_token)[1]
+    assert page["count"] == 2 and page["items"][1]["forecast_id"] == first["forecast_id"]
+
+
+def test_a_meter_reporting_voltage_current_and_temperature_gets_their_expected_hourly_means(api, hotel_meter):
+    from gridpulse.telemetry import rollups
+
+    feed(hotel_meter["id"], 72, electrics=True)
+    day = rollups.day_items(hotel_meter["id"], "2000-01-01", "2100-01-01")[-2]
+    bucket = next(iter(rollups.buckets_of(day).values()))
+    assert bucket["vn"] == bucket["an"] == bucket["tn"] == 1  # sums and counts in the hourly bucket
+
+    status, fc = api.post(f"/devices/{hotel_meter['id']}/predict", token=hotel_meter["insider"])
+    assert status == 201, fc
+    for item in fc["items"]:
+        hour = datetime.fromisoformat(item["timestamp"].replace("Z", "+00:00")).hour
+        # The rollups count each reading in the local hour it falls in; the values depend on the UTC hour.
+        assert item["voltage"] == pytest.approx(235.0 - hour / 4)
+        assert item["temperature"] == hour
+        assert item["current"] == pytest.approx(_kwh_at(datetime(2026, 1, 1, hour)) * 1000 / 230, abs=0.01)
+
+
+def test_a_meter_reporting_only_energy_has_no_expected_voltage(api, hotel_meter):
+    feed(hotel_meter["id"], 72)
+    status, fc = api.post(f"/devices/{hotel_meter['id']}/predict", token=hotel_meter["insider"])
+    assert status == 201, fc
+    assert all(item.get("voltage") is None and item.get("temperature") is None for item in fc["items"])
+
+
+def test_a_second_predict_within_a_minute_returns_the_stored_forecast_without_computing(api, hotel_meter, monkeypatch):
+    from gridpulse.forecasts import service
+
+    feed(hotel_meter["id"], 72)
+    path, token = f"/devices/{hotel_meter['id']}/predict", hotel_meter["insider"]
+    status, made = api.post(path, token=token)
+    assert status == 201, made
+    compute = service.compute
+    monkeypatch.setattr(service, "compute", lambda *a, **k: pytest.fail("a forecast under a minute old is reused"))
+    status, again = api.post(path, token=token)
+    assert status == 200 and again == made  # as stored: same forecast_id and generated_at
+    monkeypatch.setattr(service, "compute", compute)
+
+    later = datetime.now(timezone.utc) + timedelta(seconds=service.REUSE_S + 1)
+    monkeypatch.setattr(service, "utcnow", lambda: later)
+    status, fresh = api.post(path, token=token)
+    assert status == 201 and fresh["forecast_id"] != made["forecast_id"]

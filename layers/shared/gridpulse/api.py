@@ -174,7 +174,38 @@ class Resolver(APIGatewayRestResolver):
     """Powertools' REST resolver that authenticates a route's caller before
     the route's middleware stack (where request validation runs): a request
     without valid credentials is 401, and a caller whose role the route does
-    not list is 403, whatever its body, query or path parameters hold."""
+    not list is 403, whatever its body, query or path parameters hold.
+
+    It also keeps the request's event and Lambda context on the resolver
+    itself: Powertools keeps them on its `BaseRouter` class, one slot shared
+    by every resolver in the process. On Lambda a process serves one request
+    at a time, but the local stack (infrastructure/local/gateway.py) runs
+    every endpoint group in one process, one request per group at a time, so
+    a request to one group (GET /devices/{id}/prediction) replaced the event
+    of another group's request under way (POST /rooms/{id}/devices), whose
+    validation then read the other request's body: 400 "body missing"."""
+
+    @property
+    def current_event(self):
+        return self.__dict__.get("_gridpulse_event")
+
+    @current_event.setter
+    def current_event(self, value) -> None:
+        self.__dict__["_gridpulse_event"] = value
+
+    @property
+    def lambda_context(self):
+        return self.__dict__.get("_gridpulse_context")
+
+    @lambda_context.setter
+    def lambda_context(self, value) -> None:
+        self.__dict__["_gridpulse_context"] = value
+
+    def resolve(self, event, context) -> dict[str, Any]:
+        raw = getattr(event, "raw_event", event)  # what Powertools' resolve does with an event object
+        self.current_event = self._to_proxy_event(raw)
+        self.lambda_context = context
+        return super().resolve(event, context)
 
     def _call_route(self, route, route_arguments):
         try:

@@ -1,7 +1,7 @@
 """What a deleted device leaves behind, removed off the request path.
 
 Deleting a device (or its owner) revokes it at once; its readings, rollups,
-quarantine, alerts, alert state and logs can be thousands of items, so the
+quarantine, alerts, alert state, forecasts and logs can be thousands of items, so the
 delete only enqueues the device id (devices/service.py) and CleanupFunction removes them in the
 background (SQS, retried on failure).
 """
@@ -13,6 +13,8 @@ import json
 from gridpulse.alerts.data import AlertItem, AlertStateItem, OpenGuardItem
 from gridpulse.batch import process_groups
 from gridpulse.devices.data import DeviceItem
+from gridpulse.forecasts.data import ForecastItem
+from gridpulse.forecasts.data import device_pk as forecasts_pk
 from gridpulse.groups.data import MembershipItem
 from gridpulse.observability import count, logger
 from gridpulse.telemetry.data import RawItem, device_pk
@@ -28,7 +30,7 @@ def purge_device_data(device_id: str) -> dict:
     from gridpulse.telemetry.ingest import record_readings_stored
 
     pk = device_pk(device_id)
-    removed = {"telemetry": 0, "readings": 0, "alerts": 0, "device_items": 0}
+    removed = {"telemetry": 0, "readings": 0, "alerts": 0, "forecasts": 0, "device_items": 0}
     alerts = list(AlertItem.by_device.query(device_id))
     for alert in alerts:
         if alert.status != "resolved":
@@ -46,6 +48,10 @@ def purge_device_data(device_id: str) -> dict:
             batch.delete(OpenGuardItem(OpenGuardItem.key(device_id, alert.alert_type)))
         batch.delete(AlertStateItem(AlertStateItem.key(device_id)))
     removed["alerts"] = len(alerts)
+    with ForecastItem.batch_write() as batch:  # its forecasts: one partition (else they expire by TTL)
+        for item in ForecastItem.query(forecasts_pk(device_id), attributes_to_get=["pk", "sk"]):
+            batch.delete(item)
+            removed["forecasts"] += 1
     with MembershipItem.batch_write() as batch:  # alert rules, logs, anything left in the device partition
         for item in MembershipItem.query(DeviceItem.key(device_id), attributes_to_get=["pk", "sk"]):
             batch.delete(item)

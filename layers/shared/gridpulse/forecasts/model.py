@@ -25,7 +25,8 @@ Which one serves: fewer than 48 valid hours raise `InsufficientHistory`; under
 14 days (336 valid hours) the baseline serves; from 14 days on, both are
 backtested on the device's last 7 days (one fit on the hours before them; every
 held-out hour is then a day-ahead forecast, since no feature is younger than
-24 h) and the one with the lower MASE serves. MASE divides the MAE by the
+24 h) and the one with the lower MASE serves; with `baseline_only` (a quick
+run: gridpulse.forecasts.schedule) the baseline serves whatever the history. MASE divides the MAE by the
 in-sample MAE of naive-168 on the hours before the backtest (naive-24 when the
 history is too short for it; `mase_scale` says which). `confidence`
 (`confidence_of`) is 1 - WAPE of the serving method on the backtest, where
@@ -307,6 +308,7 @@ def forecast(
     country: str | None = None,
     holidays: Collection[date] | None = None,
     electrics: Mapping[str, Iterable[tuple[datetime | int | float, float | None]]] | None = None,
+    baseline_only: bool = False,
 ) -> Forecast:
     """The next 24 hourly kWh from `history`: (hour start, kWh) pairs, hour starts as
     aware datetimes or epoch seconds, in any order; `tz` is the site's IANA zone.
@@ -314,14 +316,16 @@ def forecast(
     `country` (ISO 3166 alpha-2, or `CC-SUBDIV`; "" for none) selects the public
     holidays; by default the country of `tz`. `holidays` (local dates) replaces
     them. `electrics` maps "voltage", "current" and "temperature" to the
-    device's hourly means, (hour start, value) pairs."""
+    device's hourly means, (hour start, value) pairs. `baseline_only` serves
+    seasonal-naive whatever the history (no model fit: milliseconds instead of
+    about a second), with `model_backtest` None."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     origin = _origin(now)
     grid = build_grid(history, origin, MAX_HISTORY_HOURS)
     have = grid.valid_hours
     if have < MIN_HOURS:
         raise InsufficientHistory(MIN_HOURS, have)
-    with_model = have >= MODEL_MIN_HOURS
+    with_model = have >= MODEL_MIN_HOURS and not baseline_only
     days_off = frozenset(holidays) if holidays is not None else holidays_for(grid, origin, zone, country)
     base_bt, model_bt, scale_name, widen = backtest(grid, zone, with_model, days_off)
     use_model = model_bt is not None and math.isfinite(model_bt.mase) and model_bt.mase < base_bt.mase

@@ -13,6 +13,15 @@
   read) is logged and counted (`ForecastsFailed`) and not retried. A device
   with under 48 hours of history, or deleted since it was queued, is skipped
   and counted (`ForecastsSkipped`), not a failure.
+
+A run may be a quick one (the scheduled event's `detail`, carried in each
+message): `baseline_only` serves seasonal-naive without fitting the model
+(milliseconds a device instead of about a second), and `only_missing`
+queues, and forecasts, only the meters that have no forecast yet (one Query
+per meter, Limit 1). The local stack fills its fleet's first forecasts this
+way within a minute of starting and lets a full run replace them once the
+history is in (infrastructure/local/__main__.py). The deployed schedule
+sends an empty `detail`: full runs.
 """
 
 from __future__ import annotations
@@ -44,8 +53,8 @@ def devices_to_forecast() -> Iterator[str]:
             yield item.device_id
 
 
-def enqueue(device_ids: Iterator[str], scheduled_at: str) -> int:
-    """One message per device, ten per request; the number of messages sent."""
+def enqueue(device_ids: Iterator[str], scheduled_at: str, options: dict | None = None) -> int:
+    """One message per device (with `options`), ten per request; the number of messages sent."""
     url, sent, entries = _queue_url(), 0, []
 
     def flush() -> None:
@@ -54,7 +63,9 @@ def enqueue(device_ids: Iterator[str], scheduled_at: str) -> int:
             raise RuntimeError(f"{len(out['Failed'])} forecast messages not queued: {out['Failed'][:3]}")
 
     for device_id in device_ids:
-        body = json.dumps({"device_id": device_id, "scheduled_at": scheduled_at}, separators=(",", ":"))
+        body = json.dumps(
+            {"device_id": device_id, "scheduled_at": scheduled_at, **(options or {})}, separators=(",", ":")
+        )
         entries.append({"Id": str(len(entries)), "MessageBody": body})
         if len(entries) == SEND_BATCH:
             flush()
@@ -65,22 +76,36 @@ def enqueue(device_ids: Iterator[str], scheduled_at: str) -> int:
     return sent
 
 
-def fan_out(scheduled_at: str) -> dict:
-    """The scheduled run: every meter queued for a forecast."""
-    queued = enqueue(devices_to_forecast(), scheduled_at)
+def run_options(detail: dict | None) -> dict:
+    """The quick-run options of a scheduled event's `detail` (module docstring); {} for a full run."""
+    detail = detail if isinstance(detail, dict) else {}
+    return {name: True for name in ("baseline_only", "only_missing") if detail.get(name) is True}
+
+
+def fan_out(scheduled_at: str, options: dict | None = None) -> dict:
+    """The scheduled run: every meter queued for a forecast (only those without
+    one under `only_missing`)."""
+    from gridpulse.forecasts.service import has_forecast
+
+    options = run_options(options)
+    devices = devices_to_forecast()
+    if options.get("only_missing"):
+        devices = (d for d in devices if not has_forecast(d))
+    queued = enqueue(devices, scheduled_at, options)
     count("ForecastsQueued", queued)
-    return {"queued": queued}
+    return {"queued": queued, **options}
 
 
-def forecast_device(device_id: str) -> str:
-    """Forecast one device now: `stored` or `skipped` (deleted, or too little history)."""
+def forecast_device(device_id: str, baseline_only: bool = False, only_missing: bool = False) -> str:
+    """Forecast one device now: `stored` or `skipped` (deleted, too little
+    history, or under `only_missing` a device that has a forecast already)."""
     from gridpulse.forecasts import service
 
     device = get_or_none(DeviceItem, DeviceItem.key(device_id), "meta")
-    if device is None:
+    if device is None or (only_missing and service.has_forecast(device_id)):
         return "skipped"
     try:
-        service.compute(device)
+        service.compute(device, baseline_only=baseline_only)
     except service.InsufficientHistoryError:
         return "skipped"
     return "stored"
@@ -94,10 +119,11 @@ def handle_batch(event: dict) -> dict:
 
     def handle(_key, bodies: list[str]) -> None:
         for body in bodies:
-            device_id = json.loads(body)["device_id"]
+            message = json.loads(body)
+            device_id = message["device_id"]
             if not isinstance(device_id, str) or not device_id:
                 raise ValueError("a forecast message without a device_id")
-            outcome[forecast_device(device_id)] += 1
+            outcome[forecast_device(device_id, **run_options(message))] += 1
 
     def give_up(_key, body: str, exc: Exception) -> None:
         count("ForecastsFailed")

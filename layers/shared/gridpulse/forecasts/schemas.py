@@ -24,9 +24,22 @@ class ForecastHourOut(Output):
     power_w: Watts
     power_w_lower: Watts
     power_w_upper: Watts
-    voltage: float | None = None
-    current: float | None = None
-    temperature: float | None = None
+    voltage: Annotated[
+        float | None,
+        Field(
+            description="expected mean voltage (V) in the hour: the median of the same local hour over the "
+            "last 7 days of the device's readings; absent when the device reports no voltage",
+            examples=[229.4],
+        ),
+    ] = None
+    current: Annotated[
+        float | None,
+        Field(description="expected mean current (A) in the hour, the same way; absent when not reported"),
+    ] = None
+    temperature: Annotated[
+        float | None,
+        Field(description="expected mean temperature (deg C) in the hour, the same way; absent when not reported"),
+    ] = None
 
 
 class ForecastBacktestOut(Output):

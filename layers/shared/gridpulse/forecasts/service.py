@@ -4,11 +4,18 @@
   reads the device's hourly kWh from its day rollups (one Query on the
   telemetry partition for the last HISTORY_DAYS local days; raw readings are
   never read), runs gridpulse.forecasts.model.forecast in the site's time
-  zone (the device's hotel's, else UTC), renders the answer (`render`),
+  zone (the device's hotel's, else UTC), with the hourly mean voltage,
+  current and temperature of the same rollups where the device reports them
+  (each forecast hour then has the expected value: the median of the same
+  local hour over the last 7 days), renders the answer (`render`),
   stores it (gridpulse.forecasts.data, one PutItem) and returns it. Fewer
   than 48 known hours: 422 `insufficient_history` with `needed_hours` and
   `have_hours` (a device that sends no energy, e.g. a light without a
   meter, has 0).
+* `predict(device)` (POST /devices/{id}/predict): the device's newest
+  forecast as stored (200) when it was made less than REUSE_S ago, by the
+  schedule or an earlier POST, so a double click or a retry costs one Query,
+  not a model fit; else `compute` (201).
 * `newest(device_id)`: one Query (newest first, Limit 1); 404 `no_prediction`.
 * `history(device_id, ...)`: the stored forecasts newest first, paged, each
   hour with `actual_kwh` from the same day rollups once the hour has passed
@@ -56,6 +63,7 @@ HISTORY_DAYS = 57
 KWH = Decimal("0.001")
 WATT = Decimal(1)
 HOTEL_MAX_DEVICES = 500
+REUSE_S = 60  # POST predict within this long of the device's newest forecast returns that one (200)
 
 
 class InsufficientHistoryError(ApiError):
@@ -66,19 +74,31 @@ class InsufficientHistoryError(ApiError):
 # ---------------------------------------------------------------- history
 
 
-def hourly_kwh(device_id: str, tz_name: str, first_ms: int, end_ms: int) -> dict[int, float]:
+def hourly_series(
+    device_id: str, tz_name: str, first_ms: int, end_ms: int
+) -> tuple[dict[int, float], dict[str, dict[int, float]]]:
     """kWh of every rollup bucket in [first_ms, end_ms), by UTC hour start
-    (epoch seconds): one Query of the day rollups of those local dates."""
+    (epoch seconds), and the buckets' mean voltage, current and temperature
+    where the readings carried them (reading field name -> hour -> mean):
+    one Query of the day rollups of those local dates."""
     tz = ZoneInfo(tz_name)
     first = rollups.local_date(rollups.bucket_of(first_ms, tz), tz)
     last = rollups.local_date(rollups.bucket_of(max(first_ms, end_ms - 1), tz), tz)
-    out: dict[int, float] = defaultdict(float)
+    kwh: dict[int, float] = defaultdict(float)
+    electrics: dict[str, dict[int, float]] = defaultdict(dict)
     for item in rollups.day_items(device_id, first, last):
         for bucket, stats in rollups.buckets_of(item).items():
             if first_ms <= bucket < end_ms:
                 t = bucket // 1000
-                out[t - t % HOUR] += float(stats.get("e", 0))
-    return dict(out)
+                kwh[t - t % HOUR] += float(stats.get("e", 0))
+                for name, mean in rollups.electric_means(stats).items():
+                    electrics[name][t - t % HOUR] = mean
+    return dict(kwh), dict(electrics)
+
+
+def hourly_kwh(device_id: str, tz_name: str, first_ms: int, end_ms: int) -> dict[int, float]:
+    """kWh of every rollup bucket in [first_ms, end_ms), by UTC hour start (epoch seconds)."""
+    return hourly_series(device_id, tz_name, first_ms, end_ms)[0]
 
 
 # ---------------------------------------------------------------- rendering
@@ -141,16 +161,23 @@ def render(device_id: str, forecast_id: str, fc) -> dict:
 # ---------------------------------------------------------------- compute and store
 
 
-def compute(device: DeviceItem, now: datetime | None = None) -> dict:
-    """Forecast the next 24 hours of `device` now, store it and return it."""
+def compute(device: DeviceItem, now: datetime | None = None, baseline_only: bool = False) -> dict:
+    """Forecast the next 24 hours of `device` now, store it and return it
+    (`baseline_only`: seasonal-naive without fitting the model)."""
     from gridpulse.forecasts import model  # numpy and scikit-learn: only here
 
     now = now or utcnow()
     tz_name = hotel_timezone(device.hotel_id)
     origin_ms = int(now.timestamp()) // HOUR * HOUR * 1000
-    history = hourly_kwh(device.device_id, tz_name, origin_ms - HISTORY_DAYS * 86_400_000, origin_ms)
+    history, electrics = hourly_series(device.device_id, tz_name, origin_ms - HISTORY_DAYS * 86_400_000, origin_ms)
     try:
-        fc = model.forecast(history.items(), now, tz_name)
+        fc = model.forecast(
+            history.items(),
+            now,
+            tz_name,
+            electrics={name: hours.items() for name, hours in electrics.items()},
+            baseline_only=baseline_only,
+        )
     except model.InsufficientHistory as exc:
         raise InsufficientHistoryError(
             f"A forecast needs {exc.hours_needed} hours of energy history; this device has {exc.hours_have}.",
@@ -180,6 +207,21 @@ def _newest_item(device_id: str) -> ForecastItem | None:
         device_pk(device_id), ForecastItem.sk.startswith(PREFIX), scan_index_forward=False, limit=1
     )
     return next(iter(query), None)
+
+
+def predict(device: DeviceItem, now: datetime | None = None) -> tuple[int, dict]:
+    """(201, a forecast computed now), or (200, the newest one) when it is under REUSE_S old."""
+    now = now or utcnow()
+    item = _newest_item(device.device_id)
+    if item is not None:
+        made = datetime.fromisoformat(item.generated_at.replace("Z", "+00:00"))
+        if timedelta(0) <= now - made < timedelta(seconds=REUSE_S):
+            return 200, json.loads(item.body)
+    return 201, compute(device, now)
+
+
+def has_forecast(device_id: str) -> bool:
+    return _newest_item(device_id) is not None
 
 
 def newest(device_id: str) -> dict:

@@ -10,6 +10,14 @@ by identity when a bucket is read), under late and out-of-order data, and
 after deletes; the version check makes concurrent writers safe (the loser
 re-reads and recomputes).
 
+A bucket holds the interval energy (`e`), the number of intervals (`n`),
+power statistics (`ps`/`pn` sum and count, `pmin`/`pmax`), the flagged
+intervals (`q`) and, where the readings carry them, the sums and counts of
+voltage (`vs`/`vn`), current (`as`/`an`) and temperature (`ts`/`tn`) of
+the bucket's readings, so an hour's mean of each is sum / count (the
+forecasts' expected voltage, current and temperature). All of it is the
+one day item's write.
+
 Buckets are the hours of the site's time zone, identified by the UTC instant
 (epoch ms) at which each local hour starts, so a day is exactly the buckets of
 its local calendar date: 23 on the spring DST day, 25 in autumn.
@@ -18,6 +26,7 @@ its local calendar date: 23 on the spring DST day, 25 in autumn.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -34,6 +43,8 @@ from gridpulse.telemetry.readings import Reading
 
 HOUR_MS = 3_600_000
 MAX_RETRIES = 5
+# Reading field -> bucket key prefix of its sum (`<p>s`) and count (`<p>n`).
+ELECTRICS = {"voltage": "v", "current": "a", "temperature": "t"}
 
 
 # ---------------------------------------------------------------- time buckets
@@ -99,6 +110,7 @@ class BucketStats:
     p_min: float | None = None
     p_max: float | None = None
     jumps: list = field(default_factory=list)  # readings whose interval was refused (not stored in the rollup)
+    electrics: dict = field(default_factory=dict)  # ELECTRICS prefix -> [sum, count] over the bucket's readings
 
     def as_json(self) -> dict:
         out = {"e": round(self.kwh, 6), "n": self.n}
@@ -106,7 +118,19 @@ class BucketStats:
             out.update(ps=round(self.p_sum, 3), pn=self.p_n, pmin=self.p_min, pmax=self.p_max)
         if self.flagged:
             out["q"] = self.flagged
+        for prefix, (total, n) in sorted(self.electrics.items()):
+            out[f"{prefix}s"], out[f"{prefix}n"] = round(total, 3), n
         return out
+
+
+def electric_means(stats: dict) -> dict[str, float]:
+    """The bucket's mean voltage, current and temperature (by reading field name), where it has them."""
+    out = {}
+    for name, prefix in ELECTRICS.items():
+        n = stats.get(f"{prefix}n")
+        if n:
+            out[name] = float(stats[f"{prefix}s"]) / int(n)
+    return out
 
 
 def bucket_stats(readings: list[Reading], previous: Reading | None, max_power_w: float) -> BucketStats:
@@ -124,6 +148,13 @@ def bucket_stats(readings: list[Reading], previous: Reading | None, max_power_w:
             stats.p_n += 1
             stats.p_min = p if stats.p_min is None else min(stats.p_min, p)
             stats.p_max = p if stats.p_max is None else max(stats.p_max, p)
+    for reading in readings:
+        for name, prefix in ELECTRICS.items():
+            value = getattr(reading, name)
+            if value is not None and math.isfinite(value):
+                total = stats.electrics.setdefault(prefix, [0.0, 0])
+                total[0] += value
+                total[1] += 1
     return stats
 
 
