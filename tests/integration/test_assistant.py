@@ -34,6 +34,10 @@ def _feed(api, meter, kwh_step, power_w, minutes_ago: list[float], temperature=N
 
 @pytest.fixture
 def home(api):
+    return seed_home(api)
+
+
+def seed_home(api) -> dict:
     """Ann with two meters (readings in the last half hour and a day ago), Bob with one of his own."""
     ann = api.register("ann@example.com")["token"]
     bob = api.register("bob@example.com")["token"]

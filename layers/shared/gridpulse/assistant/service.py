@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import time
 import uuid
@@ -158,11 +159,14 @@ def _norm(text: str) -> str:
 
 def resolve_target(text: str, devices: list[dict]) -> tuple[list[dict], str] | None:
     """The devices a name in a question means, among `devices`, and how to call
-    them: a device's name (exact, contained, or close), "room 101" (every visible
+    them: a device's id or name (exact, contained, or close), "room 101" (every visible
     room of that number), or a hotel's name (its devices). None when nothing fits."""
     wanted = _norm(text)
     if not wanted:
         return None
+    by_id = {d["device_id"]: d for d in devices}
+    if text.strip() in by_id:
+        return [by_id[text.strip()]], by_id[text.strip()]["name"]
     by_name = {_norm(d["name"]): d for d in devices}
     if wanted in by_name:
         return [by_name[wanted]], by_name[wanted]["name"]
@@ -639,15 +643,26 @@ def answer(caller: Caller, question: object, tz_name: str | None = None, convers
     if r.intent in ("FollowUpPeriod", "FollowUpDevice"):
         continued = _follow_up(r, previous)
         r = continued if continued is not None else Recognized("unknown")
+    if r.intent == "unknown" and language_model_on():
+        from gridpulse.assistant import llm  # Bedrock's client: only on a question the templates could not place
 
-    out = _dispatch(caller, r, devices, tz_name)
+        out, kept = llm.answer(caller, text, devices, tz_name)
+        out, r = (out, kept) if out is not None else (_unknown(), r)
+    else:
+        out = dispatch(caller, r, devices, tz_name)
     if out["intent"] not in ("unknown", "help"):
         _save_conversation(caller, conversation_id, r)
     out["conversation_id"] = conversation_id
     return out
 
 
-def _dispatch(caller: Caller, r: Recognized, devices: list[dict], tz_name: str | None) -> dict:
+def language_model_on() -> bool:
+    """Whether questions the templates cannot place go to Bedrock (gridpulse.assistant.llm)."""
+    return os.environ.get("ASSISTANT_LANGUAGE_MODEL", "off").strip().lower() == "on"
+
+
+def dispatch(caller: Caller, r: Recognized, devices: list[dict], tz_name: str | None) -> dict:
+    """The answer of a recognised intent (or a language model's tool call) over the caller's `devices`."""
     if r.intent == "unknown":
         return _unknown()
     if r.intent == "Help":
