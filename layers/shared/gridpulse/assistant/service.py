@@ -182,25 +182,33 @@ def _zone_for(devices: list[dict], tz_name: str | None) -> str:
     devices share, else UTC."""
     if tz_name:
         return tz_name
-    zones = {require_context(d["device_id"]).tz for d in devices}
+    zones = {c.tz for c in _contexts(devices)}
     return zones.pop() if len(zones) == 1 else "UTC"
 
 
 # ---------------------------------------------------------------- figures (the API's own functions)
 
 
+def _contexts(devices: list[dict]) -> list:
+    """The telemetry contexts (site time zone) of these devices, read together (contexts_for)."""
+    from gridpulse.devices.context import contexts_for
+
+    found = contexts_for([d["device_id"] for d in devices])
+    return [found[d["device_id"]] or require_context(d["device_id"]) for d in devices]
+
+
 def energy_by_device(devices: list[dict], period: periods.Period, tz_name: str) -> list[dict]:
-    """kWh of each device over the period: GET /devices/{id}/energy?period=day&start&end&tz."""
+    """kWh of each device over the period: what GET /devices/{id}/energy?period=day&start&end&tz
+    answers as total_kwh, read for all the devices at once (telemetry.service.day_totals)."""
     from gridpulse.telemetry import service as telemetry
     from gridpulse.timeutil import iso
 
-    rows = []
-    for d in devices:
-        kwh = Decimal("0")
-        if period.end > period.start:
-            out = telemetry.energy(require_context(d["device_id"]), "day", iso(period.start), iso(period.end), tz_name)
-            kwh = _kwh(out["total_kwh"])
-        rows.append({"device_id": d["device_id"], "name": d["name"], "kwh": kwh})
+    totals = {}
+    if period.end > period.start and devices:
+        totals = telemetry.day_totals(_contexts(devices), iso(period.start), iso(period.end), tz_name)
+    rows = [
+        {"device_id": d["device_id"], "name": d["name"], "kwh": _kwh(totals.get(d["device_id"], 0))} for d in devices
+    ]
     rows.sort(key=lambda r: (-r["kwh"], r["name"]))
     return rows
 
@@ -210,15 +218,12 @@ def _energy_rows(rows: list[dict]) -> list[dict]:
 
 
 def latest_readings(devices: list[dict]) -> list[dict]:
-    """The newest reading of each device (GET /devices/{id}/readings/latest), None-free."""
+    """The newest reading of each device (GET /devices/{id}/readings/latest, read for all the
+    devices at once: telemetry.service.latest_many), None-free."""
     from gridpulse.telemetry import service as telemetry
 
-    rows = []
-    for d in devices:
-        reading = telemetry.latest(require_context(d["device_id"]))
-        if reading is not None:
-            rows.append({"device": d, "reading": reading})
-    return rows
+    found = telemetry.latest_many(_contexts(devices)) if devices else {}
+    return [{"device": d, "reading": found[d["device_id"]]} for d in devices if found.get(d["device_id"]) is not None]
 
 
 # ---------------------------------------------------------------- the intents
