@@ -320,9 +320,13 @@ def _run(caller, use: dict, devices, tz_name, service, results: list[dict], call
         return {"error": "invalid_input", "message": str(e)}, False
     out = service.dispatch(caller, r, devices, tz_name)
     if out["intent"] == "unknown":
+        if not r.target:  # a comparison without a period to compare with
+            return {"error": "invalid_input", "message": "give other_period: this period has no default one"}, False
         # A name outside what the caller sees reads the same as one that does not exist.
-        what = r.target or r.city or "that"
-        return {"error": "not_found", "message": f'nothing called "{what}" among your devices, rooms and hotels'}, False
+        return {
+            "error": "not_found",
+            "message": f'nothing called "{r.target}" among your devices, rooms and hotels',
+        }, False
     body = _plain({"answer": out["answer"], "data": out["data"], "period": out.get("period")})
     results.append(
         {
