@@ -14,7 +14,10 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def at(minutes_ago: float) -> str:
-    return (NOW - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
+    # From the time of the call, not of the import: a reading "1 minute ago" must still be fresh
+    # (under 10 minutes old) when a long run reaches this module.
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    return (now - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
 
 
 def _meter(api, token, name, rating=3000):
