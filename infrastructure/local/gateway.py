@@ -120,7 +120,7 @@ def load_functions(stack: Stack, default_instances: int = 64) -> dict[str, Local
             name=str(stack.resolve(props.get("FunctionName", logical))),
             handler=load_handler(ROOT / props["CodeUri"], props["Handler"], f"gridpulse_fn_{logical}"),
             memory=int(props.get("MemorySize", glob.get("MemorySize", 128))),
-            timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
+            timeout=int(stack.resolve(props.get("Timeout", glob.get("Timeout", 3)))),
             instances=instances,
         )
     return functions

@@ -14,7 +14,10 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def at(minutes_ago: float) -> str:
-    return (NOW - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
+    # From the time of the call, not of the import: a reading "1 minute ago" must still be fresh
+    # (under 10 minutes old) when a long run reaches this module.
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    return (now - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
 
 
 def _meter(api, token, name, rating=3000):
@@ -34,6 +37,10 @@ def _feed(api, meter, kwh_step, power_w, minutes_ago: list[float], temperature=N
 
 @pytest.fixture
 def home(api):
+    return seed_home(api)
+
+
+def seed_home(api) -> dict:
     """Ann with two meters (readings in the last half hour and a day ago), Bob with one of his own."""
     ann = api.register("ann@example.com")["token"]
     bob = api.register("bob@example.com")["token"]

@@ -213,3 +213,9 @@ def test_the_timing_equaliser_is_computed_on_the_first_check_known_account_or_no
     passwords._dummy_hash.cache_clear()
     assert passwords.verify_password(hashed, "correct-horse-1")
     assert passwords._dummy_hash.cache_info().currsize == 1
+
+
+def test_the_assistant_imports_its_language_model_only_on_a_question_the_templates_cannot_place():
+    # gridpulse.assistant.llm (and the bedrock-runtime client it makes) is imported by
+    # gridpulse.assistant.service on the first such question, and only when the model is on.
+    assert "gridpulse.assistant.llm" not in _imported_in_lambda("AssistantFunction")["modules"]

@@ -14,31 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
+from gridpulse.assistant.language import say, text
+
 PERIOD_IDS = ("today", "yesterday", "this_week", "last_week", "this_month", "last_month")
 MAX_DAYS = 366
-_LABELS = {
-    "today": "today",
-    "yesterday": "yesterday",
-    "this_week": "this week",
-    "last_week": "last week",
-    "this_month": "this month",
-    "last_month": "last month",
-}
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+# The labels ("yesterday", "in the last 7 days", "since Monday", "in March 2026") are the
+# `periods` texts of the language file (gridpulse.assistant.language).
 
 
 @dataclass(frozen=True)
@@ -72,7 +53,7 @@ def resolve(slots: dict, now: datetime, tz: tzinfo) -> Period | None:
     now = now.astimezone(timezone.utc)
     if slots.get("period") in PERIOD_IDS:
         pid = slots["period"]
-        label = _LABELS[pid]
+        label = say(f"periods.{pid}")
         if pid == "today":
             start, end = _midnight(today, tz), now
         elif pid == "yesterday":
@@ -91,12 +72,13 @@ def resolve(slots: dict, now: datetime, tz: tzinfo) -> Period | None:
     if slots.get("days") is not None:
         days = max(1, min(MAX_DAYS, int(slots["days"])))
         start = _midnight(today - timedelta(days=days - 1), tz)
-        return Period({"days": days}, "today" if days == 1 else f"in the last {days} days", start, now)
+        label = say("periods.today") if days == 1 else say("periods.last_days", days=days)
+        return Period({"days": days}, label, start, now)
     if slots.get("weekday") is not None:
         weekday = int(slots["weekday"]) % 7
         back = (today.weekday() - weekday) % 7
         start = _midnight(today - timedelta(days=back), tz)
-        return Period({"weekday": weekday}, f"since {_WEEKDAYS[weekday]}", start, now)
+        return Period({"weekday": weekday}, say("periods.since", weekday=text("periods.weekdays")[weekday]), start, now)
     if slots.get("month") is not None:
         month = int(slots["month"])
         if not 1 <= month <= 12:
@@ -104,7 +86,9 @@ def resolve(slots: dict, now: datetime, tz: tzinfo) -> Period | None:
         year = today.year if month <= today.month else today.year - 1
         start = _month_start(year, month, tz)
         end = min(now, _month_start(*_next_month(year, month), tz))
-        return Period({"month": month}, f"in {_MONTHS[month - 1]} {year}", start, end)
+        return Period(
+            {"month": month}, say("periods.in_month", month=text("periods.months")[month - 1], year=year), start, end
+        )
     return None
 
 

@@ -44,18 +44,42 @@ class Recognized:
     price: Decimal | None = None  # a stated price per kWh
 
 
+def language_file(language: str) -> pathlib.Path:
+    """The file of a language: its sentence templates and its answers (`responses`)."""
+    return SENTENCES / f"{language}.yaml"
+
+
+@functools.cache
+def language_data(language: str = DEFAULT_LANGUAGE) -> dict:
+    """The language file as read (once per container)."""
+    with open(language_file(language), encoding="utf-8") as f:
+        return yaml.load(f, Loader=_LOADER)
+
+
 @functools.cache
 def intents(language: str = DEFAULT_LANGUAGE) -> Intents:
     """The parsed templates of `language`, once per container (the function parses them at init)."""
-    with open(SENTENCES / f"{language}.yaml", encoding="utf-8") as f:
-        return Intents.from_dict(yaml.load(f, Loader=_LOADER))
+    return Intents.from_dict(language_data(language))
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(k) + _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 @functools.cache
 def vocabulary(language: str = DEFAULT_LANGUAGE) -> frozenset[str]:
-    text = (SENTENCES / f"{language}.yaml").read_text(encoding="utf-8").lower()
-    body = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
-    return frozenset(w for w in _WORD.findall(body) if len(w) > 1)
+    """The words of the templates (not of the answers), what a typo is corrected to."""
+    data = {
+        k: v for k, v in language_data(language).items() if k in ("intents", "expansion_rules", "lists", "skip_words")
+    }
+    text = " ".join(_strings(data)).lower()
+    return frozenset(w for w in _WORD.findall(text) if len(w) > 1)
 
 
 def stated_price(text: str) -> tuple[str, Decimal | None]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import time
 import uuid
@@ -30,7 +31,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from gridpulse.accounts.roles import Caller
 from gridpulse.assistant import periods
 from gridpulse.assistant.data import CONVERSATION_TTL_S, ConversationItem
-from gridpulse.assistant.recognize import Recognized, recognize
+from gridpulse.assistant.language import phrases, say, speaking
+from gridpulse.assistant.recognize import DEFAULT_LANGUAGE, Recognized, recognize
 from gridpulse.devices.context import require_context
 from gridpulse.dynamodb import get_or_none
 from gridpulse.errors import BadRequest, NotFound, field_error
@@ -41,21 +43,6 @@ MAX_QUESTION = 500
 TOP = 5
 _CONVERSATION_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
-EXAMPLES = [
-    "What's my power consumption today?",
-    "Which device consumed most power this week?",
-    "Show me temperature readings",
-    "Do I have any alerts?",
-    "Compare this month with last month",
-    "How much did I spend last month at 0.25 per kWh?",
-    "What is my current power?",
-]
-HELP = (
-    "I answer questions about your own devices: energy used in a period (today, yesterday, this or last week, "
-    "this or last month, the last N days, since Monday, in March), the top consumers, current power, "
-    "temperatures, open alerts, comparisons between periods, cost, street lights in a city, prepaid balance "
-    "and the stored forecasts of your devices."
-)
 INTENTS = {
     "Consumption": "consumption",
     "TopConsumers": "top_consumers",
@@ -158,11 +145,14 @@ def _norm(text: str) -> str:
 
 def resolve_target(text: str, devices: list[dict]) -> tuple[list[dict], str] | None:
     """The devices a name in a question means, among `devices`, and how to call
-    them: a device's name (exact, contained, or close), "room 101" (every visible
+    them: a device's id or name (exact, contained, or close), "room 101" (every visible
     room of that number), or a hotel's name (its devices). None when nothing fits."""
     wanted = _norm(text)
     if not wanted:
         return None
+    by_id = {d["device_id"]: d for d in devices}
+    if text.strip() in by_id:
+        return [by_id[text.strip()]], by_id[text.strip()]["name"]
     by_name = {_norm(d["name"]): d for d in devices}
     if wanted in by_name:
         return [by_name[wanted]], by_name[wanted]["name"]
@@ -192,25 +182,33 @@ def _zone_for(devices: list[dict], tz_name: str | None) -> str:
     devices share, else UTC."""
     if tz_name:
         return tz_name
-    zones = {require_context(d["device_id"]).tz for d in devices}
+    zones = {c.tz for c in _contexts(devices)}
     return zones.pop() if len(zones) == 1 else "UTC"
 
 
 # ---------------------------------------------------------------- figures (the API's own functions)
 
 
+def _contexts(devices: list[dict]) -> list:
+    """The telemetry contexts (site time zone) of these devices, read together (contexts_for)."""
+    from gridpulse.devices.context import contexts_for
+
+    found = contexts_for([d["device_id"] for d in devices])
+    return [found[d["device_id"]] or require_context(d["device_id"]) for d in devices]
+
+
 def energy_by_device(devices: list[dict], period: periods.Period, tz_name: str) -> list[dict]:
-    """kWh of each device over the period: GET /devices/{id}/energy?period=day&start&end&tz."""
+    """kWh of each device over the period: what GET /devices/{id}/energy?period=day&start&end&tz
+    answers as total_kwh, read for all the devices at once (telemetry.service.day_totals)."""
     from gridpulse.telemetry import service as telemetry
     from gridpulse.timeutil import iso
 
-    rows = []
-    for d in devices:
-        kwh = Decimal("0")
-        if period.end > period.start:
-            out = telemetry.energy(require_context(d["device_id"]), "day", iso(period.start), iso(period.end), tz_name)
-            kwh = _kwh(out["total_kwh"])
-        rows.append({"device_id": d["device_id"], "name": d["name"], "kwh": kwh})
+    totals = {}
+    if period.end > period.start and devices:
+        totals = telemetry.day_totals(_contexts(devices), iso(period.start), iso(period.end), tz_name)
+    rows = [
+        {"device_id": d["device_id"], "name": d["name"], "kwh": _kwh(totals.get(d["device_id"], 0))} for d in devices
+    ]
     rows.sort(key=lambda r: (-r["kwh"], r["name"]))
     return rows
 
@@ -220,15 +218,12 @@ def _energy_rows(rows: list[dict]) -> list[dict]:
 
 
 def latest_readings(devices: list[dict]) -> list[dict]:
-    """The newest reading of each device (GET /devices/{id}/readings/latest), None-free."""
+    """The newest reading of each device (GET /devices/{id}/readings/latest, read for all the
+    devices at once: telemetry.service.latest_many), None-free."""
     from gridpulse.telemetry import service as telemetry
 
-    rows = []
-    for d in devices:
-        reading = telemetry.latest(require_context(d["device_id"]))
-        if reading is not None:
-            rows.append({"device": d, "reading": reading})
-    return rows
+    found = telemetry.latest_many(_contexts(devices)) if devices else {}
+    return [{"device": d, "reading": found[d["device_id"]]} for d in devices if found.get(d["device_id"]) is not None]
 
 
 # ---------------------------------------------------------------- the intents
@@ -242,34 +237,28 @@ def _answer(text: str, intent: str, data: dict, suggestions: list[str], period: 
 
 
 def _unknown(text: str | None = None) -> dict:
-    return _answer(
-        (text + " " if text else "I did not understand that question. ") + HELP,
-        "unknown",
-        {"examples": EXAMPLES},
-        EXAMPLES[:4],
-    )
+    examples = phrases("examples")
+    return _answer((text or say("not_understood")) + " " + say("help"), "unknown", {"examples": examples}, examples[:4])
 
 
 def _scope_words(target: str | None, devices: list[dict]) -> str:
     if target:
-        return f" for {target}"
-    return f" across your {len(devices)} device{'s' if len(devices) != 1 else ''}"
+        return say("for_target", target=target)
+    return say("across_devices", count=len(devices))
+
+
+def _whose(target: str | None) -> str:
+    return say("of_target", target=target) if target else ""
 
 
 def consumption(devices, period, tz_name, target) -> dict:
     rows = energy_by_device(devices, period, tz_name)
     total = sum((r["kwh"] for r in rows), Decimal("0"))
-    text = f"You used {_say(total, '0.001')} kWh {period.label}{_scope_words(target, devices)}"
+    text = say("consumption.total", kwh=_say(total, "0.001"), period=period.label, scope=_scope_words(target, devices))
     if len(rows) > 1 and rows[0]["kwh"] > 0:
-        text += f"; the most was {rows[0]['name']} with {_say(rows[0]['kwh'], '0.001')} kWh"
+        text += say("consumption.most", name=rows[0]["name"], kwh=_say(rows[0]["kwh"], "0.001"))
     data = {"total_kwh": _text(total), "unit": "kWh", "tz": tz_name, "devices": _energy_rows(rows)}
-    return _answer(
-        text + ".",
-        "consumption",
-        data,
-        ["Which device consumed most power?", "And yesterday?", "Compare this week with last week"],
-        period,
-    )
+    return _answer(text + ".", "consumption", data, phrases("consumption.suggestions"), period)
 
 
 def top_consumers(devices, period, tz_name, target) -> dict:
@@ -277,12 +266,12 @@ def top_consumers(devices, period, tz_name, target) -> dict:
     total = sum((r["kwh"] for r in rows), Decimal("0"))
     used = [r for r in rows if r["kwh"] > 0][:TOP]
     if not used:
-        text = f"None of your devices{' (' + target + ')' if target else ''} recorded any energy {period.label}."
+        text = say("top_consumers.none", whose=_whose(target), period=period.label)
     else:
-        parts = [f"{r['name']} ({_say(r['kwh'], '0.001')} kWh)" for r in used]
-        text = f"Top consumer{'s' if len(used) > 1 else ''} {period.label}: " + ", ".join(parts) + "."
+        parts = [say("top_consumers.device", name=r["name"], kwh=_say(r["kwh"], "0.001")) for r in used]
+        text = say("top_consumers.list", count=len(used), period=period.label, devices=", ".join(parts))
     data = {"total_kwh": _text(total), "unit": "kWh", "tz": tz_name, "devices": _energy_rows(rows[:TOP])}
-    return _answer(text, "top_consumers", data, ["And last week?", "What's my power consumption today?"], period)
+    return _answer(text, "top_consumers", data, phrases("top_consumers.suggestions"), period)
 
 
 def current_power(devices, target) -> dict:
@@ -307,14 +296,14 @@ def current_power(devices, target) -> dict:
         )
     fresh_count = sum(1 for r in rows if r["fresh"])
     if not fresh_count:
-        text = f"None of your devices{' (' + target + ')' if target else ''} reported in the last 10 minutes."
+        text = say("current_power.none", whose=_whose(target))
     else:
-        text = f"Your devices{' (' + target + ')' if target else ''} draw {_say(total, '0.1')} W now ({fresh_count} reporting)."
+        text = say("current_power.total", whose=_whose(target), watts=_say(total, "0.1"), count=fresh_count)
     return _answer(
         text,
         "current_power",
         {"total_power_w": _text(total), "unit": "W", "devices": rows},
-        ["What's my power consumption today?", "Do I have any alerts?"],
+        phrases("current_power.suggestions"),
     )
 
 
@@ -331,14 +320,12 @@ def temperature(devices, target) -> dict:
     ]
     rows.sort(key=lambda r: r["name"])
     if not rows:
-        text = "None of your devices has reported a temperature."
+        text = say("temperature.none")
     else:
-        shown = ", ".join(f"{r['name']} {r['temperature']} °C" for r in rows[:TOP])
-        more = f" and {len(rows) - TOP} more" if len(rows) > TOP else ""
-        text = f"Latest temperatures: {shown}{more}."
-    return _answer(
-        text, "temperature", {"unit": "°C", "devices": rows}, ["Do I have any alerts?", "What is my current power?"]
-    )
+        shown = ", ".join(say("temperature.device", name=r["name"], temperature=r["temperature"]) for r in rows[:TOP])
+        more = say("more", count=len(rows) - TOP) if len(rows) > TOP else ""
+        text = say("temperature.list", devices=shown, more=more)
+    return _answer(text, "temperature", {"unit": "°C", "devices": rows}, phrases("temperature.suggestions"))
 
 
 def open_alerts(caller) -> dict:
@@ -348,19 +335,14 @@ def open_alerts(caller) -> dict:
     items = page["items"]
     more = bool(page["next_token"])
     if not items:
-        text = "You have no open alerts."
+        text = say("alerts.none")
     else:
         shown = "; ".join(
             f"{a.get('severity', '')} {a.get('alert_type', '')}: {a.get('message', '')}".strip() for a in items[:3]
         )
-        text = (
-            f"You have {len(items)}{'+' if more else ''} open alert{'s' if len(items) != 1 else ''}. Newest: {shown}."
-        )
+        text = say("alerts.list", count=len(items), plus="+" if more else "", alerts=shown)
     return _answer(
-        text,
-        "alerts",
-        {"count": len(items), "more": more, "alerts": items[:10]},
-        ["What is my current power?", "Show me temperature readings"],
+        text, "alerts", {"count": len(items), "more": more, "alerts": items[:10]}, phrases("alerts.suggestions")
     )
 
 
@@ -370,12 +352,17 @@ def compare(devices, first, second, tz_name, target) -> dict:
     diff = a - b
     if b:
         change = (diff / b * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-        how = f"{abs(change)}% {'more' if diff > 0 else 'less'} than" if diff else "the same as"
+        how = say("compare.more" if diff > 0 else "compare.less", percent=abs(change)) if diff else say("compare.same")
     else:
-        change, how = None, "compared with"
-    text = (
-        f"{first.label.capitalize()} you used {_say(a, '0.001')} kWh{_scope_words(target, devices)}, "
-        f"{how} {second.label} ({_say(b, '0.001')} kWh)."
+        change, how = None, say("compare.versus")
+    text = say(
+        "compare.text",
+        first=first.label[:1].upper() + first.label[1:],
+        kwh=_say(a, "0.001"),
+        scope=_scope_words(target, devices),
+        how=how,
+        second=second.label,
+        other_kwh=_say(b, "0.001"),
     )
     data = {
         "unit": "kWh",
@@ -385,7 +372,7 @@ def compare(devices, first, second, tz_name, target) -> dict:
         "difference_kwh": _text(diff),
         "change_percent": str(change) if change is not None else None,
     }
-    return _answer(text, "compare", data, ["Which device consumed most power this week?"], first)
+    return _answer(text, "compare", data, phrases("compare.suggestions"), first)
 
 
 def _tariff(devices: list[dict]) -> tuple[Decimal | None, str | None]:
@@ -411,21 +398,21 @@ def cost(devices, period, tz_name, target, price: Decimal | None) -> dict:
         price, currency = _tariff(devices)
         source = "prepaid_tariff"
     if price is None:
-        return _answer(
-            "I need a price to work out a cost: ask for example "
-            f'"How much did I spend {period.label} at 0.25 per kWh?" (none of your prepaid meters has one tariff).',
-            "cost",
-            {"price_per_kwh": None},
-            [f"How much did I spend {period.label} at 0.25 per kWh?"],
-            period,
-        )
+        example = say("cost.example", period=period.label)
+        return _answer(say("cost.no_price", example=example), "cost", {"price_per_kwh": None}, [example], period)
     rows = energy_by_device(devices, period, tz_name)
     total = sum((r["kwh"] for r in rows), Decimal("0"))
     money = (total * price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     symbol = currency or ""
-    text = (
-        f"{_say(total, '0.001')} kWh {period.label}{_scope_words(target, devices)} at {symbol}{_text(price)} per kWh "
-        f"({'your prepaid tariff' if source == 'prepaid_tariff' else 'the price you gave'}) is {symbol}{money}."
+    text = say(
+        "cost.total",
+        kwh=_say(total, "0.001"),
+        period=period.label,
+        scope=_scope_words(target, devices),
+        symbol=symbol,
+        price=_text(price),
+        source=say(f"cost.{source}"),
+        money=money,
     )
     data = {
         "total_kwh": _text(total),
@@ -436,7 +423,7 @@ def cost(devices, period, tz_name, target, price: Decimal | None) -> dict:
         "tz": tz_name,
         "devices": _energy_rows(rows),
     }
-    return _answer(text, "cost", data, ["And last month?", "What is my balance?"], period)
+    return _answer(text, "cost", data, phrases("cost.suggestions"), period)
 
 
 def light_status(caller, city: str) -> dict:
@@ -446,17 +433,21 @@ def light_status(caller, city: str) -> dict:
         summary = lights.summary(caller, city)
     except NotFound:
         return _answer(
-            f"You have no street lights in {city.title()}.",
+            say("light_status.none", city=city.title()),
             "light_status",
             {"city": city, "total_lights": 0},
-            ["Do I have any alerts?"],
+            phrases("light_status.suggestions"),
         )
-    name = (summary.get("city") or city).title()
-    text = (
-        f"{name}: {summary['lights_on']} of {summary['total_lights']} street lights on, {summary['lights_off']} off, "
-        f"{summary['lights_in_error']} in error, {summary['lights_offline']} offline."
+    text = say(
+        "light_status.summary",
+        city=(summary.get("city") or city).title(),
+        on=summary["lights_on"],
+        total=summary["total_lights"],
+        off=summary["lights_off"],
+        error=summary["lights_in_error"],
+        offline=summary["lights_offline"],
     )
-    return _answer(text, "light_status", summary, ["Do I have any alerts?"])
+    return _answer(text, "light_status", summary, phrases("light_status.suggestions"))
 
 
 def balance(caller, devices) -> dict:
@@ -469,7 +460,7 @@ def balance(caller, devices) -> dict:
         meter = billing.meter_for(caller, d["device_id"])
         rows.append({"name": d["name"], **billing.balance_view(meter, billing.books(d["device_id"]), "cache")})
     if not rows:
-        text = "You have no prepaid meters."
+        text = say("balance.none")
     else:
         parts = []
         for r in rows[:TOP]:
@@ -477,15 +468,15 @@ def balance(caller, devices) -> dict:
                 f"{r.get('currency_symbol') or ''}{r['money_balance']}" if r["money_balance"] is not None else None,
                 f"{r['energy_balance']} kWh" if r["energy_balance"] is not None else None,
             ]
-            shown = " / ".join(f for f in figures if f) or "no balance read yet"
-            parts.append(f"{r['name']}: {shown} ({r['credit_status']})")
-        text = "Prepaid balance: " + "; ".join(parts) + "."
-    return _answer(text, "balance", {"meters": rows}, ["How much did I spend this month?"])
+            shown = " / ".join(f for f in figures if f) or say("balance.not_read")
+            parts.append(say("balance.meter", name=r["name"], figures=shown, status=r["credit_status"]))
+        text = say("balance.list", meters="; ".join(parts))
+    return _answer(text, "balance", {"meters": rows}, phrases("balance.suggestions"))
 
 
 def _when(timestamp: str) -> str:
-    """An ISO timestamp of a forecast as "2026-12-08 14:00 UTC"."""
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M UTC")
+    """An ISO timestamp of a forecast as the language's `time` ("2026-12-08 14:00 UTC")."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).strftime(say("time"))
 
 
 def stored_forecasts(devices: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -506,14 +497,12 @@ def forecast(devices, target) -> dict:
     """The newest stored forecasts of the devices summed: kWh over their hours
     with the lower and upper bounds, the window and when they were made."""
     found, missing = stored_forecasts(devices)
-    whose = f" ({target})" if target else ""
     if not found:
         return _answer(
-            f"None of your devices{whose} has a forecast yet. A forecast is made every 6 hours for meters, "
-            "or at once with POST /devices/{id}/predict (it needs 48 hours of energy history).",
+            say("forecast.none", whose=_whose(target)),
             "forecast",
             {"available": False, "devices_without_forecast": missing},
-            ["What's my power consumption today?", "How much did I use yesterday?"],
+            phrases("forecast.suggestions"),
         )
     rows = []
     for f in found:
@@ -539,19 +528,28 @@ def forecast(devices, target) -> dict:
     ends = sorted(r["end"] for r in rows if r["end"])
     made = sorted(r["generated_at"] for r in rows)
     methods = sorted({r["method"] for r in rows})
-    window = f" from {_when(starts[0])} to {_when(ends[-1])}" if starts else ""
-    when = _when(made[0]) if made[0] == made[-1] else f"between {_when(made[0])} and {_when(made[-1])}"
-    text = (
-        f"Forecast{' for ' + target if target else ''}: {_say(total, '0.001')} kWh "
-        f"(between {_say(lower, '0.001')} and {_say(upper, '0.001')} kWh){window}, "
-        f"made {when} ({'method' if len(methods) == 1 else 'methods'} {', '.join(methods)}"
-        f"{'' if len(rows) == 1 else f'; {len(rows)} devices'})."
+    window = say("forecast.window", start=_when(starts[0]), end=_when(ends[-1])) if starts else ""
+    made_at = (
+        _when(made[0])
+        if made[0] == made[-1]
+        else say("forecast.made_between", first=_when(made[0]), last=_when(made[-1]))
+    )
+    text = say(
+        "forecast.total",
+        scope=say("forecast.scope", target=target) if target else "",
+        kwh=_say(total, "0.001"),
+        lower=_say(lower, "0.001"),
+        upper=_say(upper, "0.001"),
+        window=window,
+        made=made_at,
+        methods=say("forecast.methods", count=len(methods), methods=", ".join(methods)),
+        devices="" if len(rows) == 1 else say("forecast.devices", count=len(rows)),
     )
     if missing:
         names = ", ".join(m["name"] for m in missing[:TOP]) + (
-            f" and {len(missing) - TOP} more" if len(missing) > TOP else ""
+            say("more", count=len(missing) - TOP) if len(missing) > TOP else ""
         )
-        text += f" {len(missing)} device{'s have' if len(missing) != 1 else ' has'} no forecast yet: {names}."
+        text += say("forecast.missing", count=len(missing), names=names)
     data = {
         "available": True,
         "unit": "kWh",
@@ -565,7 +563,7 @@ def forecast(devices, target) -> dict:
         "devices": [{**r, **{k: _text(r[k]) for k in ("kwh", "kwh_lower", "kwh_upper")}} for r in rows],
         "devices_without_forecast": missing,
     }
-    return _answer(text, "forecast", data, ["What's my power consumption today?", "Which device consumed most power?"])
+    return _answer(text, "forecast", data, phrases("forecast.suggestions"))
 
 
 def _hour_after(timestamp: str) -> str:
@@ -575,7 +573,8 @@ def _hour_after(timestamp: str) -> str:
 
 
 def help_answer() -> dict:
-    return _answer(HELP, "help", {"examples": EXAMPLES}, EXAMPLES[:4])
+    examples = phrases("examples")
+    return _answer(say("help"), "help", {"examples": examples}, examples[:4])
 
 
 # ---------------------------------------------------------------- conversations
@@ -625,7 +624,20 @@ def _follow_up(r: Recognized, previous: ConversationItem | None) -> Recognized |
 # ---------------------------------------------------------------- the route
 
 
-def answer(caller: Caller, question: object, tz_name: str | None = None, conversation_id: str | None = None) -> dict:
+def answer(
+    caller: Caller,
+    question: object,
+    tz_name: str | None = None,
+    conversation_id: str | None = None,
+    language: str = DEFAULT_LANGUAGE,
+) -> dict:
+    """The answer to a question in `language` (its file sentences/<language>.yaml: the
+    templates it is recognised with and the texts it is answered in)."""
+    with speaking(language):
+        return _answer_in_language(caller, question, tz_name, conversation_id, language)
+
+
+def _answer_in_language(caller, question, tz_name, conversation_id, language) -> dict:
     text = check_question(question)
     if tz_name is not None:
         zone(tz_name)  # 400 invalid_timezone naming tz
@@ -635,19 +647,30 @@ def answer(caller: Caller, question: object, tz_name: str | None = None, convers
 
     devices = visible_devices(caller)
     names = frozenset(w for d in devices for w in _norm(d["name"]).split())
-    r = recognize(text, names=names)
+    r = recognize(text, language, names=names)
     if r.intent in ("FollowUpPeriod", "FollowUpDevice"):
         continued = _follow_up(r, previous)
         r = continued if continued is not None else Recognized("unknown")
+    if r.intent == "unknown" and language_model_on():
+        from gridpulse.assistant import llm  # Bedrock's client: only on a question the templates could not place
 
-    out = _dispatch(caller, r, devices, tz_name)
+        out, kept = llm.answer(caller, text, devices, tz_name)
+        out, r = (out, kept) if out is not None else (_unknown(), r)
+    else:
+        out = dispatch(caller, r, devices, tz_name)
     if out["intent"] not in ("unknown", "help"):
         _save_conversation(caller, conversation_id, r)
     out["conversation_id"] = conversation_id
     return out
 
 
-def _dispatch(caller: Caller, r: Recognized, devices: list[dict], tz_name: str | None) -> dict:
+def language_model_on() -> bool:
+    """Whether questions the templates cannot place go to Bedrock (gridpulse.assistant.llm)."""
+    return os.environ.get("ASSISTANT_LANGUAGE_MODEL", "off").strip().lower() == "on"
+
+
+def dispatch(caller: Caller, r: Recognized, devices: list[dict], tz_name: str | None) -> dict:
+    """The answer of a recognised intent (or a language model's tool call) over the caller's `devices`."""
     if r.intent == "unknown":
         return _unknown()
     if r.intent == "Help":
@@ -663,7 +686,7 @@ def _dispatch(caller: Caller, r: Recognized, devices: list[dict], tz_name: str |
     if r.target:
         found = resolve_target(r.target, devices)
         if not found:
-            return _unknown(f'I don\'t know anything called "{r.target}" among your devices, rooms and hotels.')
+            return _unknown(say("not_found", target=r.target))
         chosen, named = found
     if r.intent == "CurrentPower":
         return current_power(chosen, named)

@@ -49,6 +49,40 @@ def context_for(device_id: str) -> DeviceContext | None:
     return context
 
 
+def contexts_for(device_ids: list[str]) -> dict[str, DeviceContext | None]:
+    """`context_for` of many devices: those not cached are read together (BatchGetItem of
+    their records, then of their hotels, 100 keys a request) and cached as context_for does."""
+    now = time.monotonic()
+    out = {d: c[1] for d in device_ids if (c := _contexts.get(d)) and now - c[0] < CONTEXT_TTL_S}
+    missing = [d for d in dict.fromkeys(device_ids) if d not in out]
+    if not missing:
+        return out
+    from gridpulse.sites.data import HotelItem, key
+
+    devices = {
+        item.pk.split("#", 1)[1]: item for item in DeviceItem.batch_get([(DeviceItem.key(d), "meta") for d in missing])
+    }
+    hotel_ids = sorted({d.hotel_id for d in devices.values() if d.hotel_id})
+    zones = {
+        h.pk.split("#", 1)[1]: h.timezone or "UTC" for h in HotelItem.batch_get([key("hotel", h) for h in hotel_ids])
+    }
+    for device_id in missing:
+        device = devices.get(device_id)
+        context = (
+            DeviceContext(
+                device_id=device_id,
+                owner_id=device.owner_id,
+                tz=zones.get(device.hotel_id, "UTC") if device.hotel_id else "UTC",
+                max_power_w=max_power_for(device.power_rating_w),
+            )
+            if device is not None
+            else None
+        )
+        _contexts[device_id] = (now, context)
+        out[device_id] = context
+    return out
+
+
 def require_context(device_id: str) -> DeviceContext:
     context = context_for(device_id)
     if context is None:

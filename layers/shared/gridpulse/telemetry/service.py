@@ -84,9 +84,13 @@ def readings_page(
     }
 
 
-def latest(context: DeviceContext) -> dict | None:
-    """The newest reading: today's rollup holds it (one GetItem); else the newest raw bucket."""
-    item = rollups.today_item(context.device_id, ZoneInfo(context.tz))
+_UNREAD = object()
+
+
+def latest(context: DeviceContext, today=_UNREAD) -> dict | None:
+    """The newest reading: today's rollup holds it (one GetItem, or `today`, the rollup or None,
+    when the caller read it already: latest_many); else the newest raw bucket."""
+    item = rollups.today_item(context.device_id, ZoneInfo(context.tz)) if today is _UNREAD else today
     if item is not None and item.latest:
         return Reading.from_compact(json.loads(item.latest)).view()
     newest = next(
@@ -99,6 +103,14 @@ def latest(context: DeviceContext) -> dict | None:
         return None
     readings = rollups.bucket_readings(context.device_id, int(newest.bucket))
     return readings[-1].view() if readings else None
+
+
+def latest_many(contexts: list[DeviceContext]) -> dict[str, dict | None]:
+    """`latest` of each device, by device id: today's rollups of all of them in BatchGetItem
+    requests (100 keys each); only a device without one today reads its newest raw bucket."""
+    keys = [(device_pk(c.device_id), day_sk(datetime.now(ZoneInfo(c.tz)).date().isoformat())) for c in contexts]
+    today = {i.pk.split("#", 1)[1]: i for i in DayItem.batch_get(keys)} if keys else {}
+    return {c.device_id: latest(c, today.get(c.device_id)) for c in contexts}
 
 
 def rejected_page(device_id: str, limit: int, next_token: str | None) -> dict:
@@ -204,16 +216,72 @@ def aggregate(
 # ---------------------------------------------------------------- energy from rollups
 
 
-def _slots(device_id: str, start_ms: int, end_ms: int, site_tz: ZoneInfo) -> list[tuple[int, float]]:
-    """(bucket start ms, kWh) of every rollup bucket inside [start, end)."""
+def _day_range(start_ms: int, end_ms: int, site_tz: ZoneInfo) -> tuple[str, str]:
+    """The first and last local dates (ISO) of the day rollups that hold [start, end)."""
     first = rollups.local_date(rollups.bucket_of(start_ms, site_tz), site_tz)
     last = rollups.local_date(rollups.bucket_of(max(start_ms, end_ms - 1), site_tz), site_tz)
+    return first, last
+
+
+def _buckets_in(items, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+    """(bucket start ms, kWh) of every bucket of these day rollups inside [start, end), in order."""
     out = []
-    for item in rollups.day_items(device_id, first, last):
+    for item in items:
         for bucket, stats in rollups.buckets_of(item).items():
             if start_ms <= bucket < end_ms:
                 out.append((bucket, float(stats.get("e", 0))))
     return sorted(out)
+
+
+def _slots(device_id: str, start_ms: int, end_ms: int, site_tz: ZoneInfo) -> list[tuple[int, float]]:
+    """(bucket start ms, kWh) of every rollup bucket inside [start, end)."""
+    return _buckets_in(rollups.day_items(device_id, *_day_range(start_ms, end_ms, site_tz)), start_ms, end_ms)
+
+
+def _add_slots(totals: dict[str, float], slots: list[tuple[int, float]], period: str, tz) -> None:
+    for bucket, kwh in slots:
+        local = datetime.fromtimestamp(bucket / 1000, tz=tz)
+        label = {"hour": iso_ms(bucket), "day": local.date().isoformat(), "month": local.strftime("%Y-%m")}[period]
+        totals[label] += kwh
+
+
+BATCH_MAX_DAYS = 31  # longer ranges: one Query per device reads fewer request units than a key per day
+
+
+def day_totals(contexts: list[DeviceContext], start: str, end: str, tz_name: str) -> dict[str, float]:
+    """The `total_kwh` that GET /devices/{id}/energy?period=day&start&end&tz answers for each
+    device, by device id. Ranges of up to BATCH_MAX_DAYS days read the day rollups of all the
+    devices with BatchGetItem (100 keys a request); longer ones Query each device's rollups."""
+    tz = zone(tz_name)
+    start_ts, end_ts = parse_range(start, end, default_span=PERIOD_DEFAULTS["day"], max_span=PERIOD_LIMITS["day"])
+    windows, keys = {}, []
+    for context in contexts:
+        site_tz = ZoneInfo(context.tz)
+        first_ts, last_ts = aligned_window("day", start_ts, end_ts, tz, site_tz)
+        start_ms, end_ms = _ms(first_ts), _ms(last_ts)
+        first, last = _day_range(start_ms, end_ms, site_tz)
+        days = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).days + 1
+        windows[context.device_id] = (start_ms, end_ms, site_tz, days <= BATCH_MAX_DAYS)
+        if days <= BATCH_MAX_DAYS:
+            day = datetime.fromisoformat(first)
+            keys += [
+                (device_pk(context.device_id), day_sk((day + timedelta(days=n)).date().isoformat()))
+                for n in range(days)
+            ]
+    batched: dict[str, list] = defaultdict(list)
+    for item in DayItem.batch_get(keys) if keys else ():
+        batched[item.pk.split("#", 1)[1]].append(item)
+    out = {}
+    for device_id, (start_ms, end_ms, site_tz, in_batch) in windows.items():
+        slots = (
+            _buckets_in(batched.get(device_id, []), start_ms, end_ms)
+            if in_batch
+            else _slots(device_id, start_ms, end_ms, site_tz)
+        )
+        totals: dict[str, float] = defaultdict(float)
+        _add_slots(totals, slots, "day", tz)
+        out[device_id] = round(math.fsum(totals.values()), 6)
+    return out
 
 
 def _next_month(local: datetime) -> datetime:
@@ -277,10 +345,7 @@ def energy(context: DeviceContext, period: str, start: str | None, end: str | No
                 days = item.days.as_dict() if item.days is not None else {}
                 totals[item.sk[2:]] += math.fsum(float(d["k"]) for d in days.values())
             slots_from = last_month_start.astimezone(timezone.utc)
-    for bucket, kwh in _slots(context.device_id, _ms(slots_from), _ms(end_ts), ZoneInfo(context.tz)):
-        local = datetime.fromtimestamp(bucket / 1000, tz=tz)
-        label = {"hour": iso_ms(bucket), "day": local.date().isoformat(), "month": local.strftime("%Y-%m")}[period]
-        totals[label] += kwh
+    _add_slots(totals, _slots(context.device_id, _ms(slots_from), _ms(end_ts), ZoneInfo(context.tz)), period, tz)
     items = [{"period": label, "kwh": round(value, 6)} for label, value in sorted(totals.items())]
     return {
         "device_id": context.device_id,
