@@ -58,7 +58,51 @@ def _dead_letter_queues(stack: Stack) -> set[str]:
     }
     for rule in stack.resources("AWS::IoT::TopicRule").values():
         queues.add(rule["Properties"]["TopicRulePayload"]["ErrorAction"]["Sqs"]["QueueUrl"]["Ref"])
+    for function in stack.functions().values():
+        if "DeadLetterQueue" in function["Properties"]:
+            queues.add(function["Properties"]["DeadLetterQueue"]["TargetArn"]["Fn::GetAtt"][0])
     return queues
+
+
+def _invoked_asynchronously(stack: Stack) -> set[str]:
+    """Functions that a schedule or an IoT rule's Lambda action invokes (InvocationType Event)."""
+    found = {
+        logical
+        for logical, function in stack.functions().items()
+        for event in (function["Properties"].get("Events") or {}).values()
+        if event["Type"] in ("Schedule", "ScheduleV2")
+    }
+    for rule in stack.resources("AWS::IoT::TopicRule").values():
+        for action in rule["Properties"]["TopicRulePayload"]["Actions"]:
+            if "Lambda" in action:
+                found.add(action["Lambda"]["FunctionArn"]["Fn::GetAtt"][0])
+    return found
+
+
+def test_every_asynchronous_invocation_ends_in_a_dead_letter_queue(stack):
+    """A scheduled run or an IoT rule's invocation that fails (after Lambda's two retries) is
+    kept in the function's DeadLetterQueue, and a scheduled event EventBridge could not
+    deliver goes to the same queue (DeadLetterConfig), which EventBridge may write to."""
+    asynchronous = _invoked_asynchronously(stack)
+    assert {
+        "LightScheduleFunction",
+        "OfflineCheckFunction",
+        "BillingSyncFunction",
+        "DeviceEventsFunction",
+    } <= asynchronous
+    queues = stack.resources("AWS::SQS::Queue")
+    policy = stack.resources("AWS::SQS::QueuePolicy")["ScheduleDeadLetterQueuesPolicy"]["Properties"]
+    for logical in asynchronous:
+        function = stack.functions()[logical]["Properties"]
+        dlq = function.get("DeadLetterQueue")
+        assert dlq, f"{logical} is invoked asynchronously and has no DeadLetterQueue"
+        assert dlq["Type"] == "SQS" and dlq["TargetArn"]["Fn::GetAtt"][1] == "Arn", logical
+        queue = dlq["TargetArn"]["Fn::GetAtt"][0]
+        assert queue in queues, logical
+        for event in (function.get("Events") or {}).values():
+            if event["Type"] in ("Schedule", "ScheduleV2"):
+                assert event["Properties"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue, "Arn"]}}, logical
+                assert {"Ref": queue} in policy["Queues"], f"EventBridge may not write to {queue}"
 
 
 def test_every_function_has_an_errors_and_a_throttles_alarm_that_pages(stack):
