@@ -6,6 +6,7 @@
 #   make bench  cold-start, DynamoDB-requests-per-call (and per lights route), control-to-confirmation, ingestion, alerts and cost benchmarks
 #   make soak   the local stack's memory (RSS per 10,000 readings) under a fast fleet
 #   make backtest  the day-ahead forecaster beside seasonal-naive on a real electricity series
+#   make redrive   dead-letter queues with their depth; ARGS="--move" moves them back, ARGS="--local" on the local stack (docs/operations.md)
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
@@ -14,7 +15,7 @@ SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: run test unit bench soak backtest lint build openapi lock clean firmware-test
+.PHONY: run test unit bench soak backtest lint build openapi lock clean firmware-test redrive
 
 $(STAMP): requirements/dev.in requirements/runtime.in requirements/forecast.in requirements/assistant.in requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,10 @@ lint: $(STAMP) $(SAM_STAMP)
 
 build: $(SAM_STAMP)
 	$(SAM) build
+
+# Dead-letter queues: list them (depth, where they go back), ARGS="--move [QUEUE...]" to move back, ARGS="--local" for make run's stack
+redrive: $(STAMP)
+	$(PY) -m infrastructure.redrive $(ARGS)
 
 openapi: $(STAMP)
 	$(PY) -m infrastructure.openapi --write

@@ -2,10 +2,15 @@
 from template.yaml run on their rate, with a scheduled-event payload, and
 can be run at once with POST /_local/schedules/<FunctionLogicalId>.
 `run_when` runs one early, once a condition holds (the local stack's first
-forecasts: infrastructure/local/__main__.py)."""
+forecasts: infrastructure/local/__main__.py). A timed run that raises is
+handed to `on_failure(function, event JSON, reason)` (the local stack:
+EventSources.invocation_failed, which keeps it in the function's
+DeadLetterQueue, as Lambda does after its retries); a run asked for with
+POST is answered with its error instead."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -25,8 +30,8 @@ def rate_seconds(expression: str) -> int:
 
 
 class Scheduler:
-    def __init__(self, stack: Stack, functions: dict, log=None):
-        self.stack, self.functions, self.log = stack, functions, log
+    def __init__(self, stack: Stack, functions: dict, log=None, on_failure=None):
+        self.stack, self.functions, self.log, self.on_failure = stack, functions, log, on_failure
         self.jobs: dict[str, int] = {}
         for logical, res in stack.functions().items():
             for event in (res["Properties"].get("Events") or {}).values():
@@ -35,9 +40,14 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="schedules", daemon=True)
 
-    def run(self, logical: str) -> dict:
-        """Invoke a scheduled function now, as EventBridge would."""
-        event = {
+    def run(self, logical: str, event: dict | None = None) -> dict:
+        """Invoke a scheduled function now, as EventBridge would (with `event`, that event)."""
+        event = event or self.event()
+        return self.functions[logical].invoke(event, self.stack.region, self.stack.account)
+
+    def event(self) -> dict:
+        """A scheduled event, as EventBridge sends it."""
+        return {
             "version": "0",
             "id": str(uuid.uuid4()),
             "detail-type": "Scheduled Event",
@@ -48,7 +58,6 @@ class Scheduler:
             "resources": [],
             "detail": {},
         }
-        return self.functions[logical].invoke(event, self.stack.region, self.stack.account)
 
     def run_when(
         self,
@@ -82,13 +91,16 @@ class Scheduler:
         return thread
 
     def _run_logged(self, logical: str) -> None:
+        event = self.event()
         try:
-            result = self.run(logical)
+            result = self.run(logical, event)
             if self.log:
                 self.log(f"schedule {logical}: {result}")
-        except Exception as exc:  # a failing job is reported, the scheduler goes on
+        except Exception as exc:  # a failing job is reported (and dead-lettered), the scheduler goes on
             if self.log:
                 self.log(f"schedule {logical} failed: {type(exc).__name__}: {exc}")
+            if self.on_failure is not None:
+                self.on_failure(logical, json.dumps(event), f"{logical} raised {type(exc).__name__}: {exc}")
 
     def _loop(self) -> None:
         due = {logical: time.monotonic() + every for logical, every in self.jobs.items()}
