@@ -245,3 +245,38 @@ def test_every_function_and_the_api_log_with_the_retention_parameter(stack):
     used.add("ApiAccessLogGroup")
     for group in used:
         assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, group
+
+
+def test_the_generated_parts_of_the_operations_section_are_up_to_date():
+    """template.yaml holds what `python -m infrastructure.operations --write` writes."""
+    from infrastructure import operations
+
+    assert operations.main([]) == 0, "run python -m infrastructure.operations --write"
+
+
+def test_a_new_function_queue_and_table_get_their_alarms_and_dashboard_lines_from_the_generator():
+    import copy
+
+    from infrastructure import operations
+    from infrastructure.cfn import TEMPLATE
+
+    template = load()
+    resources = template["Resources"]
+    resources["MeterExportFunction"] = copy.deepcopy(resources["CleanupFunction"])
+    resources["MeterExportDeadLetterQueue"] = copy.deepcopy(resources["CleanupDeadLetterQueue"])
+    resources["MeterExportQueue"] = copy.deepcopy(resources["CleanupQueue"])
+    resources["MeterExportQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] = {
+        "Fn::GetAtt": ["MeterExportDeadLetterQueue", "Arn"]
+    }
+    resources["ExportsTable"] = copy.deepcopy(resources["UsersTable"])
+    text = operations.render(TEMPLATE.read_text(), Stack(template))
+    for alarm in (
+        "MeterExportFunctionErrorsAlarm",
+        "MeterExportFunctionThrottlesAlarm",
+        "MeterExportDeadLetterQueueAlarm",
+        "ExportsTableThrottlesAlarm",
+    ):
+        assert f"\n  {alarm}:\n" in text, alarm
+    assert '"ConcurrentExecutions", "FunctionName", "${MeterExportFunction}"' in text
+    assert '"ApproximateNumberOfMessagesVisible", "QueueName", "${MeterExportDeadLetterQueue.QueueName}"' in text
+    assert '"ConsumedReadCapacityUnits", "TableName", "${ExportsTable}"' in text
