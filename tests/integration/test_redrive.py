@@ -119,3 +119,21 @@ def test_every_dead_letter_queue_of_the_template_is_listed_with_where_it_goes_ba
     assert queues["DeviceEventsAsyncDeadLetterQueue"].source_function == "DeviceEventsFunction"
     assert not queues["IotRulesDeadLetterQueue"].redrivable
     assert set(queues["IotRulesDeadLetterQueue"].rules) == set(aws.resources("AWS::IoT::TopicRule"))
+
+
+def test_make_redrive_lists_the_depths_and_moves_every_non_empty_queue_back(aws, capsys):
+    from infrastructure.redrive import main
+
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=aws.physical["CleanupDeadLetterQueue"], MessageBody='{"device_id": "d-1"}')
+    assert main(["--stack", aws.name, "--copy"]) == 0
+    listing = capsys.readouterr().out
+    row = next(line for line in listing.splitlines() if line.startswith(f"{aws.name}-device-cleanup-dlq "))
+    assert row.split()[1] == "1" and row.endswith(f"queue {aws.name}-device-cleanup")
+    assert "read and republish by hand" in listing  # the IoT rules' error queue
+
+    assert main(["--stack", aws.name, "--copy", "--move"]) == 0
+    assert f"{aws.name}-device-cleanup-dlq: 1 message(s) sent back" in capsys.readouterr().out
+    (message,) = sqs.receive_message(QueueUrl=aws.physical["CleanupQueue"])["Messages"]
+    assert message["Body"] == '{"device_id": "d-1"}'
+    assert _depth(aws, "CleanupDeadLetterQueue") == 0
