@@ -8,6 +8,7 @@
 #   make soak   the local stack's memory (RSS per 10,000 readings) under a fast fleet
 #   make backtest  the day-ahead forecaster beside seasonal-naive on a real electricity series
 #   make deploy-web  build the web dashboard and upload it to the deployed stack (docs/deploy.md)
+#   make redrive   dead-letter queues with their depth; ARGS="--move" moves them back, ARGS="--local" on the local stack (docs/operations.md)
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
@@ -16,7 +17,7 @@ SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: run test unit bench soak backtest lint build openapi lock clean firmware-test web browser deploy-web
+.PHONY: run test unit bench soak backtest lint build openapi lock clean firmware-test web browser deploy-web redrive
 
 # Debian packages a target needs, installed with apt when missing (sudo when not root).
 APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
@@ -79,6 +80,10 @@ build: $(SAM_STAMP)
 deploy-web: $(STAMP)
 	$(MAKE) web
 	$(PY) -m infrastructure.deploy_web $(DEPLOY_WEB_ARGS)
+
+# Dead-letter queues: list them (depth, where they go back), ARGS="--move [QUEUE...]" to move back, ARGS="--local" for make run's stack
+redrive: $(STAMP)
+	$(PY) -m infrastructure.redrive $(ARGS)
 
 openapi: $(STAMP)
 	$(PY) -m infrastructure.openapi --write

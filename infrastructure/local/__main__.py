@@ -300,7 +300,9 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     iot.start()
     from infrastructure.local.scheduler import Scheduler
 
-    scheduler = Scheduler(stack, functions, log=None if os.environ.get("GRIDPULSE_QUIET") else _say)
+    scheduler = Scheduler(
+        stack, functions, log=None if os.environ.get("GRIDPULSE_QUIET") else _say, on_failure=events.invocation_failed
+    )
     scheduler.start()
     gateway = Gateway(
         stack,
@@ -312,6 +314,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
         tuya=tuya_cloud,
         rate_limiter=RateLimiter.from_template(stack) if _flag(ENV_VARIABLE) else None,
         tile_url=os.environ.get("GRIDPULSE_TILE_URL", ""),
+        invoke_async=events.invoke_async,
     )
     server = make_server("127.0.0.1", api_port, gateway, threaded=True, fd=sockets["api"].fileno())
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api-server", daemon=True).start()

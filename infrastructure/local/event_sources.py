@@ -30,8 +30,11 @@ one at a time per function, in the order they were made.
 
 A message that exhausts its receives, or an asynchronous invocation that
 raised, is appended to `dead_letters` (where AWS would have put it: the
-queue's RedrivePolicy dead-letter queue, else the origin's error target) and
-logged. At most `MAX_DEAD_LETTERS` are kept (the newest).
+queue's RedrivePolicy dead-letter queue; for an invocation, the function's
+DeadLetterQueue; else the origin's error target) and logged. At most
+`MAX_DEAD_LETTERS` are kept (the newest). Once `attach_sdk_queues` is called,
+the body is also sent, unchanged, to that dead-letter queue in moto, where
+`python -m infrastructure.redrive --local` finds it and moves it back.
 
 Differences from AWS, on purpose or for lack of need:
 * a redelivered SQS record comes back after the batching window, not after the
@@ -201,6 +204,7 @@ class EventSources:
         self._stopping = False
         self._sdk_thread: threading.Thread | None = None
         self._sdk_stop = threading.Event()
+        self._sqs = None  # moto's SQS once attach_sdk_queues is called: dead letters go there too
         if workers is None:
             workers = min(
                 MAX_WORKERS,
@@ -299,6 +303,27 @@ class EventSources:
             self._cond.notify_all()
         return message.message_id
 
+    def function_dead_letter_queue(self, function: str) -> str | None:
+        """The logical id of the function's DeadLetterQueue (an SQS queue of the template), if any."""
+        props = (self.stack.functions().get(function) or {}).get("Properties") or {}
+        return logical_from_getatt((props.get("DeadLetterQueue") or {}).get("TargetArn"), "Arn")
+
+    def invocation_failed(self, function: str, body: str, reason: str, origin: Origin = SDK) -> None:
+        """An asynchronous invocation of `function` (an EventBridge schedule's, say)
+        that failed: kept where Lambda would keep it (the function's DeadLetterQueue)."""
+        self._dead_letter(
+            DeadLetter(
+                rule=origin.rule,
+                action=f"Lambda:{function}",
+                target=self.function_dead_letter_queue(function) or origin.error_target,
+                body=body,
+                reason=reason,
+                topic=origin.topic,
+                client_id=origin.client_id,
+                attempts=1,
+            )
+        )
+
     def invoke_async(self, function: str, body: str, origin: Origin = SDK) -> None:
         """An asynchronous invocation (InvocationType Event) with `body` (JSON) as the event."""
         with self._cond:
@@ -312,7 +337,7 @@ class EventSources:
         """Also deliver what the SDK sends to moto's copy of each consumed queue
         (stack.physical holds the queue URLs): moved into the in-memory queue
         every SDK_POLL_S, then deleted from moto."""
-        sqs = session.client("sqs")
+        sqs = self._sqs = session.client("sqs")
         urls = {
             logical: self.stack.physical[logical]
             for logical, q in self._queues.items()
@@ -493,18 +518,7 @@ class EventSources:
         try:
             self.functions[function].invoke(json.loads(body), self.stack.region, self.stack.account)
         except Exception as exc:
-            self._dead_letter(
-                DeadLetter(
-                    rule=origin.rule,
-                    action=f"Lambda:{function}",
-                    target=origin.error_target,
-                    body=body,
-                    reason=f"{function} raised {type(exc).__name__}: {exc}",
-                    topic=origin.topic,
-                    client_id=origin.client_id,
-                    attempts=1,
-                )
-            )
+            self.invocation_failed(function, body, f"{function} raised {type(exc).__name__}: {exc}", origin)
 
     def _deliver(self, queue: _Queue, consumer: Consumer, batch: list[_Message]) -> None:
         now_ms = int(self.clock() * 1000)
@@ -585,6 +599,12 @@ class EventSources:
     def _dead_letter(self, letter: DeadLetter) -> None:
         with self._cond:
             self._dead_letters.append(letter)
+        url = self.stack.physical.get(letter.target) if letter.target else None
+        if self._sqs is not None and url:
+            try:
+                self._sqs.send_message(QueueUrl=url, MessageBody=letter.body)
+            except Exception as exc:  # moto stopping, say: the letter stays in dead_letters
+                self._log(f"event sources: keeping a dead letter in {letter.target}: {type(exc).__name__}: {exc}")
         where = f"rule {letter.rule}: " if letter.rule else ""
         self._log(
             f"event sources: {where}{letter.action} gave up on a message"

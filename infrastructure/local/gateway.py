@@ -12,6 +12,8 @@ Besides the API it serves, under paths no API route uses:
   /openapi.json    the checked-in OpenAPI document
   /_local/outbox   emails "sent" through SES and SNS (moto), newest last
   POST /_local/schedules/<FunctionLogicalId>   run a scheduled function now
+  POST /_local/invoke/<FunctionLogicalId>   invoke a function asynchronously with the body as its event
+                   (Lambda's InvocationType Event, 202; infrastructure/redrive.py redrives with it)
   GET|POST /_local/tuya/faults, GET /_local/tuya/meters   the Tuya Cloud stand-in's fault switch and meters
 """
 
@@ -173,6 +175,7 @@ class Gateway:
         tuya=None,
         rate_limiter: RateLimiter | None = None,
         tile_url: str = "",
+        invoke_async: Callable[[str, str], None] | None = None,
     ):
         self.stack = stack
         self.functions = functions
@@ -183,6 +186,7 @@ class Gateway:
         self.tuya = tuya  # the Tuya Cloud stand-in (infrastructure/local/tuya): /_local/tuya/* goes to it
         self.rate_limiter = rate_limiter  # the web ACL's per-IP limits (infrastructure/local/rate_limit.py), or none
         self.tile_url = tile_url  # the dashboard map's tiles (GRIDPULSE_TILE_URL), allowed by its CSP
+        self.invoke_async = invoke_async  # (function logical id, event JSON): the event sources' asynchronous invoke
         self.cors = _cors(stack)
         self.url_map = _url_map(tuple(stack.api_routes()))
 
@@ -322,6 +326,17 @@ class Gateway:
             return Response(
                 json.dumps({"function": logical, "result": result}, default=str), content_type="application/json"
             )
+        if request.method == "POST" and request.path.startswith("/_local/invoke/") and self.invoke_async:
+            logical = request.path.rsplit("/", 1)[-1]
+            if logical not in self.functions:
+                return _error(404, "function_not_found", f"No function {logical}.")
+            body = request.get_data(as_text=True)
+            try:
+                json.loads(body)
+            except ValueError:
+                return _error(400, "invalid_event", "The body must be the event, as JSON.")
+            self.invoke_async(logical, body)
+            return Response(status=202)
         if request.method != "GET":
             return None
         if request.path == "/openapi.json":

@@ -2,10 +2,15 @@
 from template.yaml run on their rate, with a scheduled-event payload, and
 can be run at once with POST /_local/schedules/<FunctionLogicalId>.
 `run_logged` and `wait` let the local stack run one early, with a `detail`
-of its own (its first forecasts: infrastructure/local/__main__.py)."""
+of its own (its first forecasts: infrastructure/local/__main__.py). A timed
+run that raises is handed to `on_failure(function, event JSON, reason)` (the
+local stack: EventSources.invocation_failed, which keeps it in the function's
+DeadLetterQueue, as Lambda does after its retries); a run asked for with
+POST is answered with its error instead."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -25,8 +30,8 @@ def rate_seconds(expression: str) -> int:
 
 
 class Scheduler:
-    def __init__(self, stack: Stack, functions: dict, log=None):
-        self.stack, self.functions, self.log = stack, functions, log
+    def __init__(self, stack: Stack, functions: dict, log=None, on_failure=None):
+        self.stack, self.functions, self.log, self.on_failure = stack, functions, log, on_failure
         self.jobs: dict[str, int] = {}
         for logical, res in stack.functions().items():
             for event in (res["Properties"].get("Events") or {}).values():
@@ -38,7 +43,11 @@ class Scheduler:
     def run(self, logical: str, detail: dict | None = None) -> dict:
         """Invoke a scheduled function now, as EventBridge would (`detail`: a
         rule's constant input in the event's detail; {} by default)."""
-        event = {
+        return self.functions[logical].invoke(self.event(detail), self.stack.region, self.stack.account)
+
+    def event(self, detail: dict | None = None) -> dict:
+        """A scheduled event, as EventBridge sends it."""
+        return {
             "version": "0",
             "id": str(uuid.uuid4()),
             "detail-type": "Scheduled Event",
@@ -49,22 +58,25 @@ class Scheduler:
             "resources": [],
             "detail": dict(detail or {}),
         }
-        return self.functions[logical].invoke(event, self.stack.region, self.stack.account)
 
     def wait(self, seconds: float) -> bool:
         """Sleep `seconds`; True (at once) if the scheduler is stopping."""
         return self._stop.wait(seconds)
 
     def run_logged(self, logical: str, detail: dict | None = None) -> dict | None:
-        """`run`, its result logged; a failure is logged too (None), not raised."""
+        """`run`, its result logged; a failure is logged and dead-lettered
+        (`on_failure`), not raised (None)."""
+        event = self.event(detail)
         try:
-            result = self.run(logical, detail)
+            result = self.functions[logical].invoke(event, self.stack.region, self.stack.account)
             if self.log:
                 self.log(f"schedule {logical}: {result}")
             return result
-        except Exception as exc:  # a failing job is reported, the scheduler goes on
+        except Exception as exc:  # a failing job is reported (and dead-lettered), the scheduler goes on
             if self.log:
                 self.log(f"schedule {logical} failed: {type(exc).__name__}: {exc}")
+            if self.on_failure is not None:
+                self.on_failure(logical, json.dumps(event), f"{logical} raised {type(exc).__name__}: {exc}")
             return None
 
     def _loop(self) -> None:

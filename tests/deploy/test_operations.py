@@ -58,7 +58,51 @@ def _dead_letter_queues(stack: Stack) -> set[str]:
     }
     for rule in stack.resources("AWS::IoT::TopicRule").values():
         queues.add(rule["Properties"]["TopicRulePayload"]["ErrorAction"]["Sqs"]["QueueUrl"]["Ref"])
+    for function in stack.functions().values():
+        if "DeadLetterQueue" in function["Properties"]:
+            queues.add(function["Properties"]["DeadLetterQueue"]["TargetArn"]["Fn::GetAtt"][0])
     return queues
+
+
+def _invoked_asynchronously(stack: Stack) -> set[str]:
+    """Functions that a schedule or an IoT rule's Lambda action invokes (InvocationType Event)."""
+    found = {
+        logical
+        for logical, function in stack.functions().items()
+        for event in (function["Properties"].get("Events") or {}).values()
+        if event["Type"] in ("Schedule", "ScheduleV2")
+    }
+    for rule in stack.resources("AWS::IoT::TopicRule").values():
+        for action in rule["Properties"]["TopicRulePayload"]["Actions"]:
+            if "Lambda" in action:
+                found.add(action["Lambda"]["FunctionArn"]["Fn::GetAtt"][0])
+    return found
+
+
+def test_every_asynchronous_invocation_ends_in_a_dead_letter_queue(stack):
+    """A scheduled run or an IoT rule's invocation that fails (after Lambda's two retries) is
+    kept in the function's DeadLetterQueue, and a scheduled event EventBridge could not
+    deliver goes to the same queue (DeadLetterConfig), which EventBridge may write to."""
+    asynchronous = _invoked_asynchronously(stack)
+    assert {
+        "LightScheduleFunction",
+        "OfflineCheckFunction",
+        "BillingSyncFunction",
+        "DeviceEventsFunction",
+    } <= asynchronous
+    queues = stack.resources("AWS::SQS::Queue")
+    policy = stack.resources("AWS::SQS::QueuePolicy")["ScheduleDeadLetterQueuesPolicy"]["Properties"]
+    for logical in asynchronous:
+        function = stack.functions()[logical]["Properties"]
+        dlq = function.get("DeadLetterQueue")
+        assert dlq, f"{logical} is invoked asynchronously and has no DeadLetterQueue"
+        assert dlq["Type"] == "SQS" and dlq["TargetArn"]["Fn::GetAtt"][1] == "Arn", logical
+        queue = dlq["TargetArn"]["Fn::GetAtt"][0]
+        assert queue in queues, logical
+        for event in (function.get("Events") or {}).values():
+            if event["Type"] in ("Schedule", "ScheduleV2"):
+                assert event["Properties"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue, "Arn"]}}, logical
+                assert {"Ref": queue} in policy["Queues"], f"EventBridge may not write to {queue}"
 
 
 def test_every_function_has_an_errors_and_a_throttles_alarm_that_pages(stack):
@@ -201,3 +245,38 @@ def test_every_function_and_the_api_log_with_the_retention_parameter(stack):
     used.add("ApiAccessLogGroup")
     for group in used:
         assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, group
+
+
+def test_the_generated_parts_of_the_operations_section_are_up_to_date():
+    """template.yaml holds what `python -m infrastructure.operations --write` writes."""
+    from infrastructure import operations
+
+    assert operations.main([]) == 0, "run python -m infrastructure.operations --write"
+
+
+def test_a_new_function_queue_and_table_get_their_alarms_and_dashboard_lines_from_the_generator():
+    import copy
+
+    from infrastructure import operations
+    from infrastructure.cfn import TEMPLATE
+
+    template = load()
+    resources = template["Resources"]
+    resources["MeterExportFunction"] = copy.deepcopy(resources["CleanupFunction"])
+    resources["MeterExportDeadLetterQueue"] = copy.deepcopy(resources["CleanupDeadLetterQueue"])
+    resources["MeterExportQueue"] = copy.deepcopy(resources["CleanupQueue"])
+    resources["MeterExportQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] = {
+        "Fn::GetAtt": ["MeterExportDeadLetterQueue", "Arn"]
+    }
+    resources["ExportsTable"] = copy.deepcopy(resources["UsersTable"])
+    text = operations.render(TEMPLATE.read_text(), Stack(template))
+    for alarm in (
+        "MeterExportFunctionErrorsAlarm",
+        "MeterExportFunctionThrottlesAlarm",
+        "MeterExportDeadLetterQueueAlarm",
+        "ExportsTableThrottlesAlarm",
+    ):
+        assert f"\n  {alarm}:\n" in text, alarm
+    assert '"ConcurrentExecutions", "FunctionName", "${MeterExportFunction}"' in text
+    assert '"ApproximateNumberOfMessagesVisible", "QueueName", "${MeterExportDeadLetterQueue.QueueName}"' in text
+    assert '"ConsumedReadCapacityUnits", "TableName", "${ExportsTable}"' in text
