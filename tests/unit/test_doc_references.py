@@ -54,7 +54,9 @@ ALLOWED = {
     "gridpulse.simulator",  # a logger name
     "statsmodels/tsa/stl/tests/results/mstl_elec_vic.csv",  # inside the statsmodels package (make backtest)
     "web/dist/",  # the web dashboard's build output (make web), uploaded by make deploy-web
-    "config.json",  # written into the web bucket by infrastructure/deploy_web.py
+    "config.json",  # written into web/dist by infrastructure/web_build.py, and into the web bucket by deploy_web
+    "web/dist/vendor/",  # the libraries the web build copies from web/node_modules
+    "test-artifacts/web/",  # the browser tests' screenshots, git-ignored
 }
 
 
