@@ -185,4 +185,4 @@ def hotel_usage(hotel_id: str, start: Start = None, end: End = None) -> HotelUsa
     return queries.hotel_usage(hotel_id, hotel.timezone, start, end)
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="telemetry")

@@ -80,7 +80,7 @@ def forecast_device(device_id: str) -> str:
     if device is None:
         return "skipped"
     try:
-        service.compute(device)
+        service.compute(device, trigger="schedule")
     except service.InsufficientHistoryError:
         return "skipped"
     return "stored"
@@ -104,7 +104,6 @@ def handle_batch(event: dict) -> dict:
 
     groups = [(r["messageId"], [(r["messageId"], r["body"])]) for r in event.get("Records", [])]
     failures = process_groups(groups, handle, give_up, "forecast")
-    count("ForecastsStored", outcome["stored"])
     count("ForecastsSkipped", outcome["skipped"])
     logger.info("forecasts", extra={**outcome, "retried": len(failures)})
     return {"batchItemFailures": failures}

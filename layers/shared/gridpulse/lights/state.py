@@ -236,12 +236,14 @@ def _settle_command(
         outcome = "confirmed"
     else:
         outcome = "failed"
-    _conditional(
+    settled = _conditional(
         lambda: state.update(
             actions=[DeviceStateItem.cmd_state.set(outcome), DeviceStateItem.cmd_settled_at.set(iso_ms(at_ms))],
             condition=(DeviceStateItem.cmd_id == before.cmd_id) & (DeviceStateItem.cmd_state == "pending"),
         )
     )
+    if settled:
+        count("CommandsConfirmed" if outcome == "confirmed" else "CommandsFailed")
 
 
 def write_log(
