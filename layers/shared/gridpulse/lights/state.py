@@ -242,8 +242,10 @@ def _settle_command(
             condition=(DeviceStateItem.cmd_id == before.cmd_id) & (DeviceStateItem.cmd_state == "pending"),
         )
     )
-    if settled:
-        count("CommandsConfirmed" if outcome == "confirmed" else "CommandsFailed")
+    if settled and outcome == "confirmed":
+        count("CommandsConfirmed")
+    elif settled:
+        count("CommandsFailed")
 
 
 def write_log(
