@@ -96,10 +96,9 @@ class _Provider(AmazonCloudWatchEMFProvider):
     """Powertools' EMF provider, flushing this thread's figures (see the module docstring)."""
 
     def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
-        documents = self.documents()
+        sink, quiet = metric_sink, is_metrics_disabled()
+        documents = self.documents() if sink is not None or not quiet else []
         _current.__init__()
-        sink = metric_sink
-        quiet = is_metrics_disabled()
         for document in documents:
             if sink is not None:
                 sink(document)
