@@ -267,7 +267,7 @@ class AlertPath:
         """Each event through the handler, timed; metrics and calls counted."""
         from gridpulse.alerts.pipeline import handle_sqs_batch
         from gridpulse.alerts.rules import forget
-        from gridpulse.observability import metrics
+        from gridpulse.observability import metrics, pending
 
         handler = handler or handle_sqs_batch
         metrics.clear_metrics()
@@ -281,10 +281,10 @@ class AlertPath:
                 row.handler_cpu_s += time.process_time() - cpu
                 row.aws_cpu_s += self.ledger.aws_cpu_s - aws_before
                 row.failures += len((result or {}).get("batchItemFailures", []))
-                found = metrics.metric_set
-                row.evaluated += int(sum(found.get(EVALUATED, {}).get("Value", [])))
-                row.raised += int(sum(found.get(RAISED, {}).get("Value", [])))
-                row.resolved += int(sum(found.get(RESOLVED, {}).get("Value", [])))
+                found = pending()
+                row.evaluated += int(found.get(EVALUATED, 0))
+                row.raised += int(found.get(RAISED, 0))
+                row.resolved += int(found.get(RESOLVED, 0))
                 metrics.clear_metrics()  # the real handler flushes them per invocation (@metrics.log_metrics)
         row.messages += sum(len(e["Records"]) for e in events)
         row.readings += sum(len(json.loads(r["body"])["readings"]) for e in events for r in e["Records"])

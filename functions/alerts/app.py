@@ -118,4 +118,4 @@ def put_rules(device_id: str, body: AlertRulesIn) -> AlertRulesOut:
     return {"device_id": device_id, **asdict(saved)}
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="alerts")

@@ -22,4 +22,4 @@ def chatbot_query(body: ChatQueryIn) -> ChatAnswerOut:
     return assistant.answer(current_caller(app), body.question, body.tz, body.conversation_id)
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="assistant")

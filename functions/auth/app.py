@@ -59,4 +59,4 @@ def reset_password(body: ResetPasswordIn) -> MessageOut:
     return {"message": "Password changed. Log in with the new password."}
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="auth")

@@ -174,4 +174,4 @@ def list_users(device_id: str, limit: Limit = None, next_token: NextToken = None
     return billing.assigned_users(current_caller(app), device_id, parse_limit(limit), next_token)
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="billing")

@@ -31,7 +31,7 @@ def refresh() -> RefreshOut:
     return sync.refresh()
 
 
-_api = lambda_handler(app)
+_api = lambda_handler(app, group="billing_sync")
 
 
 @logger.inject_lambda_context(clear_state=True)

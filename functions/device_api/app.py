@@ -55,4 +55,4 @@ def credentials() -> DeviceCredentialsOut:
     }
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="device_api")

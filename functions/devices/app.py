@@ -161,4 +161,4 @@ def create_room_device(room_id: str, body: RoomDeviceIn) -> Response[DeviceCreat
     return _register(fields, wifi)
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="devices")

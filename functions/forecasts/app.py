@@ -82,4 +82,4 @@ def hotel_forecast(hotel_id: str) -> HotelForecastOut:
     return forecasts.hotel_forecast(hotel.hotel_id)
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="forecasts")

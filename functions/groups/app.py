@@ -109,4 +109,4 @@ def device_groups(device_id: str) -> GroupsPage:
     return groups.groups_of_device(current_caller(app), device_id)
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="groups")

@@ -21,4 +21,4 @@ def get_status() -> StatusOut:
     return health.status()
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="health")

@@ -164,4 +164,4 @@ def report_status(light_id: str, body: LightStatusIn) -> LightStatusOut:
     return lights.report_status(current_device(app), light_id, body.status, body.error_details, body.command_id)
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="lights")

@@ -130,4 +130,4 @@ def delete_room(room_id: str, cascade: Cascade = False) -> DeletedOut:
     return sites.delete_room(current_caller(app), room_id, cascade)
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="sites")

@@ -198,4 +198,4 @@ def get_overview(tz: Tz = None) -> OverviewOut:
     return overview(current_caller(app), tz)
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="telemetry")

@@ -121,4 +121,4 @@ def device_statuses(limit: Limit = None, next_token: NextToken = None) -> Device
     return devices.statuses(parse_limit(limit), next_token)
 
 
-handler = lambda_handler(app)
+handler = lambda_handler(app, group="users")

@@ -280,6 +280,14 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     from infrastructure.local.iot.core import LocalIoT
 
     functions = load_functions(stack)
+    # The functions' EMF metrics and errors, for GET /_local/metrics and the health line.
+    from gridpulse import observability
+    from infrastructure.local.metrics import LocalMetrics, dead_letter_count
+
+    local_metrics = LocalMetrics()
+    observability.metric_sink = local_metrics.record
+    for function in functions.values():
+        function.on_error = local_metrics.function_error
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="gridpulse-local-"))
     from infrastructure.local.event_sources import EventSources
 
@@ -315,6 +323,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
         rate_limiter=RateLimiter.from_template(stack) if _flag(ENV_VARIABLE) else None,
         tile_url=os.environ.get("GRIDPULSE_TILE_URL", ""),
         invoke_async=events.invoke_async,
+        metrics=local_metrics,
     )
     server = make_server("127.0.0.1", api_port, gateway, threaded=True, fd=sockets["api"].fileno())
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api-server", daemon=True).start()
@@ -333,6 +342,7 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     _say(f"  API docs   {base}/docs")
     _say(f"  MQTT       mqtts://127.0.0.1:{iot.broker.port}   (mutual TLS; CA {iot.ca.cert_path})")
     _say(f"  Outbox     {base}/_local/outbox   (emails sent through SES)")
+    _say(f"  Metrics    {base}/_local/metrics   (the functions' CloudWatch metrics; a health line every minute)")
     _say(
         f"  Tuya Cloud http://127.0.0.1:{ports['tuya']}   (stand-in, {len(tuya_cloud.meters)} prepaid meters; "
         f"faults: POST {base}/_local/tuya/faults; {tuya_import})"
@@ -388,6 +398,15 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
         )
         threading.Thread(target=_run_fleet, name="fleet", daemon=True).start()
 
+    health_every = _number("GRIDPULSE_HEALTH_EVERY_S", 60, 0, 86400)
+
+    def _health() -> None:
+        session = boto3.session.Session()
+        while not stop.requested.wait(health_every):
+            _say(f"  {local_metrics.health_line(dead_letter_count(stack, session))}")
+
+    if health_every:
+        threading.Thread(target=_health, name="health", daemon=True).start()
     try:
         while not stop.requested.wait(0.5):
             pass

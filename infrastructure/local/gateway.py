@@ -11,6 +11,7 @@ Besides the API it serves, under paths no API route uses:
   /docs            Swagger UI for openapi.json
   /openapi.json    the checked-in OpenAPI document
   /_local/outbox   emails "sent" through SES and SNS (moto), newest last
+  /_local/metrics  the functions' metrics (EMF) since start and over the last minute (infrastructure/local/metrics.py)
   POST /_local/schedules/<FunctionLogicalId>   run a scheduled function now
   POST /_local/invoke/<FunctionLogicalId>   invoke a function asynchronously with the body as its event
                    (Lambda's InvocationType Event, 202; infrastructure/redrive.py redrives with it)
@@ -78,6 +79,7 @@ class LocalFunction:
     memory: int
     timeout: int
     instances: int = 1
+    on_error: Callable[[str], None] | None = None  # told the logical id when an invocation raises (Lambda's Errors)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(max(1, self.instances))
@@ -92,7 +94,12 @@ class LocalFunction:
                 aws_request_id=str(uuid.uuid4()),
                 started=time.monotonic(),
             )
-            return self.handler(event, context)
+            try:
+                return self.handler(event, context)
+            except BaseException:
+                if self.on_error is not None:
+                    self.on_error(self.logical_id)
+                raise
 
 
 def load_handler(code_uri: pathlib.Path, handler: str, unique_name: str) -> Callable:
@@ -176,6 +183,7 @@ class Gateway:
         rate_limiter: RateLimiter | None = None,
         tile_url: str = "",
         invoke_async: Callable[[str, str], None] | None = None,
+        metrics=None,
     ):
         self.stack = stack
         self.functions = functions
@@ -187,6 +195,7 @@ class Gateway:
         self.rate_limiter = rate_limiter  # the web ACL's per-IP limits (infrastructure/local/rate_limit.py), or none
         self.tile_url = tile_url  # the dashboard map's tiles (GRIDPULSE_TILE_URL), allowed by its CSP
         self.invoke_async = invoke_async  # (function logical id, event JSON): the event sources' asynchronous invoke
+        self.metrics = metrics  # the functions' EMF metrics (infrastructure/local/metrics.py): GET /_local/metrics
         self.cors = _cors(stack)
         self.url_map = _url_map(tuple(stack.api_routes()))
 
@@ -345,6 +354,8 @@ class Gateway:
             return Response(_swagger_html(), content_type="text/html; charset=utf-8")
         if request.path.startswith("/docs/static/"):
             return _swagger_asset(request.path.rsplit("/", 1)[-1])
+        if request.path == "/_local/metrics" and self.metrics is not None:
+            return Response(json.dumps(self.metrics.snapshot(), indent=2), content_type="application/json")
         if request.path == "/_local/outbox" and self.outbox is not None:
             messages = self.outbox()
             to = request.args.get("to")

@@ -9,10 +9,11 @@ fails a test, which is the point.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from infrastructure.cfn import Stack, load
+from infrastructure.cfn import ROOT, Stack, load
 
 pytestmark = pytest.mark.deploy
 
@@ -280,3 +281,53 @@ def test_a_new_function_queue_and_table_get_their_alarms_and_dashboard_lines_fro
     assert '"ConcurrentExecutions", "FunctionName", "${MeterExportFunction}"' in text
     assert '"ApproximateNumberOfMessagesVisible", "QueueName", "${MeterExportDeadLetterQueue.QueueName}"' in text
     assert '"ConsumedReadCapacityUnits", "TableName", "${ExportsTable}"' in text
+
+# ------------------------------------------------------------------ business metrics (GridPulse namespace)
+
+_EMITTED = re.compile(r"""(?<![.\w])(?:count|milliseconds)\(\s*["']([A-Za-z]+)["']([^)]*)\)""")
+# Dimensions a count may carry: a handful of values each. Never an id (device, user, alert ...).
+LOW_CARDINALITY = {"reason", "alert_type", "origin", "operation", "trigger", "kind"}
+
+
+def _emitted() -> dict[str, set[str]]:
+    """Metric name -> the dimensions it is counted by, from every count(...) and
+    milliseconds(...) call of the shared layer and the functions."""
+    found: dict[str, set[str]] = {}
+    for folder in (ROOT / "layers" / "shared" / "gridpulse", ROOT / "functions"):
+        for path in folder.rglob("*.py"):
+            for name, rest in _EMITTED.findall(path.read_text()):
+                found.setdefault(name, set()).update(re.findall(r"\b([a-z_]+)=", rest))
+    return found
+
+
+def _referenced(stack: Stack) -> set[str]:
+    """Metrics of the GridPulse namespace that an alarm or a dashboard widget reads."""
+    names = {
+        m["MetricName"] for alarm in _alarms(stack).values() for m in _metrics(alarm) if m["Namespace"] == "GridPulse"
+    }
+    for widget in _dashboard(stack)["widgets"]:
+        for metric in widget["properties"].get("metrics", []):
+            if metric[0] == "GridPulse":
+                assert metric[2:4] == ["service", "gridpulse"], metric  # the dimension the code writes
+                names.add(metric[1])
+    return names
+
+
+def test_the_namespace_the_alarms_read_is_the_one_the_code_writes(stack):
+    namespace = stack.template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert namespace == "GridPulse"
+    assert stack.template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "gridpulse"
+
+
+def test_every_metric_the_template_reads_is_emitted_and_every_business_metric_is_shown(stack):
+    from gridpulse.observability import BUSINESS_METRICS
+
+    emitted, referenced = _emitted(), _referenced(stack)
+    assert referenced - set(emitted) == set(), "read by an alarm or the dashboard, emitted nowhere"
+    assert set(BUSINESS_METRICS) - set(emitted) == set(), "a business metric (#16 item 1) is emitted nowhere"
+    assert set(BUSINESS_METRICS) - referenced == set(), "a business metric (#16 item 1) is not on the dashboard"
+
+
+def test_metrics_are_counted_only_by_low_cardinality_dimensions():
+    for name, dimensions in _emitted().items():
+        assert dimensions <= LOW_CARDINALITY, f"{name} counted by {dimensions - LOW_CARDINALITY}"

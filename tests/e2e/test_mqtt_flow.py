@@ -84,10 +84,22 @@ def _batch(start_kwh: float, count: int = 10) -> dict:
     }
 
 
+def _metric(stack, name: str, **dimensions: str) -> float:
+    """GET /_local/metrics: the total of `name` under `service` and `dimensions` since the stack started."""
+    wanted = {"service": "gridpulse", **dimensions}
+    for row in stack.request("GET", "/_local/metrics").json()["metrics"]:
+        if row["name"] == name and row["dimensions"] == wanted:
+            return row.get("total", row.get("total_values", 0))
+    return 0
+
+
 @local_broker
 def test_a_provisioned_device_publishes_over_mtls_and_its_readings_are_served(stack, admin):
     device = _meter(stack, admin)
     creds, did = device["credentials"], device["device_id"]
+    names = ("ReadingsIngested", "ReadingsDuplicate", "IngestionLag")
+    before = {name: _metric(stack, name) for name in names}
+    malformed_before = _metric(stack, "ReadingsRejected", reason="malformed_json")
     connection = _connect(creds)
     try:
         batch = _batch(10.0)
@@ -115,6 +127,12 @@ def test_a_provisioned_device_publishes_over_mtls_and_its_readings_are_served(st
         assert _wait(lambda: stack.request("GET", f"/devices/{did}", admin).json()["online"])
         usage = stack.request("GET", f"/devices/{did}/readings/latest", admin).json()
         assert usage["kwh_value"] == 10.09
+        # The operator's view (the functions' EMF metrics, GET /_local/metrics) moved with them.
+        # (an invocation writes its metrics as it ends: a moment after what it stored is readable)
+        moved = {"ReadingsIngested": 10, "ReadingsDuplicate": 10, "IngestionLag": 1}  # lag: one value per message
+        for name, at_least in moved.items():
+            assert _wait(lambda: _metric(stack, name) - before[name] >= at_least, 5), name
+        assert _wait(lambda: _metric(stack, "ReadingsRejected", reason="malformed_json") - malformed_before >= 1, 5)
     finally:
         connection.disconnect().result(10)
     assert _wait(lambda: stack.request("GET", f"/devices/{did}", admin).json()["online"] is False)

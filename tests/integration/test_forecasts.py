@@ -196,7 +196,7 @@ def test_a_throttled_device_is_retried_alone_and_a_broken_one_is_not(aws, monkey
 
     done = []
 
-    def compute(device, now=None, baseline_only=False):
+    def compute(device, now=None, baseline_only=False, trigger="on_demand"):
         if device.device_id == "throttled":
             raise Retryable("throttled")
         if device.device_id == "broken":

@@ -33,7 +33,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from gridpulse.accounts import authentication
 from gridpulse.accounts.roles import Caller, Role
 from gridpulse.errors import ApiError, BadRequest, Forbidden, field_error
-from gridpulse.observability import logger, metrics, tracer
+from gridpulse.observability import annotate, logger, metrics, tracer
 from gridpulse.settings import get_settings
 
 # Security requirements for route decorators; the schemes themselves are
@@ -276,13 +276,19 @@ def create_app() -> APIGatewayRestResolver:
     return app
 
 
-def lambda_handler(app: APIGatewayRestResolver) -> Callable:
-    """The Lambda entry point for a resolver, with the shared cross-cutting concerns."""
+def lambda_handler(app: APIGatewayRestResolver, group: str) -> Callable:
+    """The Lambda entry point for a resolver, with the shared cross-cutting concerns:
+    the log's correlation id is API Gateway's request id; the X-Ray trace is annotated
+    with `route` ("GET /devices/{device_id}", the resource path, never the real one),
+    `function_group` (`group`, the functions/<group> directory) and, where a route
+    loads a device, `device_type` (gridpulse.devices.lookup)."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def handler(event: dict, context: Any) -> dict:
+        annotate("function_group", group)
+        annotate("route", f"{event.get('httpMethod') or ''} {event.get('resource') or ''}".strip())
         rejected = _check_body(event)
         return rejected if rejected is not None else app.resolve(event, context)
 

@@ -13,24 +13,127 @@ SAM local) the X-Ray SDK is never imported and the handler is left as it is.
 Lambda's own active tracing (`Tracing: Active`) records each invocation either
 way; the Tracer adds the subsegments (AWS calls) and the ColdStart and Service
 annotations.
+
+Metrics: `count(name, n, **dimension)` and `milliseconds(name, value)` add to
+this invocation's figures (per thread: the local stack runs functions in
+threads of one process); `@metrics.log_metrics` writes them at the end of the
+invocation as CloudWatch embedded metric format (EMF) lines, in the namespace
+POWERTOOLS_METRICS_NAMESPACE (`GridPulse`) with the dimension `service`. A
+count given one low-cardinality dimension (`reason=...`, `kind=...`) is
+written twice: the total under `service` alone (what the dashboard and the
+alarms read) and the count under `service` and that dimension (one EMF line
+per value). Device, user or any other ids are never dimensions. `metric_sink`
+also receives each EMF document (the local stack's GET /_local/metrics).
+`BUSINESS_METRICS` are the metrics of issue #16 item 1: each is emitted by the
+code and shown on the template's dashboard (tests/deploy/test_operations.py).
+
+X-Ray: `annotate(key, value)` annotates the invocation's trace (route, device
+type, function group) where the Tracer traces, and does nothing elsewhere.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from gridpulse import gc_pause
 
-logger = Logger()
-metrics = Metrics()
+__all__ = [
+    "logger",
+    "tracer",
+    "metrics",
+    "MetricUnit",
+    "count",
+    "milliseconds",
+    "annotate",
+    "pending",
+    "tracing_enabled",
+    "BUSINESS_METRICS",
+]
 
-__all__ = ["logger", "tracer", "metrics", "MetricUnit", "count", "tracing_enabled"]
+# Issue #16 item 1, by the names the code emits (and the dashboard shows).
+BUSINESS_METRICS = (
+    "ReadingsIngested",
+    "ReadingsRejected",  # and by `reason`
+    "ReadingsDuplicate",
+    "IngestionLag",  # milliseconds, the broker's receive time to stored, one value per MQTT message
+    "AlertsRaised",  # and by `alert_type`
+    "CommandsSent",  # light commands, and by `origin` (api, schedule)
+    "CommandsConfirmed",  # the lamp reported the commanded state
+    "CommandsFailed",  # the lamp reported another state or an error
+    "BillingApplied",  # prepaid meter operations (top-ups, relay, ...), and by `operation`
+    "BillingPending",
+    "BillingGaveUp",
+    "ForecastsMade",  # and by `trigger` (schedule, on_demand)
+    "TuyaErrors",  # failed Tuya Cloud calls, and by `kind` (unavailable, rejected, auth)
+)
+
+MAX_VALUES = 100  # values of one metric in one EMF document (CloudWatch's limit)
+
+
+class _Invocation(threading.local):
+    """What this thread's invocation recorded so far."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, str], float] = {}  # (name, dimension, value) -> sum; ("", "") the total
+        self.values: dict[str, list[float]] = {}  # milliseconds metrics: every value
+
+
+_current = _Invocation()
+metric_sink: Callable[[dict], None] | None = None  # also gets every EMF document written (the local stack)
+
+
+class _Provider(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF provider, flushing this thread's figures (see the module docstring)."""
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        sink, quiet = metric_sink, is_metrics_disabled()
+        documents = self.documents() if sink is not None or not quiet else []
+        _current.__init__()
+        for document in documents:
+            if sink is not None:
+                sink(document)
+            if not quiet:
+                print(json.dumps(document, separators=(",", ":")))
+
+    def documents(self) -> list[dict]:
+        """This invocation's figures as EMF documents: the totals and the
+        milliseconds values under `service` (more documents when a metric has
+        more than MAX_VALUES values), then one document per dimension value."""
+        service = {"service": str(self.service or "gridpulse")}
+        grouped: dict[tuple[str, str], dict[str, dict]] = {}
+        for (name, dim, value), total in _current.counts.items():
+            grouped.setdefault((dim, value), {})[name] = {"Unit": "Count", "StorageResolution": 60, "Value": [total]}
+        first = grouped.pop(("", ""), {})
+        more: list[dict] = []
+        for name, values in _current.values.items():
+            parts = [values[i : i + MAX_VALUES] for i in range(0, len(values), MAX_VALUES)]
+            first[name] = {"Unit": "Milliseconds", "StorageResolution": 60, "Value": parts[0]}
+            more += [{name: {"Unit": "Milliseconds", "StorageResolution": 60, "Value": part}} for part in parts[1:]]
+        documents = [self._document(m, service) for m in ([first] if first else []) + more]
+        for (dim, value), by_name in sorted(grouped.items()):
+            documents.append(self._document(by_name, {**service, dim: value}))
+        return documents
+
+    def clear_metrics(self) -> None:
+        super().clear_metrics()
+        _current.__init__()
+
+    def _document(self, by_name: dict, dimensions: dict) -> dict:
+        return self.serialize_metric_set(metrics=by_name, dimensions=dimensions, metadata={})
+
+
+logger = Logger()
+metrics = Metrics(provider=_Provider())
 
 
 def tracing_enabled() -> bool:
@@ -93,6 +196,38 @@ class _Tracer:
 tracer = _Tracer()
 
 
-def count(name: str, value: int = 1) -> None:
-    """Record a business metric (readings ingested, logins failed, ...)."""
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+def count(name: str, value: float = 1, **dimension: str) -> None:
+    """Add `value` to a count of this invocation (readings ingested, logins
+    failed, ...); with one dimension (`reason="out_of_range"`), to its total and
+    to the count of that dimension value. Zero is recorded too (a batch that
+    stored nothing shows as 0, not as missing data)."""
+    if len(dimension) > 1:
+        raise ValueError("a count takes at most one dimension")
+    counts = _current.counts
+    key = (name, "", "")
+    counts[key] = counts.get(key, 0) + value
+    for dim, dim_value in dimension.items():
+        key = (name, dim, str(dim_value))
+        counts[key] = counts.get(key, 0) + value
+
+
+def milliseconds(name: str, value: float) -> None:
+    """Record one duration (IngestionLag) of this invocation; every value is kept
+    (CloudWatch computes p50/p95 from them)."""
+    _current.values.setdefault(name, []).append(float(value))
+
+
+def pending() -> dict[str, float]:
+    """This invocation's counts so far, by name (totals; what the next flush writes)."""
+    return {name: total for (name, dim, _), total in _current.counts.items() if not dim}
+
+
+def annotate(key: str, value: str | int | float | bool) -> None:
+    """Annotate this invocation's X-Ray trace (searchable: `annotation.device_type = "meter"`),
+    where the Tracer traces; elsewhere nothing happens (no X-Ray SDK import)."""
+    if value is None or value == "" or not tracing_enabled():
+        return
+    try:
+        tracer.load().put_annotation(key=key, value=value)
+    except Exception:  # an annotation never fails a request
+        logger.debug("annotation not recorded", extra={"key": key})

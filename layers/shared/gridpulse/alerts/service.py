@@ -147,7 +147,7 @@ def raise_alert(
             if not _lost_race(exc):
                 raise
             continue  # someone opened it first: bump theirs
-        count("AlertsRaised")
+        count("AlertsRaised", alert_type=alert_type)
         if rules.notify and SEVERITIES.index(severity) >= SEVERITIES.index(NOTIFY_MIN_SEVERITY):
             notify(alert)
         return alert, True

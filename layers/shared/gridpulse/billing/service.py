@@ -756,7 +756,7 @@ def execute(meter: Meter, entry: dict, attempt: int) -> tuple[int, dict]:
                 getattr(exc, "code", None),
                 getattr(exc, "request_id", None),
             )
-            count("BillingRejected")
+            count("BillingRejected", operation=entry["operation"])
             return _answer(meter, entry, 502, "billing_error", exc)
         if outcome == "unavailable":
             return _postpone(meter, entry, attempt, exc)
@@ -789,7 +789,7 @@ def _settle_accepted(meter: Meter, entry: dict, reading: Reading | None, attempt
     else:
         entry = _stored_or(entry)
     if entry.get("status") == "applied":
-        count("BillingApplied")
+        count("BillingApplied", operation=entry["operation"])
     status = entry.get("status", "pending")
     return _answer(meter, entry, STATUS_CODES.get(status, 202), "billing_error" if status == "failed" else None)
 
@@ -825,11 +825,11 @@ def _postpone(meter: Meter, entry: dict, attempt: int, exc: BaseException) -> tu
     error = f"connection_error: {getattr(exc, 'message', None) or exc}"
     if attempt >= len(RETRY_DELAYS_S):
         ledger.fail(entry, error)
-        count("BillingGaveUp")
+        count("BillingGaveUp", operation=entry["operation"])
         return _answer(meter, entry, 502, "connection_error", exc)
     ledger.note_attempt(entry, error)
     enqueue_retry(meter.device_id, entry["sk"], attempt + 1)
-    count("BillingPending")
+    count("BillingPending", operation=entry["operation"])
     return _answer(meter, entry, 202)
 
 

@@ -25,6 +25,7 @@ class DeviceContext:
     owner_id: str
     tz: str
     max_power_w: float
+    device_type: str = "meter"
 
 
 _contexts: dict[str, tuple[float, DeviceContext | None]] = {}
@@ -42,6 +43,7 @@ def context_for(device_id: str) -> DeviceContext | None:
             owner_id=device.owner_id,
             tz=hotel_timezone(device.hotel_id),
             max_power_w=max_power_for(device.power_rating_w),
+            device_type=device.device_type or "meter",
         )
     except DoesNotExist:
         context = None

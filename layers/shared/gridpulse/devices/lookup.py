@@ -17,6 +17,7 @@ from gridpulse.accounts.roles import Caller
 from gridpulse.devices.data import DeviceItem, DeviceStateItem
 from gridpulse.dynamodb import LOAD_ERRORS, batch_get_intact, get_or_none, skip_unreadable
 from gridpulse.errors import Forbidden, NotFound
+from gridpulse.observability import annotate
 from gridpulse.sites import scope
 from gridpulse.views import view
 
@@ -144,6 +145,7 @@ def visible(caller: Caller, device_id: str, device_type: str | None = None) -> D
             and (device_type is None or device.device_type == device_type)
             and scope.sees_device(caller, device)
         ):
+            annotate("device_type", device.device_type)
             return device
     raise NotFound(f"No such {noun}.", code=f"{noun}_not_found")
 
@@ -155,11 +157,13 @@ def visible_or_assigned(caller: Caller, device_id: str) -> DeviceItem:
     if 0 < len(device_id) <= MAX_ID_LENGTH:
         device = get_or_none(DeviceItem, DeviceItem.key(device_id), "meta")
         if device is not None and scope.sees_device(caller, device):
+            annotate("device_type", device.device_type)
             return device
         if device is not None and device.device_type == "prepaid_meter" and not caller.is_admin:
             from gridpulse.billing import data as billing_data
 
             if billing_data.get(billing_data.meter_pk(device_id), f"{billing_data.ASSIGN_PREFIX}{caller.user_id}"):
+                annotate("device_type", device.device_type)
                 return device
     raise NotFound("No such device.", code="device_not_found")
 

@@ -49,7 +49,7 @@ from gridpulse.devices.lookup import (  # noqa: F401  (re-exported: the registry
 from gridpulse.dynamodb import batch_get_intact, connection, get_or_none, intact
 from gridpulse.errors import BadRequest, Conflict, Forbidden, Unauthorized, field_error
 from gridpulse.groups.data import MembershipItem
-from gridpulse.observability import count, logger
+from gridpulse.observability import annotate, count, logger
 from gridpulse.pagination import chained_page, decode_token, encode_token
 from gridpulse.security.opaque import new_secret, secret_hash
 from gridpulse.settings import get_settings
@@ -485,6 +485,7 @@ def authenticate_device(api_key: str | None) -> DeviceItem:
         raise Unauthorized("The API key is not valid.", code="invalid_api_key") from None
     if device.api_key_hash != secret_hash(api_key.strip()):
         raise Unauthorized("The API key is not valid.", code="invalid_api_key")
+    annotate("device_type", device.device_type)
     return device
 
 

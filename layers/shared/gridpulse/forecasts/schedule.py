@@ -105,7 +105,7 @@ def forecast_device(device_id: str, baseline_only: bool = False, only_missing: b
     if device is None or (only_missing and service.has_forecast(device_id)):
         return "skipped"
     try:
-        service.compute(device, baseline_only=baseline_only)
+        service.compute(device, baseline_only=baseline_only, trigger="schedule")
     except service.InsufficientHistoryError:
         return "skipped"
     return "stored"
@@ -130,7 +130,6 @@ def handle_batch(event: dict) -> dict:
 
     groups = [(r["messageId"], [(r["messageId"], r["body"])]) for r in event.get("Records", [])]
     failures = process_groups(groups, handle, give_up, "forecast")
-    count("ForecastsStored", outcome["stored"])
     count("ForecastsSkipped", outcome["skipped"])
     logger.info("forecasts", extra={**outcome, "retried": len(failures)})
     return {"batchItemFailures": failures}

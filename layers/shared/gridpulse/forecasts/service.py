@@ -51,6 +51,7 @@ from zoneinfo import ZoneInfo
 from gridpulse.devices.data import DeviceItem
 from gridpulse.errors import ApiError, NotFound
 from gridpulse.forecasts.data import PREFIX, RETENTION_DAYS, ForecastItem, device_pk, forecast_sk
+from gridpulse.observability import count
 from gridpulse.pagination import decode_token, encode_token
 from gridpulse.sites.service import hotel_timezone
 from gridpulse.telemetry import rollups
@@ -161,9 +162,13 @@ def render(device_id: str, forecast_id: str, fc) -> dict:
 # ---------------------------------------------------------------- compute and store
 
 
-def compute(device: DeviceItem, now: datetime | None = None, baseline_only: bool = False) -> dict:
+def compute(
+    device: DeviceItem, now: datetime | None = None, baseline_only: bool = False, trigger: str = "on_demand"
+) -> dict:
     """Forecast the next 24 hours of `device` now, store it and return it
-    (`baseline_only`: seasonal-naive without fitting the model)."""
+    (`baseline_only`: seasonal-naive without fitting the model). `trigger`
+    (`on_demand`: POST /devices/{id}/predict; `schedule`: the forecast worker) is the
+    dimension of the ForecastsMade metric."""
     from gridpulse.forecasts import model  # numpy and scikit-learn: only here
 
     now = now or utcnow()
@@ -196,6 +201,7 @@ def compute(device: DeviceItem, now: datetime | None = None, baseline_only: bool
         body=json.dumps(body, separators=(",", ":")),
         ttl=generated_ms // 1000 + RETENTION_DAYS * 86400,
     ).save()
+    count("ForecastsMade", trigger=trigger)
     return body
 
 

@@ -119,7 +119,6 @@ def _one(device: DeviceItem, state: DeviceStateItem, now: dt.datetime) -> str | 
     desired = "on" if should_be_on(float(device.latitude), float(device.longitude), now) else "off"
     if state.cmd_action != desired:
         service.send_command(device, desired, None, performed_by="schedule", control_type="automatic", mode="auto")
-        count("LightScheduleCommand")
         return "sent"
     return _check_lamp(device, state, desired, now)
 

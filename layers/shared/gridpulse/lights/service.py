@@ -381,7 +381,9 @@ def send_command(
         command_id=command_id,
         at_ms=at_ms,
     )
-    count("LightControlled")
+    count("CommandsSent", origin="schedule" if control_type == "automatic" else "api")
+    if already:
+        count("CommandsConfirmed")  # the lamp already shows it: nothing to wait for
     return {
         "light_id": light_id,
         "status": expect or previous,

@@ -236,12 +236,16 @@ def _settle_command(
         outcome = "confirmed"
     else:
         outcome = "failed"
-    _conditional(
+    settled = _conditional(
         lambda: state.update(
             actions=[DeviceStateItem.cmd_state.set(outcome), DeviceStateItem.cmd_settled_at.set(iso_ms(at_ms))],
             condition=(DeviceStateItem.cmd_id == before.cmd_id) & (DeviceStateItem.cmd_state == "pending"),
         )
     )
+    if settled and outcome == "confirmed":
+        count("CommandsConfirmed")
+    elif settled:
+        count("CommandsFailed")
 
 
 def write_log(

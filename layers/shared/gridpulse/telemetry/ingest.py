@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from pynamodb.exceptions import PutError
 
 from gridpulse.devices.context import DeviceContext
-from gridpulse.observability import count, logger
+from gridpulse.observability import count, logger, milliseconds
 from gridpulse.settings import get_settings
 from gridpulse.telemetry import rollups
 from gridpulse.telemetry.data import QuarantineItem, RawItem, ReadingsCounterItem, device_pk, raw_prefix
@@ -134,7 +134,16 @@ def ingest(context: DeviceContext, messages: list[Message]) -> list[Outcome]:
     accepted = sum(o.accepted for o in outcomes)
     count("ReadingsIngested", accepted)
     count("ReadingsDuplicate", sum(o.duplicates for o in outcomes))
-    count("ReadingsRejected", sum(o.rejected for o in outcomes))
+    if rejections:
+        for reason, n in Counter(r.reason for _, r in rejections).items():
+            count("ReadingsRejected", n, reason=reason)
+    else:
+        count("ReadingsRejected", 0)
+    # Broker receive time to stored, once per MQTT message that stored a reading.
+    stored_at = now_ms()
+    for message, outcome in zip(messages, outcomes):
+        if message.source == "mqtt" and outcome.accepted:
+            milliseconds("IngestionLag", max(0, stored_at - message.received_ms))
     return outcomes
 
 

@@ -27,7 +27,7 @@ from gridpulse.batch import process_groups
 from gridpulse.devices.context import context_for
 from gridpulse.devices.data import DeviceItem
 from gridpulse.devices.provisioning import device_id_for
-from gridpulse.observability import count, logger
+from gridpulse.observability import annotate, count, logger
 from gridpulse.telemetry.ingest import (
     Message,
     ingest,
@@ -130,14 +130,19 @@ def handle_sqs_batch(event: dict) -> dict:
         groups.setdefault(device_id, []).append((str(record.get("messageId")), message))
 
     stored = 0
+    device_types: set[str] = set()
 
     def store(device_id: str, messages: list[Message]) -> None:
         nonlocal stored
+        # What this device's messages log carries: the SQS message id of the IoT rule's
+        # output (one per MQTT message), the first when a batch holds several of them.
+        logger.set_correlation_id(messages[0].origin or None)
         context = context_for(device_id)
         if context is None:
             count("MessagesDropped", len(messages))
             logger.warning("telemetry for an unknown or deleted device", extra={"device_id": device_id})
             return
+        device_types.add(context.device_type)
         kept, refused = sent_by_current_certificate(device_id, messages)
         if refused:
             _quarantine_foreign(device_id, [messages[i] for i in refused])
@@ -157,5 +162,8 @@ def handle_sqs_batch(event: dict) -> dict:
             )
 
     failures = process_groups(groups.items(), store, keep, "telemetry ingestion")
+    logger.set_correlation_id(None)
     record_readings_stored(stored)
+    # The batch's device types ("meter"; "light,meter" when a batch mixes them): X-Ray filters on it.
+    annotate("device_type", ",".join(sorted(device_types)))
     return {"batchItemFailures": failures}

@@ -36,6 +36,7 @@ from gridpulse.billing.tuya.errors import (
     TOKEN_CODES,
     TRANSIENT_CODES,
     TuyaAuthError,
+    TuyaError,
     TuyaRejected,
     TuyaUnavailable,
     describe,
@@ -44,8 +45,18 @@ from gridpulse.billing.tuya.errors import (
 from gridpulse.billing.tuya.signing import is_token_path, sign, string_to_sign
 from gridpulse.billing.tuya.spec import MeterSpec
 from gridpulse.billing.tuya.tokens import DynamoTokenStore, Token, TokenStore
+from gridpulse.observability import count
 
 logger = logging.getLogger(__name__)
+
+
+def error_kind(exc: TuyaError) -> str:
+    """`auth` (credentials, signature), `rejected` (Tuya refused: nothing applied) or
+    `unavailable` (no usable answer: timeout, 5xx, rate limit)."""
+    if isinstance(exc, TuyaAuthError):
+        return "auth"
+    return "rejected" if isinstance(exc, TuyaRejected) else "unavailable"
+
 
 REFRESH_MARGIN_MS = 60_000  # refresh this long before the token expires
 LEASE_MS = 10_000  # how long one container may hold the refresh lease
@@ -119,7 +130,15 @@ class TuyaClient:
     # ------------------------------------------------------------ the API
 
     def request(self, method: str, path: str, *, query: dict | None = None, body: Any = None) -> Any:
-        """Call the OpenAPI and return its `result`; TuyaError subclasses on failure."""
+        """Call the OpenAPI and return its `result`; TuyaError subclasses on failure,
+        each counted in the TuyaErrors metric by `kind` (unavailable, rejected, auth)."""
+        try:
+            return self._request(method, path, query, body)
+        except TuyaError as exc:
+            count("TuyaErrors", kind=error_kind(exc))
+            raise
+
+    def _request(self, method: str, path: str, query: dict | None, body: Any) -> Any:
         token = self._valid_token()
         try:
             return self._send(method, path, query, body, token.access_token)
