@@ -282,6 +282,7 @@ def test_a_new_function_queue_and_table_get_their_alarms_and_dashboard_lines_fro
     assert '"ApproximateNumberOfMessagesVisible", "QueueName", "${MeterExportDeadLetterQueue.QueueName}"' in text
     assert '"ConsumedReadCapacityUnits", "TableName", "${ExportsTable}"' in text
 
+
 # ------------------------------------------------------------------ business metrics (GridPulse namespace)
 
 _EMITTED = re.compile(r"""(?<![.\w])(?:count|milliseconds)\(\s*["']([A-Za-z]+)["']([^)]*)\)""")
