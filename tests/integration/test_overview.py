@@ -8,8 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
-
 
 def _iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
@@ -17,13 +15,14 @@ def _iso(ts: datetime) -> str:
 
 def _series(days: int, step_h: int, start_kwh: float, per_step: float) -> list[dict]:
     """A cumulative counter every `step_h` hours over the last `days` days, and one fresh reading."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)  # when the test runs, not when the module loads
     out, kwh = [], start_kwh
-    t = NOW - timedelta(days=days)
-    while t < NOW - timedelta(minutes=5):
+    t = now - timedelta(days=days)
+    while t < now - timedelta(minutes=5):
         out.append({"timestamp": _iso(t), "energy_kwh": round(kwh, 3), "power_w": 400})
         kwh += per_step
         t += timedelta(hours=step_h)
-    out.append({"timestamp": _iso(NOW - timedelta(minutes=2)), "energy_kwh": round(kwh, 3), "power_w": 750})
+    out.append({"timestamp": _iso(now - timedelta(minutes=2)), "energy_kwh": round(kwh, 3), "power_w": 750})
     return out
 
 

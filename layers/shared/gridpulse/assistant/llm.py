@@ -249,12 +249,12 @@ def unchecked(text: str, known: set[Decimal]) -> list[Decimal]:
 # ---------------------------------------------------------------- the conversation with the model
 
 
-def answer(caller, question: str, devices: list[dict], tz_name: str | None, bedrock=None):
+def answer(caller, question: str, devices: list[dict], tz_name: str | None, dispatch, bedrock=None):
     """(the answer, what to keep for a follow-up) for a question the recogniser could not place;
-    None instead of the answer when the model gave no checked answer (the caller answers `unknown`)."""
+    None instead of the answer when the model gave no checked answer (the caller answers `unknown`).
+    `dispatch(caller, recognized, devices, tz_name)` answers one intent: the tools run through it
+    (gridpulse.assistant.service.dispatch, passed in so that this module does not import it back)."""
     from botocore.exceptions import BotoCoreError, ClientError
-
-    from gridpulse.assistant import service
 
     bedrock = bedrock or client()
     started = time.monotonic()
@@ -286,7 +286,7 @@ def answer(caller, question: str, devices: list[dict], tz_name: str | None, bedr
                 if use is None:
                     continue
                 calls += 1
-                body, ok = _run(caller, use, devices, tz_name, service, results, calls)
+                body, ok = _run(caller, use, devices, tz_name, dispatch, results, calls)
                 replies.append(
                     {
                         "toolResult": {
@@ -309,7 +309,7 @@ def answer(caller, question: str, devices: list[dict], tz_name: str | None, bedr
     return None, None
 
 
-def _run(caller, use: dict, devices, tz_name, service, results: list[dict], calls: int) -> tuple[dict, bool]:
+def _run(caller, use: dict, devices, tz_name, dispatch, results: list[dict], calls: int) -> tuple[dict, bool]:
     """One tool call as the caller: (the tool result's json, whether it succeeded)."""
     name = use.get("name", "")
     if calls > MAX_TOOL_CALLS:
@@ -318,7 +318,7 @@ def _run(caller, use: dict, devices, tz_name, service, results: list[dict], call
         r = recognized(name, use.get("input"))
     except ToolInputError as e:
         return {"error": "invalid_input", "message": str(e)}, False
-    out = service.dispatch(caller, r, devices, tz_name)
+    out = dispatch(caller, r, devices, tz_name)
     if out["intent"] == "unknown":
         if not r.target:  # a comparison without a period to compare with
             return {"error": "invalid_input", "message": "give other_period: this period has no default one"}, False

@@ -654,7 +654,7 @@ def _answer_in_language(caller, question, tz_name, conversation_id, language) ->
     if r.intent == "unknown" and language_model_on():
         from gridpulse.assistant import llm  # Bedrock's client: only on a question the templates could not place
 
-        out, kept = llm.answer(caller, text, devices, tz_name)
+        out, kept = llm.answer(caller, text, devices, tz_name, dispatch)
         out, r = (out, kept) if out is not None else (_unknown(), r)
     else:
         out = dispatch(caller, r, devices, tz_name)
