@@ -42,6 +42,7 @@ from infrastructure.local import web
 from infrastructure.local.rate_limit import RateLimiter
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
+ASYNC_EVENT_MAX = 1024 * 1024  # Lambda's limit for an asynchronous invocation's payload
 OPENAPI = ROOT / "openapi.json"
 
 
@@ -324,6 +325,9 @@ class Gateway:
     # ------------------------------------------------------------ local-only pages
 
     def _local_route(self, request: Request) -> Response | None:
+        if request.path.startswith("/_local/") and request.method != "GET" and _cross_site(request):
+            # A page of another site open in the developer's browser may POST here (text/plain, no preflight).
+            return _error(403, "cross_site_request", "Local routes answer this gateway's pages and tools only.")
         if request.path.startswith("/_local/tuya/") and self.tuya is not None:
             return self.tuya.local_response(request)
         if request.method == "POST" and request.path.startswith("/_local/schedules/") and self.run_schedule:
@@ -339,8 +343,13 @@ class Gateway:
             logical = request.path.rsplit("/", 1)[-1]
             if logical not in self.functions:
                 return _error(404, "function_not_found", f"No function {logical}.")
-            body = request.get_data(as_text=True)
+            if (request.content_length or 0) > ASYNC_EVENT_MAX:
+                return _error(413, "event_too_large", f"An event is at most {ASYNC_EVENT_MAX} bytes.")
+            raw = request.stream.read(ASYNC_EVENT_MAX + 1)
+            if len(raw) > ASYNC_EVENT_MAX:
+                return _error(413, "event_too_large", f"An event is at most {ASYNC_EVENT_MAX} bytes.")
             try:
+                body = raw.decode("utf-8")
                 json.loads(body)
             except ValueError:
                 return _error(400, "invalid_event", "The body must be the event, as JSON.")
@@ -385,6 +394,12 @@ def read_body(request: Request, limit: int = API_GATEWAY_MAX_BODY) -> bytes | No
         size += len(chunk)
         if size > limit:
             return None
+
+
+def _cross_site(request: Request) -> bool:
+    """A browser's request from a page of another origin (curl and scripts send no Origin)."""
+    origin = request.headers.get("Origin")
+    return origin is not None and origin.split("://", 1)[-1].rstrip("/") != request.host
 
 
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
