@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import importlib.util
 import json
 import pathlib
@@ -360,7 +361,10 @@ class Gateway:
         if request.path == "/openapi.json":
             return Response(OPENAPI.read_bytes(), content_type="application/json")
         if request.path in ("/docs", "/docs/"):
-            return Response(_swagger_html(), content_type="text/html; charset=utf-8")
+            response = Response(_swagger_html(), content_type="text/html; charset=utf-8")
+            response.headers.update(web.security_headers())
+            response.headers["Content-Security-Policy"] = _swagger_csp()
+            return response
         if request.path.startswith("/docs/static/"):
             return _swagger_asset(request.path.rsplit("/", 1)[-1])
         if request.path == "/_local/metrics" and self.metrics is not None:
@@ -422,12 +426,26 @@ def _swagger_asset(name: str) -> Response:
     return Response((_swagger_dir() / name).read_bytes(), content_type=allowed[name])
 
 
+_SWAGGER_INIT = """
+window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true});
+"""
+
+
+def _swagger_csp() -> str:
+    """The dashboard's policy, with the page's one inline script allowed by its hash
+    (Swagger UI sets inline styles)."""
+    digest = base64.b64encode(hashlib.sha256(_SWAGGER_INIT.encode()).digest()).decode()
+    return (
+        web.csp()
+        .replace("script-src 'self';", f"script-src 'self' 'sha256-{digest}';")
+        .replace("style-src 'self';", "style-src 'self' 'unsafe-inline';")
+    )
+
+
 def _swagger_html() -> str:
-    return """<!doctype html>
+    return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>GridPulse API</title>
 <link rel="stylesheet" href="/docs/static/swagger-ui.min.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/static/swagger-ui-bundle.min.js"></script>
-<script>
-window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true});
-</script></body></html>"""
+<script>{_SWAGGER_INIT}</script></body></html>"""

@@ -44,3 +44,11 @@ def test_an_event_larger_than_lambda_accepts_is_a_413():
     response = client.post("/_local/invoke/ForecastScheduleFunction", data=body)
     assert response.status_code == 413 and response.json["error"] == "event_too_large"
     assert invoked == []
+
+
+def test_the_api_docs_page_has_a_content_security_policy_allowing_only_its_own_script():
+    response = _client([], []).get("/docs")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'sha256-" in policy and "unsafe-inline" not in policy.split("style-src")[0]
+    assert "frame-ancestors 'none'" in policy and response.headers["X-Content-Type-Options"] == "nosniff"
