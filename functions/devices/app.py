@@ -29,7 +29,7 @@ from gridpulse.devices.registry_schemas import (
     RoomDeviceIn,
     RotatedOut,
 )
-from gridpulse.devices.schemas import DeviceOut, DevicesPage
+from gridpulse.devices.schemas import DeviceOut, DevicesPage, DeviceStatus, DeviceType
 from gridpulse.pagination import parse_limit
 from gridpulse.schemas import MessageOut
 
@@ -87,8 +87,8 @@ def create_device(
 
 @app.get("/devices", tags=["devices"], summary="Devices the caller may see", security=BEARER)
 def list_devices(
-    status: Annotated[str | None, Query(description="active, inactive or maintenance")] = None,
-    device_type: Annotated[str | None, Query(description="meter, light, sensor or prepaid_meter")] = None,
+    status: Annotated[DeviceStatus | None, Query(description="active, inactive or maintenance")] = None,
+    device_type: Annotated[DeviceType | None, Query(description="meter, light, sensor or prepaid_meter")] = None,
     room_id: Annotated[str | None, Query()] = None,
     city: Annotated[str | None, Query()] = None,
     limit: Limit = None,

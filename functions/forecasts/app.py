@@ -16,7 +16,7 @@ from gridpulse.api import (
     lambda_handler,
     status_doc,
 )
-from gridpulse.devices.lookup import visible
+from gridpulse.devices.lookup import visible_or_assigned
 from gridpulse.forecasts import service as forecasts
 from gridpulse.forecasts.schemas import ForecastOut, HotelForecastOut, PredictionsPage
 from gridpulse.pagination import parse_limit
@@ -44,7 +44,7 @@ app = create_app()
     },
 )
 def predict(device_id: str) -> Response[ForecastOut]:
-    device = visible(current_caller(app), device_id)
+    device = visible_or_assigned(current_caller(app), device_id)
     status, body = forecasts.predict(device)
     return json_response(status, body)
 
@@ -56,7 +56,7 @@ def predict(device_id: str) -> Response[ForecastOut]:
     security=BEARER,
 )
 def prediction(device_id: str) -> ForecastOut:
-    device = visible(current_caller(app), device_id)
+    device = visible_or_assigned(current_caller(app), device_id)
     return forecasts.newest(device.device_id)
 
 
@@ -67,7 +67,7 @@ def prediction(device_id: str) -> ForecastOut:
     security=BEARER,
 )
 def predictions(device_id: str, limit: Limit = None, next_token: NextToken = None) -> PredictionsPage:
-    device = visible(current_caller(app), device_id)
+    device = visible_or_assigned(current_caller(app), device_id)
     return forecasts.history(device, parse_limit(limit), next_token)
 
 

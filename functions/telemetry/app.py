@@ -51,7 +51,8 @@ Tz = Annotated[str | None, Query(description="IANA zone for calendar buckets; de
 
 def _context(device_id: str, owner_only: bool = False):
     caller = current_caller(app)
-    device = devices.owned(caller, device_id) if owner_only else devices.visible(caller, device_id)
+    # Reads: also a prepaid meter assigned to the caller (GET /devices lists it, GET /overview counts it).
+    device = devices.owned(caller, device_id) if owner_only else devices.visible_or_assigned(caller, device_id)
     return require_context(device.device_id)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import importlib.util
 import json
 import pathlib
@@ -42,6 +43,7 @@ from infrastructure.local import web
 from infrastructure.local.rate_limit import RateLimiter
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
+ASYNC_EVENT_MAX = 1024 * 1024  # Lambda's limit for an asynchronous invocation's payload
 OPENAPI = ROOT / "openapi.json"
 
 
@@ -324,6 +326,9 @@ class Gateway:
     # ------------------------------------------------------------ local-only pages
 
     def _local_route(self, request: Request) -> Response | None:
+        if request.path.startswith("/_local/") and request.method != "GET" and _cross_site(request):
+            # A page of another site open in the developer's browser may POST here (text/plain, no preflight).
+            return _error(403, "cross_site_request", "Local routes answer this gateway's pages and tools only.")
         if request.path.startswith("/_local/tuya/") and self.tuya is not None:
             return self.tuya.local_response(request)
         if request.method == "POST" and request.path.startswith("/_local/schedules/") and self.run_schedule:
@@ -339,8 +344,13 @@ class Gateway:
             logical = request.path.rsplit("/", 1)[-1]
             if logical not in self.functions:
                 return _error(404, "function_not_found", f"No function {logical}.")
-            body = request.get_data(as_text=True)
+            if (request.content_length or 0) > ASYNC_EVENT_MAX:
+                return _error(413, "event_too_large", f"An event is at most {ASYNC_EVENT_MAX} bytes.")
+            raw = request.stream.read(ASYNC_EVENT_MAX + 1)
+            if len(raw) > ASYNC_EVENT_MAX:
+                return _error(413, "event_too_large", f"An event is at most {ASYNC_EVENT_MAX} bytes.")
             try:
+                body = raw.decode("utf-8")
                 json.loads(body)
             except ValueError:
                 return _error(400, "invalid_event", "The body must be the event, as JSON.")
@@ -351,7 +361,10 @@ class Gateway:
         if request.path == "/openapi.json":
             return Response(OPENAPI.read_bytes(), content_type="application/json")
         if request.path in ("/docs", "/docs/"):
-            return Response(_swagger_html(), content_type="text/html; charset=utf-8")
+            response = Response(_swagger_html(), content_type="text/html; charset=utf-8")
+            response.headers.update(web.security_headers())
+            response.headers["Content-Security-Policy"] = _swagger_csp()
+            return response
         if request.path.startswith("/docs/static/"):
             return _swagger_asset(request.path.rsplit("/", 1)[-1])
         if request.path == "/_local/metrics" and self.metrics is not None:
@@ -387,6 +400,12 @@ def read_body(request: Request, limit: int = API_GATEWAY_MAX_BODY) -> bytes | No
             return None
 
 
+def _cross_site(request: Request) -> bool:
+    """A browser's request from a page of another origin (curl and scripts send no Origin)."""
+    origin = request.headers.get("Origin")
+    return origin is not None and origin.split("://", 1)[-1].rstrip("/") != request.host
+
+
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
     response = Response(json.dumps({"error": code, "message": message}), status=status, content_type="application/json")
     for key, value in (headers or {}).items():
@@ -407,12 +426,26 @@ def _swagger_asset(name: str) -> Response:
     return Response((_swagger_dir() / name).read_bytes(), content_type=allowed[name])
 
 
+_SWAGGER_INIT = """
+window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true});
+"""
+
+
+def _swagger_csp() -> str:
+    """The dashboard's policy, with the page's one inline script allowed by its hash
+    (Swagger UI sets inline styles)."""
+    digest = base64.b64encode(hashlib.sha256(_SWAGGER_INIT.encode()).digest()).decode()
+    return (
+        web.csp()
+        .replace("script-src 'self';", f"script-src 'self' 'sha256-{digest}';")
+        .replace("style-src 'self';", "style-src 'self' 'unsafe-inline';")
+    )
+
+
 def _swagger_html() -> str:
-    return """<!doctype html>
+    return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>GridPulse API</title>
 <link rel="stylesheet" href="/docs/static/swagger-ui.min.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/static/swagger-ui-bundle.min.js"></script>
-<script>
-window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true});
-</script></body></html>"""
+<script>{_SWAGGER_INIT}</script></body></html>"""

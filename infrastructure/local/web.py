@@ -41,8 +41,12 @@ def serve(request: Request, dist: pathlib.Path = DIST, tile_url: str = "") -> Re
         return None
     relative = "index.html" if request.path == "/" else request.path.lstrip("/")
     root = dist.resolve()
-    target = (root / relative).resolve()
-    if root not in target.parents or not target.is_file():
+    try:
+        target = (root / relative).resolve()
+        found = root in target.parents and target.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte: no such file
+        found = False
+    if not found:
         if not (root / "index.html").is_file():
             return _text(503, "The dashboard is not built: run `make web` (or python -m infrastructure.web_build).")
         return _text(404, "Not found.")

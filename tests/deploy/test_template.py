@@ -278,3 +278,25 @@ def test_every_sqs_source_has_its_own_dead_letter_queue_named_for_it():
         assert target not in sources, source
         name = stack.resolve(queues[target]["Properties"]["QueueName"])
         assert name == stack.resolve(queues[source]["Properties"]["QueueName"]) + "-dlq", source
+
+
+def _allows(function: dict, resources: dict, action: str, resource: str) -> bool:
+    for statement in _policy_statements(function, resources):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if action in actions and resource in [json.dumps(t, sort_keys=True) for t in targets]:
+            return True
+    return False
+
+
+def test_functions_that_list_or_open_assigned_prepaid_meters_may_read_the_assignments():
+    # Local moto does not enforce IAM: without these, GET /overview (TelemetryFunction) is a 500 in AWS for
+    # every non-admin caller (its device list Queries BillingTable's by-user index, as GET /devices does).
+    stack = Stack(load())
+    functions, resources = stack.functions(), stack.resources()
+    by_user = json.dumps({"Fn::Sub": "${BillingTable.Arn}/index/by-user"}, sort_keys=True)
+    table = json.dumps({"Fn::GetAtt": ["BillingTable", "Arn"]}, sort_keys=True)
+    for logical in ("DevicesFunction", "AlertsFunction", "AssistantFunction", "TelemetryFunction"):  # list_visible
+        assert _allows(functions[logical], resources, "dynamodb:Query", by_user), logical
+    for logical in ("DevicesFunction", "TelemetryFunction", "ForecastsFunction"):  # visible_or_assigned
+        assert _allows(functions[logical], resources, "dynamodb:GetItem", table), logical

@@ -429,6 +429,21 @@ def test_without_a_tuya_client_a_top_up_is_pending_not_a_5xx(api, admin_token, t
         service.use_tuya(None)
 
 
+def test_an_assigned_user_reads_its_meters_energy_readings_and_forecast_as_the_overview_counts_them(
+    api, admin_token, tuya
+):
+    tenant = api.register("tenant@example.com")
+    other = api.register("other@example.com")["token"]
+    meter = _prepaid(api, admin_token, tuya, external_id="bf-money-read")
+    assert api.post(f"/devices/{meter}/assign", {"user_id": tenant["user"]["user_id"]}, token=admin_token)[0] == 200
+    token = tenant["token"]
+    assert meter in [d["device_id"] for d in api.get("/overview", token=token)[1]["devices"]]
+    for path in ("/energy", "/readings", "/prediction", "/predictions"):
+        status, body = api.get(f"/devices/{meter}{path}", token=token)
+        assert status != 404 or body["error"] == "no_prediction", (path, body)  # no forecast yet: not "no device"
+        assert api.get(f"/devices/{meter}{path}", token=other)[1]["error"] == "device_not_found", path
+
+
 def test_an_assigned_user_lists_its_prepaid_meters_in_get_devices_with_paging(api, admin_token, tuya):
     viewer = api.register("tenant@example.com")
     token, uid = viewer["token"], viewer["user"]["user_id"]

@@ -210,6 +210,14 @@ def test_lists_filter_and_page(api, owner):
     assert sorted(names) == ["lamp", "m0", "m1", "m2"]
 
 
+def test_an_unknown_type_or_status_filter_is_a_400_not_an_empty_list(api, owner):
+    _meter(api, owner)
+    for field, value in (("device_type", "bogus"), ("status", "online")):
+        status, body = api.get("/devices", token=owner, query={field: value})
+        assert status == 400 and body["fields"][0]["field"] == field, body
+    assert api.get("/devices", token=owner, query={"status": "active"})[1]["count"] == 1
+
+
 def test_user_devices_route_is_self_or_admin(api, admin_token, owner):
     created = _meter(api, owner)
     me = api.get("/auth/me", token=owner)[1]

@@ -42,6 +42,14 @@ def test_nothing_outside_the_build_and_no_api_path_is_served(tmp_path):
     assert _get("/assets/missing.js", dist).status_code == 404
 
 
+def test_a_too_long_or_nul_file_name_is_a_404_not_a_crash(tmp_path):
+    dist = _dist(tmp_path)
+    for path in ("/assets/" + "x" * 300 + ".js", "/assets/js/main.js%00.html", "/assets/a%00b"):
+        response = _get(path, dist)
+        assert response.status_code == 404, path
+        assert "Content-Security-Policy" in response.headers
+
+
 def test_an_unbuilt_dashboard_says_how_to_build_it(tmp_path):
     response = _get("/", tmp_path / "nothing")
     assert response.status_code == 503 and b"make web" in response.data

@@ -65,3 +65,11 @@ def test_unknown_zone_is_400():
     with pytest.raises(BadRequest) as err:
         zone("Mars/Olympus", "tz")
     assert err.value.fields[0]["field"] == "tz"
+
+
+def test_host_files_that_are_not_zone_names_are_400_and_a_long_name_is_not_echoed_whole():
+    # /usr/share/zoneinfo/localtime is the host's zone (UTC on Lambda, anything on a laptop), not an IANA name.
+    for name in ("localtime", "posixrules", "A" * 5000):
+        with pytest.raises(BadRequest) as err:
+            zone(name, "tz")
+        assert err.value.fields[0]["field"] == "tz" and len(str(err.value)) < 200

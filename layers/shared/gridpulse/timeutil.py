@@ -102,7 +102,7 @@ def zone(name: str, field: str = "tz") -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise BadRequest(
-            f"unknown time zone {name!r}",
+            f"unknown time zone {name[:64]!r}",
             code="invalid_timezone",
             fields=[field_error(field, "expected an IANA time zone such as Europe/Paris")],
         ) from None
@@ -114,7 +114,8 @@ _ZONES: set[str] | None = None
 def _known_zones() -> set[str]:
     global _ZONES
     if _ZONES is None:
-        _ZONES = available_timezones() | {"UTC"}
+        # localtime and posixrules are files of the host's zoneinfo, not zone names.
+        _ZONES = (available_timezones() - {"localtime", "posixrules"}) | {"UTC"}
     return _ZONES
 
 

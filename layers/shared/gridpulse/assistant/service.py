@@ -143,6 +143,14 @@ def _norm(text: str) -> str:
     return " ".join(words)
 
 
+def _close(wanted: str, names: list[str], cutoff: float) -> list[str]:
+    """The closest name (difflib), never one whose numbers differ: "meter 2" is not "meter 1"."""
+    numbers = set(re.findall(r"\d+", wanted))
+    return difflib.get_close_matches(
+        wanted, [n for n in names if numbers <= set(re.findall(r"\d+", n))], n=1, cutoff=cutoff
+    )
+
+
 def resolve_target(text: str, devices: list[dict]) -> tuple[list[dict], str] | None:
     """The devices a name in a question means, among `devices`, and how to call
     them: a device's id or name (exact, contained, or close), "room 101" (every visible
@@ -164,14 +172,14 @@ def resolve_target(text: str, devices: list[dict]) -> tuple[list[dict], str] | N
             return found, f"room {room.group(1)}"
     hotel_names = {_norm(name): hid for hid, name in hotels.items()}
     hotel = hotel_names.get(wanted) or next(
-        iter(hotel_names[m] for m in difflib.get_close_matches(wanted, list(hotel_names), n=1, cutoff=0.85)), None
+        iter(hotel_names[m] for m in _close(wanted, list(hotel_names), cutoff=0.85)), None
     )
     if hotel:
         return [d for d in devices if d.get("hotel_id") == hotel], hotels[hotel]
     contained = [d for n, d in by_name.items() if wanted in n.split() or (len(wanted) >= 4 and wanted in n)]
     if len(contained) == 1:
         return contained, contained[0]["name"]
-    close = difflib.get_close_matches(wanted, list(by_name), n=1, cutoff=0.75)
+    close = _close(wanted, list(by_name), cutoff=0.75)
     if close:
         return [by_name[close[0]]], by_name[close[0]]["name"]
     return (contained, text) if contained else None
