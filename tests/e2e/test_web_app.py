@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
 import requests
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import local_only, sign_in
+
+pytestmark = [pytest.mark.e2e, local_only("the dashboard, which the local gateway serves at /")]
 
 
 def _register(stack, label: str) -> tuple[str, str, str]:

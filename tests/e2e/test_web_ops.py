@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, local_only, sign_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, local_only("the dashboard, which the local gateway serves at /")]
 
 PASSWORD = "correct-horse-1"
 ON_COLOUR = "#f2b705"  # web/src/assets/js/pages/lightkit.js STATES.on

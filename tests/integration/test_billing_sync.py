@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import uuid
 from decimal import Decimal
 
 import boto3
@@ -286,3 +287,62 @@ def test_a_meter_the_batch_status_leaves_out_is_read_alone(api, admin_token, clo
     before = len(cloud.calls)
     assert _refresh(api, admin_token)["total"] == 5
     assert f"/v1.0/iot-03/devices/{gone}/status" in [path for _, path in cloud.calls[before:]]
+
+
+def test_a_meter_registered_by_hand_under_a_random_id_is_updated_not_imported_again(
+    api, admin_token, cloud, monkeypatch
+):
+    from gridpulse.devices import external
+
+    meter = next(m for m in cloud.meters.values() if m.kind == "money")
+    body = {"name": "Kiosk by hand", "device_type": "prepaid_meter", "provider": "tuya", "external_id": meter.id}
+    with monkeypatch.context() as old_registration:  # before registration used the derived id
+        old_registration.setattr(external, "external_device_id", lambda provider, external_id: str(uuid.uuid4()))
+        mine = api.create("/devices", body, admin_token)["device_id"]
+    assert mine != external.external_device_id("tuya", meter.id)
+
+    first = _refresh(api, admin_token)
+    assert (first["total"], first["new"]) == (5, 4), first  # found by its external id, not new
+    same = [d for d in _meters(api, admin_token).values() if d["external_id"] == meter.id]
+    assert [d["device_id"] for d in same] == [mine]
+    assert len(_meters(api, admin_token)) == 5
+    detail = api.get(f"/devices/{mine}", token=admin_token)[1]
+    assert detail["online"] is True and detail["summary"]["as_of"]  # synced into its books
+    assert Decimal(detail["summary"]["balance"]) > 0
+
+    meter.balance, meter.online = Decimal("40.00"), False
+    again = _refresh(api, admin_token)
+    assert (again["new"], again["updated"]) == (0, 1), again
+    detail = api.get(f"/devices/{mine}", token=admin_token)[1]
+    assert detail["online"] is False and Decimal(detail["summary"]["balance"]) <= Decimal("40.00")
+    assert len(_meters(api, admin_token)) == 5
+
+    status, out = api.post("/devices", {**body, "name": "again"}, token=admin_token)
+    assert status == 409 and out["error"] == "device_exists" and [f["field"] for f in out["fields"]] == ["external_id"]
+
+
+def test_an_assigned_user_filters_alerts_by_its_meter_and_not_by_anothers(api, admin_token, cloud):
+    _refresh(api, admin_token)
+    money = [m for m in cloud.meters.values() if m.kind == "money"]
+    ids = _meters(api, admin_token)
+    mine, theirs = ids[money[0].id]["device_id"], ids[money[1].id]["device_id"]
+    viewer, other = api.register("tenant@example.com"), api.register("neighbour@example.com")
+    for device_id, user in ((mine, viewer), (theirs, other)):
+        status, out = api.post(f"/devices/{device_id}/assign", {"user_id": user["user"]["user_id"]}, token=admin_token)
+        assert status == 200, out
+    money[0].balance = money[1].balance = Decimal("4.00")
+    _refresh(api, admin_token)
+
+    status, listed = api.get("/alerts", token=viewer["token"])
+    assert status == 200 and [(a["device_id"], a["alert_type"]) for a in listed["items"]] == [(mine, "low_balance")]
+    filtered = _low_balance_alerts(api, viewer["token"], mine)
+    assert [a["alert_id"] for a in filtered] == [listed["items"][0]["alert_id"]]
+    status, out = api.get("/alerts", token=viewer["token"], query={"device_id": theirs})
+    assert status == 404 and out["error"] == "device_not_found", out
+    assert [a["device_id"] for a in _low_balance_alerts(api, other["token"], theirs)] == [theirs]
+    # the alert it lists it may open and mark read; the other user's alert stays 404 to it
+    alert_id = filtered[0]["alert_id"]
+    status, out = api.put(f"/alerts/{alert_id}/read", token=viewer["token"])
+    assert status == 200 and out["status"] == "read", out
+    their_alert = _low_balance_alerts(api, other["token"], theirs)[0]["alert_id"]
+    assert api.put(f"/alerts/{their_alert}/read", token=viewer["token"])[0] == 404

@@ -396,17 +396,18 @@ def check_offline(now_s: int | None = None) -> dict:
 def visible_alert(caller: Caller, alert_id: str) -> AlertItem:
     """The alert, if the caller owns its device, is an admin, or can see its
     device now (the device's current hotel and city scope, not the scope it
-    had when the alert was raised); 404 otherwise."""
+    had when the alert was raised; or a prepaid meter assigned to the caller, as
+    GET /alerts lists it); 404 otherwise."""
     alert = get_or_none(AlertItem, AlertItem.key(alert_id))
     if alert is not None and (caller.is_admin or alert.owner_id == caller.user_id):
         return alert
     try:
-        device = DeviceItem.get(DeviceItem.key(alert.device_id), "meta") if alert is not None else None
-    except DoesNotExist:
-        device = None
-    if device is None or not scope.sees_device(caller, device):
-        raise NotFound("No such alert.", code="alert_not_found")
-    return alert
+        if alert is not None:
+            devices.visible_or_assigned(caller, alert.device_id)
+            return alert
+    except NotFound:
+        pass
+    raise NotFound("No such alert.", code="alert_not_found")
 
 
 def mark_read(caller: Caller, alert_id: str) -> dict:
@@ -450,9 +451,10 @@ def _source(index, hash_value: str, filters: dict, keep=lambda a: True):
 
 def list_alerts(caller: Caller, filters: dict, limit: int, next_token: str | None, user_id: str | None = None) -> dict:
     """Newest first. By device (when given), the user's own, or everything for admins;
-    scoped users also see the alerts of devices in their hotels and cities."""
+    scoped users also see the alerts of devices in their hotels and cities, and of the prepaid
+    meters assigned to them (as GET /devices lists them; the device filter sees them too)."""
     if filters.get("device_id"):
-        device = devices.visible(caller, filters["device_id"])
+        device = devices.visible_or_assigned(caller, filters["device_id"])
         sources = [_source(AlertItem.by_device, device.device_id, filters)]
     elif user_id is not None:
         sources = [_source(AlertItem.by_owner, user_id, filters)]

@@ -198,7 +198,7 @@ def sync_meters(meters: Iterable[dict]) -> Counter:
     except Exception:
         logger.exception("batch status read failed; reading the meters one by one")
         statuses, status_errors = {}, {}
-    known = external.find(PROVIDER, [m["id"] for m in meters])
+    known = external.find(PROVIDER, [m["id"] for m in meters], DEVICE_TYPE)
     states = external.states(list(known.values()))
     known_books = billing.books_many([d.device_id for d in known.values()])
     outcome: Counter = Counter()

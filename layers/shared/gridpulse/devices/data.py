@@ -101,6 +101,7 @@ class DeviceItem(Model):
     by_city = gsi("by-city", "city_key", "list_sk")
     by_type = gsi("by-type", "device_type", "list_sk")
     by_light_city = gsi("light-city", "light_city", "device_id")
+    by_external = gsi("by-external", "external_id", "device_id")  # sparse: records with an external_id
 
     @staticmethod
     def key(device_id: str) -> str:

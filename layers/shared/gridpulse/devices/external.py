@@ -9,7 +9,10 @@ hashes to (keys hash to hex), so no request authenticates as it.
 
 * Its id is derived from the provider and the provider's id
   (`external_device_id`, a UUID 5), so importing the same meter twice finds the
-  first record with one GetItem (no index on external ids, no scan).
+  first record with one GetItem. A record under another id (a meter an admin
+  registered by hand before registration used the derived id) is found by a
+  Query of the devices table's sparse `by-external` index (`by_external_id`),
+  asked only for ids the GetItem did not find (no scan).
 * It is owned by the provider's pseudo owner (`provider:<name>`, no such user):
   admins see it (by-type index), others through what its own context grants
   (prepaid meters: billing assignments).
@@ -27,7 +30,7 @@ from pynamodb.transactions import TransactWrite
 
 from gridpulse.devices import provisioning
 from gridpulse.devices.data import DeviceCounterItem, DeviceItem, DeviceStateItem
-from gridpulse.dynamodb import batch_get_intact, connection, get_or_none
+from gridpulse.dynamodb import batch_get_intact, connection, get_or_none, intact
 from gridpulse.timeutil import iso, utcnow
 
 EXTERNAL_KEY_HASH = "external:no-api-key"
@@ -43,12 +46,38 @@ def owner_for(provider: str) -> str:
     return f"provider:{provider}"
 
 
-def find(provider: str, external_ids: list[str]) -> dict[str, DeviceItem]:
-    """The registered devices of these provider ids, by provider id (one BatchGetItem per 100)."""
+def find(provider: str, external_ids: list[str], device_type: str) -> dict[str, DeviceItem]:
+    """The registered devices of these provider ids, by provider id: one BatchGetItem per 100
+    derived ids, then a `by-external` Query for each id not found that way (new meters, and
+    meters registered by hand under a random id)."""
     ids = {external_device_id(provider, e): e for e in external_ids}
     keys = [(DeviceItem.key(d), "meta") for d in ids]
     found = batch_get_intact(DeviceItem, keys, "device") if keys else []
-    return {ids[d.device_id]: d for d in found if d.device_id in ids}
+    known = {ids[d.device_id]: d for d in found if d.device_id in ids}
+    for external_id in dict.fromkeys(external_ids):
+        if external_id not in known:
+            device = by_external_id(provider, external_id, device_type)
+            if device is not None:
+                known[external_id] = device
+    return known
+
+
+def by_external_id(provider: str, external_id: str, device_type: str) -> DeviceItem | None:
+    """The device of this type registered under any id with this provider id (the oldest if
+    there are several), from the sparse `by-external` index; a record naming another provider is
+    not it. Eventually consistent: a record written a moment ago may be missed."""
+    matches = [
+        d
+        for d in intact(DeviceItem.by_external.query(external_id), "device")
+        if d.device_type == device_type and d.provider in (None, provider)
+    ]
+    return min(matches, key=lambda d: (d.created_at, d.device_id)) if matches else None
+
+
+def registered(provider: str, external_id: str, device_type: str) -> DeviceItem | None:
+    """The device registered for this provider id: the derived id (GetItem), else `by_external_id`."""
+    device = get_or_none(DeviceItem, DeviceItem.key(external_device_id(provider, external_id)), "meta")
+    return device or by_external_id(provider, external_id, device_type)
 
 
 def register(

@@ -116,9 +116,10 @@ def register(caller: Caller, fields: dict, wifi: dict | None = None) -> tuple[di
     device_id = str(uuid.uuid4())
     if fields.get("device_type") == "prepaid_meter":
         # The id the sync gives this Tuya meter (gridpulse.devices.external): a refresh that lists
-        # it later finds this record with a GetItem instead of importing it a second time.
+        # it later finds this record with a GetItem instead of importing it a second time. One
+        # registered already, under that id or by hand under another (by-external index): 409.
         device_id = external.external_device_id(external.TUYA, str(fields.get("external_id")))
-        if get_or_none(DeviceItem, DeviceItem.key(device_id), "meta") is not None:
+        if external.registered(external.TUYA, str(fields.get("external_id")), "prepaid_meter") is not None:
             raise _meter_registered()
     thing_name = provisioning.thing_name_for(device_id)
     now = iso(utcnow())
