@@ -131,6 +131,11 @@ def test_at_phone_width_the_menu_opens_the_figures_fit_and_the_keyboard_walks_th
     expect(menu).to_have_attribute("aria-expanded", "false")
     expect(page.get_by_role("link", name="Devices")).to_be_hidden()
     assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    # the widest lists scroll inside themselves, the page never sideways
+    for path in ("/#/devices", "/#/admin/users"):
+        page.goto(path)
+        page.locator("main table.list tbody tr").first.wait_for()
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width, path
 
 
 def test_the_first_tab_reaches_the_skip_link_which_moves_focus_to_main(stack, page):
