@@ -235,7 +235,11 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
     stack = Stack(
         load(),
         region=os.environ["AWS_REGION"],
-        parameters={"PublicUrl": f"http://127.0.0.1:{api_port}", "TuyaEndpoint": f"http://127.0.0.1:{ports['tuya']}"},
+        parameters={
+            "PublicUrl": f"http://127.0.0.1:{api_port}",
+            "WebOrigin": f"http://127.0.0.1:{api_port}",  # the gateway serves the dashboard at / too
+            "TuyaEndpoint": f"http://127.0.0.1:{ports['tuya']}",
+        },
     )
     create_all(stack, boto3.session.Session())
     # The Tuya Cloud stand-in, its credentials in the template's TuyaCredentialsSecret (TUYA_SECRET_ARN).

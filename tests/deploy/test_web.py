@@ -160,3 +160,20 @@ def test_a_custom_domain_is_the_dashboard_origin_and_needs_a_certificate():
     assert _deployed().resolve(config["ViewerCertificate"]) == {"CloudFrontDefaultCertificate": True}
     rule = stack.template["Rules"]["WebDomainNeedsCertificate"]
     assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebCertificateArn"}, ""]}]}
+
+
+def test_the_reset_email_links_to_the_dashboard():
+    """PasswordResetFunction's WEB_ORIGIN (the reset link's origin): the WebUrl output when deployed,
+    a WebOrigin parameter when set, the API's own origin locally (the gateway serves the dashboard)."""
+
+    def web_origin(stack: Stack) -> str:
+        function = stack.functions()["PasswordResetFunction"]
+        return stack.resolve(function["Properties"]["Environment"]["Variables"]["WEB_ORIGIN"])
+
+    assert web_origin(_deployed()) == f"https://{DOMAIN}"
+    custom = _deployed(
+        WebDomainName="energy.example.com", WebCertificateArn="arn:aws:acm:us-east-1:123456789012:certificate/abc-123"
+    )
+    assert web_origin(custom) == "https://energy.example.com"
+    assert web_origin(_deployed(WebOrigin="https://app.example.org")) == "https://app.example.org"
+    assert web_origin(Stack(TEMPLATE, parameters={"WebOrigin": "http://127.0.0.1:47123"})) == "http://127.0.0.1:47123"

@@ -42,6 +42,8 @@ class Settings:
     reset_token_ttl_seconds: int = dataclasses.field(default=900, **_bounded(60, 86400))
     mail_from: str = "no-reply@gridpulse.example.com"
     public_url: str = "http://127.0.0.1:3000"
+    # The web dashboard's origin: the password reset e-mail links to <web_origin>/#/reset?token=...
+    web_origin: str = "http://127.0.0.1:3000"
     # The API's Cors AllowOrigin, on every answer: template.yaml sets the web dashboard's CloudFront origin
     # (parameter CorsAllowOrigin empty) or the parameter's value; "*" here and in the local stack.
     cors_allow_origin: str = "*"

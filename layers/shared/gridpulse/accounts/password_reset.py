@@ -91,9 +91,11 @@ def forgot_password(email: str) -> None:
         user.email,
         "Reset your GridPulse password",
         f"Hello {user.name},\n\n"
-        f"Someone asked to reset the password of your GridPulse account. If it was you, use this token "
-        f"within {minutes} minutes. It works once.\n\n"
+        f"Someone asked to reset the password of your GridPulse account. If it was you, open this link "
+        f"within {minutes} minutes to choose a new password. It works once.\n\n"
+        f"{settings.web_origin.rstrip('/')}/#/reset?token={token}\n\n"
         f"Reset token: {token}\n\n"
+        f"Or with the API:\n"
         f"curl -X POST {settings.public_url}/auth/reset-password -H 'Content-Type: application/json' "
         f'-d \'{{"token": "{token}", "password": "<new password>"}}\'\n\n'
         f"If it was not you, ignore this email: your password stays as it is.\n",

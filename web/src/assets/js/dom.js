@@ -78,8 +78,10 @@ export function card(title, ...children) {
 }
 
 export function errorBox(err) {
-  const field = err && err.field ? ` (${err.field})` : "";
-  return h("p", { class: "error", role: "alert" }, `${(err && err.message) || String(err)}${field}`);
+  const message = (err && err.message) || String(err);
+  // the field, unless the message names it already ("Invalid request: email, password.")
+  const field = err && err.field && !message.includes(err.field) ? ` (${err.field})` : "";
+  return h("p", { class: "error", role: "alert" }, `${message}${field}`);
 }
 
 /** Load one of the vendored classic scripts (uPlot, Leaflet) once, on the page that needs it. */

@@ -71,13 +71,23 @@ async function signOut() {
   go("/signin");
 }
 
-document.querySelector(".menu-toggle").addEventListener("click", (e) => {
-  const open = e.currentTarget.getAttribute("aria-expanded") !== "true";
-  e.currentTarget.setAttribute("aria-expanded", String(open));
+const menuToggle = document.querySelector(".menu-toggle");
+
+function openMenu(open) {
+  menuToggle.setAttribute("aria-expanded", String(open));
   document.getElementById("nav").classList.toggle("open", open);
+}
+
+menuToggle.addEventListener("click", () => openMenu(menuToggle.getAttribute("aria-expanded") !== "true"));
+
+// The skip link moves focus to main; following its href would change the route to "#main".
+document.querySelector(".skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  document.getElementById("main").focus();
 });
 
 window.addEventListener("hashchange", () => {
+  openMenu(false); // at phone width the menu closes behind the chosen page
   navigation();
   render();
 });

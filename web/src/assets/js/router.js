@@ -68,7 +68,9 @@ export async function render() {
     if (id === renderId) mount(main, h("h1", {}, found.title || "Error"), errorBox(err));
   }
   if (id === renderId) {
-    main.focus({ preventScroll: true });
+    // After a move to another page, focus goes to its content; on the first load it stays at
+    // the top of the document, so the first Tab reaches the skip link.
+    if (id > 1) main.focus({ preventScroll: true });
     document.dispatchEvent(new CustomEvent("gridpulse:rendered", { detail: { path } }));
   }
 }
