@@ -405,3 +405,16 @@ def test_free_form_reading_fields_are_bounded_maps_too(api, owner, raw, field):
     status, body = api.call("POST", "/telemetry", raw=raw, headers=meter["key"])
     assert status == 400 and body["error"] == "invalid_field" and fields_of(body) == {field}, body
     assert api.get(f"/devices/{meter['id']}/readings/latest", token=owner)[0] == 404
+
+
+def test_an_empty_external_id_is_400_not_a_key_dynamodb_refuses(api, owner, admin_token):
+    """external_id is a key of the devices table's by-external index, where DynamoDB refuses ""
+    (the fuzz found a 502 on POST /devices with external_id "")."""
+    body = {"device_type": "light", "external_id": "", "name": "0", "provider": ""}
+    status, answer = api.post("/devices", body, token=owner)
+    assert status == 400 and "external_id" in fields_of(answer), answer
+    device = _meter(api, owner)
+    status, answer = api.put(f"/devices/{device['id']}", {"external_id": ""}, token=owner)
+    assert status == 400 and "external_id" in fields_of(answer), answer
+    status, answer = api.put(f"/devices/{device['id']}", {"external_id": "ext-1"}, token=owner)
+    assert status == 200 and answer["external_id"] == "ext-1", answer

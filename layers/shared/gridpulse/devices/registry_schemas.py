@@ -21,7 +21,10 @@ from gridpulse.devices.schemas import (
     Tag,
     Text,
 )
-from gridpulse.schemas import Input, NotNull, Output
+from gridpulse.schemas import Input, NotNull, Output, label
+
+
+ExternalId = label(100, description="the device's id in its provider's cloud (a Tuya device id)")
 
 
 class Wifi(Input):
@@ -40,7 +43,8 @@ class DeviceFields(Input):
     firmware_version: Tag | None = None
     hardware_version: Tag | None = None
     provider: Tag | None = None
-    external_id: Short | None = None
+    # A key of the devices table's by-external index: never an empty string (DynamoDB refuses one).
+    external_id: ExternalId | None = None
 
 
 def _present(*names: str) -> dict:
