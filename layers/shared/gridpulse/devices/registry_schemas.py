@@ -23,7 +23,6 @@ from gridpulse.devices.schemas import (
 )
 from gridpulse.schemas import Input, NotNull, Output, label
 
-
 ExternalId = label(100, description="the device's id in its provider's cloud (a Tuya device id)")
 
 
