@@ -16,12 +16,18 @@ const COLORS = ["#0b6bcb", "#c05600", "#1a7f37", "#7b3fb0"];
  * chart(el, {label, x: [epoch s], series: [{label, values, scale, unit, bars, band: [lowerIdx, upperIdx]}]})
  * Draws into `el` (replacing what is there), sized to its width; destroyed on leave.
  */
-export async function chart(el, { label, x, series, bands = [], height = 260, xPad = 0 }) {
+export async function chart(el, { label, x, series, bands = [], height = 260, xPad = 0, xRange = null }) {
   const uPlot = await uplot();
   if (el.plot) el.plot.destroy(); // redrawn (another range): the old chart goes
   el.replaceChildren();
-  // Bars get half a period of room each side (one bar would otherwise span years).
-  const scales = { x: xPad ? { time: true, range: (_u, min, max) => [min - xPad, max + xPad] } : { time: true } };
+  // The time axis spans `xRange` (the window asked for) or the data, with `xPad` of room each
+  // side for bars; never uPlot's guess for one point or none (which spans years).
+  const now = Date.now() / 1000;
+  const lo = x.length ? Math.min(...x) : now - 3600;
+  const hi = x.length ? Math.max(...x) : now;
+  const pad = xPad || (hi - lo < 60 ? 3600 : 0);
+  const span = xRange || [lo - pad, hi + pad];
+  const scales = { x: { time: true, range: () => span } };
   const axes = [{}];
   const seen = new Set();
   for (const s of series) {
@@ -49,7 +55,7 @@ export async function chart(el, { label, x, series, bands = [], height = 260, xP
         dash: s.dash,
         fill: s.bars ? (s.color || COLORS[i % COLORS.length]) + "66" : undefined,
         paths: s.bars ? uPlot.paths.bars({ size: [0.7, 60] }) : undefined,
-        points: { show: s.points ?? false },
+        points: { show: s.points ?? x.length <= 48 }, // a few readings are dots, not an invisible line
         spanGaps: false,
         value: (_u, v) => (v === null || v === undefined ? "–" : `${Number(v).toLocaleString(undefined, { maximumFractionDigits: 3 })} ${s.scale || ""}`),
       })),

@@ -49,8 +49,10 @@ function readingsSection(id) {
       const data = await readings(id, start);
       const points = data.items.filter((r) => r.timestamp);
       mount(note, points.length ? `${points.length} ${data.averaged ? "15-minute averages" : "readings"}. Drag across the chart to zoom; double-click to zoom out.` : "No readings in this range.");
+      const now = Date.now() / 1000;
       await chart(box, {
         label: "Power and meter reading",
+        xRange: [now + Number(start.slice(0, -1)) * (start.endsWith("d") ? 86400 : 3600), now],
         x: points.map((r) => epoch(r.timestamp)),
         series: [
           { label: "Power", scale: "W", values: points.map((r) => r.power_w ?? null) },
