@@ -1,8 +1,9 @@
-"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|lights|billing|ingestion|alerts|cost|soak|backtest|forecasts ...]`:
+"""`python -m bench [--runs N] [--size small|full] [--only imports|dynamodb|lights|billing|ingestion|alerts|cost|soak|backtest|forecasts|firstminute ...]`:
 print the benchmark tables (all but soak unless --only is given; --only may be repeated).
 `--only soak [--soak-readings N] [--soak-speed X]` (`make soak`) is the local stack's memory under a fleet;
 `--only backtest` (`make backtest`) is the day-ahead forecaster against seasonal-naive on a real series;
-`--only forecasts` is the forecast worker's time per device and the schedule's capacity at 100,000 devices."""
+`--only forecasts` is the forecast worker's time per device and the schedule's capacity at 100,000 devices;
+`--only firstminute` is the local stack's time to every fleet meter's first forecast."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ BENCHMARKS = [
     "soak",
     "backtest",
     "forecasts",
+    "firstminute",
 ]
-DEFAULT = [name for name in BENCHMARKS if name not in ("soak", "backtest")]  # those take minutes: their own targets
+DEFAULT = [
+    name for name in BENCHMARKS if name not in ("soak", "backtest", "firstminute")
+]  # those take minutes: their own targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import forecasts
 
             status |= forecasts.run(2 if args.size == "small" else forecasts.DEVICES)
+        elif name == "firstminute":
+            from bench import first_minute
+
+            status |= first_minute.run()
     print(f"\n(bench took {time.perf_counter() - started:.1f} s)")
     return status
 

@@ -57,18 +57,44 @@ DEFAULT_HISTORY_DAYS = 21.0  # the fleet's backfill (GRIDPULSE_FLEET_HISTORY_DAY
 STOP_GRACE_S = 12.0  # after a stop signal, the process exits within this, stopped cleanly or not
 
 
-FLEET_HISTORY_GAP_S = 3.0  # a device's history messages this far apart: every meter's newest 96 hours are stored first
+FLEET_HISTORY_GAP_S = 3.0  # a device's history messages this far apart: the newest history of every device first
 FORECAST_MIN_HOURS = 48  # the forecast worker skips a meter with less history (gridpulse.forecasts.service)
+FLEET_HISTORY_FIRST = FORECAST_MIN_HOURS + 4  # each device's first history message: its newest 52 hours ...
+FLEET_HISTORY_HOLD_S = 60.0  # ... stored for every device before the rest goes out (at most this long;
+# GRIDPULSE_FLEET_HISTORY_HOLD_S, 0: no hold and no short first message, bench --only firstminute's baseline)
+FLEET_HISTORY_DELAY_S = 3.0  # history starts this long after a device connects (its first live reading goes first)
 FORECAST_QUICK = {"baseline_only": True, "only_missing": True}  # gridpulse.forecasts.schedule: a quick run
 FORECAST_QUICK_EVERY_S = 5.0  # quick runs this often while a meter has no forecast
 FORECAST_QUICK_FOR_S = 300.0  # ... for at most this long
 FORECAST_FULL_WAIT_S = 900.0  # the full run once the history is stored, or after this long anyway
 
 
+def _release_history(fleet, events, release: threading.Event, hold_s: float) -> threading.Thread:
+    """Let the fleet's older history go once every device's first history
+    message (its newest FLEET_HISTORY_FIRST hours) is sent and stored
+    (TelemetryQueue drained), or after `hold_s`: so every meter
+    has the 48 hours a forecast needs within the first minute, before the
+    weeks of older history compete for the same ingestion."""
+
+    def first_sent() -> bool:
+        return all(d.snapshot().history_sent > 0 for d in fleet.devices if d.history)
+
+    def watch() -> None:
+        deadline = time.monotonic() + hold_s
+        while time.monotonic() < deadline and not (first_sent() and events.pending("TelemetryQueue") == 0):
+            time.sleep(0.5)
+        release.set()
+
+    thread = threading.Thread(target=watch, name="fleet-history-release", daemon=True)
+    thread.start()
+    return thread
+
+
 def _forecasts_soon(scheduler, fleet, events) -> threading.Thread:
     """The fleet's first forecasts within a minute, not at the schedule's first
     tick (6 hours). From when a meter has sent its newest 48 hours of history
-    (the backlog goes newest first, 96 hours a message), ForecastScheduleFunction
+    (the backlog goes newest first, FLEET_HISTORY_FIRST hours in the first
+    message, stored for every device before the rest: _release_history), ForecastScheduleFunction
     runs every FORECAST_QUICK_EVERY_S as a quick run (seasonal-naive, only the
     meters without a forecast: milliseconds a meter) until a run finds every
     meter forecast; a meter whose 48 hours are not stored yet is skipped and
@@ -374,6 +400,8 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
         def _run_fleet():
             from infrastructure.simulator import history_tiers, start_fleet
 
+            hold_s = _number("GRIDPULSE_FLEET_HISTORY_HOLD_S", FLEET_HISTORY_HOLD_S, 0.0, 600.0)
+            release = threading.Event() if hold_s else None
             try:
                 fleet_box["fleet"] = start_fleet(
                     base,
@@ -386,9 +414,14 @@ def _run(sockets: dict, ports: dict, stop: _Stop, admin_email: str, admin_passwo
                     cancel=cancel_fleet,
                     history=history_tiers(history_days),
                     history_gap_s=FLEET_HISTORY_GAP_S,
+                    history_delay_s=FLEET_HISTORY_DELAY_S,
+                    history_first=FLEET_HISTORY_FIRST if hold_s else 0,
+                    history_release=release,
                     report_at_start=True,
                     log=lambda line: _say(f"  fleet: {line}"),
                 )
+                if release is not None:
+                    _release_history(fleet_box["fleet"], events, release, hold_s)
                 if history_days * 24 >= FORECAST_MIN_HOURS:
                     _forecasts_soon(scheduler, fleet_box["fleet"], events)
             except Exception as exc:  # the stack stays up without a fleet

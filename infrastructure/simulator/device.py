@@ -38,7 +38,12 @@ messages always go first, so live figures never wait for the backfill. With
 `history_gap_s`, a history message goes out at most that often, so that a
 fleet's devices upload their newest history before anyone's older history
 (ingestion takes a device's messages of one batch together, and stores them
-in queue order). With
+in queue order). With `history_first`, the first history message holds only
+the newest `history_first` readings (the local stack: every meter's newest
+two days, what a forecast needs, before anyone's older history), and with
+`history_release` (a threading.Event) the later ones wait until it is set
+(the local stack sets it once every device's first history message is
+stored). With
 `report_at_start` the device samples at once when it starts and sends that
 reading alone (a device reporting as it boots), then batches of
 `batch_size` on its usual schedule.
@@ -374,6 +379,8 @@ class SimulatedDevice:
         backlog_batch: int = 96,
         history_delay_s: float = 10.0,
         history_gap_s: float = 0.0,
+        history_first: int = 0,
+        history_release: threading.Event | None = None,
         report_at_start: bool = False,
     ):
         self.spec, self.model, self.clock = spec, model, clock
@@ -392,6 +399,9 @@ class SimulatedDevice:
         self.backlog_batch = max(1, min(backlog_batch, 500))  # 500: the ingestion limit per message
         self.history_delay_s = history_delay_s
         self.history_gap_s = history_gap_s
+        self.history_first = max(0, min(history_first, self.backlog_batch))
+        self.history_release = history_release
+        self._history_taken = 0  # history messages taken for publishing
         self.history_outbox = Outbox(buffer_capacity, f"{spec.name} (history)")
         self._history_due = bool(self.history)
         self._history_from = 0.0  # time.monotonic() from which history may go out
@@ -642,7 +652,11 @@ class SimulatedDevice:
         """The whole history, sampled now (cheap: no I/O) and queued as backlog
         messages, the newest readings first."""
         samples = [self.model.sample(t, history=True) for t in self.history_times()]
-        chunks = [
+        chunks = []
+        if self.history_first and samples:
+            samples, first = samples[: -self.history_first], samples[-self.history_first :]
+            chunks.append(first)
+        chunks += [
             samples[max(0, end - self.backlog_batch) : end] for end in range(len(samples), 0, -self.backlog_batch)
         ]
         for chunk in chunks:
@@ -683,6 +697,10 @@ class SimulatedDevice:
             for message in self.composer.flush():
                 self.outbox.put(message)
 
+    def _history_may_go(self) -> bool:
+        """The first history message always; the later ones once `history_release` is set (if any)."""
+        return self._history_taken == 0 or self.history_release is None or self.history_release.is_set()
+
     def pump(self) -> None:
         """Publish from the head of the outbox while connected and the window allows."""
         while True:
@@ -690,8 +708,10 @@ class SimulatedDevice:
                 if self._state != "connected" or len(self._inflight) >= self.max_inflight:
                     return
                 taken = self.outbox.take(1)  # live first; history once the delay after connecting is over
-                if not taken and time.monotonic() >= self._history_from:
+                if not taken and time.monotonic() >= self._history_from and self._history_may_go():
                     taken = self.history_outbox.take(1)
+                    if taken:
+                        self._history_taken += 1
                     if taken and self.history_gap_s:
                         self._history_from = time.monotonic() + self.history_gap_s
                 if not taken:

@@ -189,6 +189,8 @@ class Fleet:
         backlog_batch: int = 96,
         history_delay_s: float = 10.0,
         history_gap_s: float = 0.0,
+        history_first: int = 0,
+        history_release: threading.Event | None = None,
         report_at_start: bool = False,
         log: Callable[[str], None] | None = None,
         connection_factory=None,
@@ -223,6 +225,8 @@ class Fleet:
                     backlog_batch=backlog_batch,
                     history_delay_s=history_delay_s,
                     history_gap_s=history_gap_s,
+                    history_first=history_first,
+                    history_release=history_release,
                     report_at_start=report_at_start,
                 )
             )
@@ -382,7 +386,7 @@ def start_fleet(api_url: str, admin_email: str, admin_password: str, **options) 
     ALL_FAULTS; () for none), buffer_capacity=10000, max_inflight=10,
     reconnect_min_s=1, reconnect_max_s=16, light_error_prob, spike_prob,
     progress_s=5, drain_s=5, history=() (see history_tiers), backlog_batch=96,
-    history_delay_s=10, history_gap_s=0 (device.py), report_at_start=False, log (callable(str); default: logging).
+    history_delay_s=10, history_gap_s=0, history_first=0, history_release=None (device.py), report_at_start=False, log (callable(str); default: logging).
     Returns the started Fleet (call .stop() to end it, .stats() for numbers).
     """
     from infrastructure.simulator.provision import EstatePlan, provision_estate

@@ -782,6 +782,39 @@ def test_live_messages_go_before_history_and_history_waits_for_the_delay():
     assert device.snapshot().history_sent == 24 and device.snapshot().backlog == 0
 
 
+def test_the_first_history_message_is_the_newest_hours_and_the_rest_waits_for_the_release():
+    """The local stack's first minute: every meter's newest 52 hours (what a forecast
+    needs) go alone, and the weeks before wait until they are stored."""
+    connection = AutoAck()
+    release = threading.Event()
+    device = SimulatedDevice(
+        spec("d1"),
+        MeterModel("d1", 4000, seed=1),
+        ManualClock(T0),
+        sample_interval_s=30,
+        connection_factory=lambda: connection,
+        history=history_tiers(7),
+        backlog_batch=96,
+        history_delay_s=0,
+        history_first=52,
+        history_release=release,
+        report_at_start=True,
+    )
+    device.tick()
+    _, first = [json.loads(p) for _, p, _ in connection.published]
+    stamps = [datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")) for r in first["readings"]]
+    assert len(stamps) == 52 and stamps[-1] > T0 - timedelta(hours=1) and stamps[0] > T0 - timedelta(hours=53)
+    assert device.snapshot().history_sent == 52 and device.snapshot().backlog == 2  # 116 older hours held
+    device.pump()
+    assert len(connection.published) == 2
+    release.set()
+    device.pump()
+    older = [json.loads(p)["readings"] for _, p, _ in connection.published[2:]]
+    assert [len(r) for r in older] == [96, 20]  # then newest first, 96 a message
+    assert older[0][-1]["timestamp"] < first["readings"][0]["timestamp"]
+    assert device.snapshot().history_sent == 7 * 24 and device.snapshot().backlog == 0
+
+
 def test_a_fleet_passes_its_history_settings_to_every_device():
     fleet = Fleet(
         [spec("a"), spec("l", "light")],
