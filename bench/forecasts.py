@@ -20,6 +20,14 @@ time 100,000 devices take at that concurrency. Measured on this machine
 (x86, a shared core, single-threaded fits); a Lambda with 1,769 MB has one
 vCPU (arm64), so treat the figures as an estimate to re-measure there.
 
+Cold start and memory (`_cold`, a fresh interpreter, as a new Lambda
+execution environment would be): after the stack's setup, one device through
+handle_batch (the first forecast with the model imports numpy, pandas and
+scikit-learn: the share of the cold start the handler's import, in
+`--only imports`, does not show), then a batch of DEVICES; the process's RSS
+after the setup (moto and its items: not the worker's), after the first
+device, and its peak (ru_maxrss); the worker's share is peak minus setup. MemorySize is then chosen from these figures (the printed note).
+
 Beside it, for scale: the backtest (`--only backtest`) is the forecaster's
 accuracy on a real series; this table is its cost.
 """
@@ -113,6 +121,60 @@ def _hms(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def _cold() -> None:
+    """In a fresh interpreter (`python -c`): the stack, DEVICES + 1 meters of 8
+    weeks, then the first device and a batch; prints JSON."""
+    import resource
+    import sys
+
+    from bench.stack import mocked_stack
+
+    with mocked_stack():
+        now = datetime.now(timezone.utc)
+        ids = [str(uuid.uuid4()) for _ in range(DEVICES + 1)]
+        for i, device_id in enumerate(ids):
+            _device(device_id)
+            _rollups(device_id, 56, now, seed=i)
+        out = {"setup_rss": _rss_mb(), "ml_loaded": any(m in sys.modules for m in ("numpy", "sklearn", "pandas"))}
+        from gridpulse.forecasts import schedule
+
+        def batch(devices):
+            event = {"Records": [{"messageId": d, "body": json.dumps({"device_id": d})} for d in devices]}
+            began, cpu = time.perf_counter(), time.process_time()
+            assert not schedule.handle_batch(event)["batchItemFailures"]
+            return time.perf_counter() - began, time.process_time() - cpu
+
+        out["first"] = batch(ids[:1])
+        out["first_rss"] = _rss_mb()
+        out["warm"] = [x / DEVICES for x in batch(ids[1:])]
+        from gridpulse.forecasts.service import has_forecast
+
+        assert all(has_forecast(d) for d in ids), "a device was not forecast"  # a failure of its own is only logged
+        out["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def _cold_figures() -> dict | None:
+    import subprocess
+    import sys
+
+    if not os.path.exists("/proc/self/status"):
+        return None
+    child = subprocess.run(
+        [sys.executable, "-c", "from bench.forecasts import _cold; _cold()"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "LAMBDA_TASK_ROOT": os.getcwd()},
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def run(devices: int = DEVICES) -> int:
     from bench.stack import mocked_stack
     from bench.table import render
@@ -127,9 +189,9 @@ def run(devices: int = DEVICES) -> int:
         methods: dict[str, set[str]] = {}
         real = service.compute
 
-        def timed(device, now=None):
+        def timed(device, now=None, **options):
             began, cpu = time.perf_counter(), time.thread_time()
-            out = real(device, now)
+            out = real(device, now, **options)
             timings[current].append(time.perf_counter() - began)
             timings[current + " cpu"].append(time.thread_time() - cpu)
             methods[current].add(out["method"])
@@ -204,6 +266,47 @@ def run(devices: int = DEVICES) -> int:
         "  Capacity from the batch's time per device: wall time, or CPU time + 10 % when this shared "
         "machine kept the process waiting (wall > CPU + 10 %)."
     )
+    worker = _cold_figures()
+    if worker is not None:
+        (first_s, first_cpu), (warm_s, warm_cpu) = worker["first"], worker["warm"]
+        grown = worker["peak_rss"] - worker["setup_rss"]
+        print(
+            f"Cold start and memory (a fresh interpreter; numpy, pandas, scikit-learn "
+            f"{'already' if worker['ml_loaded'] else 'not yet'} loaded after the setup):"
+        )
+        print(
+            render(
+                ["", "wall", "CPU", "RSS"],
+                [
+                    ["after the setup (moto, tables, 9 meters of 8 weeks)", "", "", f"{worker['setup_rss']:.0f} MB"],
+                    [
+                        "the first device (imports the ML packages)",
+                        f"{first_s:.2f} s",
+                        f"{first_cpu:.2f} s",
+                        f"{worker['first_rss']:.0f} MB after",
+                    ],
+                    [
+                        f"a warm device (batch of {DEVICES})",
+                        f"{warm_s:.2f} s",
+                        f"{warm_cpu:.2f} s",
+                        f"{worker['peak_rss']:.0f} MB peak",
+                    ],
+                    [
+                        "the worker's share (first - warm; peak - setup)",
+                        f"{first_s - warm_s:+.2f} s",
+                        f"{first_cpu - warm_cpu:+.2f} s",
+                        f"{grown:+.0f} MB",
+                    ],
+                ],
+                right={1, 2, 3},
+            )
+        )
+        print(
+            f"  MemorySize 1,769 MB (template): the fits are single-threaded and CPU-bound, and Lambda gives CPU in "
+            f"proportion to memory up to one vCPU at 1,769 MB; the worker needs about {grown:.0f} MB above "
+            "Python, boto3 and the shared layer, so a smaller size would only slow each device (about the same "
+            "GB-seconds per device, fewer devices per window) and a larger one adds a vCPU these fits do not use."
+        )
     print("  Accuracy of the same code on a real series: python -m bench --only backtest.")
     print(f"  ({time.perf_counter() - started:.1f} s)")
     return 0

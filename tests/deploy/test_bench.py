@@ -3,7 +3,8 @@ answers with its expected status (the bench exits non-zero otherwise); the
 telemetry ingestion and cost tables run in their small size well within a
 minute, our rollups match the metered energy (the bench exits non-zero
 otherwise) and the naive baseline double counts a redelivery; the alert
-table runs small in under 30 s; the lights table runs small (no local stack)."""
+table runs small in under 30 s; the lights table runs small (no local stack); the
+forecast worker's table runs small with its cold-start and memory rows."""
 
 import subprocess
 import sys
@@ -143,3 +144,21 @@ def test_bench_billing_table_runs_with_a_small_fleet():
     again = _row(out, "again (all known)").split()
     assert again[3] == "40" and again[6] == "0.075", out  # (1 page + 2 batch reads) / 40 meters
     assert "TransactWriteItems 1" in _row(out, "again (all known)")
+
+
+def test_bench_forecasts_table_runs_small():
+    """The forecast worker's table (2 devices per history): both methods are served through the
+    worker's code, and the cold-start row shows what loading the ML packages costs."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "forecasts", "--size", "small"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "model" in _row(out, "8 weeks (model, 2 fits)") and "seasonal_naive" in _row(out, "10 days")
+    share = _row(out, "the worker's share").split()
+    assert share[-2].startswith("+") and float(share[-2]) > 0, out  # MB of RSS the worker adds
+    assert "not yet loaded after the setup" in out
