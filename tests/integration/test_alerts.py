@@ -11,6 +11,7 @@ import pytest
 from gridpulse.alerts.pipeline import handle_sqs_batch
 from gridpulse.alerts.service import check_offline
 from infrastructure.local.outbox import sent_emails
+from tests.integration.conftest import new_meter
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -21,14 +22,7 @@ def at(minutes_ago: float) -> str:
 
 @pytest.fixture
 def meter(api):
-    token = api.register("owner@example.com")["token"]
-    created = api.create("/devices", {"name": "Kitchen", "device_type": "meter", "power_rating_w": 3000}, token)
-    return {
-        "token": token,
-        "id": created["device_id"],
-        "thing": created["credentials"]["thing_name"],
-        "key": {"X-API-Key": created["credentials"]["api_key"]},
-    }
+    return new_meter(api, "Kitchen", 3000)
 
 
 def deliver(meter, *messages, received: datetime = NOW):

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 
 from gridpulse.devices.context import context_for
 from gridpulse.telemetry.ingest import Message, ingest
-from tests.integration.test_telemetry import meter  # noqa: F401  (fixture)
 
 END = datetime.now(timezone.utc).replace(minute=20, second=0, microsecond=0) - timedelta(hours=1)
 

@@ -59,18 +59,6 @@ def captured_logs(monkeypatch):
         observability.logger._logger.setLevel(level)
 
 
-@pytest.fixture
-def meter(api):
-    token = api.register("ops@example.com")["token"]
-    created = api.create("/devices", {"name": "m", "device_type": "meter", "power_rating_w": 5000}, token)
-    return {
-        "token": token,
-        "id": created["device_id"],
-        "key": {"X-API-Key": created["credentials"]["api_key"]},
-        "thing": created["credentials"]["thing_name"],
-    }
-
-
 def _function(logical: str, folder: str, unique: str) -> LocalFunction:
     """The function's handler module imported afresh (decorated under the environment of now)."""
     handler = load_handler(ROOT / "functions" / folder, "app.handler", unique)

@@ -18,18 +18,6 @@ def at(minutes_ago: float) -> str:
     return (NOW - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
 
 
-@pytest.fixture
-def meter(api):
-    token = api.register("owner@example.com")["token"]
-    created = api.create("/devices", {"name": "m", "device_type": "meter", "power_rating_w": 5000}, token)
-    return {
-        "token": token,
-        "id": created["device_id"],
-        "key": {"X-API-Key": created["credentials"]["api_key"]},
-        "thing": created["credentials"]["thing_name"],
-    }
-
-
 def post(api, meter, body):
     return api.post("/telemetry", body, headers=meter["key"])
 
