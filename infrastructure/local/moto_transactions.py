@@ -22,7 +22,9 @@ Query (the sync's in-flight ledger Query per meter). `install()` also wraps
 `Table.query` so that a Query on the table's key (no index) looks at that
 partition's items only; the results, their order and paging are moto's (it
 still filters on the hash key and sorts by the range key). Queries on an index
-are moto's as they are.
+are moto's as they are. The partition is handed to moto's query through a
+thread-local, never set on the shared Table, because requests run on several
+threads at once (the local stack's moto server, a test's threads).
 
 Used by infrastructure/local/moto_server.py (`start`, the local stack) and
 bench/stack.py (`mocked_stack`). Tested by
@@ -32,6 +34,7 @@ tests/local_stack/test_moto_transactions.py. `install()` is idempotent.
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any
 
 _ABSENT = object()
@@ -167,23 +170,48 @@ def transact_write_items(self, transact_items: list[dict[str, Any]]) -> None:
         raise TransactionCanceledException(errors)
 
 
+_query_partition = threading.local()  # .current: (table, its items of one partition) during a key Query
+
+
+def _partition_items(items: dict, hash_key) -> list:
+    """A copy of one partition's items; a write on another thread may change the dict while it is copied."""
+    for _ in range(5):
+        try:
+            return list(items[hash_key].values()) if hash_key in items else []
+        except RuntimeError:  # dictionary changed size during iteration
+            continue
+    return list(dict(items.get(hash_key, {})).values())
+
+
 def _partition_query(original):
     def query(self, hash_key, *args, **kwargs):
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
         if index_name or hash_key is None:
             return original(self, hash_key, *args, **kwargs)
         if self.range_key_attr is not None:
-            partition = list(self.items[hash_key].values()) if hash_key in self.items else []
+            partition = _partition_items(self.items, hash_key)
         else:
             partition = [self.items[hash_key]] if hash_key in self.items else []
-        self.all_items = lambda: partition  # this call only (moto's DynamoDB runs one request at a time here)
+        outer = getattr(_query_partition, "current", None)
+        _query_partition.current = (self, partition)
         try:
             return original(self, hash_key, *args, **kwargs)
         finally:
-            del self.all_items
+            _query_partition.current = outer
 
     query.partition_query = True
     return query
+
+
+def _partition_all_items(original):
+    def all_items(self):
+        current = getattr(_query_partition, "current", None)
+        if current is not None and current[0] is self:
+            return current[1]
+        return original(self)
+
+    all_items.partition_query = True
+    return all_items
 
 
 def install() -> None:
@@ -195,3 +223,4 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items
     if not getattr(Table.query, "partition_query", False):
         Table.query = _partition_query(Table.query)
+        Table.all_items = _partition_all_items(Table.all_items)

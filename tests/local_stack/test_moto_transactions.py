@@ -19,6 +19,7 @@ def ddb(monkeypatch):
 
     monkeypatch.setattr(DynamoDBBackend, "transact_write_items", moto_transactions.transact_write_items)
     monkeypatch.setattr(Table, "query", moto_transactions._partition_query(Table.query))
+    monkeypatch.setattr(Table, "all_items", moto_transactions._partition_all_items(Table.all_items))
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
@@ -152,3 +153,34 @@ def test_a_query_on_the_key_reads_its_partition_in_order_with_paging(ddb):
         )["Items"]
         == []
     )
+
+
+def test_queries_on_several_threads_each_get_their_own_partition(ddb):
+    """The local stack's moto serves requests on several threads (4 ingestion batches at once):
+    a Query must never see another thread's partition, or fail while another finishes."""
+    import threading
+
+    for p in range(4):
+        for n in range(30):
+            ddb.put_item(TableName="books", Item={"pk": {"S": f"p{p}"}, "sk": {"S": f"s{n:02d}"}, "v": {"N": str(p)}})
+    wrong: list = []
+
+    def reader(p: int) -> None:
+        try:
+            for _ in range(60):
+                items = ddb.query(
+                    TableName="books",
+                    KeyConditionExpression="pk = :p",
+                    ExpressionAttributeValues={":p": {"S": f"p{p}"}},
+                )["Items"]
+                if len(items) != 30 or {i["pk"]["S"] for i in items} != {f"p{p}"}:
+                    wrong.append((p, len(items)))
+        except Exception as exc:  # noqa: BLE001 - the failure under test
+            wrong.append((p, repr(exc)))
+
+    threads = [threading.Thread(target=reader, args=(p,)) for p in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
