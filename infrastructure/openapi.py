@@ -24,7 +24,8 @@ OUTPUT = ROOT / "openapi.json"
 DESCRIPTION = (
     "GridPulse REST API. People authenticate with `Authorization: Bearer <JWT>` from /auth/login; "
     'devices that speak HTTP with `X-API-Key`. Errors are `{"error": code, "message": text}` '
-    "(400 adds `fields`, one entry per bad field). Lists are `{items, count, next_token}` with "
+    "(400 adds `fields`, one entry per bad field; a body field or query parameter a route does not take "
+    "is one, `extra_forbidden`). Lists are `{items, count, next_token}` with "
     "`?limit=` (1-1000, default 50) and `?next_token=`."
 )
 

@@ -106,3 +106,17 @@ def test_every_ranged_route_refuses_times_it_cannot_hold(api, admin_token, world
         status, body = api.call(method, path, token=admin_token, query=query)
         assert status == 400, (method, path, body)
         assert body["fields"][0]["field"] == field, body
+
+
+def test_a_query_parameter_the_route_does_not_take_is_a_400_naming_it(api, admin_token, world):
+    """A misspelt parameter (`strat` for `start`) would otherwise answer quietly for the
+    default range; like an unknown body field it is refused, after authentication."""
+    status, body = api.get(f"/devices/{world['device']}/readings", token=admin_token, query={"strat": "-1h"})
+    assert status == 400 and body["error"] == "validation_error", body
+    assert [(f["field"], f["code"]) for f in body["fields"]] == [("strat", "extra_forbidden")]
+    status, body = api.get("/devices", token=admin_token, query={"limit": "5", "device_typ": "meter", "zz": "1"})
+    assert status == 400 and sorted(f["field"] for f in body["fields"]) == ["device_typ", "zz"], body
+    status, body = api.get("/devices", token=admin_token, query={"limit": "5", "device_type": "meter"})
+    assert status == 200, body  # the declared ones still work
+    status, body = api.get("/devices", query={"limt": "5"})
+    assert status == 401, body  # who asks comes first

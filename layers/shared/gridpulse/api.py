@@ -210,12 +210,30 @@ class Resolver(APIGatewayRestResolver):
     def _call_route(self, route, route_arguments):
         try:
             _authenticate_route(self, route.security or [])
+            _refuse_unknown_query(self.current_event, route)
         except ApiError as exc:
             handled = self._call_exception_handler(exc, route)
             if handled is not None:
                 return handled
             raise
         return super()._call_route(route, route_arguments)
+
+
+def _refuse_unknown_query(event, route) -> None:
+    """A query parameter the route does not declare is a 400 naming it, as an
+    unknown body field is: `?strat=-1h` must not quietly answer for the
+    default range. Checked after authentication, like the rest of validation."""
+    given = set(event.query_string_parameters or {}) | set(event.multi_value_query_string_parameters or {})
+    if not given:
+        return
+    declared = {param.alias for param in route.dependant.query_params}
+    unknown = sorted(given - declared)
+    if unknown:
+        raise BadRequest(
+            f"Unknown query parameter: {', '.join(unknown)}.",
+            code="validation_error",
+            fields=[field_error(name[:100], "not a parameter of this route", "extra_forbidden") for name in unknown],
+        )
 
 
 def _header(app: APIGatewayRestResolver, name: str) -> str | None:
