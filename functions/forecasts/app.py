@@ -18,9 +18,9 @@ from gridpulse.api import (
 )
 from gridpulse.devices.lookup import visible_or_assigned
 from gridpulse.forecasts import service as forecasts
-from gridpulse.forecasts.schemas import ForecastOut, HotelForecastOut, PredictionsPage
+from gridpulse.forecasts.schemas import ForecastOut, HotelForecastOut, PredictionsPage, RoomForecastOut
 from gridpulse.pagination import parse_limit
-from gridpulse.sites.service import visible_hotel
+from gridpulse.sites.service import visible_hotel, visible_room
 
 app = create_app()
 
@@ -80,6 +80,17 @@ def predictions(device_id: str, limit: Limit = None, next_token: NextToken = Non
 def hotel_forecast(hotel_id: str) -> HotelForecastOut:
     hotel = visible_hotel(current_caller(app), hotel_id)
     return forecasts.hotel_forecast(hotel.hotel_id)
+
+
+@app.get(
+    "/rooms/<room_id>/forecast",
+    tags=["forecasts"],
+    summary="The room's next 24 hours: its devices' newest forecasts summed hour by hour",
+    security=BEARER,
+)
+def room_forecast(room_id: str) -> RoomForecastOut:
+    room = visible_room(current_caller(app), room_id)
+    return forecasts.room_forecast(room.room_id, room.hotel_id)
 
 
 handler = lambda_handler(app, group="forecasts")

@@ -27,7 +27,14 @@ def hotel_meter(api, admin_token):
     other = api.create("/hotels", {"hotel_name": "Elsewhere", "timezone": "UTC"}, admin_token)
     outsider = api.user(admin_token, "outsider@example.com", "viewer", hotel_ids=[other["hotel_id"]])
     insider = api.user(admin_token, "insider@example.com", "viewer", hotel_ids=[hotel["hotel_id"]])
-    return {"id": meter["device_id"], "hotel_id": hotel["hotel_id"], "outsider": outsider, "insider": insider}
+    return {
+        "id": meter["device_id"],
+        "hotel_id": hotel["hotel_id"],
+        "room_id": room["room_id"],
+        "outsider": outsider,
+        "insider": insider,
+        "admin": admin_token,
+    }
 
 
 def _kwh_at(t: datetime) -> float:
@@ -95,6 +102,19 @@ def test_predict_answers_24_hours_with_intervals_stores_it_and_the_hotel_sums_it
     assert status == 200, total
     assert total["devices"][0]["forecast_id"] == fc["forecast_id"] and total["devices_without_forecast"] == []
     assert [i["kwh"] for i in total["items"]] == [i["kwh"] for i in fc["items"]]
+    # The room's total: the same meter, and a second meter of the room without a forecast yet.
+    second = api.create(
+        f"/rooms/{hotel_meter['room_id']}/devices", {"device_name": "101 meter 2"}, hotel_meter["admin"]
+    )
+    status, room = api.get(f"/rooms/{hotel_meter['room_id']}/forecast", token=hotel_meter["insider"])
+    assert status == 200, room
+    assert (room["room_id"], room["hotel_id"]) == (hotel_meter["room_id"], hotel_meter["hotel_id"])
+    assert [d["device_id"] for d in room["devices"]] == [hotel_meter["id"]]
+    assert room["devices_without_forecast"] == [second["device_id"]]
+    assert [(i["kwh"], i["kwh_lower"], i["kwh_upper"]) for i in room["items"]] == [
+        (i["kwh"], i["kwh_lower"], i["kwh_upper"]) for i in fc["items"]
+    ]
+    assert all(i["devices"] == 1 for i in room["items"])
 
 
 def test_short_history_is_422_with_the_hours_needed_and_held(api, hotel_meter):
@@ -154,6 +174,9 @@ def test_outside_the_callers_scope_every_route_is_404_and_bad_pages_are_400(api,
         assert status == 404 and body["error"] == "device_not_found", suffix
     status, _ = api.get(f"/hotels/{hotel_meter['hotel_id']}/forecast", token=hotel_meter["outsider"])
     assert status == 404
+    status, body = api.get(f"/rooms/{hotel_meter['room_id']}/forecast", token=hotel_meter["outsider"])
+    assert status == 404 and body["error"] == "room_not_found", body
+    assert api.get("/rooms/no-such-room/forecast", token=hotel_meter["insider"])[0] == 404
     assert api.get("/devices/no-such-device/prediction", token=hotel_meter["insider"])[0] == 404
     assert api.post(f"/devices/{hotel_meter['id']}/predict")[0] == 401
     path = f"/devices/{hotel_meter['id']}/predictions"

@@ -104,11 +104,19 @@ class HotelForecastDeviceOut(Output):
     generated_at: str
 
 
-class HotelForecastOut(Output):
-    hotel_id: str
+class SiteForecastOut(Output):
     generated_at: str
     start: str
     end: str
     items: list[HotelForecastHourOut]
     devices: list[HotelForecastDeviceOut]
     devices_without_forecast: list[str]
+
+
+class HotelForecastOut(SiteForecastOut):
+    hotel_id: str
+
+
+class RoomForecastOut(SiteForecastOut):
+    room_id: str
+    hotel_id: str

@@ -276,10 +276,24 @@ def history(device: DeviceItem, limit: int, next_token: str | None, now: datetim
 
 def hotel_forecast(hotel_id: str, now: datetime | None = None) -> dict:
     """The hotel's next hours: its devices' newest forecasts summed hour by hour."""
+    devices = DeviceItem.by_hotel.query(hotel_id, limit=HOTEL_MAX_DEVICES)
+    return {"hotel_id": hotel_id, **_summed(devices, now)}
+
+
+def room_forecast(room_id: str, hotel_id: str, now: datetime | None = None) -> dict:
+    """The room's next hours: its devices' newest forecasts summed hour by hour."""
+    devices = DeviceItem.by_room.query(room_id, limit=HOTEL_MAX_DEVICES)
+    return {"room_id": room_id, "hotel_id": hotel_id, **_summed(devices, now)}
+
+
+def _summed(devices, now: datetime | None) -> dict:
+    """The next 24 hours from the hour now falls in: each hour's kWh, lower and
+    upper bounds summed over the devices whose newest forecast covers it (summed
+    bounds are as wide as an 80 % interval of the total when the devices' errors
+    move together, and wider when they do not)."""
     now = now or utcnow()
     now_s = int(now.timestamp())
     origin = now_s - now_s % HOUR
-    devices = list(DeviceItem.by_hotel.query(hotel_id, limit=HOTEL_MAX_DEVICES))
     totals: dict[int, list[Decimal]] = {}
     contributors: dict[int, int] = defaultdict(int)
     included, missing = [], []
@@ -314,7 +328,6 @@ def hotel_forecast(hotel_id: str, now: datetime | None = None) -> dict:
         if t < origin + 24 * HOUR
     ]
     return {
-        "hotel_id": hotel_id,
         "generated_at": iso(now),
         "start": iso(datetime.fromtimestamp(origin, timezone.utc)),
         "end": iso(datetime.fromtimestamp(origin, timezone.utc) + timedelta(hours=24)),
