@@ -289,9 +289,11 @@ def test_an_operator_switches_a_light_from_the_map_with_the_keyboard_only(stack,
     page.keyboard.press("Shift+Tab")
     expect(marker).to_be_focused()
 
+    expect(marker).to_have_attribute("aria-expanded", "false")
     page.keyboard.press("Enter")
     popup = page.locator(".leaflet-popup")
     expect(popup.get_by_role("link", name="Pole K1")).to_be_focused()
+    expect(marker).to_have_attribute("aria-expanded", "true")
     page.keyboard.press("Tab")
     expect(popup.get_by_role("button", name="On")).to_be_focused()
     page.keyboard.press("Enter")

@@ -191,7 +191,6 @@ export async function render(main, _params, query, page) {
       el.setAttribute("data-light-id", light.light_id);
       el.setAttribute("data-state", key);
       el.setAttribute("aria-label", `${light.name}: ${STATES[key].label}`); // an attribute value: text
-      el.setAttribute("aria-haspopup", "dialog");
     }
   }
 
@@ -209,7 +208,10 @@ export async function render(main, _params, query, page) {
       const first = popups.get(lightId).querySelector("a, button:not([disabled])");
       if (first) first.focus({ preventScroll: true });
     });
+    el.setAttribute("aria-expanded", "false");
+    marker.on("popupopen", () => el.setAttribute("aria-expanded", "true"));
     marker.on("popupclose", (e) => {
+      el.setAttribute("aria-expanded", "false");
       const active = document.activeElement;
       const container = e.popup.getElement();
       if (alive && (!active || active === document.body || (container && container.contains(active)))) el.focus({ preventScroll: true });
