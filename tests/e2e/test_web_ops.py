@@ -5,7 +5,8 @@ go pending, then on once the lamp reports; an admin tops up a prepaid meter
 ledger line, and one made while Tuya is down shows pending, then applied; a
 user asks the assistant (on its page, or in the panel from any page) and gets
 the answer with its figure; a viewer sees neither light controls nor the top-up
-form, and a light named like markup shows as text on the map."""
+form, and a light named like markup shows as text on the map; an operator
+switches a light from the map with the keyboard only."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, local_only, sign_in
 pytestmark = [pytest.mark.e2e, local_only("the dashboard, which the local gateway serves at /")]
 
 PASSWORD = "correct-horse-1"
-ON_COLOUR = "#f2b705"  # web/src/assets/js/pages/lightkit.js STATES.on
+ON_COLOUR = "rgb(242, 183, 5)"  # web/src/assets/js/pages/lightkit.js STATES.on, #f2b705
 
 
 def _user(stack, admin: str, role: str, city: str) -> str:
@@ -57,7 +58,7 @@ def test_an_operator_turns_a_light_on_from_the_map_and_the_marker_follows_the_la
     page.get_by_role("heading", name="Street lights", exact=True).wait_for()
     summary = page.get_by_label("City summary")
     assert re.search(r"Lights\s*1\b", summary.inner_text())
-    marker = page.locator(f'path[data-light-id="{light_id}"]')
+    marker = page.locator(f'.leaflet-marker-icon[data-light-id="{light_id}"]')
     marker.wait_for()
     assert marker.get_attribute("data-state") == "offline"  # registered, never heard from
 
@@ -65,7 +66,7 @@ def test_an_operator_turns_a_light_on_from_the_map_and_the_marker_follows_the_la
     popup = page.locator(".leaflet-popup")
     popup.get_by_role("link", name="Pole W1").wait_for()
     popup.get_by_role("button", name="On").click()
-    page.locator(f'path[data-light-id="{light_id}"][data-state="pending"]').wait_for(timeout=10_000)
+    page.locator(f'.leaflet-marker-icon[data-light-id="{light_id}"][data-state="pending"]').wait_for(timeout=10_000)
     popup.get_by_text("last command on: pending").wait_for()
     table = page.locator("#lights-table")
     assert "Command pending" in table.get_by_role("row", name=re.compile("Pole W1")).inner_text()
@@ -79,8 +80,8 @@ def test_an_operator_turns_a_light_on_from_the_map_and_the_marker_follows_the_la
         json={"status": "on", "command_id": command_id},
     )
     assert reported.status_code == 200, reported.text
-    page.locator(f'path[data-light-id="{light_id}"][data-state="on"]').wait_for(timeout=15_000)
-    assert marker.get_attribute("fill") == ON_COLOUR
+    page.locator(f'.leaflet-marker-icon[data-light-id="{light_id}"][data-state="on"]').wait_for(timeout=15_000)
+    assert marker.locator(".light-dot").evaluate("e => getComputedStyle(e).backgroundColor") == ON_COLOUR
     popup.get_by_text("Status: On · last command on: confirmed").wait_for()  # the popup stayed open and followed
     page.get_by_text("Pole W1: command on confirmed.").wait_for()
     expect(summary).to_have_text(re.compile(r"On\s*1\s*Off\s*0"))  # the summary is read again after the confirmation
@@ -224,15 +225,18 @@ def test_a_viewer_sees_no_light_controls_and_no_top_up(stack, page):
     page.goto("/#/lights")
     page.locator("#lights-table").get_by_role("link", name="Pole V1").wait_for()
     assert page.locator("#lights-table").get_by_role("button").count() == 0
-    page.locator(f'path[data-light-id="{light["device_id"]}"]').click()
+    page.locator(f'.leaflet-marker-icon[data-light-id="{light["device_id"]}"]').click()
     page.locator(".leaflet-popup").get_by_role("link", name="Pole V1").wait_for()
     assert page.locator(".leaflet-popup").get_by_role("button", name=re.compile("^(On|Off)$")).count() == 0
 
     # A light named like markup shows as text in its tooltip and popup (Leaflet would take a string as HTML).
     hostile = _light(stack, admin, city, "<img src=x onerror=alert(1)>", latitude=41.56)
     page.reload()
-    page.locator(f'path[data-light-id="{hostile["device_id"]}"]').hover()
+    page.locator(f'.leaflet-marker-icon[data-light-id="{hostile["device_id"]}"]').hover()
     page.locator(".leaflet-tooltip").get_by_text("<img src=x onerror=alert(1)>: Offline").wait_for()
+    expect(page.get_by_role("button", name="<img src=x onerror=alert(1)>: Offline")).to_have_count(
+        1
+    )  # the marker's name, as text
     assert page.locator(".leaflet-container img, #lights-table img").count() == 0
 
     page.goto(f"/#/lights/{light['device_id']}")
@@ -261,3 +265,71 @@ def test_the_assistant_is_reachable_from_every_page(stack, page):
     page.goto("/#/assistant")
     page.get_by_role("heading", name="Assistant", exact=True).wait_for()
     assert not page.get_by_role("button", name="Ask the assistant").is_visible()
+
+
+def test_an_operator_switches_a_light_from_the_map_with_the_keyboard_only(stack, page):
+    admin = stack.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    city = f"Keytown {uuid.uuid4().hex[:6]}"
+    south = _light(stack, admin, city, "Pole K2", latitude=41.54)  # registered first, tabbed to second
+    north = _light(stack, admin, city, "Pole K1", latitude=41.56)
+    operator = _user(stack, admin, "operator", city)
+
+    sign_in(page, operator, PASSWORD)
+    page.goto("/#/lights")
+    marker = page.get_by_role("button", name="Pole K1: Offline")
+    marker.wait_for()
+
+    # Tab from the city picker: the map, then the markers north to south.
+    page.get_by_label("City", exact=True).focus()
+    names = []
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        names.append(page.evaluate("document.activeElement.getAttribute('aria-label')"))
+    assert names[1:] == ["Pole K1: Offline", "Pole K2: Offline"], names
+    page.keyboard.press("Shift+Tab")
+    expect(marker).to_be_focused()
+
+    expect(marker).to_have_attribute("aria-expanded", "false")
+    page.keyboard.press("Enter")
+    popup = page.locator(".leaflet-popup")
+    expect(popup.get_by_role("link", name="Pole K1")).to_be_focused()
+    expect(marker).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("Tab")
+    expect(popup.get_by_role("button", name="On")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.locator(f'.leaflet-marker-icon[data-light-id="{north["device_id"]}"][data-state="pending"]').wait_for()
+    popup.get_by_text("last command on: pending").wait_for()
+    # the redrawn popup keeps the focus (on the name while On/Off wait for the lamp)
+    expect(popup.get_by_role("link", name="Pole K1")).to_be_focused()
+    light = stack.request("GET", f"/lights/{north['device_id']}", admin).json()["light"]
+    assert light["last_command"]["action"] == "on"
+    reported = stack.request(
+        "POST",
+        f"/lights/{north['device_id']}/status",
+        headers={"X-API-Key": north["credentials"]["api_key"]},
+        json={"status": "on", "command_id": light["last_command"]["command_id"]},
+    )
+    assert reported.status_code == 200, reported.text
+    popup.get_by_text("Status: On · last command on: confirmed").wait_for()
+    on_marker = page.get_by_role("button", name="Pole K1: On")
+    page.keyboard.press("Escape")
+    expect(popup).to_have_count(0)
+    expect(on_marker).to_be_focused()
+
+    # Space opens it too; the popup's close button gives the focus back as well.
+    page.keyboard.press(" ")
+    expect(popup.get_by_role("link", name="Pole K1")).to_be_focused()
+    for _ in range(3):  # On, Off, Close
+        page.keyboard.press("Tab")
+    expect(popup.get_by_role("button", name="Close popup")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(popup).to_have_count(0)
+    expect(on_marker).to_be_focused()
+    assert page.get_by_role("button", name="Pole K2: Offline").get_attribute("data-light-id") == south["device_id"]
+
+    # The table's switches keep the focus in the table when it is redrawn (on the name while sending).
+    switch = page.locator("#lights-table").get_by_role("button", name="Turn Pole K2 on")
+    switch.focus()
+    page.keyboard.press("Enter")
+    page.locator(f'.leaflet-marker-icon[data-light-id="{south["device_id"]}"][data-state="pending"]').wait_for()
+    expect(page.locator("#lights-table").get_by_role("link", name="Pole K2")).to_be_focused()

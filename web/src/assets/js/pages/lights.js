@@ -1,7 +1,11 @@
-// The street-light map: every light the caller can see as a circle marker
+// The street-light map: every light the caller can see as a round marker
 // coloured by its state (legend, popup in words, and the same lights as a
 // table), the city summary, and for operators and admins On/Off controls that
-// follow each command until the lamp confirms it.
+// follow each command until the lamp confirms it. Markers are Leaflet markers
+// (focusable buttons named "<name>: <state>", in reading order: north to south,
+// then west to east); Enter or Space opens the popup and moves the focus into
+// it, Escape (or its close button) closes it and gives the focus back to the
+// marker, and a redrawn popup or table keeps the focus where it was.
 import { h, mount, table, card, errorBox, when, num, loadScript, loadStyle } from "../dom.js";
 import { get, config } from "../api.js";
 import { onLeave } from "../router.js";
@@ -106,6 +110,7 @@ export async function render(main, _params, query, page) {
             type: "button",
             class: action === "off" ? "secondary" : null,
             disabled: busy.has(light.light_id),
+            dataset: { lightId: light.light_id, action },
             "aria-label": where === "table" ? `Turn ${light.name} ${action}` : null,
             // after the click has finished bubbling: redrawing the popup removes this
             // button, and Leaflet closes a popup on a click it cannot trace to it
@@ -126,7 +131,7 @@ export async function render(main, _params, query, page) {
     const key = stateOf(light);
     mount(
       el,
-      h("h3", {}, h("a", { href: `#/lights/${encodeURIComponent(light.light_id)}` }, light.name)),
+      h("h3", {}, h("a", { href: `#/lights/${encodeURIComponent(light.light_id)}`, dataset: { lightId: light.light_id } }, light.name)),
       h("p", { class: "popup-status" }, swatch(key), `Status: ${describe(light)}`),
       h("p", {}, `Last seen: ${when(light.last_seen)}`),
       h("p", {}, `Last change: ${when(light.last_status_change)}`),
@@ -135,35 +140,89 @@ export async function render(main, _params, query, page) {
     return el;
   }
 
+  // Which control inside `box` has the focus ("name" for a light's link), so
+  // that a redraw can give it back: redrawing removes the focused element.
+  function focusedIn(box) {
+    const el = document.activeElement;
+    if (!el || !box.contains(el)) return null;
+    return { lightId: el.dataset.lightId, action: el.dataset.action || "name" };
+  }
+  function refocus(box, was) {
+    if (!was) return;
+    const id = CSS.escape(was.lightId || "");
+    const target =
+      (was.action !== "name" && box.querySelector(`button[data-light-id="${id}"][data-action="${was.action}"]:not([disabled])`)) ||
+      box.querySelector(`a[data-light-id="${id}"]`);
+    if (target) target.focus({ preventScroll: true });
+  }
+
+  // The marker's dot: its colour in the style (CSSOM, which the CSP allows),
+  // its outline (dashed when offline) in app.css by data-state.
+  const dots = new Map();
+
   function drawMarker(light) {
     const loc = light.location || {};
     if (loc.latitude === null || loc.latitude === undefined || loc.longitude === null || loc.longitude === undefined) return;
     const key = stateOf(light);
-    const style = { radius: 9, weight: 2, color: key === "unknown" || key === "offline" ? "#5b6675" : "#1b2430", fillColor: STATES[key].color, fillOpacity: 0.95, dashArray: key === "offline" ? "3 3" : null };
     let marker = markers.get(light.light_id);
     if (!marker) {
-      marker = L.circleMarker([loc.latitude, loc.longitude], style).addTo(map);
+      const dot = h("span", { class: "light-dot", "aria-hidden": "true" });
+      dots.set(light.light_id, dot);
+      // keyboard: true makes the icon a focusable role=button; the name comes from aria-label below
+      const icon = L.divIcon({ html: dot, className: "light-marker", iconSize: [22, 22], popupAnchor: [0, -8], tooltipAnchor: [12, 0] });
+      marker = L.marker([loc.latitude, loc.longitude], { icon, keyboard: true, riseOnHover: true }).addTo(map);
       marker.bindPopup(fillPopup(light), { minWidth: 220 });
       // an element, never a string: Leaflet puts string content in as HTML
       marker.bindTooltip(() => h("span", {}, `${byId.get(light.light_id).name}: ${STATES[stateOf(byId.get(light.light_id))].label}`));
       markers.set(light.light_id, marker);
+      keyboardOn(marker, light.light_id);
     } else {
-      marker.setStyle(style);
+      const popupEl = popups.get(light.light_id);
+      const was = focusedIn(popupEl);
       fillPopup(light);
       if (marker.isPopupOpen()) marker.getPopup().update();
+      refocus(popupEl, was);
     }
+    const dot = dots.get(light.light_id);
+    dot.style.backgroundColor = STATES[key].color;
+    dot.setAttribute("data-state", key);
     const el = marker.getElement();
     if (el) {
       el.setAttribute("data-light-id", light.light_id);
       el.setAttribute("data-state", key);
+      el.setAttribute("aria-label", `${light.name}: ${STATES[key].label}`); // an attribute value: text
     }
+  }
+
+  // Enter or Space on a marker opens its popup and moves the focus into it
+  // (Leaflet itself only reacts to Enter, and leaves the focus on the marker,
+  // after every other marker in the tab order). Closing the popup while the
+  // focus is in it gives the focus back to the marker.
+  function keyboardOn(marker, lightId) {
+    const el = marker.getElement();
+    el.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter" && e.key !== " ") return;
+      e.preventDefault(); // no keypress (Leaflet's Enter toggles), no page scroll for Space
+      e.stopPropagation();
+      if (!marker.isPopupOpen()) marker.openPopup();
+      const first = popups.get(lightId).querySelector("a, button:not([disabled])");
+      if (first) first.focus({ preventScroll: true });
+    });
+    el.setAttribute("aria-expanded", "false");
+    marker.on("popupopen", () => el.setAttribute("aria-expanded", "true"));
+    marker.on("popupclose", (e) => {
+      el.setAttribute("aria-expanded", "false");
+      const active = document.activeElement;
+      const container = e.popup.getElement();
+      if (alive && (!active || active === document.body || (container && container.contains(active)))) el.focus({ preventScroll: true });
+    });
   }
 
   function drawTable() {
     const rows = [...byId.values()].map((l) => {
       const key = stateOf(l);
       return [
-        h("a", { href: `#/lights/${encodeURIComponent(l.light_id)}` }, l.name),
+        h("a", { href: `#/lights/${encodeURIComponent(l.light_id)}`, dataset: { lightId: l.light_id } }, l.name),
         ...(city ? [] : [l.city || "–"]),
         h("span", { dataset: { state: key } }, swatch(key), STATES[key].label),
         describe(l),
@@ -171,12 +230,14 @@ export async function render(main, _params, query, page) {
         ...(operate ? [controls(l, "table")] : []),
       ];
     });
+    const was = focusedIn(listBox);
     mount(
       listBox,
       rows.length
         ? table(`${rows.length} lights`, ["Name", ...(city ? [] : ["City"]), "State", "Details", "Last seen", ...(operate ? ["Switch"] : [])], rows, { class: "list", id: "lights-table" })
         : h("p", { class: "muted" }, "No street lights to show."),
     );
+    refocus(listBox, was);
   }
 
   function update(light) {
@@ -216,8 +277,25 @@ export async function render(main, _params, query, page) {
   const points = lights.filter((l) => l.location && l.location.latitude != null && l.location.longitude != null).map((l) => [l.location.latitude, l.location.longitude]);
   if (points.length) map.fitBounds(points, { padding: [30, 30], maxZoom: 17 });
   else map.setView([20, 0], 2);
-  for (const light of lights) drawMarker(light);
+  // Added (so tabbed to) in reading order: north to south, then west to east.
+  const reading = [...lights].sort((a, b) => (b.location?.latitude ?? -91) - (a.location?.latitude ?? -91) || (a.location?.longitude ?? 0) - (b.location?.longitude ?? 0));
+  for (const light of reading) drawMarker(light);
   drawTable();
+  // Escape anywhere in the map closes the open popup (the focus goes back to its marker).
+  let popupOpen = false;
+  map.on("popupopen", () => (popupOpen = true));
+  map.on("popupclose", () => (popupOpen = false));
+  mapBox.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && popupOpen) {
+      e.preventDefault();
+      map.closePopup();
+    }
+  });
+  // Focusing a marker outside the view must not scroll the map's box (Leaflet pans instead).
+  mapBox.addEventListener("scroll", () => {
+    mapBox.scrollTop = 0;
+    mapBox.scrollLeft = 0;
+  });
 
   // Lamps change on their own (schedules, faults, other operators): read the map again now and then.
   const timer = setInterval(async () => {
