@@ -1,10 +1,11 @@
 // A prepaid (Tuya) meter: its balance (with when and where it was read), its
-// usage, a top-up form and the billing ledger; for admins the unit price and
-// prepayment mode. Every top-up attempt carries its own Idempotency-Key, kept
+// usage, a top-up form and the billing ledger; for admins the unit price,
+// prepayment mode, resetting the balance (after a confirmation dialog) and the
+// users the meter is assigned to (assign, remove). Every top-up attempt carries its own Idempotency-Key, kept
 // only when the same attempt is sent again after the network failed (so the
 // money moves at most once), and new after any answer or a changed amount.
 import { h, mount, table, card, errorBox, when, kwh } from "../dom.js";
-import { api, get } from "../api.js";
+import { api, get, post, del } from "../api.js";
 import { onLeave } from "../router.js";
 import * as session from "../session.js";
 
@@ -123,7 +124,7 @@ export async function render(main, params, _query, page) {
     return [
       when(e.created_at),
       e.operation.replace(/_/g, " "),
-      e.amount != null ? money(e.amount, lastBalance) : e.value != null && typeof e.value !== "boolean" ? String(e.value) : e.value === true ? "on" : e.value === false ? "off" : "",
+      e.amount != null ? money(e.amount, lastBalance) : e.operation === "reset_balance" ? "" : e.value != null && typeof e.value !== "boolean" ? String(e.value) : e.value === true ? "on" : e.value === false ? "off" : "",
       e.energy_kwh != null ? kwh(e.energy_kwh) : "",
       moneyMove,
       h("span", { class: `state-${e.status}` }, e.status),
@@ -154,7 +155,7 @@ export async function render(main, params, _query, page) {
   more.addEventListener("click", () => loadLedger(false).catch((err) => mount(ledgerBox, errorBox(err))));
 
   // While an operation is pending (Tuya down), read the ledger and balance again now and then.
-  function watchPending(ledgerId, tries = 40) {
+  function watchPending(ledgerId, statusBox = topupStatus, what = "top-up", tries = 40) {
     if (!alive || tries <= 0) return;
     timers.push(
       setTimeout(async () => {
@@ -163,14 +164,14 @@ export async function render(main, params, _query, page) {
           await loadLedger(true);
           const entry = entries.find((e) => e.ledger_id === ledgerId);
           if (entry && entry.status !== "pending") {
-            mount(topupStatus, h("p", { class: entry.status === "applied" ? "ok" : "error" }, `The pending top-up is now ${entry.status}.`));
+            mount(statusBox, h("p", { class: entry.status === "applied" ? "ok" : "error" }, `The pending ${what} is now ${entry.status}.`));
             await refreshBalance();
             return;
           }
         } catch {
           /* tried again below */
         }
-        watchPending(ledgerId, tries - 1);
+        watchPending(ledgerId, statusBox, what, tries - 1);
       }, 3000),
     );
   }
@@ -234,6 +235,7 @@ export async function render(main, params, _query, page) {
 
   // ------------------------------------------------------------ admin: price and prepayment mode
   let adminBox = null;
+  let assignedBox = null;
   if (session.isAdmin()) {
     const adminStatus = h("div", { role: "status", "aria-live": "polite" });
     const price = h("input", { id: "price", type: "text", inputmode: "decimal", required: true, value: lastBalance && lastBalance.unit_price != null ? lastBalance.unit_price : "" });
@@ -264,7 +266,14 @@ export async function render(main, params, _query, page) {
       run(`${base}/set-price`, body, "Price set");
     });
     const mode = (enable) => h("button", { type: "button", class: "secondary", onclick: () => run(`${base}/prepayment-mode?enable=${enable}`, undefined, `Prepayment ${enable ? "on" : "off"}`) }, enable ? "Prepayment on" : "Prepayment off");
-    adminBox = card("Admin", priceForm, h("p", { class: "toolbar" }, "Prepayment mode: ", mode(true), " ", mode(false)), adminStatus);
+    adminBox = card(
+      "Admin",
+      priceForm,
+      h("p", { class: "toolbar" }, "Prepayment mode: ", mode(true), " ", mode(false)),
+      adminStatus,
+      resetBalance(device, base, { money: () => lastBalance, refresh: () => Promise.all([loadLedger(true), refreshBalance()]), watchPending }),
+    );
+    assignedBox = assignedUsers(base);
   }
 
   showBalance(balance);
@@ -278,6 +287,198 @@ export async function render(main, params, _query, page) {
     card("Usage", usageBox),
     card("Ledger", ledgerBox, more),
     adminBox,
+    assignedBox,
   );
   await loadLedger(true).catch((err) => mount(ledgerBox, errorBox(err)));
+}
+
+// ------------------------------------------------------------ admin: reset the balance
+/**
+ * "Reset balance…" opens a modal <dialog> saying what will happen; only its
+ * "Reset balance" button sends POST .../reset-balance. The answer (applied with
+ * the balance the API returns, pending while Tuya is down, or the error) shows
+ * under the button, then the balance and the ledger are read again. As for a
+ * top-up, an attempt whose outcome is unknown keeps its Idempotency-Key.
+ */
+function resetBalance(device, base, { money: current, refresh, watchPending }) {
+  const status = h("div", { id: "reset-status", role: "status", "aria-live": "polite" });
+  let attempt = null;
+  const what = h("p", {});
+  const confirm = h("button", { type: "button", class: "danger" }, "Reset balance");
+  const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+  const dialog = h(
+    "dialog",
+    { class: "confirm", "aria-labelledby": "reset-title", "aria-describedby": "reset-what" },
+    h("h2", { id: "reset-title" }, "Reset the balance?"),
+    h("div", { id: "reset-what" }, what, h("p", {}, "The meter's balance is set to 0 on the meter (Tuya). This cannot be undone; the ledger keeps the operation.")),
+    h("p", { class: "toolbar" }, confirm, " ", cancel),
+  );
+  const open = h("button", { type: "button", class: "secondary", "aria-haspopup": "dialog" }, "Reset balance…");
+  open.addEventListener("click", () => {
+    const b = current();
+    mount(
+      what,
+      `${device.device_name}: `,
+      b ? `money balance ${money(b.money_balance, b)}, energy balance ${b.energy_balance != null ? kwh(b.energy_balance) : "–"}.` : "balance not read.",
+    );
+    dialog.showModal();
+    cancel.focus(); // the safe choice has the focus
+  });
+  cancel.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => open.focus());
+  confirm.addEventListener("click", async () => {
+    dialog.close();
+    attempt ||= crypto.randomUUID();
+    open.disabled = true;
+    mount(status, h("p", { class: "muted" }, "Resetting the balance…"));
+    try {
+      const { status: code, data } = await api(`${base}/reset-balance`, { method: "POST", headers: { "Idempotency-Key": attempt } });
+      attempt = null;
+      const b = current();
+      if (code === 202 || data.status === "pending") {
+        mount(status, h("p", { class: "warn" }, "Pending: Tuya is unreachable; the reset will be applied once it is back."));
+        watchPending(data.ledger_id, status, "balance reset");
+      } else {
+        const now = [];
+        if (data.money_balance != null) now.push(`money balance ${money(data.money_balance, b)}`);
+        if (data.energy_balance != null) now.push(`energy balance ${kwh(data.energy_balance)}`);
+        mount(status, h("p", { class: "ok" }, `Balance reset${now.length ? `: ${now.join(", ")}` : ""}.`));
+      }
+      await refresh();
+    } catch (err) {
+      if (!UNKNOWN_OUTCOME.has(err.status)) attempt = null;
+      const body = err.body || {};
+      mount(
+        status,
+        problem(err),
+        UNKNOWN_OUTCOME.has(err.status) ? h("p", { class: "muted" }, "Press Reset balance again to retry the same reset (it will not be applied twice).") : null,
+        body.ledger_id ? h("p", { class: "muted" }, `Ledger entry ${body.ledger_id}: ${body.status}.`) : null,
+      );
+      if (body.ledger_id) refresh().catch(() => {});
+    } finally {
+      open.disabled = false;
+    }
+  });
+  return h("div", { class: "reset" }, h("p", { class: "toolbar" }, "Balance: ", open), status, dialog);
+}
+
+// ------------------------------------------------------------ admin: assigned users
+/**
+ * The users the meter is assigned to (GET .../users, paged), each with a Remove
+ * button (DELETE .../assign/{user_id}), and a form to assign one more
+ * (POST .../assign {user_id}). The person types an e-mail (suggested from the
+ * first 1000 users of GET /users, read when the field is first used) or a user
+ * id; an e-mail is turned into the user id from that list.
+ */
+function assignedUsers(base) {
+  const listBox = h("div", { id: "assigned-users" });
+  const more = h("button", { type: "button", class: "secondary", hidden: true }, "More");
+  const status = h("div", { role: "status", "aria-live": "polite" });
+  const who = h("input", { id: "assign-user", name: "user", type: "text", autocomplete: "off", list: "assign-user-options", "aria-describedby": "assign-user-help", required: true });
+  const options = h("datalist", { id: "assign-user-options" });
+  const submit = h("button", { type: "submit" }, "Assign");
+  const form = h(
+    "form",
+    { class: "narrow actions", novalidate: true, "aria-label": "Assign a user" },
+    h("label", { for: "assign-user" }, "User's e-mail or user id"),
+    who,
+    options,
+    h("p", { id: "assign-user-help", class: "muted" }, "The user may then see this meter, top it up and read its ledger."),
+    submit,
+  );
+  let users = []; // GET /users (first 1000): e-mail -> user id
+  let token = null;
+  let items = [];
+
+  function show() {
+    mount(
+      listBox,
+      items.length
+        ? table(
+            "Users assigned to this meter",
+            ["Name", "E-mail", "Role", "Assigned", "Action"],
+            items.map((u) => [
+              u.name || "–",
+              u.email || u.user_id,
+              u.role || "–",
+              when(u.assigned_at),
+              h("button", { type: "button", class: "secondary", "aria-label": `Remove ${u.email || u.user_id}`, onclick: () => remove(u) }, "Remove"),
+            ]),
+            { class: "list" },
+          )
+        : h("p", { class: "muted" }, "No user is assigned to this meter."),
+    );
+  }
+  async function load(reset) {
+    const data = await get(`${base}/users`, { limit: 100, next_token: reset ? undefined : token });
+    if (reset) items = [];
+    items.push(...data.items);
+    token = data.next_token;
+    more.hidden = !token;
+    show();
+  }
+  more.addEventListener("click", () => load(false).catch((err) => mount(status, errorBox(err))));
+
+  async function remove(u) {
+    const name = u.email || u.user_id;
+    mount(status, h("p", { class: "muted" }, `Removing ${name}…`));
+    try {
+      await del(`${base}/assign/${encodeURIComponent(u.user_id)}`);
+      mount(status, h("p", { class: "ok" }, `${name} is no longer assigned to this meter.`));
+    } catch (err) {
+      mount(status, problem(err));
+    }
+    await load(true).catch((err) => mount(status, errorBox(err)));
+    who.focus(); // the row and its button are gone
+  }
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const value = who.value.trim();
+    let userId = value;
+    if (!value) {
+      mount(status, errorBox({ message: "Enter the user's e-mail or user id.", field: "user_id" }));
+      who.focus();
+      return;
+    }
+    if (value.includes("@")) {
+      await readUsers();
+      const found = users.find((u) => (u.email || "").toLowerCase() === value.toLowerCase());
+      if (!found) {
+        mount(status, errorBox({ message: "No user with that e-mail among the users listed: enter the user id.", field: "user_id" }));
+        who.focus();
+        return;
+      }
+      userId = found.user_id;
+    }
+    submit.disabled = true;
+    mount(status, h("p", { class: "muted" }, "Assigning…"));
+    try {
+      await post(`${base}/assign`, { user_id: userId });
+      mount(status, h("p", { class: "ok" }, `${value} is assigned to this meter.`));
+      who.value = "";
+      await load(true);
+    } catch (err) {
+      mount(status, problem(err));
+      who.focus();
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  // The users to suggest, read once when the field is first used (not on every visit).
+  let usersRead = null;
+  const readUsers = () =>
+    (usersRead ||= get("/users", { limit: 1000 })
+      .then((data) => {
+        users = data.items;
+        mount(options, users.filter((u) => u.email).map((u) => h("option", { value: u.email, label: `${u.name || u.email} (${u.role})` })));
+      })
+      .catch(() => {})); // typing a user id still works
+  who.addEventListener("focus", readUsers);
+  load(true).catch((err) => mount(listBox, errorBox(err)));
+  const section = card("Assigned users", listBox, more, form, status);
+  section.querySelector("h2").id = "assigned-users-title";
+  section.setAttribute("aria-labelledby", "assigned-users-title"); // a named region
+  return section;
 }
