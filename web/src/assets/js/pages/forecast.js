@@ -55,9 +55,10 @@ function total(values) {
 /**
  * The "Next 24 hours (forecast)" card of a room or hotel. `path` is its forecast route;
  * `describe(ids)` resolves device ids to devices ({device_id, device_name, device_type})
- * for the links to the devices without a forecast. Returns the card; `card.load()` fills it.
+ * for the links to the devices without a forecast; `isCurrent()` is false once the person
+ * has left the page (nothing is drawn then). Returns the card; `card.load()` fills it.
  */
-export function areaForecastCard(path, { what, describe }) {
+export function areaForecastCard(path, { what, describe, isCurrent = () => true }) {
   const box = h("div", { class: "chart", id: "area-forecast-chart" });
   const info = h("div", { "aria-live": "polite" });
   const missingBox = h("div");
@@ -73,6 +74,7 @@ export function areaForecastCard(path, { what, describe }) {
       mount(info, errorBox(err));
       return;
     }
+    if (!isCurrent()) return;
     const missing = f.devices_without_forecast || [];
     if (missing.length) {
       let devices = [];
@@ -110,6 +112,7 @@ export function areaForecastCard(path, { what, describe }) {
       );
       return;
     }
+    if (!isCurrent()) return;
     box.hidden = false;
     const sum = total(f.items.map((r) => r.kwh));
     const lower = total(f.items.map((r) => r.kwh_lower));

@@ -92,7 +92,7 @@ export async function render(main, params, query, page) {
     );
   });
   const unassigned = usage.sections.find((s) => !s.section_id);
-  const forecast = areaForecastCard(`/hotels/${encodeURIComponent(id)}/forecast`, { what: "hotel", describe });
+  const forecast = areaForecastCard(`/hotels/${encodeURIComponent(id)}/forecast`, { what: "hotel", describe, isCurrent: page.isCurrent });
   mount(
     main,
     h("p", {}, h("a", { href: "#/hotels" }, "← Hotels")),

@@ -17,7 +17,7 @@ export async function render(main, params, _query, page) {
   const status = h("p", { class: "muted", id: "updated" });
   const problem = h("div");
   const byId = new Map(devices.items.map((d) => [d.device_id, d]));
-  const forecast = areaForecastCard(`/rooms/${id}/forecast`, { what: "room", describe: async (ids) => ids.map((i) => byId.get(i) || { device_id: i }) });
+  const forecast = areaForecastCard(`/rooms/${id}/forecast`, { what: "room", describe: async (ids) => ids.map((i) => byId.get(i) || { device_id: i }), isCurrent: page.isCurrent });
 
   function draw(u) {
     mount(
