@@ -6,6 +6,7 @@ import { h, mount, card, table, kwh, watts, num, when, errorBox } from "../dom.j
 import { get, post, put, ApiError } from "../api.js";
 import * as session from "../session.js";
 import { chart, alternative, epoch } from "./charts.js";
+import { forecastChart, forecastTable } from "./forecast.js";
 
 const RANGES = [
   ["1h", "-1h", "1 h"],
@@ -127,24 +128,8 @@ function forecastSection(id) {
       info,
       h("p", { class: "muted" }, `Newest forecast ${when(newest.generated_at)} · ${newest.method} ${newest.model_version || ""} · confidence ${num(newest.confidence)} · band: ${Math.round((newest.coverage || 0.8) * 100)} % interval`),
     );
-    await chart(box, {
-      label: "Forecast and actual kWh per hour",
-      x: rows.map((r) => epoch(r.timestamp)),
-      series: [
-        { label: "Lower", scale: "kWh", values: rows.map((r) => Number(r.kwh_lower)), color: "#7aa7d8", dash: [4, 4] },
-        { label: "Upper", scale: "kWh", values: rows.map((r) => Number(r.kwh_upper)), color: "#7aa7d8", dash: [4, 4] },
-        { label: "Forecast", scale: "kWh", values: rows.map((r) => Number(r.kwh)), color: "#0b6bcb" },
-        { label: "Actual", scale: "kWh", values: rows.map((r) => (r.actual_kwh === null || r.actual_kwh === undefined ? null : Number(r.actual_kwh))), color: "#c05600", points: true },
-      ],
-      bands: [[2, 1]],
-    });
-    mount(
-      alt,
-      alternative(
-        "Show the forecast as a table",
-        table("Forecast kWh per hour with its interval, and the actual kWh", ["Hour", "Forecast", "Interval", "Actual"], rows.map((r) => [when(r.timestamp), kwh(r.kwh), `${kwh(r.kwh_lower)} – ${kwh(r.kwh_upper)}`, r.actual_kwh === null || r.actual_kwh === undefined ? "–" : kwh(r.actual_kwh)])),
-      ),
-    );
+    await forecastChart(box, rows, { label: "Forecast and actual kWh per hour", actual: true });
+    mount(alt, alternative("Show the forecast as a table", forecastTable("Forecast kWh per hour with its interval, and the actual kWh", rows, { actual: true })));
   }
   const controls = [];
   if (session.canOperate()) {

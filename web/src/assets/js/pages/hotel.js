@@ -1,8 +1,14 @@
 // A hotel: its floors (sections) and their rooms, each room with a usage bar
 // (kWh over the chosen range, from GET /hotels/{id}/usage) and a table
-// alternative. A room links to its live page.
+// alternative. A room links to its live page. The "Next 24 hours (forecast)"
+// card sums the hotel's devices' newest forecasts (GET /hotels/{id}/forecast).
 import { h, mount, card, table, kwh } from "../dom.js";
 import { get } from "../api.js";
+import { areaForecastCard } from "./forecast.js";
+
+// Devices without a forecast are named from GET /devices/{id} (the first ones; the rest by id).
+const NAMED = 20;
+const describe = (ids) => Promise.all(ids.slice(0, NAMED).map((id) => get(`/devices/${encodeURIComponent(id)}`).catch(() => ({ device_id: id }))));
 
 const RANGES = [
   ["-24h", "Last 24 hours"],
@@ -86,15 +92,18 @@ export async function render(main, params, query, page) {
     );
   });
   const unassigned = usage.sections.find((s) => !s.section_id);
+  const forecast = areaForecastCard(`/hotels/${encodeURIComponent(id)}/forecast`, { what: "hotel", describe, isCurrent: page.isCurrent });
   mount(
     main,
     h("p", {}, h("a", { href: "#/hotels" }, "← Hotels")),
     h("h1", {}, hotel.hotel_name),
     h("p", { class: "muted" }, [hotel.address, hotel.timezone].filter(Boolean).join(" · ")),
     h("div", { class: "figures" }, h("div", { class: "figure", id: "hotel-total" }, h("span", { class: "label" }, `Usage, ${rangeLabel}`), h("strong", { class: "value" }, kwh(usage.total_kwh)))),
+    forecast,
     h("p", {}, h("label", { for: "range" }, "Range "), picker),
     floors.length ? floors : card("Floors", h("p", { class: "muted" }, "This hotel has no floors yet.")),
     unassigned ? card("Devices not in a room", h("p", {}, kwh(unassigned.kwh))) : null,
   );
+  await forecast.load();
 }
 

@@ -1,9 +1,11 @@
 // A room: its real-time usage (GET /rooms/{id}/real-time-usage, refreshed every
-// 5 s while the page is open and visible) and its devices.
+// 5 s while the page is open and visible), its devices, and the "Next 24 hours
+// (forecast)" card (GET /rooms/{id}/forecast: its devices' newest forecasts summed).
 import { h, mount, card, table, kwh, watts, when, errorBox } from "../dom.js";
 import { get } from "../api.js";
 import { onLeave } from "../router.js";
 import { deviceHref } from "./devices.js";
+import { areaForecastCard } from "./forecast.js";
 
 const EVERY_MS = 5000;
 
@@ -15,6 +17,7 @@ export async function render(main, params, _query, page) {
   const status = h("p", { class: "muted", id: "updated" });
   const problem = h("div");
   const byId = new Map(devices.items.map((d) => [d.device_id, d]));
+  const forecast = areaForecastCard(`/rooms/${id}/forecast`, { what: "room", describe: async (ids) => ids.map((i) => byId.get(i) || { device_id: i }), isCurrent: page.isCurrent });
 
   function draw(u) {
     mount(
@@ -57,6 +60,7 @@ export async function render(main, params, _query, page) {
     status,
     problem,
     live,
+    forecast,
   );
   draw(usage);
   const timer = setInterval(async () => {
@@ -70,4 +74,5 @@ export async function render(main, params, _query, page) {
     }
   }, EVERY_MS);
   onLeave(() => clearInterval(timer));
+  await forecast.load();
 }
