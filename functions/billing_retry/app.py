@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from gridpulse.billing.service import handle_retries
-from gridpulse.observability import logger, metrics, tracer
+from gridpulse.observability import event_handler
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@event_handler("billing_retry")
 def handler(event: dict, context: Any) -> dict:
     return handle_retries(event)

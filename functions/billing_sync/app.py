@@ -11,7 +11,7 @@ from gridpulse.accounts.roles import Role
 from gridpulse.api import ADMIN, create_app, current_caller, lambda_handler
 from gridpulse.billing import sync
 from gridpulse.billing.summary_schemas import RefreshOut
-from gridpulse.observability import logger, metrics, tracer
+from gridpulse.observability import event_handler, logger
 
 app = create_app()
 
@@ -34,9 +34,7 @@ def refresh() -> RefreshOut:
 _api = lambda_handler(app, group="billing_sync")
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@event_handler("billing_sync")
 def _scheduled(event: dict, context: Any) -> dict:
     result = sync.fan_out()
     logger.info("billing sync queued", extra=result)

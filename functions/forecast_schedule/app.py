@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from gridpulse.forecasts.schedule import fan_out
-from gridpulse.observability import logger, metrics, tracer
+from gridpulse.observability import event_handler, logger
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@event_handler("forecast_schedule")
 def handler(event: dict, context: Any) -> dict:
     result = fan_out(str(event.get("time") or ""), event.get("detail"))
     logger.info("forecasts queued", extra=result)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from gridpulse.lights.schedule import run
-from gridpulse.observability import logger, metrics, tracer
+from gridpulse.observability import event_handler, logger
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@event_handler("light_schedule")
 def handler(event: dict, context: Any) -> dict:
     result = run()
     logger.info("light schedule", extra=result)

@@ -232,6 +232,66 @@ def test_ingestion_traces_are_annotated_with_the_batchs_device_type(api, meter, 
     assert annotations["device_type"] == "meter"
 
 
+def _high_voltage(meter: dict, at: datetime) -> dict:
+    return _rule_output(meter["thing"], {"timestamp": _iso(at), "voltage": 262.0}, int(at.timestamp() * 1000))
+
+
+def _scheduled(folder: str) -> dict:
+    """The sample EventBridge event of a scheduled function (events/<folder>/scheduled.json)."""
+    return json.loads((ROOT / "events" / folder / "scheduled.json").read_text())
+
+
+def test_event_function_traces_are_annotated_with_function_group_and_device_type(api, meter, xray):
+    evaluator = _function("AlertEvaluatorFunction", "alert_evaluator", "test_ops_evaluator_traced")
+    assert evaluator.invoke(_sqs([_high_voltage(meter, datetime.now(timezone.utc))]), "us-east-1", "123456789012") == {
+        "batchItemFailures": []
+    }
+    offline = _function("OfflineCheckFunction", "offline_check", "test_ops_offline_traced")
+    offline.invoke(_scheduled("offline_check"), "us-east-1", "123456789012")
+    evaluated, checked = xray()
+    assert evaluated["function_group"] == "alert_evaluator" and evaluated["device_type"] == "meter"
+    assert checked["function_group"] == "offline_check" and "device_type" not in checked
+
+
+def test_event_function_log_lines_carry_the_id_of_the_record_or_event_that_triggered_them(api, captured_logs):
+    from tests.integration.conftest import new_meter
+
+    first, second = new_meter(api, "a", email="a@example.com"), new_meter(api, "b", email="b@example.com")
+    now = datetime.now(timezone.utc)
+    evaluator = _function("AlertEvaluatorFunction", "alert_evaluator", "test_ops_evaluator_logs")
+    # One batch, two devices' records: each alert's line carries the message id of its own record.
+    evaluator.invoke(_sqs([_high_voltage(first, now), _high_voltage(second, now)]), "us-east-1", "123456789012")
+    raised = {line["device_id"]: line for line in captured_logs() if line.get("message") == "alert raised"}
+    assert raised[first["id"]]["correlation_id"] == "msg-0"
+    assert raised[second["id"]]["correlation_id"] == "msg-1"
+    assert {raised[d]["function_name"] for d in raised} == {"AlertEvaluatorFunction"}
+
+    # A scheduled run's lines carry the EventBridge event's id.
+    event = _scheduled("offline_check")
+    _function("OfflineCheckFunction", "offline_check", "test_ops_offline_logs").invoke(
+        event, "us-east-1", "123456789012"
+    )
+    (line,) = [line for line in captured_logs() if line.get("message") == "offline check"]
+    assert line["correlation_id"] == event["id"]
+
+
+def test_every_function_not_behind_api_gateway_is_an_event_handler_of_its_group():
+    """Every event-driven function of the template gets the annotations and correlation id
+    above through gridpulse.observability.event_handler, named after its functions/<group>."""
+    from infrastructure import cfn
+
+    template = cfn.load()
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        events = {e["Type"] for e in (resource["Properties"].get("Events") or {}).values()}
+        if events and events <= {"Api"}:
+            continue
+        group = resource["Properties"]["CodeUri"].strip("/").split("/")[-1]
+        source = (ROOT / "functions" / group / "app.py").read_text()
+        assert f'@event_handler("{group}")' in source, logical
+
+
 def test_without_tracing_nothing_is_annotated_and_the_x_ray_sdk_is_not_needed(monkeypatch):
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setattr(observability.tracer, "load", lambda: pytest.fail("the Tracer was created"))

@@ -13,6 +13,9 @@ again record by record, so that:
   the same way and end in the dead-letter queue, taking the records around it
   along): the record is handed to `give_up` (ingestion quarantines it with
   its reason), logged, counted, and not retried.
+
+While a group is handled, the log's correlation id is the SQS message id of
+its first record (of the record itself when records are handled one by one).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Callable, Hashable, Iterable, TypeVar
 
 from botocore.exceptions import ConnectionError, HTTPClientError
 
-from gridpulse.observability import count, logger
+from gridpulse.observability import correlate, count, logger
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -95,29 +98,41 @@ def process_groups(
     record that fails for a reason of its own (it may raise a retryable error
     itself, and then that record is retried)."""
     failures: list[dict] = []
-    for key, records in groups:
+    batch_id = logger.get_correlation_id()
+    try:
+        for key, records in groups:
+            failures += _process_group(key, records, handle, give_up, what)
+    finally:
+        correlate(batch_id)
+    return failures
+
+
+def _process_group(key: K, records: list[tuple[str, T]], handle, give_up, what: str) -> list[dict]:
+    """One group of `process_groups`: its `batchItemFailures`."""
+    if records:
+        correlate(records[0][0])
+    try:
+        handle(key, [item for _, item in records])
+        return []
+    except Exception as exc:
+        if is_retryable(exc):
+            logger.warning(
+                f"{what}: will be retried",
+                extra={"key": str(key), "records": len(records), "error": f"{type(exc).__name__}: {exc}"[:300]},
+            )
+            return [{"itemIdentifier": message_id} for message_id, _ in records]
+        if len(records) == 1:
+            return _give_up(key, records[0], exc, give_up, what)
+    failures: list[dict] = []
+    for message_id, item in records:  # the group failed: find the record(s) at fault
+        correlate(message_id)
         try:
-            handle(key, [item for _, item in records])
-            continue
+            handle(key, [item])
         except Exception as exc:
             if is_retryable(exc):
-                logger.warning(
-                    f"{what}: will be retried",
-                    extra={"key": str(key), "records": len(records), "error": f"{type(exc).__name__}: {exc}"[:300]},
-                )
-                failures += [{"itemIdentifier": message_id} for message_id, _ in records]
-                continue
-            if len(records) == 1:
-                failures += _give_up(key, records[0], exc, give_up, what)
-                continue
-        for message_id, item in records:  # the group failed: find the record(s) at fault
-            try:
-                handle(key, [item])
-            except Exception as exc:
-                if is_retryable(exc):
-                    failures.append({"itemIdentifier": message_id})
-                else:
-                    failures += _give_up(key, (message_id, item), exc, give_up, what)
+                failures.append({"itemIdentifier": message_id})
+            else:
+                failures += _give_up(key, (message_id, item), exc, give_up, what)
     return failures
 
 

@@ -29,6 +29,15 @@ code and shown on the template's dashboard (tests/deploy/test_operations.py).
 
 X-Ray: `annotate(key, value)` annotates the invocation's trace (route, device
 type, function group) where the Tracer traces, and does nothing elsewhere.
+
+Event-driven functions (every function not behind API Gateway: SQS consumers,
+schedules, IoT rule targets) wrap their handler in `event_handler(group)`: the
+logger's Lambda context, the Tracer and the metrics as an API function gets
+them (gridpulse/api.py `lambda_handler`), the `function_group` annotation, the
+`device_type` annotation of the device types the invocation noted
+(`note_device_type`), and the log's correlation id of what triggered it
+(`trigger_id`). An SQS consumer sets each record's message id while it handles
+that record (`correlate`, `each_record`, gridpulse/batch.py `process_groups`).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -57,6 +66,11 @@ __all__ = [
     "annotate",
     "pending",
     "tracing_enabled",
+    "event_handler",
+    "trigger_id",
+    "correlate",
+    "each_record",
+    "note_device_type",
     "BUSINESS_METRICS",
 ]
 
@@ -231,3 +245,84 @@ def annotate(key: str, value: str | int | float | bool) -> None:
         tracer.load().put_annotation(key=key, value=value)
     except Exception:  # an annotation never fails a request
         logger.debug("annotation not recorded", extra={"key": key})
+
+
+# ------------------------------------------------------------------ event-driven functions
+
+
+class _Event(threading.local):
+    """What this thread's event invocation noted for its trace."""
+
+    def __init__(self) -> None:
+        self.device_types: set[str] | None = None  # None: not inside `event_handler`
+
+
+_event = _Event()
+
+
+def trigger_id(event: Any) -> str | None:
+    """The id of what triggered an event-driven invocation, for the log's correlation id:
+    the EventBridge event's `id` (schedules), the SQS message id of a batch of one
+    record (a larger batch has none until a record is handled: `correlate`), the IoT
+    rule's `message_id` where its output carries one; else None."""
+    if not isinstance(event, dict):
+        return None
+    records = event.get("Records")
+    if isinstance(records, list):
+        if len(records) == 1 and isinstance(records[0], dict):
+            return _text(records[0].get("messageId"))
+        return None
+    if "detail-type" in event or event.get("source") == "aws.events":
+        return _text(event.get("id"))
+    return _text(event.get("message_id"))
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def correlate(message_id: str | None) -> None:
+    """The log's correlation id from now on: the SQS message id of the record being handled."""
+    logger.set_correlation_id(message_id or None)
+
+
+def each_record(event: dict) -> Iterator[dict]:
+    """The SQS records of `event`, each with its message id as the log's correlation id
+    while it is handled (reset to the batch's own `trigger_id` afterwards)."""
+    try:
+        for record in event.get("Records") or []:
+            correlate(_text(record.get("messageId")) if isinstance(record, dict) else None)
+            yield record
+    finally:
+        correlate(trigger_id(event))
+
+
+def note_device_type(device_type: str | None) -> None:
+    """Note a device type this event invocation worked on; `event_handler` annotates the
+    trace with them (`meter`; several sorted and joined with commas)."""
+    if device_type and _event.device_types is not None:
+        _event.device_types.add(str(device_type))
+
+
+def event_handler(group: str) -> Callable[[Callable], Callable]:
+    """Decorate the handler of an event-driven function (functions/<group>/app.py): the
+    logger's Lambda context (state cleared), the Tracer, the metrics, the
+    `function_group` annotation (`group`), the `device_type` annotation of the types
+    noted while it ran, and the correlation id of its trigger (`trigger_id`)."""
+
+    def decorate(handler: Callable) -> Callable:
+        @functools.wraps(handler)
+        def annotated(event, context):
+            annotate("function_group", group)
+            correlate(trigger_id(event))
+            _event.device_types = set()
+            try:
+                return handler(event, context)
+            finally:
+                types, _event.device_types = _event.device_types or set(), None
+                annotate("device_type", ",".join(sorted(types)))
+
+        traced = tracer.capture_lambda_handler(metrics.log_metrics(annotated), capture_response=False)
+        return logger.inject_lambda_context(traced, clear_state=True)
+
+    return decorate

@@ -19,7 +19,7 @@ from gridpulse.aws import client
 from gridpulse.dynamodb import connection, get_or_none
 from gridpulse.errors import BadRequest, field_error
 from gridpulse.mailer import send_email
-from gridpulse.observability import count, logger
+from gridpulse.observability import count, each_record, logger
 from gridpulse.security import passwords
 from gridpulse.security.opaque import new_secret, secret_hash
 from gridpulse.settings import get_settings
@@ -42,7 +42,7 @@ def handle_reset_requests(event: dict) -> dict:
     """PasswordResetFunction: one `forgot_password` per queued address; a
     failed one (SES or DynamoDB down) is retried by SQS."""
     failures = []
-    for record in event.get("Records", []):
+    for record in each_record(event):  # each logged with its message id as correlation id
         try:
             email = json.loads(record["body"])["email"]
         except (KeyError, TypeError, ValueError):

@@ -19,7 +19,7 @@ from pynamodb.exceptions import DoesNotExist
 from gridpulse.alerts.service import evaluate_readings
 from gridpulse.batch import process_groups
 from gridpulse.devices.data import DeviceItem
-from gridpulse.observability import count, logger
+from gridpulse.observability import count, logger, note_device_type
 from gridpulse.sites.service import hotel_timezone
 from gridpulse.telemetry.ingest import Message
 from gridpulse.telemetry.pipeline import parse_record
@@ -44,6 +44,7 @@ def _evaluate(device_id: str, messages: list[Message]) -> None:
     messages = [m for m in messages if not m.principal or m.principal == device.certificate_id]
     if not messages:
         return
+    note_device_type(device.device_type)
     readings = [r for message in messages for r in readings_of(message)]
     evaluate_readings(
         device, readings, ZoneInfo(hotel_timezone(device.hotel_id)), heard_ms=max(m.received_ms for m in messages)

@@ -148,6 +148,10 @@ def raise_alert(
                 raise
             continue  # someone opened it first: bump theirs
         count("AlertsRaised", alert_type=alert_type)
+        logger.info(
+            "alert raised",
+            extra={"device_id": device.device_id, "alert_id": alert_id, "alert_type": alert_type, "severity": severity},
+        )
         if rules.notify and SEVERITIES.index(severity) >= SEVERITIES.index(NOTIFY_MIN_SEVERITY):
             notify(alert)
         return alert, True

@@ -40,7 +40,7 @@ from gridpulse.billing.tuya.errors import TuyaError, TuyaRejected, TuyaUnavailab
 from gridpulse.devices.data import DeviceItem
 from gridpulse.dynamodb import get_or_none
 from gridpulse.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, field_error
-from gridpulse.observability import count, logger
+from gridpulse.observability import count, each_record, logger, note_device_type
 from gridpulse.pagination import decode_token, encode_token
 from gridpulse.sites import scope
 from gridpulse.timeutil import iso, utcnow
@@ -937,7 +937,8 @@ def _answer_status(answer: tuple[int, dict]) -> str:
 def handle_retries(event: dict) -> dict:
     """SQS batch of BillingRetryQueue; a record that raises is retried by SQS (then its DLQ)."""
     failures = []
-    for record in event.get("Records", []):
+    for record in each_record(event):  # each logged with its message id as correlation id
+        note_device_type("prepaid_meter")
         try:
             message = json.loads(record["body"])
             outcome = retry_pending(str(message["device_id"]), str(message["sk"]), int(message.get("attempt", 1)))

@@ -72,7 +72,7 @@ from gridpulse.billing.low_balance import LOW_BALANCE_ALERT, credit_of, threshol
 from gridpulse.devices import external
 from gridpulse.devices.data import DeviceItem
 from gridpulse.errors import ApiError
-from gridpulse.observability import count, logger
+from gridpulse.observability import count, logger, note_device_type
 from gridpulse.timeutil import iso, utcnow
 
 PROVIDER = external.TUYA
@@ -442,6 +442,7 @@ def handle_batch(event: dict) -> dict:
     from gridpulse.batch import process_groups
 
     def handle(_key, bodies: list[str]) -> None:
+        note_device_type("prepaid_meter")
         for body in bodies:
             message = json.loads(body)
             meters = [m for m in message["meters"] if isinstance(m, dict) and isinstance(m.get("id"), str)]

@@ -16,7 +16,7 @@ from pynamodb.exceptions import UpdateError
 from gridpulse.devices.data import DeviceItem, DeviceStateItem
 from gridpulse.devices.provisioning import device_id_for
 from gridpulse.lights import state as light_state
-from gridpulse.observability import count, logger
+from gridpulse.observability import count, logger, note_device_type
 from gridpulse.telemetry.pipeline import current_certificate
 from gridpulse.telemetry.readings import iso_ms
 
@@ -88,6 +88,7 @@ def apply_light_status(event: dict) -> dict:
     )
     if result is None:
         return {"applied": False, "reason": "unknown device"}
+    note_device_type("light")
     if not result["applied"]:
         return {"applied": False, "reason": result["reason"]}
     return {"applied": True, "device_id": device_id, "status": status}

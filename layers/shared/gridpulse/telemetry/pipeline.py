@@ -27,7 +27,7 @@ from gridpulse.batch import process_groups
 from gridpulse.devices.context import context_for
 from gridpulse.devices.data import DeviceItem
 from gridpulse.devices.provisioning import device_id_for
-from gridpulse.observability import annotate, count, logger
+from gridpulse.observability import count, logger, note_device_type
 from gridpulse.telemetry.ingest import (
     Message,
     ingest,
@@ -165,5 +165,6 @@ def handle_sqs_batch(event: dict) -> dict:
     logger.set_correlation_id(None)
     record_readings_stored(stored)
     # The batch's device types ("meter"; "light,meter" when a batch mixes them): X-Ray filters on it.
-    annotate("device_type", ",".join(sorted(device_types)))
+    for device_type in device_types:
+        note_device_type(device_type)
     return {"batchItemFailures": failures}
