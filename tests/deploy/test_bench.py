@@ -6,6 +6,7 @@ otherwise) and the naive baseline double counts a redelivery; the alert
 table runs small in under 30 s; the lights table runs small (no local stack); the
 forecast worker's table runs small with its cold-start and memory rows."""
 
+import os
 import subprocess
 import sys
 
@@ -13,28 +14,31 @@ from infrastructure.cfn import ROOT
 
 
 def test_bench_dynamodb_table_runs():
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "dynamodb"], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "GET /auth/me" in result.stdout and "GetItem x1" in result.stdout
+    out = _bench("--only", "dynamodb")
+    assert "GET /auth/me" in out and "GetItem x1" in out
 
 
 def _row(output: str, label: str) -> str:
     return next(line for line in output.splitlines() if line.startswith(label))
 
 
-def test_bench_telemetry_tables_run_small():
+def _bench(*args: str, timeout: int = 300, env: dict | None = None) -> str:
+    """`python -m bench <args>` from the repo root: its output, once it has exited 0."""
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "ingestion", "--only", "cost", "--size", "small"],
+        [sys.executable, "-m", "bench", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
+        env={**os.environ, **(env or {})},
     )
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_bench_telemetry_tables_run_small():
+    out = _bench("--only", "ingestion", "--only", "cost", "--size", "small")
     assert not any(line.startswith("! ") for line in out.splitlines()), out
     # ours: a redelivery leaves the rollups right; naive: its counters hold twice the energy
     assert _row(out, "ours: duplicate delivery").endswith("1.000")
@@ -48,16 +52,7 @@ def test_bench_alert_table_runs_small():
     """The alert table: a duplicate delivery evaluates and raises nothing, the
     breach episode leaves one alert per meter where the naive evaluator leaves
     one per breaching reading (the bench exits non-zero if our rows are off)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "alerts", "--size", "small"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    out = _bench("--only", "alerts", "--size", "small")
     assert not any(line.startswith("! ") for line in out.splitlines()), out
     # messages, readings, evaluated ... raised, resolved, notifications
     assert _row(out, "steady, no breach (").split()[-3:] == ["0", "0", "0"]
@@ -83,16 +78,7 @@ def test_bench_import_table_runs():
     """The cold-start table: the floor row is the 1.00x reference, every
     function has a row with its budget and its full garbage collections, and
     the contributors table lists no Argon2 or X-Ray SDK at import."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "imports", "--runs", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    out = _bench("--only", "imports", "--runs", "1")
     assert _row(out, "import boto3 + DynamoDB client (floor)").split()[-1] == "1.00x"
     assert _row(out, "import boto3 ").split()[-1].endswith("x")
     assert _row(out, "HealthFunction (functions/health/app.py)").split()[-2:][0] == "1.4x"
@@ -109,16 +95,7 @@ def test_bench_lights_table_runs_small():
     """The lights table in its small size (a city of 20, no local stack): every
     route answers as expected (the bench exits non-zero otherwise) and the
     schedule reads only the automatic lights, beside its previous all-lights read."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "lights", "--size", "small"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    out = _bench("--only", "lights", "--size", "small", timeout=120)
     assert "GET /lights/{id}/usage" in out and "GET /devices?city= (baseline" in out
     assert "items read" in out and "Query x1, BatchGetItem x2" in _row(out, "LightScheduleFunction, a run (2 of 20")
 
@@ -127,19 +104,7 @@ def test_bench_billing_table_runs_with_a_small_fleet():
     """The billing table (GRIDPULSE_BENCH_SYNC_METERS=40 instead of 100 and 1,000): every route
     answers as expected, every sync message is handled, and a steady-state sync reads the
     meters' status 20 per Tuya call (2 batch calls for 40 meters, plus the listing page)."""
-    import os
-
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "billing"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "GRIDPULSE_BENCH_SYNC_METERS": "40"},
-    )
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    out = _bench("--only", "billing", env={"GRIDPULSE_BENCH_SYNC_METERS": "40"})
     assert not any(line.startswith("! ") for line in out.splitlines()), out
     again = _row(out, "again (all known)").split()
     assert again[3] == "40" and again[6] == "0.075", out  # (1 page + 2 batch reads) / 40 meters
@@ -149,15 +114,7 @@ def test_bench_billing_table_runs_with_a_small_fleet():
 def test_bench_forecasts_table_runs_small():
     """The forecast worker's table (2 devices per history): both methods are served through the
     worker's code, and the cold-start row shows what loading the ML packages costs."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "forecasts", "--size", "small"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    out = _bench("--only", "forecasts", "--size", "small")
     assert "model" in _row(out, "8 weeks (model, 2 fits)") and "seasonal_naive" in _row(out, "10 days")
     share = _row(out, "the worker's share").split()
     assert share[-2].startswith("+") and float(share[-2]) > 0, out  # MB of RSS the worker adds
