@@ -119,7 +119,7 @@ def test_drill_into_a_hotel_then_a_room_and_see_its_usage(stack, page, site):
     page.get_by_text("Show as a table").click()
     assert page.get_by_role("cell", name="101", exact=True).is_visible()
 
-    page.get_by_role("link", name="Room 101").click()
+    page.get_by_role("link", name="Room 101", exact=True).click()  # the forecast card may link "Room 101 meter"
     page.get_by_role("heading", name="Room 101").wait_for()
     live = _ok(stack.request("GET", f"/rooms/{site['room']['room_id']}/real-time-usage", site["admin"]))
     assert Decimal(page.locator("#room-today .value").get_attribute("data-kwh")) == Decimal(str(live["current_kwh"]))
