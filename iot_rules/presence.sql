@@ -1,1 +1,1 @@
-SELECT eventType AS event_type, clientId AS thing_name, timestamp AS event_time, disconnectReason AS disconnect_reason, timestamp() AS received_at FROM '$aws/events/presence/+/+'
+SELECT eventType AS event_type, clientId AS thing_name, timestamp AS event_time, disconnectReason AS disconnect_reason, timestamp() AS received_at, newuuid() AS message_id FROM '$aws/events/presence/+/+'

@@ -275,6 +275,32 @@ def test_event_function_log_lines_carry_the_id_of_the_record_or_event_that_trigg
     assert line["correlation_id"] == event["id"]
 
 
+def test_device_events_log_lines_carry_the_id_the_iot_rule_gave_the_message(api, admin_token, captured_logs):
+    """The light status and presence rules add `newuuid() AS message_id` (after `*`, so a device
+    cannot choose it): DeviceEventsFunction's lines carry it as their correlation id."""
+    from infrastructure.cfn import Stack, load
+    from infrastructure.local.iot.sql import parse
+
+    light = api.create("/devices", {"name": "pole", "device_type": "light", "city": "Lisbon"}, admin_token)
+    thing = light["credentials"]["thing_name"]
+    rules = Stack(load()).resources("AWS::IoT::TopicRule")
+    status_rule = parse(rules["LightStatusRule"]["Properties"]["TopicRulePayload"]["Sql"])
+    output = status_rule.apply(
+        f"gridpulse/{thing}/status", json.dumps({"status": "blink", "message_id": "chosen"}), thing
+    )
+    assert output["message_id"] != "chosen" and len(output["message_id"]) == 36
+    presence_rule = parse(rules["PresenceRule"]["Properties"]["TopicRulePayload"]["Sql"])
+    presence = presence_rule.apply(
+        f"$aws/events/presence/connected/{thing}", json.dumps({"eventType": "connected", "clientId": thing}), ""
+    )
+    assert len(presence["message_id"]) == 36 and presence["message_id"] != output["message_id"]
+
+    events = _function("DeviceEventsFunction", "device_events", "test_ops_device_events_logs")
+    assert events.invoke(output, "us-east-1", "123456789012")["applied"] is False  # not a status a light has
+    (line,) = [line for line in captured_logs() if line.get("message") == "light status refused"]
+    assert line["correlation_id"] == output["message_id"]
+
+
 def test_every_function_not_behind_api_gateway_is_an_event_handler_of_its_group():
     """Every event-driven function of the template gets the annotations and correlation id
     above through gridpulse.observability.event_handler, named after its functions/<group>."""

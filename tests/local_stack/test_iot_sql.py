@@ -48,6 +48,8 @@ def test_every_rule_file_parses():
 def test_device_rules_add_thing_client_and_time_to_the_payload(name, topic):
     payload = {"ts": 1767225590, "energy_wh": 12.5, "power_w": 230.0, "nested": {"v": 1}}
     out = rule_file(name).apply(topic, json.dumps(payload).encode(), "meter-1", now_ms=NOW_MS)
+    if name == "light_status.sql":  # DeviceEventsFunction's correlation id: one per rule output
+        assert len(out.pop("message_id")) == 36
     assert out == {**payload, "power_w": 230, "thing_name": "meter-1", "client_id": "meter-1", "received_at": NOW_MS}
     assert list(out)[:4] == list(payload)  # `*` first, then the aliases, in SELECT order
 
@@ -90,7 +92,8 @@ def test_presence_rule_maps_lifecycle_events():
         "$aws/events/presence/connected/meter-1", json.dumps(connected).encode(), "iot-broker", now_ms=NOW_MS
     )
     # `timestamp` is the event's field, `timestamp()` the rules engine's clock; no
-    # disconnectReason on a connect: left out, not null.
+    # disconnectReason on a connect: left out, not null; `newuuid()` the log's correlation id.
+    assert len(out.pop("message_id")) == 36
     assert out == {
         "event_type": "connected",
         "thing_name": "meter-1",
