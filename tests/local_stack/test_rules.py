@@ -588,6 +588,7 @@ def test_a_lambda_action_invokes_the_function_with_the_rule_output(make_runner):
     runner, ingest, device_events = make_runner()
     runner.on_publish("gridpulse/light-7/status", b'{"on": true, "level": 80}', "light-7")
     device_events.wait_for(1)
+    assert len(device_events.events[0].pop("message_id")) == 36  # newuuid(): the log's correlation id
     assert device_events.events == [
         {"on": True, "level": 80, "thing_name": "light-7", "client_id": "light-7", "received_at": NOW_MS}
     ]
@@ -607,6 +608,7 @@ def test_lifecycle_events_reach_the_presence_rule(make_runner):
     }
     runner.on_publish("$aws/events/presence/disconnected/meter-1", json.dumps(event).encode(), "iot-broker")
     runner.flush()
+    assert len(device_events.events[0].pop("message_id")) == 36
     assert device_events.events == [
         {
             "event_type": "disconnected",
