@@ -162,7 +162,6 @@ def handle_sqs_batch(event: dict) -> dict:
             )
 
     failures = process_groups(groups.items(), store, keep, "telemetry ingestion")
-    logger.set_correlation_id(None)
     record_readings_stored(stored)
     # The batch's device types ("meter"; "light,meter" when a batch mixes them): X-Ray filters on it.
     for device_type in device_types:
